@@ -1,0 +1,181 @@
+//! Configuration types: one struct per TOML section, every field defaulted, unknown keys refused.
+//! Loading (file, environment overlay, error reporting) belongs to the binary; these are the
+//! shapes every crate reads.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::storage::BackendKind;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub client: ClientConfig,
+    pub federation: FederationConfig,
+    pub registration: RegistrationConfig,
+    pub auth: AuthConfig,
+    pub rate_limits: RateLimitConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The server name: the part after the colon in `@alice:example.org`.
+    pub name: String,
+    /// Where the database and other state live.
+    pub data_dir: PathBuf,
+    /// Public URL of the client API, advertised in `/.well-known/matrix/client`.
+    pub public_baseurl: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { name: "localhost".into(), data_dir: PathBuf::from("./myelin-data"), public_baseurl: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientConfig {
+    /// Address and port of the client-server API listener.
+    pub bind: SocketAddr,
+    /// Largest request body accepted, in bytes (larger gets `M_TOO_LARGE`).
+    pub max_request_bytes: usize,
+    /// Origins allowed by CORS; `["*"]` lets browser clients such as Element Web connect.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            max_request_bytes: 1024 * 1024,
+            cors_allowed_origins: vec!["*".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Serve the federation listener at all.
+    pub enabled: bool,
+    /// Address and port of the server-server API listener.
+    pub bind: SocketAddr,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self { enabled: true, bind: SocketAddr::from(([127, 0, 0, 1], 8448)) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// Anyone may register with `m.login.dummy`. Off by default.
+    pub open: bool,
+    /// Registration tokens accepted without limit of uses (`m.login.registration_token`).
+    /// Tokens with limits are made with `myelin registration-token create`.
+    pub tokens: Vec<String>,
+    /// On the first start of an empty server, create a one-use registration token and print it.
+    pub first_start_token: bool,
+    /// Shortest password accepted.
+    pub min_password_length: usize,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self { open: false, tokens: Vec::new(), first_start_token: true, min_password_length: 8 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of access tokens issued together with a refresh token. Tokens issued without
+    /// one never expire, as in Synapse.
+    pub refreshable_access_token_lifetime_ms: u64,
+    /// Lifetime of `m.login.token` tokens from `POST /login/get_token`.
+    pub login_token_lifetime_ms: u64,
+    /// How long a user-interactive authentication session stays usable.
+    pub uia_session_lifetime_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            refreshable_access_token_lifetime_ms: 5 * 60 * 1000,
+            login_token_lifetime_ms: 2 * 60 * 1000,
+            uia_session_lifetime_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// A token bucket: `per_second` tokens refill each second, at most `burst` saved up.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Turn every limit on or off.
+    pub enabled: bool,
+    /// Login attempts per client IP address.
+    pub login_per_ip: Bucket,
+    /// Login attempts per account.
+    pub login_per_account: Bucket,
+    /// Registration attempts per client IP address.
+    pub registration_per_ip: Bucket,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        // Synapse's defaults (rc_login, rc_registration).
+        Self {
+            enabled: true,
+            login_per_ip: Bucket { per_second: 0.17, burst: 3 },
+            login_per_account: Bucket { per_second: 0.17, burst: 3 },
+            registration_per_ip: Bucket { per_second: 0.17, burst: 3 },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `redb` (default) or `sled`.
+    pub backend: BackendKind,
+}
+
+impl Config {
+    /// Checks what serde cannot: returns the dotted key and the reason of the first problem.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if ruma::ServerName::parse(&self.server.name).is_err() {
+            return Err(("server.name".into(), format!("`{}` is not a valid server name", self.server.name)));
+        }
+        if self.server.data_dir.as_os_str().is_empty() {
+            return Err(("server.data_dir".into(), "must not be empty".into()));
+        }
+        if self.client.max_request_bytes < 1024 {
+            return Err(("client.max_request_bytes".into(), "must be at least 1024".into()));
+        }
+        for (key, bucket) in [
+            ("rate_limits.login_per_ip", self.rate_limits.login_per_ip),
+            ("rate_limits.login_per_account", self.rate_limits.login_per_account),
+            ("rate_limits.registration_per_ip", self.rate_limits.registration_per_ip),
+        ] {
+            if !(bucket.per_second > 0.0 && bucket.per_second.is_finite()) || bucket.burst == 0 {
+                return Err((key.into(), "per_second must be positive and burst at least 1".into()));
+            }
+        }
+        Ok(())
+    }
+}

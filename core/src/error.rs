@@ -1,0 +1,66 @@
+//! The core's error type: what went wrong, in terms of meaning, never of HTTP.
+//!
+//! Each HTTP crate maps these variants to a Matrix `errcode` and status in exactly one function.
+
+use serde_json::Value as JsonValue;
+
+/// Result alias used across the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the core can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("{0}")]
+    MissingParam(String),
+    #[error("{0}")]
+    BadJson(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("Missing access token")]
+    MissingToken,
+    #[error("Unknown access token")]
+    UnknownToken { soft_logout: bool },
+    #[error("This account has been deactivated")]
+    UserDeactivated,
+    #[error("{0}")]
+    UserInUse(String),
+    #[error("{0}")]
+    InvalidUsername(String),
+    #[error("{0}")]
+    Exclusive(String),
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    KeyTooLarge(String),
+    #[error("{0}")]
+    ProfileTooLarge(String),
+    #[error("Guest access is disabled on this server")]
+    GuestAccessForbidden,
+    #[error("Too many requests")]
+    LimitExceeded { retry_after_ms: u64 },
+    /// User-interactive authentication is needed (or a stage failed); the payload is the
+    /// spec's UIA response body (`flows`, `params`, `session`, `completed`).
+    #[error("User-interactive authentication required")]
+    Uia { info: JsonValue, stage_error: Option<Box<Error>> },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps any storage-layer failure.
+    pub fn storage(error: impl std::fmt::Display) -> Self {
+        Error::Storage(error.to_string())
+    }
+}

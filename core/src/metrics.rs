@@ -1,0 +1,94 @@
+//! Per-server metrics in Prometheus text format. Each server owns its own registry (no global
+//! recorder), so several servers in one test process never mix their numbers.
+
+use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
+
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Registry {
+    /// (method, route, status) → count.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// (method, route) → latency histogram.
+    latencies: BTreeMap<(String, String), Histogram>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+}
+
+/// Numbers gathered elsewhere and printed alongside.
+pub struct Gauges {
+    pub store_flushes: u64,
+    pub store_batches: u64,
+}
+
+impl Metrics {
+    /// Counts one finished HTTP request. `route` is the matched route template, never the raw
+    /// path, so the label set stays bounded.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let Ok(mut registry) = self.registry.lock() else { return };
+        *registry.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+        let histogram = registry.latencies.entry((method.to_owned(), route.to_owned())).or_default();
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        histogram.count += 1;
+        histogram.sum += seconds;
+    }
+
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::new();
+        let Ok(registry) = self.registry.lock() else { return out };
+        out.push_str("# HELP myelin_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE myelin_http_requests_total counter\n");
+        for ((method, route, status), count) in &registry.requests {
+            let _ = writeln!(out, "myelin_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+        }
+        out.push_str("# HELP myelin_http_request_duration_seconds HTTP request latency.\n");
+        out.push_str("# TYPE myelin_http_request_duration_seconds histogram\n");
+        for ((method, route), histogram) in &registry.latencies {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
+                let _ = writeln!(out, "myelin_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "myelin_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", histogram.count);
+            let _ = writeln!(out, "myelin_http_request_duration_seconds_sum{{{labels}}} {}", histogram.sum);
+            let _ = writeln!(out, "myelin_http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
+        }
+        out.push_str("# HELP myelin_store_flushes_total Durable store flushes (one per group commit).\n");
+        out.push_str("# TYPE myelin_store_flushes_total counter\n");
+        let _ = writeln!(out, "myelin_store_flushes_total {}", gauges.store_flushes);
+        out.push_str("# HELP myelin_store_batches_total Write batches committed.\n");
+        out.push_str("# TYPE myelin_store_batches_total counter\n");
+        let _ = writeln!(out, "myelin_store_batches_total {}", gauges.store_batches);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_cumulative_buckets() {
+        let metrics = Metrics::default();
+        metrics.record_request("GET", "/health", 200, 0.002);
+        metrics.record_request("GET", "/health", 200, 0.2);
+        let text = metrics.render(&Gauges { store_flushes: 3, store_batches: 7 });
+        assert!(text.contains("myelin_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"));
+        assert!(text.contains("le=\"0.005\"} 1"));
+        assert!(text.contains("le=\"0.25\"} 2"));
+        assert!(text.contains("myelin_store_flushes_total 3"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Devices: one per login, each owning its access (and refresh) token.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use ruma::{DeviceId, OwnedDeviceId, OwnedUserId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::{sessions::{REFRESHDIGEST_SESSION, TOKENDIGEST_SESSION}, Identity, Users};
+use crate::{storage::{compound_key, WriteBatch}, Error, Result};
+
+pub(crate) const USERDEVICEID_DEVICE: &str = "userdeviceid_device";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeviceRecord {
+    pub display_name: Option<String>,
+    pub created_ts: u64,
+    pub last_seen_ip: Option<String>,
+    pub last_seen_ts: Option<u64>,
+    /// Encoded digest of the current access token.
+    pub access_token_digest: String,
+    pub refresh_token_digest: Option<String>,
+}
+
+/// A device as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub device_id: OwnedDeviceId,
+    pub display_name: Option<String>,
+    pub last_seen_ip: Option<String>,
+    pub last_seen_ts: Option<u64>,
+}
+
+/// Last-seen data is updated on every authenticated request, so it is kept in memory and
+/// written lazily (losing a few seconds of it in a crash is harmless).
+#[derive(Default)]
+pub(crate) struct LastSeen {
+    dirty: Mutex<HashMap<(OwnedUserId, OwnedDeviceId), (String, u64)>>,
+}
+
+pub(crate) fn device_key(user_id: &UserId, device_id: &DeviceId) -> Vec<u8> {
+    compound_key(&[user_id.as_bytes(), device_id.as_bytes()])
+}
+
+impl Users {
+    pub(crate) fn device_record(&self, user_id: &UserId, device_id: &DeviceId) -> Result<Option<DeviceRecord>> {
+        self.store().get_json(USERDEVICEID_DEVICE, &device_key(user_id, device_id))
+    }
+
+    fn info(&self, user_id: &UserId, device_id: OwnedDeviceId, record: DeviceRecord) -> DeviceInfo {
+        let recent = self
+            .inner
+            .last_seen
+            .dirty
+            .lock()
+            .ok()
+            .and_then(|dirty| dirty.get(&(user_id.to_owned(), device_id.clone())).cloned());
+        let (last_seen_ip, last_seen_ts) = match recent {
+            Some((ip, ts)) => (Some(ip), Some(ts)),
+            None => (record.last_seen_ip, record.last_seen_ts),
+        };
+        DeviceInfo { device_id, display_name: record.display_name, last_seen_ip, last_seen_ts }
+    }
+
+    /// All devices of a user, in device id order.
+    pub fn devices(&self, user_id: &UserId) -> Result<Vec<DeviceInfo>> {
+        let prefix = compound_key(&[user_id.as_bytes(), b""]);
+        self.store()
+            .scan_prefix(USERDEVICEID_DEVICE, &prefix, usize::MAX)?
+            .into_iter()
+            .map(|(key, value)| {
+                let device_id: OwnedDeviceId = String::from_utf8_lossy(&key[prefix.len()..]).as_ref().into();
+                let record: DeviceRecord = serde_json::from_slice(&value).map_err(Error::storage)?;
+                Ok(self.info(user_id, device_id, record))
+            })
+            .collect()
+    }
+
+    pub fn device(&self, user_id: &UserId, device_id: &DeviceId) -> Result<Option<DeviceInfo>> {
+        Ok(self.device_record(user_id, device_id)?.map(|record| self.info(user_id, device_id.to_owned(), record)))
+    }
+
+    pub async fn set_device_display_name(&self, user_id: &UserId, device_id: &DeviceId, display_name: Option<String>) -> Result<()> {
+        if display_name.as_ref().is_some_and(|name| name.len() > 100) {
+            return Err(Error::InvalidParam("Device display name may not be longer than 100 characters".into()));
+        }
+        let _guard = self.inner.write_lock.lock().await;
+        let Some(mut record) = self.device_record(user_id, device_id)? else {
+            return Err(Error::NotFound("Unknown device".into()));
+        };
+        record.display_name = display_name;
+        let mut batch = WriteBatch::new();
+        batch.put_json(USERDEVICEID_DEVICE, device_key(user_id, device_id), &record);
+        self.store().commit(batch).await
+    }
+
+    /// Deletes devices and their tokens; unknown device ids are skipped, as the spec asks for
+    /// `POST /delete_devices`.
+    pub async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> Result<()> {
+        let _guard = self.inner.write_lock.lock().await;
+        let mut batch = WriteBatch::new();
+        for device_id in device_ids {
+            self.remove_device_into(&mut batch, user_id, device_id)?;
+        }
+        self.store().commit(batch).await
+    }
+
+    /// Adds the removal of a device and its tokens to `batch`. Caller holds the write lock.
+    pub(crate) fn remove_device_into(&self, batch: &mut WriteBatch, user_id: &UserId, device_id: &DeviceId) -> Result<()> {
+        let Some(record) = self.device_record(user_id, device_id)? else {
+            return Ok(());
+        };
+        batch.delete(TOKENDIGEST_SESSION, record.access_token_digest.into_bytes());
+        if let Some(refresh) = record.refresh_token_digest {
+            batch.delete(REFRESHDIGEST_SESSION, refresh.into_bytes());
+        }
+        batch.delete(USERDEVICEID_DEVICE, device_key(user_id, device_id));
+        if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
+            dirty.remove(&(user_id.to_owned(), device_id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Notes that a device was just used; cheap (memory only).
+    pub fn record_last_seen(&self, identity: &Identity, ip: String) {
+        if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
+            dirty.insert((identity.user_id.clone(), identity.device_id.clone()), (ip, super::now_ms()));
+        }
+    }
+
+    /// Writes the remembered last-seen data to the store without waiting for a flush.
+    pub async fn flush_last_seen(&self) -> Result<()> {
+        let pending: Vec<_> = match self.inner.last_seen.dirty.lock() {
+            Ok(mut dirty) => dirty.drain().collect(),
+            Err(_) => return Err(Error::Internal("last-seen lock poisoned".into())),
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.inner.write_lock.lock().await;
+        let mut batch = WriteBatch::new();
+        for ((user_id, device_id), (ip, ts)) in pending {
+            if let Some(mut record) = self.device_record(&user_id, &device_id)? {
+                record.last_seen_ip = Some(ip);
+                record.last_seen_ts = Some(ts);
+                batch.put_json(USERDEVICEID_DEVICE, device_key(&user_id, &device_id), &record);
+            }
+        }
+        self.store().commit_lazy(batch).await
+    }
+}

@@ -1,0 +1,106 @@
+//! Accounts, devices, access tokens, profiles, account data, filters, registration tokens and
+//! user-interactive authentication: everything that belongs to a user rather than to a room.
+
+mod account_data;
+mod accounts;
+mod devices;
+mod filters;
+mod passwords;
+mod profile;
+mod registration_tokens;
+mod sessions;
+mod uia;
+
+use std::{sync::Arc, time::{SystemTime, UNIX_EPOCH}};
+
+use base64::Engine as _;
+use rand::{distributions::Alphanumeric, Rng};
+use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId};
+use sha2::{Digest, Sha256};
+
+pub use self::{
+    accounts::{validate_new_localpart, AccountRecord},
+    devices::DeviceInfo,
+    registration_tokens::RegistrationToken,
+    sessions::{IssuedSession, SessionRequest},
+    uia::{UiaFlow, UiaOutcome, STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN},
+};
+use crate::{config::Config, storage::Store};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: OwnedUserId,
+    pub device_id: OwnedDeviceId,
+}
+
+/// The user service. Cheap to clone.
+#[derive(Clone)]
+pub struct Users {
+    inner: Arc<UsersInner>,
+}
+
+struct UsersInner {
+    store: Store,
+    config: Arc<Config>,
+    server_name: OwnedServerName,
+    /// Serialises read-modify-write sequences on accounts, devices and tokens so that two
+    /// requests cannot both claim a user id or both rotate one refresh token.
+    write_lock: tokio::sync::Mutex<()>,
+    uia: uia::UiaSessions,
+    last_seen: devices::LastSeen,
+}
+
+impl Users {
+    pub fn new(store: Store, config: Arc<Config>) -> crate::Result<Self> {
+        let server_name = OwnedServerName::try_from(config.server.name.as_str())
+            .map_err(|_| crate::Error::InvalidParam(format!("invalid server name {}", config.server.name)))?;
+        Ok(Self {
+            inner: Arc::new(UsersInner {
+                store,
+                uia: uia::UiaSessions::new(config.auth.uia_session_lifetime_ms),
+                config,
+                server_name,
+                write_lock: tokio::sync::Mutex::new(()),
+                last_seen: devices::LastSeen::default(),
+            }),
+        })
+    }
+
+    pub fn server_name(&self) -> &OwnedServerName {
+        &self.inner.server_name
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Whether `user_id` belongs to this server.
+    pub fn is_local(&self, user_id: &ruma::UserId) -> bool {
+        user_id.server_name() == self.inner.server_name
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// A random string of ASCII letters and digits.
+pub fn random_string(length: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(length).map(char::from).collect()
+}
+
+/// Secrets (access, refresh and login tokens) are stored only as their SHA-256, so a copy of the
+/// database does not let anyone act as a user, and lookups compare digests, not secrets.
+pub(crate) fn secret_digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+pub(crate) fn encode_digest(digest: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
