@@ -1,1 +1,26 @@
-fn main() {}
+//! The `myelin` command: `serve` (the default), account and token administration, config checks
+//! and store tools.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod store_tools;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let arguments = cli::Cli::parse();
+    cli::init_logging();
+    match cli::run(arguments) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cli::Failure::Config(error)) => {
+            eprintln!("myelin: config error: {error}");
+            ExitCode::from(2)
+        }
+        Err(cli::Failure::Other(message)) => {
+            eprintln!("myelin: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

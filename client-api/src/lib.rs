@@ -1,1 +1,226 @@
-//! placeholder
+//! `myelin-client-api`: the Matrix client-server API over HTTP. Handlers are thin: decode with
+//! [`Ruma`], make one call into `myelin-core`, encode. Errors become Matrix JSON in `error.rs`.
+#![forbid(unsafe_code)]
+
+mod account;
+mod account_data;
+mod device;
+mod discovery;
+mod error;
+mod extract;
+mod filter;
+mod ops;
+mod profile;
+pub mod rate_limit;
+mod routing;
+mod session;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Router,
+    extract::{MatchedPath, Request, State},
+    http::{HeaderName, Method, header},
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+};
+use myelin_core::Services;
+use ruma::api::client as c;
+use tower_http::{
+    cors::{AllowOrigin, Any, CorsLayer},
+    trace::TraceLayer,
+};
+
+pub use crate::{
+    error::ApiError,
+    extract::{Ruma, RumaResponse},
+};
+use crate::{rate_limit::RateLimits, routing::route};
+
+/// What every handler receives.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
+        Self { services, limits }
+    }
+}
+
+/// The client-server API router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    router = route::<c::discovery::get_supported_versions::Request, _, _>(
+        router,
+        discovery::versions::get_supported_versions,
+    );
+    router = route::<c::discovery::get_capabilities::v3::Request, _, _>(
+        router,
+        discovery::capabilities::get_capabilities,
+    );
+    router = route::<c::discovery::discover_homeserver::Request, _, _>(
+        router,
+        discovery::well_known_client::discover_homeserver,
+    );
+    router = route::<ruma::api::federation::discovery::discover_homeserver::Request, _, _>(
+        router,
+        discovery::well_known_server::discover_federation_server,
+    );
+
+    router = route::<c::account::register::v3::Request, _, _>(router, account::register::register);
+    router = route::<c::account::get_username_availability::v3::Request, _, _>(
+        router,
+        account::get_username_availability::get_username_availability,
+    );
+    router = route::<c::account::check_registration_token_validity::v1::Request, _, _>(
+        router,
+        account::check_registration_token_validity::check_registration_token_validity,
+    );
+    router = route::<c::account::whoami::v3::Request, _, _>(router, account::whoami::whoami);
+    router = route::<c::account::change_password::v3::Request, _, _>(
+        router,
+        account::change_password::change_password,
+    );
+    router =
+        route::<c::account::deactivate::v3::Request, _, _>(router, account::deactivate::deactivate);
+
+    router = route::<c::session::get_login_types::v3::Request, _, _>(
+        router,
+        session::get_login_types::get_login_types,
+    );
+    router = route::<c::session::login::v3::Request, _, _>(router, session::login::login);
+    router = route::<c::session::logout::v3::Request, _, _>(router, session::logout::logout);
+    router =
+        route::<c::session::logout_all::v3::Request, _, _>(router, session::logout_all::logout_all);
+    router = route::<c::session::refresh_token::v3::Request, _, _>(
+        router,
+        session::refresh_token::refresh_token,
+    );
+    router = route::<c::session::get_login_token::v1::Request, _, _>(
+        router,
+        session::get_login_token::get_login_token,
+    );
+
+    router = route::<c::device::get_devices::v3::Request, _, _>(
+        router,
+        device::get_devices::get_devices,
+    );
+    router =
+        route::<c::device::get_device::v3::Request, _, _>(router, device::get_device::get_device);
+    router = route::<c::device::update_device::v3::Request, _, _>(
+        router,
+        device::update_device::update_device,
+    );
+    router = route::<c::device::delete_device::v3::Request, _, _>(
+        router,
+        device::delete_device::delete_device,
+    );
+    router = route::<c::device::delete_devices::v3::Request, _, _>(
+        router,
+        device::delete_devices::delete_devices,
+    );
+
+    router = route::<c::profile::get_profile::v3::Request, _, _>(
+        router,
+        profile::get_profile::get_profile,
+    );
+    router = route::<c::profile::get_profile_field::v3::Request, _, _>(
+        router,
+        profile::get_profile_field::get_profile_field,
+    );
+    router = route::<c::profile::set_profile_field::v3::Request, _, _>(
+        router,
+        profile::set_profile_field::set_profile_field,
+    );
+    router = route::<c::profile::delete_profile_field::v3::Request, _, _>(
+        router,
+        profile::delete_profile_field::delete_profile_field,
+    );
+
+    router = route::<c::config::get_global_account_data::v3::Request, _, _>(
+        router,
+        account_data::get_global_account_data::get_global_account_data,
+    );
+    router = route::<c::config::set_global_account_data::v3::Request, _, _>(
+        router,
+        account_data::set_global_account_data::set_global_account_data,
+    );
+    router = route::<c::config::get_room_account_data::v3::Request, _, _>(
+        router,
+        account_data::get_room_account_data::get_room_account_data,
+    );
+    router = route::<c::config::set_room_account_data::v3::Request, _, _>(
+        router,
+        account_data::set_room_account_data::set_room_account_data,
+    );
+
+    router = route::<c::filter::create_filter::v3::Request, _, _>(
+        router,
+        filter::create_filter::create_filter,
+    );
+    router =
+        route::<c::filter::get_filter::v3::Request, _, _>(router, filter::get_filter::get_filter);
+
+    let cors = cors_layer(&state.services.config.client.cors_allowed_origins);
+    router
+        .route("/health", get(ops::health))
+        .route("/_myelin/metrics", get(ops::metrics))
+        .fallback(error::unknown_endpoint)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// CORS as the spec asks, so browser clients (Element Web) can talk to the server.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-requested-with"),
+        ]);
+    if origins.iter().any(|origin| origin == "*") {
+        layer.allow_origin(Any)
+    } else {
+        let allowed: Vec<_> = origins
+            .iter()
+            .filter_map(|origin| origin.parse().ok())
+            .collect();
+        layer.allow_origin(AllowOrigin::list(allowed))
+    }
+}
+
+/// Counts every request by route template and status, with its latency.
+async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state.services.metrics.record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

@@ -33,7 +33,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { name: "localhost".into(), data_dir: PathBuf::from("./myelin-data"), public_baseurl: None }
+        Self {
+            name: "localhost".into(),
+            data_dir: PathBuf::from("./myelin-data"),
+            public_baseurl: None,
+        }
     }
 }
 
@@ -69,7 +73,10 @@ pub struct FederationConfig {
 
 impl Default for FederationConfig {
     fn default() -> Self {
-        Self { enabled: true, bind: SocketAddr::from(([127, 0, 0, 1], 8448)) }
+        Self {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8448)),
+        }
     }
 }
 
@@ -89,7 +96,12 @@ pub struct RegistrationConfig {
 
 impl Default for RegistrationConfig {
     fn default() -> Self {
-        Self { open: false, tokens: Vec::new(), first_start_token: true, min_password_length: 8 }
+        Self {
+            open: false,
+            tokens: Vec::new(),
+            first_start_token: true,
+            min_password_length: 8,
+        }
     }
 }
 
@@ -141,9 +153,18 @@ impl Default for RateLimitConfig {
         // Synapse's defaults (rc_login, rc_registration).
         Self {
             enabled: true,
-            login_per_ip: Bucket { per_second: 0.17, burst: 3 },
-            login_per_account: Bucket { per_second: 0.17, burst: 3 },
-            registration_per_ip: Bucket { per_second: 0.17, burst: 3 },
+            login_per_ip: Bucket {
+                per_second: 0.17,
+                burst: 3,
+            },
+            login_per_account: Bucket {
+                per_second: 0.17,
+                burst: 3,
+            },
+            registration_per_ip: Bucket {
+                per_second: 0.17,
+                burst: 3,
+            },
         }
     }
 }
@@ -159,21 +180,36 @@ impl Config {
     /// Checks what serde cannot: returns the dotted key and the reason of the first problem.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if ruma::ServerName::parse(&self.server.name).is_err() {
-            return Err(("server.name".into(), format!("`{}` is not a valid server name", self.server.name)));
+            return Err((
+                "server.name".into(),
+                format!("`{}` is not a valid server name", self.server.name),
+            ));
         }
         if self.server.data_dir.as_os_str().is_empty() {
             return Err(("server.data_dir".into(), "must not be empty".into()));
         }
         if self.client.max_request_bytes < 1024 {
-            return Err(("client.max_request_bytes".into(), "must be at least 1024".into()));
+            return Err((
+                "client.max_request_bytes".into(),
+                "must be at least 1024".into(),
+            ));
         }
         for (key, bucket) in [
             ("rate_limits.login_per_ip", self.rate_limits.login_per_ip),
-            ("rate_limits.login_per_account", self.rate_limits.login_per_account),
-            ("rate_limits.registration_per_ip", self.rate_limits.registration_per_ip),
+            (
+                "rate_limits.login_per_account",
+                self.rate_limits.login_per_account,
+            ),
+            (
+                "rate_limits.registration_per_ip",
+                self.rate_limits.registration_per_ip,
+            ),
         ] {
             if !(bucket.per_second > 0.0 && bucket.per_second.is_finite()) || bucket.burst == 0 {
-                return Err((key.into(), "per_second must be positive and burst at least 1".into()));
+                return Err((
+                    key.into(),
+                    "per_second must be positive and burst at least 1".into(),
+                ));
             }
         }
         Ok(())

@@ -49,7 +49,10 @@ pub enum Error {
     /// User-interactive authentication is needed (or a stage failed); the payload is the
     /// spec's UIA response body (`flows`, `params`, `session`, `completed`).
     #[error("User-interactive authentication required")]
-    Uia { info: JsonValue, stage_error: Option<Box<Error>> },
+    Uia {
+        info: JsonValue,
+        stage_error: Option<Box<Error>>,
+    },
     #[error("{0}")]
     Unsupported(String),
     #[error("storage error: {0}")]

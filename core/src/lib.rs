@@ -29,6 +29,11 @@ impl Services {
         let config = Arc::new(config);
         let store = Store::open(config.storage.backend, &config.server.data_dir)?;
         let users = Users::new(store.clone(), Arc::clone(&config))?;
-        Ok(Self { config, store, users, metrics: Arc::new(metrics::Metrics::default()) })
+        Ok(Self {
+            config,
+            store,
+            users,
+            metrics: Arc::new(metrics::Metrics::default()),
+        })
     }
 }

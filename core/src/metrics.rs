@@ -3,7 +3,9 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
 
-const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0];
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -35,9 +37,17 @@ impl Metrics {
     /// Counts one finished HTTP request. `route` is the matched route template, never the raw
     /// path, so the label set stays bounded.
     pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let Ok(mut registry) = self.registry.lock() else { return };
-        *registry.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        let histogram = registry.latencies.entry((method.to_owned(), route.to_owned())).or_default();
+        let Ok(mut registry) = self.registry.lock() else {
+            return;
+        };
+        *registry
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        let histogram = registry
+            .latencies
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default();
         for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
             if seconds <= bound {
                 *bucket += 1;
@@ -49,24 +59,48 @@ impl Metrics {
 
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
-        let Ok(registry) = self.registry.lock() else { return out };
-        out.push_str("# HELP myelin_http_requests_total HTTP requests by method, route and status.\n");
+        let Ok(registry) = self.registry.lock() else {
+            return out;
+        };
+        out.push_str(
+            "# HELP myelin_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE myelin_http_requests_total counter\n");
         for ((method, route, status), count) in &registry.requests {
-            let _ = writeln!(out, "myelin_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "myelin_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
         }
         out.push_str("# HELP myelin_http_request_duration_seconds HTTP request latency.\n");
         out.push_str("# TYPE myelin_http_request_duration_seconds histogram\n");
         for ((method, route), histogram) in &registry.latencies {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
-                let _ = writeln!(out, "myelin_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "myelin_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "myelin_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", histogram.count);
-            let _ = writeln!(out, "myelin_http_request_duration_seconds_sum{{{labels}}} {}", histogram.sum);
-            let _ = writeln!(out, "myelin_http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
+            let _ = writeln!(
+                out,
+                "myelin_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "myelin_http_request_duration_seconds_sum{{{labels}}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "myelin_http_request_duration_seconds_count{{{labels}}} {}",
+                histogram.count
+            );
         }
-        out.push_str("# HELP myelin_store_flushes_total Durable store flushes (one per group commit).\n");
+        out.push_str(
+            "# HELP myelin_store_flushes_total Durable store flushes (one per group commit).\n",
+        );
         out.push_str("# TYPE myelin_store_flushes_total counter\n");
         let _ = writeln!(out, "myelin_store_flushes_total {}", gauges.store_flushes);
         out.push_str("# HELP myelin_store_batches_total Write batches committed.\n");
@@ -85,8 +119,13 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record_request("GET", "/health", 200, 0.002);
         metrics.record_request("GET", "/health", 200, 0.2);
-        let text = metrics.render(&Gauges { store_flushes: 3, store_batches: 7 });
-        assert!(text.contains("myelin_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"));
+        let text = metrics.render(&Gauges {
+            store_flushes: 3,
+            store_batches: 7,
+        });
+        assert!(text.contains(
+            "myelin_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"
+        ));
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.25\"} 2"));
         assert!(text.contains("myelin_store_flushes_total 3"));

@@ -7,8 +7,9 @@ use std::{
     ops::Bound,
     path::Path,
     sync::{
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
-        mpsc, Arc, Mutex,
+        mpsc,
     },
     thread::JoinHandle,
 };
@@ -16,7 +17,9 @@ use std::{
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::{open_backend, prefix_upper_bound, schema, BackendKind, KeyValue, KvBackend, WriteBatch};
+use super::{
+    BackendKind, KeyValue, KvBackend, WriteBatch, open_backend, prefix_upper_bound, schema,
+};
 use crate::{Error, Result};
 
 /// Most batches folded into one transaction; bounds the latency of the first writer in a group.
@@ -55,7 +58,11 @@ impl Store {
     /// Opens (or creates) the store, checks the schema version and runs migrations.
     pub fn open(kind: BackendKind, directory: &Path) -> Result<Self> {
         let backend = open_backend(kind, directory)?;
-        schema::check_and_migrate(backend.as_ref(), schema::CURRENT_SCHEMA_VERSION, schema::MIGRATIONS)?;
+        schema::check_and_migrate(
+            backend.as_ref(),
+            schema::CURRENT_SCHEMA_VERSION,
+            schema::MIGRATIONS,
+        )?;
         Ok(Self::from_backend(backend, kind))
     }
 
@@ -105,7 +112,9 @@ impl Store {
     pub fn scan_prefix(&self, tree: &str, prefix: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
         let upper = prefix_upper_bound(prefix);
         let end = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        self.inner.backend.range(tree, Bound::Included(prefix), end, false, limit)
+        self.inner
+            .backend
+            .range(tree, Bound::Included(prefix), end, false, limit)
     }
 
     /// Ordered scan between bounds.
@@ -122,23 +131,35 @@ impl Store {
 
     /// Applies `batch` atomically and returns once it is on stable storage.
     pub async fn commit(&self, batch: WriteBatch) -> Result<()> {
-        self.enqueue(batch, true)?.await.map_err(|_| Error::Storage("the committer stopped".into()))?
+        self.enqueue(batch, true)?
+            .await
+            .map_err(|_| Error::Storage("the committer stopped".into()))?
     }
 
     /// Applies `batch` atomically without waiting for a flush: for data whose loss in a crash is
     /// harmless (device last-seen times).
     pub async fn commit_lazy(&self, batch: WriteBatch) -> Result<()> {
-        self.enqueue(batch, false)?.await.map_err(|_| Error::Storage("the committer stopped".into()))?
+        self.enqueue(batch, false)?
+            .await
+            .map_err(|_| Error::Storage("the committer stopped".into()))?
     }
 
     fn enqueue(&self, batch: WriteBatch, durable: bool) -> Result<oneshot::Receiver<Result<()>>> {
         let (reply, receiver) = oneshot::channel();
-        let queue = self.inner.queue.lock().map_err(|_| Error::Internal("store queue lock poisoned".into()))?;
+        let queue = self
+            .inner
+            .queue
+            .lock()
+            .map_err(|_| Error::Internal("store queue lock poisoned".into()))?;
         let Some(sender) = queue.as_ref() else {
             return Err(Error::Storage("the store is closed".into()));
         };
         sender
-            .send(CommitJob { batch, durable, reply })
+            .send(CommitJob {
+                batch,
+                durable,
+                reply,
+            })
             .map_err(|_| Error::Storage("the committer stopped".into()))?;
         Ok(receiver)
     }
@@ -171,7 +192,11 @@ impl Drop for StoreInner {
     }
 }
 
-fn run_committer(backend: &dyn KvBackend, receiver: &mpsc::Receiver<CommitJob>, counters: &StoreCounters) {
+fn run_committer(
+    backend: &dyn KvBackend,
+    receiver: &mpsc::Receiver<CommitJob>,
+    counters: &StoreCounters,
+) {
     while let Ok(first) = receiver.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -186,7 +211,9 @@ fn run_committer(backend: &dyn KvBackend, receiver: &mpsc::Receiver<CommitJob>, 
         if durable {
             counters.flushes.fetch_add(1, Ordering::Relaxed);
         }
-        counters.batches.fetch_add(group.len() as u64, Ordering::Relaxed);
+        counters
+            .batches
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
         if let Err(error) = &outcome {
             tracing::error!(%error, batches = group.len(), "group commit failed");
         }
@@ -226,16 +253,32 @@ mod tests {
             batch.put("b_tree", b"k1".to_vec(), b"b".to_vec());
             store.commit(batch).await.expect("commit");
             let pairs = store.scan_prefix("a_tree", b"k", 10).expect("scan");
-            assert_eq!(pairs, vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), b"v2".to_vec())]);
-            let reversed = store.range("a_tree", Bound::Unbounded, Bound::Unbounded, true, 2).expect("range");
+            assert_eq!(
+                pairs,
+                vec![
+                    (b"k1".to_vec(), b"v1".to_vec()),
+                    (b"k2".to_vec(), b"v2".to_vec())
+                ]
+            );
+            let reversed = store
+                .range("a_tree", Bound::Unbounded, Bound::Unbounded, true, 2)
+                .expect("range");
             assert_eq!(reversed[0].0, b"x1".to_vec());
             assert_eq!(reversed.len(), 2);
-            assert_eq!(store.get("b_tree", b"k1").expect("get"), Some(b"b".to_vec()));
+            assert_eq!(
+                store.get("b_tree", b"k1").expect("get"),
+                Some(b"b".to_vec())
+            );
             assert_eq!(store.get("missing_tree", b"k1").expect("get"), None);
             let mut delete = WriteBatch::new();
             delete.delete("a_tree", b"k1".to_vec());
             store.commit(delete).await.expect("commit");
-            assert_eq!(store.get("a_tree", b"k1").expect("get"), None, "{}", store.backend_kind());
+            assert_eq!(
+                store.get("a_tree", b"k1").expect("get"),
+                None,
+                "{}",
+                store.backend_kind()
+            );
         }
     }
 

@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn compound_keys_round_trip() {
         let key = compound_key(&[b"@alice:localhost", b"DEVICE"]);
-        assert_eq!(split_key(&key), vec![&b"@alice:localhost"[..], &b"DEVICE"[..]]);
+        assert_eq!(
+            split_key(&key),
+            vec![&b"@alice:localhost"[..], &b"DEVICE"[..]]
+        );
     }
 
     #[test]

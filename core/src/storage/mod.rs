@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     commit::Store,
-    keys::{compound_key, prefix_upper_bound, split_key, SEPARATOR},
+    keys::{SEPARATOR, compound_key, prefix_upper_bound, split_key},
     schema::{CURRENT_SCHEMA_VERSION, SCHEMA_TREE},
 };
 use crate::Result;
@@ -48,7 +48,9 @@ impl std::str::FromStr for BackendKind {
         match s {
             "redb" => Ok(BackendKind::Redb),
             "sled" => Ok(BackendKind::Sled),
-            other => Err(format!("unknown storage backend `{other}` (expected redb or sled)")),
+            other => Err(format!(
+                "unknown storage backend `{other}` (expected redb or sled)"
+            )),
         }
     }
 }
@@ -56,8 +58,15 @@ impl std::str::FromStr for BackendKind {
 /// One change inside a [`WriteBatch`].
 #[derive(Debug, Clone)]
 pub enum WriteOp {
-    Put { tree: &'static str, key: Vec<u8>, value: Vec<u8> },
-    Delete { tree: &'static str, key: Vec<u8> },
+    Put {
+        tree: &'static str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        tree: &'static str,
+        key: Vec<u8>,
+    },
 }
 
 /// A set of changes across trees that is applied atomically: all or none.
@@ -72,16 +81,28 @@ impl WriteBatch {
     }
 
     pub fn put(&mut self, tree: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops.push(WriteOp::Put { tree, key: key.into(), value: value.into() });
+        self.ops.push(WriteOp::Put {
+            tree,
+            key: key.into(),
+            value: value.into(),
+        });
     }
 
-    pub fn put_json<T: Serialize>(&mut self, tree: &'static str, key: impl Into<Vec<u8>>, value: &T) {
+    pub fn put_json<T: Serialize>(
+        &mut self,
+        tree: &'static str,
+        key: impl Into<Vec<u8>>,
+        value: &T,
+    ) {
         let value = serde_json::to_vec(value).expect("serialising plain data structs cannot fail");
         self.put(tree, key, value);
     }
 
     pub fn delete(&mut self, tree: &'static str, key: impl Into<Vec<u8>>) {
-        self.ops.push(WriteOp::Delete { tree, key: key.into() });
+        self.ops.push(WriteOp::Delete {
+            tree,
+            key: key.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -125,10 +146,15 @@ pub trait KvBackend: Send + Sync + 'static {
 /// Opens the engine `kind` in `directory` (created if missing).
 pub fn open_backend(kind: BackendKind, directory: &Path) -> Result<Arc<dyn KvBackend>> {
     std::fs::create_dir_all(directory).map_err(|error| {
-        crate::Error::Storage(format!("cannot create data directory {}: {error}", directory.display()))
+        crate::Error::Storage(format!(
+            "cannot create data directory {}: {error}",
+            directory.display()
+        ))
     })?;
     Ok(match kind {
-        BackendKind::Redb => Arc::new(redb_backend::RedbBackend::open(&directory.join("myelin.redb"))?),
+        BackendKind::Redb => Arc::new(redb_backend::RedbBackend::open(
+            &directory.join("myelin.redb"),
+        )?),
         BackendKind::Sled => Arc::new(sled_backend::SledBackend::open(&directory.join("sled"))?),
     })
 }

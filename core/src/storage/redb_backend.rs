@@ -1,8 +1,11 @@
 //! The redb engine: one table per tree, one write transaction per group commit.
 
-use std::{ops::Bound, path::{Path, PathBuf}};
+use std::{
+    ops::Bound,
+    path::{Path, PathBuf},
+};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable as _, TableDefinition, TableError};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition, TableError};
 
 use super::{KeyValue, KvBackend, WriteBatch, WriteOp};
 use crate::{Error, Result};
@@ -18,9 +21,16 @@ fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
 
 impl RedbBackend {
     pub(super) fn open(path: &Path) -> Result<Self> {
-        let database = Database::create(path)
-            .map_err(|error| Error::Storage(format!("cannot open redb database {}: {error}", path.display())))?;
-        Ok(Self { database, path: path.to_owned() })
+        let database = Database::create(path).map_err(|error| {
+            Error::Storage(format!(
+                "cannot open redb database {}: {error}",
+                path.display()
+            ))
+        })?;
+        Ok(Self {
+            database,
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -32,7 +42,10 @@ impl KvBackend for RedbBackend {
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(error) => return Err(Error::storage(error)),
         };
-        Ok(table.get(key).map_err(Error::storage)?.map(|value| value.value().to_vec()))
+        Ok(table
+            .get(key)
+            .map_err(Error::storage)?
+            .map(|value| value.value().to_vec()))
     }
 
     fn range(
@@ -50,8 +63,13 @@ impl KvBackend for RedbBackend {
             Err(error) => return Err(Error::storage(error)),
         };
         let range = table.range::<&[u8]>((start, end)).map_err(Error::storage)?;
-        let to_pair = |entry: std::result::Result<(redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>), redb::StorageError>| {
-            entry.map(|(key, value)| (key.value().to_vec(), value.value().to_vec())).map_err(Error::storage)
+        let to_pair = |entry: std::result::Result<
+            (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+            redb::StorageError,
+        >| {
+            entry
+                .map(|(key, value)| (key.value().to_vec(), value.value().to_vec()))
+                .map_err(Error::storage)
         };
         if reverse {
             range.rev().take(limit).map(to_pair).collect()
@@ -63,16 +81,24 @@ impl KvBackend for RedbBackend {
     fn apply(&self, batches: &[&WriteBatch], durable: bool) -> Result<()> {
         let mut transaction = self.database.begin_write().map_err(Error::storage)?;
         if !durable {
-            transaction.set_durability(Durability::None).map_err(Error::storage)?;
+            transaction
+                .set_durability(Durability::None)
+                .map_err(Error::storage)?;
         }
         for op in batches.iter().flat_map(|batch| batch.ops.iter()) {
             match op {
                 WriteOp::Put { tree, key, value } => {
-                    let mut table = transaction.open_table(table(tree)).map_err(Error::storage)?;
-                    table.insert(key.as_slice(), value.as_slice()).map_err(Error::storage)?;
+                    let mut table = transaction
+                        .open_table(table(tree))
+                        .map_err(Error::storage)?;
+                    table
+                        .insert(key.as_slice(), value.as_slice())
+                        .map_err(Error::storage)?;
                 }
                 WriteOp::Delete { tree, key } => {
-                    let mut table = transaction.open_table(table(tree)).map_err(Error::storage)?;
+                    let mut table = transaction
+                        .open_table(table(tree))
+                        .map_err(Error::storage)?;
                     table.remove(key.as_slice()).map_err(Error::storage)?;
                 }
             }
@@ -88,6 +114,8 @@ impl KvBackend for RedbBackend {
     }
 
     fn size_on_disk(&self) -> Result<u64> {
-        std::fs::metadata(&self.path).map(|metadata| metadata.len()).map_err(Error::storage)
+        std::fs::metadata(&self.path)
+            .map(|metadata| metadata.len())
+            .map_err(Error::storage)
     }
 }

@@ -35,10 +35,18 @@ fn read_version(backend: &dyn KvBackend) -> Result<Option<u64>> {
 }
 
 /// Stamps a fresh store, refuses a newer one, and migrates an older one step by step.
-pub(super) fn check_and_migrate(backend: &dyn KvBackend, current: u64, migrations: &[Migration]) -> Result<()> {
+pub(super) fn check_and_migrate(
+    backend: &dyn KvBackend,
+    current: u64,
+    migrations: &[Migration],
+) -> Result<()> {
     let Some(mut version) = read_version(backend)? else {
         let mut batch = WriteBatch::new();
-        batch.put(SCHEMA_TREE, VERSION_KEY.to_vec(), current.to_be_bytes().to_vec());
+        batch.put(
+            SCHEMA_TREE,
+            VERSION_KEY.to_vec(),
+            current.to_be_bytes().to_vec(),
+        );
         return backend.apply(&[&batch], true);
     };
     if version > current {
@@ -52,10 +60,19 @@ pub(super) fn check_and_migrate(backend: &dyn KvBackend, current: u64, migration
             .iter()
             .find(|migration| migration.from == version)
             .ok_or_else(|| Error::Storage(format!("no migration from schema version {version}")))?;
-        tracing::info!(from = version, to = version + 1, migration.description, "migrating the store");
+        tracing::info!(
+            from = version,
+            to = version + 1,
+            migration.description,
+            "migrating the store"
+        );
         let mut batch = WriteBatch::new();
         (migration.run)(backend, &mut batch)?;
-        batch.put(SCHEMA_TREE, VERSION_KEY.to_vec(), (version + 1).to_be_bytes().to_vec());
+        batch.put(
+            SCHEMA_TREE,
+            VERSION_KEY.to_vec(),
+            (version + 1).to_be_bytes().to_vec(),
+        );
         backend.apply(&[&batch], true)?;
         version += 1;
     }
@@ -65,17 +82,27 @@ pub(super) fn check_and_migrate(backend: &dyn KvBackend, current: u64, migration
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{open_backend, BackendKind};
+    use crate::storage::{BackendKind, open_backend};
 
     fn rename_tree(backend: &dyn KvBackend, batch: &mut WriteBatch) -> Result<()> {
-        for (key, value) in backend.range("old_tree", std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false, usize::MAX)? {
+        for (key, value) in backend.range(
+            "old_tree",
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            false,
+            usize::MAX,
+        )? {
             batch.put("new_tree", key.clone(), value);
             batch.delete("old_tree", key);
         }
         Ok(())
     }
 
-    const TEST_MIGRATIONS: &[Migration] = &[Migration { from: 1, description: "move old_tree to new_tree", run: rename_tree }];
+    const TEST_MIGRATIONS: &[Migration] = &[Migration {
+        from: 1,
+        description: "move old_tree to new_tree",
+        run: rename_tree,
+    }];
 
     #[test]
     fn fresh_store_is_stamped_and_older_store_is_migrated() {
@@ -89,7 +116,10 @@ mod tests {
 
         check_and_migrate(backend.as_ref(), 2, TEST_MIGRATIONS).expect("migrate");
         assert_eq!(read_version(backend.as_ref()).expect("read"), Some(2));
-        assert_eq!(backend.get("new_tree", b"k").expect("get"), Some(b"v".to_vec()));
+        assert_eq!(
+            backend.get("new_tree", b"k").expect("get"),
+            Some(b"v".to_vec())
+        );
         assert_eq!(backend.get("old_tree", b"k").expect("get"), None);
     }
 
@@ -99,6 +129,11 @@ mod tests {
         let backend = open_backend(BackendKind::Sled, dir.path()).expect("open");
         check_and_migrate(backend.as_ref(), 3, &[]).expect("stamp");
         let error = check_and_migrate(backend.as_ref(), 1, &[]).expect_err("must refuse");
-        assert!(error.to_string().contains("schema version 3, newer than the 1"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("schema version 3, newer than the 1"),
+            "{error}"
+        );
     }
 }

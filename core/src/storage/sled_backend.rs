@@ -3,7 +3,7 @@
 
 use std::{ops::Bound, path::Path};
 
-use super::{prefix_upper_bound, KeyValue, KvBackend, WriteBatch, WriteOp, SEPARATOR};
+use super::{KeyValue, KvBackend, SEPARATOR, WriteBatch, WriteOp, prefix_upper_bound};
 use crate::{Error, Result};
 
 pub(super) struct SledBackend {
@@ -17,7 +17,12 @@ impl SledBackend {
             // Durability comes from explicit flushes in group commit, not from a timer.
             .flush_every_ms(None)
             .open()
-            .map_err(|error| Error::Storage(format!("cannot open sled database {}: {error}", path.display())))?;
+            .map_err(|error| {
+                Error::Storage(format!(
+                    "cannot open sled database {}: {error}",
+                    path.display()
+                ))
+            })?;
         Ok(Self { database })
     }
 }
@@ -44,7 +49,11 @@ fn map_bound(tree: &str, bound: Bound<&[u8]>, is_end: bool) -> Bound<Vec<u8>> {
 
 impl KvBackend for SledBackend {
     fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.database.get(full_key(tree, key)).map_err(Error::storage)?.map(|value| value.to_vec()))
+        Ok(self
+            .database
+            .get(full_key(tree, key))
+            .map_err(Error::storage)?
+            .map(|value| value.to_vec()))
     }
 
     fn range(
@@ -56,9 +65,13 @@ impl KvBackend for SledBackend {
         limit: usize,
     ) -> Result<Vec<KeyValue>> {
         let prefix_len = tree.len() + 1;
-        let range = self.database.range((map_bound(tree, start, false), map_bound(tree, end, true)));
+        let range = self
+            .database
+            .range((map_bound(tree, start, false), map_bound(tree, end, true)));
         let to_pair = |entry: sled::Result<(sled::IVec, sled::IVec)>| {
-            entry.map(|(key, value)| (key[prefix_len..].to_vec(), value.to_vec())).map_err(Error::storage)
+            entry
+                .map(|(key, value)| (key[prefix_len..].to_vec(), value.to_vec()))
+                .map_err(Error::storage)
         };
         if reverse {
             range.rev().take(limit).map(to_pair).collect()
@@ -71,7 +84,9 @@ impl KvBackend for SledBackend {
         let mut batch = sled::Batch::default();
         for op in batches.iter().flat_map(|batch| batch.ops.iter()) {
             match op {
-                WriteOp::Put { tree, key, value } => batch.insert(full_key(tree, key), value.as_slice()),
+                WriteOp::Put { tree, key, value } => {
+                    batch.insert(full_key(tree, key), value.as_slice())
+                }
                 WriteOp::Delete { tree, key } => batch.remove(full_key(tree, key)),
             }
         }

@@ -4,42 +4,77 @@ use ruma::{RoomId, UserId};
 use serde_json::Value as JsonValue;
 
 use super::Users;
-use crate::{storage::{compound_key, WriteBatch}, Error, Result};
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+};
 
 const USERROOMTYPE_ACCOUNTDATA: &str = "userroomtype_accountdata";
 
 fn key(user_id: &UserId, room_id: Option<&RoomId>, event_type: &str) -> Vec<u8> {
-    compound_key(&[user_id.as_bytes(), room_id.map_or(&b""[..], |room| room.as_bytes()), event_type.as_bytes()])
+    compound_key(&[
+        user_id.as_bytes(),
+        room_id.map_or(&b""[..], |room| room.as_bytes()),
+        event_type.as_bytes(),
+    ])
 }
 
 impl Users {
-    pub fn account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, event_type: &str) -> Result<Option<JsonValue>> {
-        self.store().get_json(USERROOMTYPE_ACCOUNTDATA, &key(user_id, room_id, event_type))
+    pub fn account_data(
+        &self,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        event_type: &str,
+    ) -> Result<Option<JsonValue>> {
+        self.store()
+            .get_json(USERROOMTYPE_ACCOUNTDATA, &key(user_id, room_id, event_type))
     }
 
     /// Every account data entry of a user (global when `room_id` is `None`), by type.
-    pub fn all_account_data(&self, user_id: &UserId, room_id: Option<&RoomId>) -> Result<Vec<(String, JsonValue)>> {
+    pub fn all_account_data(
+        &self,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+    ) -> Result<Vec<(String, JsonValue)>> {
         let prefix = key(user_id, room_id, "");
         self.store()
             .scan_prefix(USERROOMTYPE_ACCOUNTDATA, &prefix, usize::MAX)?
             .into_iter()
             .map(|(key, value)| {
-                let event_type = String::from_utf8(key[prefix.len()..].to_vec()).map_err(Error::storage)?;
-                Ok((event_type, serde_json::from_slice(&value).map_err(Error::storage)?))
+                let event_type =
+                    String::from_utf8(key[prefix.len()..].to_vec()).map_err(Error::storage)?;
+                Ok((
+                    event_type,
+                    serde_json::from_slice(&value).map_err(Error::storage)?,
+                ))
             })
             .collect()
     }
 
     #[tracing::instrument(skip_all, fields(%user_id, event_type))]
-    pub async fn set_account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, event_type: &str, content: JsonValue) -> Result<()> {
+    pub async fn set_account_data(
+        &self,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        event_type: &str,
+        content: JsonValue,
+    ) -> Result<()> {
         if !content.is_object() {
-            return Err(Error::BadJson("Account data content must be a JSON object".into()));
+            return Err(Error::BadJson(
+                "Account data content must be a JSON object".into(),
+            ));
         }
         if event_type.is_empty() || event_type.len() > 255 {
-            return Err(Error::InvalidParam("Account data type must be 1 to 255 bytes".into()));
+            return Err(Error::InvalidParam(
+                "Account data type must be 1 to 255 bytes".into(),
+            ));
         }
         let mut batch = WriteBatch::new();
-        batch.put_json(USERROOMTYPE_ACCOUNTDATA, key(user_id, room_id, event_type), &content);
+        batch.put_json(
+            USERROOMTYPE_ACCOUNTDATA,
+            key(user_id, room_id, event_type),
+            &content,
+        );
         self.store().commit(batch).await
     }
 }

@@ -4,9 +4,9 @@ use ruma::{OwnedUserId, ServerName, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    devices::USERDEVICEID_DEVICE, now_ms, passwords, profile::USERID_PROFILE, random_string, Users,
+    Users, devices::USERDEVICEID_DEVICE, now_ms, passwords, profile::USERID_PROFILE, random_string,
 };
-use crate::{storage::WriteBatch, Error, Result};
+use crate::{Error, Result, storage::WriteBatch};
 
 pub(crate) const USERID_ACCOUNT: &str = "userid_account";
 
@@ -28,18 +28,27 @@ pub fn validate_new_localpart(localpart: &str, server_name: &ServerName) -> Resu
     if localpart.is_empty() {
         return Err(Error::InvalidUsername("User ID cannot be empty".into()));
     }
-    if !localpart.bytes().all(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+')) {
-        return Err(Error::InvalidUsername("User ID can only contain characters a-z, 0-9, or '=_-./+'".into()));
+    if !localpart.bytes().all(
+        |byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'),
+    ) {
+        return Err(Error::InvalidUsername(
+            "User ID can only contain characters a-z, 0-9, or '=_-./+'".into(),
+        ));
     }
     // Synapse reserves leading underscores for application services' namespaces.
     if localpart.starts_with('_') {
-        return Err(Error::InvalidUsername("User ID may not begin with _".into()));
+        return Err(Error::InvalidUsername(
+            "User ID may not begin with _".into(),
+        ));
     }
     let user_id = format!("@{localpart}:{server_name}");
     if user_id.len() > 255 {
-        return Err(Error::InvalidUsername("User ID may not be longer than 255 characters".into()));
+        return Err(Error::InvalidUsername(
+            "User ID may not be longer than 255 characters".into(),
+        ));
     }
-    UserId::parse(user_id).map_err(|error| Error::InvalidUsername(format!("Invalid user ID: {error}")))
+    UserId::parse(user_id)
+        .map_err(|error| Error::InvalidUsername(format!("Invalid user ID: {error}")))
 }
 
 impl Users {
@@ -92,19 +101,33 @@ impl Users {
         if let Some(token) = registration_token {
             self.consume_registration_token(&mut batch, token)?;
         }
-        let record = AccountRecord { password_hash, created_ts: now_ms(), deactivated: false, admin };
+        let record = AccountRecord {
+            password_hash,
+            created_ts: now_ms(),
+            deactivated: false,
+            admin,
+        };
         batch.put_json(USERID_ACCOUNT, user_id.as_bytes().to_vec(), &record);
-        batch.put_json(USERID_PROFILE, user_id.as_bytes().to_vec(), &serde_json::json!({ "displayname": user_id.localpart() }));
+        batch.put_json(
+            USERID_PROFILE,
+            user_id.as_bytes().to_vec(),
+            &serde_json::json!({ "displayname": user_id.localpart() }),
+        );
         self.store().commit(batch).await
     }
 
     pub fn check_password_policy(&self, password: &str) -> Result<()> {
         if password.len() > passwords::MAX_PASSWORD_BYTES {
-            return Err(Error::WeakPassword(format!("Password is longer than {} bytes", passwords::MAX_PASSWORD_BYTES)));
+            return Err(Error::WeakPassword(format!(
+                "Password is longer than {} bytes",
+                passwords::MAX_PASSWORD_BYTES
+            )));
         }
         let minimum = self.config().registration.min_password_length;
         if password.chars().count() < minimum {
-            return Err(Error::WeakPassword(format!("Password must be at least {minimum} characters long")));
+            return Err(Error::WeakPassword(format!(
+                "Password must be at least {minimum} characters long"
+            )));
         }
         Ok(())
     }
@@ -138,7 +161,9 @@ impl Users {
         let Some(hash) = record.password_hash else {
             return Err(invalid());
         };
-        if password.len() > passwords::MAX_PASSWORD_BYTES || !passwords::verify_password(password.to_owned(), hash).await? {
+        if password.len() > passwords::MAX_PASSWORD_BYTES
+            || !passwords::verify_password(password.to_owned(), hash).await?
+        {
             return Err(invalid());
         }
         Ok(())
@@ -147,7 +172,13 @@ impl Users {
     /// Sets a new password; when `keep_device` is given every other device is logged out
     /// (`None` with `logout_devices` logs out all of them, as the CLI reset does).
     #[tracing::instrument(skip_all, fields(%user_id))]
-    pub async fn set_password(&self, user_id: &UserId, new_password: &str, logout_devices: bool, keep_device: Option<&ruma::DeviceId>) -> Result<()> {
+    pub async fn set_password(
+        &self,
+        user_id: &UserId,
+        new_password: &str,
+        logout_devices: bool,
+        keep_device: Option<&ruma::DeviceId>,
+    ) -> Result<()> {
         self.check_password_policy(new_password)?;
         let hash = passwords::hash_password(new_password.to_owned()).await?;
         let _guard = self.inner.write_lock.lock().await;
@@ -184,8 +215,13 @@ impl Users {
         batch.put_json(USERID_ACCOUNT, user_id.as_bytes().to_vec(), &record);
         batch.delete(USERID_PROFILE, user_id.as_bytes().to_vec());
         let prefix = crate::storage::compound_key(&[user_id.as_bytes(), b""]);
-        for (key, _) in self.store().scan_prefix(USERDEVICEID_DEVICE, &prefix, usize::MAX)? {
-            let device_id: ruma::OwnedDeviceId = String::from_utf8_lossy(&key[prefix.len()..]).as_ref().into();
+        for (key, _) in self
+            .store()
+            .scan_prefix(USERDEVICEID_DEVICE, &prefix, usize::MAX)?
+        {
+            let device_id: ruma::OwnedDeviceId = String::from_utf8_lossy(&key[prefix.len()..])
+                .as_ref()
+                .into();
             self.remove_device_into(&mut batch, user_id, &device_id)?;
         }
         self.store().commit(batch).await
@@ -199,9 +235,20 @@ mod tests {
     #[test]
     fn new_localparts_follow_the_strict_grammar() {
         let server = ruma::server_name!("example.org");
-        assert_eq!(validate_new_localpart("alice.b-c", server).expect("valid").as_str(), "@alice.b-c:example.org");
+        assert_eq!(
+            validate_new_localpart("alice.b-c", server)
+                .expect("valid")
+                .as_str(),
+            "@alice.b-c:example.org"
+        );
         for bad in ["", "Alice", "al ice", "_bridge", "al:ice", &"a".repeat(250)] {
-            assert!(matches!(validate_new_localpart(bad, server), Err(Error::InvalidUsername(_))), "{bad}");
+            assert!(
+                matches!(
+                    validate_new_localpart(bad, server),
+                    Err(Error::InvalidUsername(_))
+                ),
+                "{bad}"
+            );
         }
     }
 }

@@ -5,8 +5,14 @@ use std::{collections::HashMap, sync::Mutex};
 use ruma::{DeviceId, OwnedDeviceId, OwnedUserId, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{sessions::{REFRESHDIGEST_SESSION, TOKENDIGEST_SESSION}, Identity, Users};
-use crate::{storage::{compound_key, WriteBatch}, Error, Result};
+use super::{
+    Identity, Users,
+    sessions::{REFRESHDIGEST_SESSION, TOKENDIGEST_SESSION},
+};
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+};
 
 pub(crate) const USERDEVICEID_DEVICE: &str = "userdeviceid_device";
 
@@ -42,8 +48,13 @@ pub(crate) fn device_key(user_id: &UserId, device_id: &DeviceId) -> Vec<u8> {
 }
 
 impl Users {
-    pub(crate) fn device_record(&self, user_id: &UserId, device_id: &DeviceId) -> Result<Option<DeviceRecord>> {
-        self.store().get_json(USERDEVICEID_DEVICE, &device_key(user_id, device_id))
+    pub(crate) fn device_record(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<Option<DeviceRecord>> {
+        self.store()
+            .get_json(USERDEVICEID_DEVICE, &device_key(user_id, device_id))
     }
 
     fn info(&self, user_id: &UserId, device_id: OwnedDeviceId, record: DeviceRecord) -> DeviceInfo {
@@ -58,7 +69,12 @@ impl Users {
             Some((ip, ts)) => (Some(ip), Some(ts)),
             None => (record.last_seen_ip, record.last_seen_ts),
         };
-        DeviceInfo { device_id, display_name: record.display_name, last_seen_ip, last_seen_ts }
+        DeviceInfo {
+            device_id,
+            display_name: record.display_name,
+            last_seen_ip,
+            last_seen_ts,
+        }
     }
 
     /// All devices of a user, in device id order.
@@ -68,20 +84,32 @@ impl Users {
             .scan_prefix(USERDEVICEID_DEVICE, &prefix, usize::MAX)?
             .into_iter()
             .map(|(key, value)| {
-                let device_id: OwnedDeviceId = String::from_utf8_lossy(&key[prefix.len()..]).as_ref().into();
-                let record: DeviceRecord = serde_json::from_slice(&value).map_err(Error::storage)?;
+                let device_id: OwnedDeviceId = String::from_utf8_lossy(&key[prefix.len()..])
+                    .as_ref()
+                    .into();
+                let record: DeviceRecord =
+                    serde_json::from_slice(&value).map_err(Error::storage)?;
                 Ok(self.info(user_id, device_id, record))
             })
             .collect()
     }
 
     pub fn device(&self, user_id: &UserId, device_id: &DeviceId) -> Result<Option<DeviceInfo>> {
-        Ok(self.device_record(user_id, device_id)?.map(|record| self.info(user_id, device_id.to_owned(), record)))
+        Ok(self
+            .device_record(user_id, device_id)?
+            .map(|record| self.info(user_id, device_id.to_owned(), record)))
     }
 
-    pub async fn set_device_display_name(&self, user_id: &UserId, device_id: &DeviceId, display_name: Option<String>) -> Result<()> {
+    pub async fn set_device_display_name(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        display_name: Option<String>,
+    ) -> Result<()> {
         if display_name.as_ref().is_some_and(|name| name.len() > 100) {
-            return Err(Error::InvalidParam("Device display name may not be longer than 100 characters".into()));
+            return Err(Error::InvalidParam(
+                "Device display name may not be longer than 100 characters".into(),
+            ));
         }
         let _guard = self.inner.write_lock.lock().await;
         let Some(mut record) = self.device_record(user_id, device_id)? else {
@@ -95,7 +123,11 @@ impl Users {
 
     /// Deletes devices and their tokens; unknown device ids are skipped, as the spec asks for
     /// `POST /delete_devices`.
-    pub async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> Result<()> {
+    pub async fn delete_devices(
+        &self,
+        user_id: &UserId,
+        device_ids: &[OwnedDeviceId],
+    ) -> Result<()> {
         let _guard = self.inner.write_lock.lock().await;
         let mut batch = WriteBatch::new();
         for device_id in device_ids {
@@ -105,7 +137,12 @@ impl Users {
     }
 
     /// Adds the removal of a device and its tokens to `batch`. Caller holds the write lock.
-    pub(crate) fn remove_device_into(&self, batch: &mut WriteBatch, user_id: &UserId, device_id: &DeviceId) -> Result<()> {
+    pub(crate) fn remove_device_into(
+        &self,
+        batch: &mut WriteBatch,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<()> {
         let Some(record) = self.device_record(user_id, device_id)? else {
             return Ok(());
         };
@@ -123,7 +160,10 @@ impl Users {
     /// Notes that a device was just used; cheap (memory only).
     pub fn record_last_seen(&self, identity: &Identity, ip: String) {
         if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
-            dirty.insert((identity.user_id.clone(), identity.device_id.clone()), (ip, super::now_ms()));
+            dirty.insert(
+                (identity.user_id.clone(), identity.device_id.clone()),
+                (ip, super::now_ms()),
+            );
         }
     }
 
@@ -142,7 +182,11 @@ impl Users {
             if let Some(mut record) = self.device_record(&user_id, &device_id)? {
                 record.last_seen_ip = Some(ip);
                 record.last_seen_ts = Some(ts);
-                batch.put_json(USERDEVICEID_DEVICE, device_key(&user_id, &device_id), &record);
+                batch.put_json(
+                    USERDEVICEID_DEVICE,
+                    device_key(&user_id, &device_id),
+                    &record,
+                );
             }
         }
         self.store().commit_lazy(batch).await

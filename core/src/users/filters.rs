@@ -4,7 +4,10 @@ use ruma::UserId;
 use serde_json::Value as JsonValue;
 
 use super::Users;
-use crate::{storage::{compound_key, WriteBatch}, Error, Result};
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+};
 
 const USERFILTERID_FILTER: &str = "userfilterid_filter";
 
@@ -17,19 +20,27 @@ impl Users {
         let last = self.store().range(
             USERFILTERID_FILTER,
             std::ops::Bound::Included(&prefix),
-            upper.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+            upper
+                .as_deref()
+                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
             true,
             1,
         )?;
         let next_id = match last.first() {
             Some((key, _)) => {
-                let bytes: [u8; 8] = key[prefix.len()..].try_into().map_err(|_| Error::Storage("bad filter key".into()))?;
+                let bytes: [u8; 8] = key[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| Error::Storage("bad filter key".into()))?;
                 u64::from_be_bytes(bytes) + 1
             }
             None => 0,
         };
         let mut batch = WriteBatch::new();
-        batch.put_json(USERFILTERID_FILTER, compound_key(&[user_id.as_bytes(), &next_id.to_be_bytes()]), &filter);
+        batch.put_json(
+            USERFILTERID_FILTER,
+            compound_key(&[user_id.as_bytes(), &next_id.to_be_bytes()]),
+            &filter,
+        );
         self.store().commit(batch).await?;
         Ok(next_id.to_string())
     }
@@ -38,7 +49,10 @@ impl Users {
         let not_found = || Error::NotFound("No such filter".into());
         let number: u64 = filter_id.parse().map_err(|_| not_found())?;
         self.store()
-            .get_json(USERFILTERID_FILTER, &compound_key(&[user_id.as_bytes(), &number.to_be_bytes()]))?
+            .get_json(
+                USERFILTERID_FILTER,
+                &compound_key(&[user_id.as_bytes(), &number.to_be_bytes()]),
+            )?
             .ok_or_else(not_found)
     }
 }

@@ -11,19 +11,22 @@ mod registration_tokens;
 mod sessions;
 mod uia;
 
-use std::{sync::Arc, time::{SystemTime, UNIX_EPOCH}};
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use base64::Engine as _;
-use rand::{distributions::Alphanumeric, Rng};
+use rand::{Rng, distributions::Alphanumeric};
 use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId};
 use sha2::{Digest, Sha256};
 
 pub use self::{
-    accounts::{validate_new_localpart, AccountRecord},
+    accounts::{AccountRecord, validate_new_localpart},
     devices::DeviceInfo,
     registration_tokens::RegistrationToken,
     sessions::{IssuedSession, SessionRequest},
-    uia::{UiaFlow, UiaOutcome, STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN},
+    uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
 };
 use crate::{config::Config, storage::Store};
 
@@ -53,8 +56,9 @@ struct UsersInner {
 
 impl Users {
     pub fn new(store: Store, config: Arc<Config>) -> crate::Result<Self> {
-        let server_name = OwnedServerName::try_from(config.server.name.as_str())
-            .map_err(|_| crate::Error::InvalidParam(format!("invalid server name {}", config.server.name)))?;
+        let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
+            crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
+        })?;
         Ok(Self {
             inner: Arc::new(UsersInner {
                 store,
@@ -87,12 +91,18 @@ impl Users {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// A random string of ASCII letters and digits.
 pub fn random_string(length: usize) -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(length).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(length)
+        .map(char::from)
+        .collect()
 }
 
 /// Secrets (access, refresh and login tokens) are stored only as their SHA-256, so a copy of the

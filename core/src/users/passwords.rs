@@ -1,8 +1,8 @@
 //! Password hashing with argon2id, off the async runtime.
 
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
 
 use crate::{Error, Result};
@@ -25,9 +25,12 @@ pub(super) async fn hash_password(password: String) -> Result<String> {
 /// Constant-time verification (argon2's comparison of the derived hashes).
 pub(super) async fn verify_password(password: String, stored_hash: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored_hash)
-            .map_err(|error| Error::Storage(format!("stored password hash is unreadable: {error}")))?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        let parsed = PasswordHash::new(&stored_hash).map_err(|error| {
+            Error::Storage(format!("stored password hash is unreadable: {error}"))
+        })?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(|error| Error::Internal(format!("password verification task failed: {error}")))?

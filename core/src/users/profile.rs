@@ -4,7 +4,7 @@ use ruma::UserId;
 use serde_json::{Map, Value as JsonValue};
 
 use super::Users;
-use crate::{storage::WriteBatch, Error, Result};
+use crate::{Error, Result, storage::WriteBatch};
 
 pub(crate) const USERID_PROFILE: &str = "userid_profile";
 
@@ -18,7 +18,10 @@ impl Users {
         if self.account(user_id)?.is_none() {
             return Err(Error::NotFound("Profile was not found".into()));
         }
-        Ok(self.store().get_json(USERID_PROFILE, user_id.as_bytes())?.unwrap_or_default())
+        Ok(self
+            .store()
+            .get_json(USERID_PROFILE, user_id.as_bytes())?
+            .unwrap_or_default())
     }
 
     pub fn profile_field(&self, user_id: &UserId, field: &str) -> Result<JsonValue> {
@@ -29,19 +32,32 @@ impl Users {
 
     /// Sets (`Some`) or removes (`None`) one field of the user's own profile.
     #[tracing::instrument(skip_all, fields(%user_id, field))]
-    pub async fn set_profile_field(&self, user_id: &UserId, field: &str, value: Option<JsonValue>) -> Result<()> {
+    pub async fn set_profile_field(
+        &self,
+        user_id: &UserId,
+        field: &str,
+        value: Option<JsonValue>,
+    ) -> Result<()> {
         if field.len() > MAX_FIELD_NAME_BYTES {
-            return Err(Error::KeyTooLarge("Profile field names may be at most 255 bytes".into()));
+            return Err(Error::KeyTooLarge(
+                "Profile field names may be at most 255 bytes".into(),
+            ));
         }
         match (field, &value) {
             ("displayname", Some(JsonValue::String(name))) if name.chars().count() > 256 => {
-                return Err(Error::InvalidParam("displayname may be at most 256 characters".into()));
+                return Err(Error::InvalidParam(
+                    "displayname may be at most 256 characters".into(),
+                ));
             }
             ("displayname" | "avatar_url", Some(value)) if !value.is_string() => {
                 return Err(Error::BadJson(format!("{field} must be a string")));
             }
-            ("avatar_url", Some(JsonValue::String(url))) if !url.is_empty() && !url.starts_with("mxc://") => {
-                return Err(Error::InvalidParam("avatar_url must be an mxc:// URI".into()));
+            ("avatar_url", Some(JsonValue::String(url)))
+                if !url.is_empty() && !url.starts_with("mxc://") =>
+            {
+                return Err(Error::InvalidParam(
+                    "avatar_url must be an mxc:// URI".into(),
+                ));
             }
             _ => {}
         }
@@ -51,9 +67,12 @@ impl Users {
             Some(value) => profile.insert(field.to_owned(), value),
             None => profile.remove(field),
         };
-        let encoded = serde_json::to_vec(&profile).map_err(|error| Error::Internal(error.to_string()))?;
+        let encoded =
+            serde_json::to_vec(&profile).map_err(|error| Error::Internal(error.to_string()))?;
         if encoded.len() > MAX_PROFILE_BYTES {
-            return Err(Error::ProfileTooLarge("The profile would exceed 64 KiB".into()));
+            return Err(Error::ProfileTooLarge(
+                "The profile would exceed 64 KiB".into(),
+            ));
         }
         let mut batch = WriteBatch::new();
         batch.put(USERID_PROFILE, user_id.as_bytes().to_vec(), encoded);

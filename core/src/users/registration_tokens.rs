@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::{now_ms, random_string, Users};
-use crate::{storage::WriteBatch, Error, Result};
+use super::{Users, now_ms, random_string};
+use crate::{Error, Result, storage::WriteBatch};
 
 const TOKEN_REGISTRATIONTOKEN: &str = "token_registrationtoken";
 
@@ -22,15 +22,31 @@ pub struct RegistrationToken {
 
 impl RegistrationToken {
     fn usable(&self, now: u64) -> bool {
-        self.uses_allowed.is_none_or(|allowed| self.completed < allowed) && self.expiry_time.is_none_or(|expiry| expiry > now)
+        self.uses_allowed
+            .is_none_or(|allowed| self.completed < allowed)
+            && self.expiry_time.is_none_or(|expiry| expiry > now)
     }
 }
 
 impl Users {
-    pub async fn create_registration_token(&self, uses_allowed: Option<u32>, expiry_time: Option<u64>) -> Result<RegistrationToken> {
-        let token = RegistrationToken { token: random_string(24), uses_allowed, completed: 0, expiry_time, created_ts: now_ms() };
+    pub async fn create_registration_token(
+        &self,
+        uses_allowed: Option<u32>,
+        expiry_time: Option<u64>,
+    ) -> Result<RegistrationToken> {
+        let token = RegistrationToken {
+            token: random_string(24),
+            uses_allowed,
+            completed: 0,
+            expiry_time,
+            created_ts: now_ms(),
+        };
         let mut batch = WriteBatch::new();
-        batch.put_json(TOKEN_REGISTRATIONTOKEN, token.token.clone().into_bytes(), &token);
+        batch.put_json(
+            TOKEN_REGISTRATIONTOKEN,
+            token.token.clone().into_bytes(),
+            &token,
+        );
         self.store().commit(batch).await?;
         Ok(token)
     }
@@ -44,7 +60,11 @@ impl Users {
     }
 
     pub async fn delete_registration_token(&self, token: &str) -> Result<()> {
-        if self.store().get(TOKEN_REGISTRATIONTOKEN, token.as_bytes())?.is_none() {
+        if self
+            .store()
+            .get(TOKEN_REGISTRATIONTOKEN, token.as_bytes())?
+            .is_none()
+        {
             return Err(Error::NotFound("No such registration token".into()));
         }
         let mut batch = WriteBatch::new();
@@ -58,7 +78,9 @@ impl Users {
             .registration
             .tokens
             .iter()
-            .fold(false, |found, configured| found | bool::from(configured.as_bytes().ct_eq(token.as_bytes())))
+            .fold(false, |found, configured| {
+                found | bool::from(configured.as_bytes().ct_eq(token.as_bytes()))
+            })
     }
 
     /// Whether `token` may be used for a registration now.
@@ -77,15 +99,24 @@ impl Users {
 
     /// Adds one use of `token` to `batch`; refuses a token that ran out meanwhile.
     /// Caller holds the write lock.
-    pub(crate) fn consume_registration_token(&self, batch: &mut WriteBatch, token: &str) -> Result<()> {
+    pub(crate) fn consume_registration_token(
+        &self,
+        batch: &mut WriteBatch,
+        token: &str,
+    ) -> Result<()> {
         if self.config_token_matches(token) {
             return Ok(());
         }
-        let Some(mut stored) = self.store().get_json::<RegistrationToken>(TOKEN_REGISTRATIONTOKEN, token.as_bytes())? else {
+        let Some(mut stored) = self
+            .store()
+            .get_json::<RegistrationToken>(TOKEN_REGISTRATIONTOKEN, token.as_bytes())?
+        else {
             return Err(Error::Unauthorized("Invalid registration token".into()));
         };
         if !stored.usable(now_ms()) {
-            return Err(Error::Unauthorized("Registration token is used up or expired".into()));
+            return Err(Error::Unauthorized(
+                "Registration token is used up or expired".into(),
+            ));
         }
         stored.completed += 1;
         batch.put_json(TOKEN_REGISTRATIONTOKEN, token.as_bytes().to_vec(), &stored);

@@ -5,10 +5,11 @@ use ruma::{DeviceId, OwnedDeviceId, OwnedUserId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    devices::{device_key, DeviceRecord, USERDEVICEID_DEVICE},
-    encode_digest, now_ms, random_string, secret_digest, Identity, Users,
+    Identity, Users,
+    devices::{DeviceRecord, USERDEVICEID_DEVICE, device_key},
+    encode_digest, now_ms, random_string, secret_digest,
 };
-use crate::{storage::WriteBatch, Error, Result};
+use crate::{Error, Result, storage::WriteBatch};
 
 pub(crate) const TOKENDIGEST_SESSION: &str = "tokendigest_session";
 pub(crate) const REFRESHDIGEST_SESSION: &str = "refreshdigest_session";
@@ -55,13 +56,20 @@ impl Users {
     /// Creates a device (or takes over the one named) with fresh tokens.
     #[tracing::instrument(skip_all, fields(user_id = %request.user_id))]
     pub async fn open_session(&self, request: SessionRequest) -> Result<IssuedSession> {
-        let device_id = request.device_id.unwrap_or_else(|| random_string(10).to_uppercase().into());
+        let device_id = request
+            .device_id
+            .unwrap_or_else(|| random_string(10).to_uppercase().into());
         let access_token = new_secret("myl");
         let refresh_token = request.refreshable.then(|| new_secret("mylr"));
-        let expires_in_ms = request.refreshable.then_some(self.config().auth.refreshable_access_token_lifetime_ms);
+        let expires_in_ms = request
+            .refreshable
+            .then_some(self.config().auth.refreshable_access_token_lifetime_ms);
 
         let _guard = self.inner.write_lock.lock().await;
-        if self.account(&request.user_id)?.is_none_or(|account| account.deactivated) {
+        if self
+            .account(&request.user_id)?
+            .is_none_or(|account| account.deactivated)
+        {
             return Err(Error::UserDeactivated);
         }
         let mut batch = WriteBatch::new();
@@ -71,27 +79,59 @@ impl Users {
             self.remove_device_into(&mut batch, &request.user_id, &device_id)?;
         }
         let record = DeviceRecord {
-            display_name: previous.as_ref().and_then(|old| old.display_name.clone()).or(request.initial_display_name),
+            display_name: previous
+                .as_ref()
+                .and_then(|old| old.display_name.clone())
+                .or(request.initial_display_name),
             created_ts: previous.as_ref().map_or_else(now_ms, |old| old.created_ts),
             last_seen_ip: None,
             last_seen_ts: None,
             access_token_digest: encode_digest(&secret_digest(&access_token)),
-            refresh_token_digest: refresh_token.as_deref().map(|token| encode_digest(&secret_digest(token))),
+            refresh_token_digest: refresh_token
+                .as_deref()
+                .map(|token| encode_digest(&secret_digest(token))),
         };
-        self.put_session_into(&mut batch, &request.user_id, &device_id, &record, expires_in_ms);
+        self.put_session_into(
+            &mut batch,
+            &request.user_id,
+            &device_id,
+            &record,
+            expires_in_ms,
+        );
         self.store().commit(batch).await?;
-        Ok(IssuedSession { user_id: request.user_id, device_id, access_token, refresh_token, expires_in_ms })
+        Ok(IssuedSession {
+            user_id: request.user_id,
+            device_id,
+            access_token,
+            refresh_token,
+            expires_in_ms,
+        })
     }
 
-    fn put_session_into(&self, batch: &mut WriteBatch, user_id: &UserId, device_id: &DeviceId, record: &DeviceRecord, expires_in_ms: Option<u64>) {
+    fn put_session_into(
+        &self,
+        batch: &mut WriteBatch,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        record: &DeviceRecord,
+        expires_in_ms: Option<u64>,
+    ) {
         let session = SessionRecord {
             user_id: user_id.to_owned(),
             device_id: device_id.to_owned(),
             expires_at_ms: expires_in_ms.map(|lifetime| now_ms() + lifetime),
         };
-        batch.put_json(TOKENDIGEST_SESSION, record.access_token_digest.clone().into_bytes(), &session);
+        batch.put_json(
+            TOKENDIGEST_SESSION,
+            record.access_token_digest.clone().into_bytes(),
+            &session,
+        );
         if let Some(refresh) = &record.refresh_token_digest {
-            batch.put_json(REFRESHDIGEST_SESSION, refresh.clone().into_bytes(), &session);
+            batch.put_json(
+                REFRESHDIGEST_SESSION,
+                refresh.clone().into_bytes(),
+                &session,
+            );
         }
         batch.put_json(USERDEVICEID_DEVICE, device_key(user_id, device_id), record);
     }
@@ -100,20 +140,32 @@ impl Users {
     /// client refreshes instead of logging the user out.
     pub fn authenticate(&self, access_token: &str) -> Result<Identity> {
         let digest = encode_digest(&secret_digest(access_token));
-        let Some(session) = self.store().get_json::<SessionRecord>(TOKENDIGEST_SESSION, digest.as_bytes())? else {
+        let Some(session) = self
+            .store()
+            .get_json::<SessionRecord>(TOKENDIGEST_SESSION, digest.as_bytes())?
+        else {
             return Err(Error::UnknownToken { soft_logout: false });
         };
-        if session.expires_at_ms.is_some_and(|expiry| expiry <= now_ms()) {
+        if session
+            .expires_at_ms
+            .is_some_and(|expiry| expiry <= now_ms())
+        {
             return Err(Error::UnknownToken { soft_logout: true });
         }
-        Ok(Identity { user_id: session.user_id, device_id: session.device_id })
+        Ok(Identity {
+            user_id: session.user_id,
+            device_id: session.device_id,
+        })
     }
 
     /// Swaps a refresh token for a new access and refresh token; the old pair stops working.
     pub async fn refresh_session(&self, refresh_token: &str) -> Result<IssuedSession> {
         let digest = encode_digest(&secret_digest(refresh_token));
         let _guard = self.inner.write_lock.lock().await;
-        let Some(session) = self.store().get_json::<SessionRecord>(REFRESHDIGEST_SESSION, digest.as_bytes())? else {
+        let Some(session) = self
+            .store()
+            .get_json::<SessionRecord>(REFRESHDIGEST_SESSION, digest.as_bytes())?
+        else {
             return Err(Error::UnknownToken { soft_logout: false });
         };
         let Some(mut record) = self.device_record(&session.user_id, &session.device_id)? else {
@@ -123,11 +175,20 @@ impl Users {
         let new_refresh = new_secret("mylr");
         let lifetime = self.config().auth.refreshable_access_token_lifetime_ms;
         let mut batch = WriteBatch::new();
-        batch.delete(TOKENDIGEST_SESSION, record.access_token_digest.clone().into_bytes());
+        batch.delete(
+            TOKENDIGEST_SESSION,
+            record.access_token_digest.clone().into_bytes(),
+        );
         batch.delete(REFRESHDIGEST_SESSION, digest.into_bytes());
         record.access_token_digest = encode_digest(&secret_digest(&access_token));
         record.refresh_token_digest = Some(encode_digest(&secret_digest(&new_refresh)));
-        self.put_session_into(&mut batch, &session.user_id, &session.device_id, &record, Some(lifetime));
+        self.put_session_into(
+            &mut batch,
+            &session.user_id,
+            &session.device_id,
+            &record,
+            Some(lifetime),
+        );
         self.store().commit(batch).await?;
         Ok(IssuedSession {
             user_id: session.user_id,
@@ -140,12 +201,17 @@ impl Users {
 
     /// `POST /logout`: the device and its tokens are gone.
     pub async fn logout(&self, identity: &Identity) -> Result<()> {
-        self.delete_devices(&identity.user_id, std::slice::from_ref(&identity.device_id)).await
+        self.delete_devices(&identity.user_id, std::slice::from_ref(&identity.device_id))
+            .await
     }
 
     /// `POST /logout/all`.
     pub async fn logout_all(&self, user_id: &UserId) -> Result<()> {
-        let device_ids: Vec<_> = self.devices(user_id)?.into_iter().map(|device| device.device_id).collect();
+        let device_ids: Vec<_> = self
+            .devices(user_id)?
+            .into_iter()
+            .map(|device| device.device_id)
+            .collect();
         self.delete_devices(user_id, &device_ids).await
     }
 
@@ -154,8 +220,15 @@ impl Users {
         let token = new_secret("myll");
         let lifetime = self.config().auth.login_token_lifetime_ms;
         let mut batch = WriteBatch::new();
-        let record = LoginTokenRecord { user_id: user_id.to_owned(), expires_at_ms: now_ms() + lifetime };
-        batch.put_json(LOGINDIGEST_USER, encode_digest(&secret_digest(&token)).into_bytes(), &record);
+        let record = LoginTokenRecord {
+            user_id: user_id.to_owned(),
+            expires_at_ms: now_ms() + lifetime,
+        };
+        batch.put_json(
+            LOGINDIGEST_USER,
+            encode_digest(&secret_digest(&token)).into_bytes(),
+            &record,
+        );
         self.store().commit(batch).await?;
         Ok((token, lifetime))
     }
@@ -164,7 +237,9 @@ impl Users {
     pub async fn consume_login_token(&self, token: &str) -> Result<OwnedUserId> {
         let key = encode_digest(&secret_digest(token)).into_bytes();
         let _guard = self.inner.write_lock.lock().await;
-        let record = self.store().get_json::<LoginTokenRecord>(LOGINDIGEST_USER, &key)?;
+        let record = self
+            .store()
+            .get_json::<LoginTokenRecord>(LOGINDIGEST_USER, &key)?;
         let mut batch = WriteBatch::new();
         batch.delete(LOGINDIGEST_USER, key);
         self.store().commit(batch).await?;

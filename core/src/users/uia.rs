@@ -4,9 +4,9 @@
 use std::{collections::HashMap, sync::Mutex};
 
 use ruma::{OwnedUserId, UserId};
-use serde_json::{json, Value as JsonValue};
+use serde_json::{Value as JsonValue, json};
 
-use super::{now_ms, random_string, Users};
+use super::{Users, now_ms, random_string};
 use crate::{Error, Result};
 
 pub const STAGE_DUMMY: &str = "m.login.dummy";
@@ -21,7 +21,9 @@ pub struct UiaFlow {
 
 impl UiaFlow {
     pub fn single(stage: &'static str) -> Self {
-        Self { stages: vec![stage] }
+        Self {
+            stages: vec![stage],
+        }
     }
 }
 
@@ -47,7 +49,10 @@ pub(crate) struct UiaSessions {
 
 impl UiaSessions {
     pub(crate) fn new(lifetime_ms: u64) -> Self {
-        Self { sessions: Mutex::new(HashMap::new()), lifetime_ms }
+        Self {
+            sessions: Mutex::new(HashMap::new()),
+            lifetime_ms,
+        }
     }
 }
 
@@ -62,7 +67,9 @@ fn info(session_id: &str, session: &UiaSession) -> JsonValue {
 
 fn password_stage_user(auth: &JsonValue) -> Option<&str> {
     match auth.get("identifier") {
-        Some(identifier) if identifier.get("type").and_then(JsonValue::as_str) == Some("m.id.user") => {
+        Some(identifier)
+            if identifier.get("type").and_then(JsonValue::as_str) == Some("m.id.user") =>
+        {
             identifier.get("user").and_then(JsonValue::as_str)
         }
         Some(_) => None,
@@ -74,24 +81,47 @@ impl Users {
     /// Runs one round of user-interactive authentication. `auth` is the request's `auth` object,
     /// `user_id` the account being acted on (for `m.login.password`). Returns `Error::Uia` until
     /// one flow is complete.
-    pub async fn user_interactive_auth(&self, flows: Vec<UiaFlow>, auth: Option<&JsonValue>, user_id: Option<&UserId>) -> Result<UiaOutcome> {
+    pub async fn user_interactive_auth(
+        &self,
+        flows: Vec<UiaFlow>,
+        auth: Option<&JsonValue>,
+        user_id: Option<&UserId>,
+    ) -> Result<UiaOutcome> {
         let sessions = &self.inner.uia;
         let now = now_ms();
-        let session_id = auth.and_then(|auth| auth.get("session")).and_then(JsonValue::as_str).map(str::to_owned);
+        let session_id = auth
+            .and_then(|auth| auth.get("session"))
+            .and_then(JsonValue::as_str)
+            .map(str::to_owned);
         let session_id = {
-            let mut map = sessions.sessions.lock().map_err(|_| Error::Internal("uia lock poisoned".into()))?;
+            let mut map = sessions
+                .sessions
+                .lock()
+                .map_err(|_| Error::Internal("uia lock poisoned".into()))?;
             map.retain(|_, session| now.saturating_sub(session.created_ms) < sessions.lifetime_ms);
             match session_id {
                 Some(id) => match map.get(&id) {
                     Some(existing) if existing.user_id.as_deref() != user_id => {
-                        return Err(Error::Forbidden("This session belongs to another user".into()));
+                        return Err(Error::Forbidden(
+                            "This session belongs to another user".into(),
+                        ));
                     }
                     Some(_) => id,
-                    None => return Err(Error::InvalidParam("Unknown user-interactive authentication session".into())),
+                    None => {
+                        return Err(Error::InvalidParam(
+                            "Unknown user-interactive authentication session".into(),
+                        ));
+                    }
                 },
                 None => {
                     let id = random_string(24);
-                    let session = UiaSession { flows, completed: Vec::new(), user_id: user_id.map(ToOwned::to_owned), registration_token: None, created_ms: now };
+                    let session = UiaSession {
+                        flows,
+                        completed: Vec::new(),
+                        user_id: user_id.map(ToOwned::to_owned),
+                        registration_token: None,
+                        created_ms: now,
+                    };
                     map.insert(id.clone(), session);
                     id
                 }
@@ -101,21 +131,55 @@ impl Users {
             Some(auth) => self.attempt_stage(&session_id, auth, user_id).await.err(),
             None => None,
         };
-        let mut map = sessions.sessions.lock().map_err(|_| Error::Internal("uia lock poisoned".into()))?;
-        let session = map.get(&session_id).ok_or_else(|| Error::InvalidParam("Session expired".into()))?;
-        let done = session.flows.iter().any(|flow| flow.stages.iter().all(|stage| session.completed.iter().any(|done| done == stage)));
+        let mut map = sessions
+            .sessions
+            .lock()
+            .map_err(|_| Error::Internal("uia lock poisoned".into()))?;
+        let session = map
+            .get(&session_id)
+            .ok_or_else(|| Error::InvalidParam("Session expired".into()))?;
+        let done = session.flows.iter().any(|flow| {
+            flow.stages
+                .iter()
+                .all(|stage| session.completed.iter().any(|done| done == stage))
+        });
         if done && stage_error.is_none() {
-            let session = map.remove(&session_id).expect("the session was just looked up under the same lock");
-            return Ok(UiaOutcome { registration_token: session.registration_token });
+            let session = map
+                .remove(&session_id)
+                .expect("the session was just looked up under the same lock");
+            return Ok(UiaOutcome {
+                registration_token: session.registration_token,
+            });
         }
-        Err(Error::Uia { info: info(&session_id, session), stage_error: stage_error.map(Box::new) })
+        Err(Error::Uia {
+            info: info(&session_id, session),
+            stage_error: stage_error.map(Box::new),
+        })
     }
 
-    async fn attempt_stage(&self, session_id: &str, auth: &JsonValue, user_id: Option<&UserId>) -> Result<()> {
-        let stage = auth.get("type").and_then(JsonValue::as_str).ok_or_else(|| Error::BadJson("auth.type is missing".into()))?;
+    async fn attempt_stage(
+        &self,
+        session_id: &str,
+        auth: &JsonValue,
+        user_id: Option<&UserId>,
+    ) -> Result<()> {
+        let stage = auth
+            .get("type")
+            .and_then(JsonValue::as_str)
+            .ok_or_else(|| Error::BadJson("auth.type is missing".into()))?;
         let allowed = {
-            let map = self.inner.uia.sessions.lock().map_err(|_| Error::Internal("uia lock poisoned".into()))?;
-            map.get(session_id).is_some_and(|session| session.flows.iter().any(|flow| flow.stages.contains(&stage)))
+            let map = self
+                .inner
+                .uia
+                .sessions
+                .lock()
+                .map_err(|_| Error::Internal("uia lock poisoned".into()))?;
+            map.get(session_id).is_some_and(|session| {
+                session
+                    .flows
+                    .iter()
+                    .any(|flow| flow.stages.contains(&stage))
+            })
         };
         if !allowed {
             return Err(Error::BadJson(format!("Stage {stage} is not offered here")));
@@ -124,17 +188,26 @@ impl Users {
         match stage {
             STAGE_DUMMY => {}
             STAGE_PASSWORD => {
-                let user_id = user_id.ok_or_else(|| Error::Forbidden("No account to check a password against".into()))?;
-                let given = password_stage_user(auth).ok_or_else(|| Error::BadJson("auth.identifier is missing".into()))?;
+                let user_id = user_id.ok_or_else(|| {
+                    Error::Forbidden("No account to check a password against".into())
+                })?;
+                let given = password_stage_user(auth)
+                    .ok_or_else(|| Error::BadJson("auth.identifier is missing".into()))?;
                 let matches_account = given == user_id.as_str() || given == user_id.localpart();
-                let password = auth.get("password").and_then(JsonValue::as_str).unwrap_or_default();
+                let password = auth
+                    .get("password")
+                    .and_then(JsonValue::as_str)
+                    .unwrap_or_default();
                 if !matches_account {
                     return Err(Error::Forbidden("Invalid username or password".into()));
                 }
                 self.verify_password(user_id, password).await?;
             }
             STAGE_REGISTRATION_TOKEN => {
-                let given = auth.get("token").and_then(JsonValue::as_str).unwrap_or_default();
+                let given = auth
+                    .get("token")
+                    .and_then(JsonValue::as_str)
+                    .unwrap_or_default();
                 if !self.registration_token_valid(given)? {
                     return Err(Error::Unauthorized("Invalid registration token".into()));
                 }
@@ -142,7 +215,12 @@ impl Users {
             }
             _ => return Err(Error::BadJson(format!("Unknown stage {stage}"))),
         }
-        let mut map = self.inner.uia.sessions.lock().map_err(|_| Error::Internal("uia lock poisoned".into()))?;
+        let mut map = self
+            .inner
+            .uia
+            .sessions
+            .lock()
+            .map_err(|_| Error::Internal("uia lock poisoned".into()))?;
         if let Some(session) = map.get_mut(session_id) {
             if !session.completed.iter().any(|done| done == stage) {
                 session.completed.push(stage.to_owned());

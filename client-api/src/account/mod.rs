@@ -1,0 +1,7 @@
+//! Account endpoints: registration, whoami, password, deactivation.
+pub mod change_password;
+pub mod check_registration_token_validity;
+pub mod deactivate;
+pub mod get_username_availability;
+pub mod register;
+pub mod whoami;

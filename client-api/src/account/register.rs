@@ -1,0 +1,79 @@
+//! `POST /_matrix/client/v3/register`
+
+use std::time::Duration;
+
+use axum::extract::State;
+use myelin_core::{
+    Error,
+    users::{STAGE_DUMMY, STAGE_REGISTRATION_TOKEN, SessionRequest, UiaFlow},
+};
+use ruma::api::client::account::register::{RegistrationKind, v3};
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `POST /_matrix/client/v3/register`
+///
+/// Open registration offers `m.login.dummy`; otherwise `m.login.registration_token`. Guests are
+/// refused. As in Synapse, the username is checked before authentication starts, so clients
+/// learn that a name is taken without completing the flow.
+pub async fn register(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let users = &state.services.users;
+    state.limits.registration_per_ip.check(&request.client_ip)?;
+    if request.body.kind == RegistrationKind::Guest {
+        return Err(Error::GuestAccessForbidden.into());
+    }
+    let config = &state.services.config.registration;
+    let flows = if config.open {
+        vec![UiaFlow::single(STAGE_DUMMY)]
+    } else if !config.tokens.is_empty() || !users.registration_tokens()?.is_empty() {
+        vec![UiaFlow::single(STAGE_REGISTRATION_TOKEN)]
+    } else {
+        return Err(ApiError::forbidden("Registration has been disabled"));
+    };
+    let requested_user = match request.body.username.as_deref() {
+        Some(localpart) => Some(users.check_username_available(&localpart.to_lowercase())?),
+        None => None,
+    };
+    let Some(password) = request.body.password.as_deref() else {
+        return Err(Error::MissingParam("Missing params: password".into()).into());
+    };
+    users.check_password_policy(password)?;
+
+    let outcome = users
+        .user_interactive_auth(flows, request.auth_json(), None)
+        .await?;
+    let user_id = match requested_user {
+        Some(user_id) => user_id,
+        None => users.generate_user_id()?,
+    };
+    users
+        .create_account(
+            &user_id,
+            Some(password),
+            false,
+            outcome.registration_token.as_deref(),
+        )
+        .await?;
+    tracing::info!(%user_id, "registered a new account");
+
+    let mut response = v3::Response::new(user_id.clone());
+    if request.body.inhibit_login {
+        return Ok(RumaResponse(response));
+    }
+    let session = users
+        .open_session(SessionRequest {
+            user_id,
+            device_id: request.body.device_id.clone(),
+            initial_display_name: request.body.initial_device_display_name.clone(),
+            refreshable: request.body.refresh_token,
+        })
+        .await?;
+    response.access_token = Some(session.access_token);
+    response.device_id = Some(session.device_id);
+    response.refresh_token = session.refresh_token;
+    response.expires_in = session.expires_in_ms.map(Duration::from_millis);
+    Ok(RumaResponse(response))
+}

@@ -1,0 +1,32 @@
+//! `DELETE /_matrix/client/v3/devices/{deviceId}`
+
+use axum::extract::State;
+use myelin_core::users::{STAGE_PASSWORD, UiaFlow};
+use ruma::api::client::device::delete_device::v3;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `DELETE /_matrix/client/v3/devices/{deviceId}`
+///
+/// Like Synapse, deleting a device that does not exist (after authentication) succeeds.
+pub async fn delete_device(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    let users = &state.services.users;
+    users
+        .user_interactive_auth(
+            vec![UiaFlow::single(STAGE_PASSWORD)],
+            request.auth_json(),
+            Some(&identity.user_id),
+        )
+        .await?;
+    users
+        .delete_devices(
+            &identity.user_id,
+            std::slice::from_ref(&request.body.device_id),
+        )
+        .await?;
+    Ok(RumaResponse(v3::Response::new()))
+}

@@ -1,0 +1,18 @@
+//! `GET /_matrix/client/versions`
+
+use axum::Json;
+use serde_json::{Value as JsonValue, json};
+
+/// Spec versions whose client-server features Myelin serves. Clients use this to pick endpoints;
+/// the list grows as capabilities land (rooms, E2EE and media each move it forward).
+pub const SUPPORTED_VERSIONS: &[&str] = &[
+    "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11",
+    "v1.12",
+];
+
+/// # `GET /_matrix/client/versions`
+pub async fn get_supported_versions(
+    _request: crate::Ruma<ruma::api::client::discovery::get_supported_versions::Request>,
+) -> Json<JsonValue> {
+    Json(json!({ "versions": SUPPORTED_VERSIONS, "unstable_features": {} }))
+}

@@ -1,0 +1,24 @@
+//! `GET /.well-known/matrix/client`
+
+use axum::{Json, extract::State};
+use ruma::api::client::discovery::discover_homeserver::Request;
+use serde_json::{Value as JsonValue, json};
+
+use crate::{AppState, Ruma};
+
+/// # `GET /.well-known/matrix/client`
+pub async fn discover_homeserver(
+    State(state): State<AppState>,
+    _request: Ruma<Request>,
+) -> Json<JsonValue> {
+    let config = &state.services.config;
+    let base_url = config.server.public_baseurl.clone().unwrap_or_else(|| {
+        let bind = config.client.bind;
+        if bind.ip().is_unspecified() {
+            format!("http://{}:{}", config.server.name, bind.port())
+        } else {
+            format!("http://{bind}")
+        }
+    });
+    Json(json!({ "m.homeserver": { "base_url": base_url } }))
+}

@@ -1,0 +1,212 @@
+//! `Ruma<T>`: the extractor every endpoint uses. It authenticates the caller as the endpoint's
+//! ruma metadata demands, enforces the body limit, tells unparsable JSON (`M_NOT_JSON`) from
+//! JSON of the wrong shape (`M_BAD_JSON`), and decodes the ruma request type.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, FromRequest, Path},
+    http::{Request, StatusCode},
+    response::{IntoResponse, Response},
+};
+use bytes::BytesMut;
+use myelin_core::{Error, users::Identity};
+use ruma::api::{
+    IncomingRequest, IncomingRequestExt as _, OutgoingResponse, OutgoingResponseExt as _,
+    auth_scheme::{
+        AccessToken, AccessTokenOptional, AppserviceToken, AppserviceTokenOptional, NoAccessToken,
+        NoAuthentication,
+    },
+    error::{DeserializationError, FromHttpRequestError},
+};
+use serde_json::Value as JsonValue;
+
+use crate::{AppState, error::ApiError};
+
+/// How an endpoint's ruma auth scheme translates to Myelin's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthPolicy {
+    /// No token is looked at.
+    None,
+    /// A token may be given; if given it must be valid.
+    Optional,
+    /// A valid token is required.
+    Required,
+}
+
+pub trait EndpointAuth {
+    const POLICY: AuthPolicy;
+}
+
+impl EndpointAuth for NoAuthentication {
+    const POLICY: AuthPolicy = AuthPolicy::None;
+}
+impl EndpointAuth for NoAccessToken {
+    const POLICY: AuthPolicy = AuthPolicy::None;
+}
+impl EndpointAuth for AccessToken {
+    const POLICY: AuthPolicy = AuthPolicy::Required;
+}
+impl EndpointAuth for AccessTokenOptional {
+    const POLICY: AuthPolicy = AuthPolicy::Optional;
+}
+// Application services arrive with their own issue; until then their tokens are ordinary
+// unknown tokens and the endpoints behave as for normal clients.
+impl EndpointAuth for AppserviceToken {
+    const POLICY: AuthPolicy = AuthPolicy::Required;
+}
+impl EndpointAuth for AppserviceTokenOptional {
+    const POLICY: AuthPolicy = AuthPolicy::None;
+}
+
+/// A decoded request with its caller.
+pub struct Ruma<T> {
+    pub body: T,
+    pub identity: Option<Identity>,
+    /// The JSON body as sent, for fields ruma does not model (UIA `auth` dictionaries).
+    pub json: Option<JsonValue>,
+    pub client_ip: IpAddr,
+}
+
+impl<T> Ruma<T> {
+    /// The authenticated caller; only call on endpoints whose policy is `Required`.
+    pub fn identity(&self) -> Result<&Identity, ApiError> {
+        self.identity
+            .as_ref()
+            .ok_or(ApiError::Core(Error::MissingToken))
+    }
+
+    /// The request's UIA `auth` object, if any.
+    pub fn auth_json(&self) -> Option<&JsonValue> {
+        self.json
+            .as_ref()
+            .and_then(|json| json.get("auth"))
+            .filter(|auth| auth.is_object())
+    }
+}
+
+fn access_token(request: &Request<Body>) -> Option<String> {
+    if let Some(header) = request.headers().get(axum::http::header::AUTHORIZATION) {
+        let value = header.to_str().ok()?;
+        return value
+            .strip_prefix("Bearer ")
+            .map(|token| token.trim().to_owned());
+    }
+    let query = request.uri().query()?;
+    url_query_value(query, "access_token")
+}
+
+fn url_query_value(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    })
+}
+
+fn decoding_error(error: FromHttpRequestError) -> ApiError {
+    match error {
+        FromHttpRequestError::Deserialization(DeserializationError::Json(error)) => {
+            ApiError::bad_json(error.to_string())
+        }
+        FromHttpRequestError::Deserialization(error) => ApiError::Core(Error::InvalidParam(
+            format!("Invalid request parameter: {error}"),
+        )),
+        FromHttpRequestError::MethodMismatch { .. } => ApiError::http(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "M_UNRECOGNIZED",
+            "Unrecognized request method",
+        ),
+        other => ApiError::bad_json(other.to_string()),
+    }
+}
+
+impl<T> FromRequest<AppState> for Ruma<T>
+where
+    T: IncomingRequest + Send,
+    T::Authentication: EndpointAuth,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: Request<Body>,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let client_ip = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+        let identity = match (
+            <T::Authentication as EndpointAuth>::POLICY,
+            access_token(&request),
+        ) {
+            (AuthPolicy::None, _) | (AuthPolicy::Optional, None) => None,
+            (AuthPolicy::Required, None) => return Err(Error::MissingToken.into()),
+            (AuthPolicy::Optional | AuthPolicy::Required, Some(token)) => {
+                let identity = state.services.users.authenticate(&token)?;
+                state
+                    .services
+                    .users
+                    .record_last_seen(&identity, client_ip.to_string());
+                Some(identity)
+            }
+        };
+
+        let (mut parts, body) = request.into_parts();
+        let path_args: Vec<String> = match <Path<Vec<String>> as axum::extract::FromRequestParts<
+            AppState,
+        >>::from_request_parts(&mut parts, state)
+        .await
+        {
+            Ok(Path(args)) => args,
+            Err(_) => Vec::new(),
+        };
+        let limit = state.services.config.client.max_request_bytes;
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::Core(Error::TooLarge(format!(
+                    "Request body is larger than {limit} bytes"
+                )))
+            } else {
+                ApiError::bad_json(format!("Could not read the request body: {error}"))
+            }
+        })?;
+        let json = if bytes.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_slice::<JsonValue>(&bytes).map_err(|error| {
+                    ApiError::not_json(format!("Body is not valid JSON: {error}"))
+                })?,
+            )
+        };
+        let request = Request::from_parts(parts, &bytes[..]);
+        let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
+        let body = T::try_from_http_request(request, &args).map_err(decoding_error)?;
+        Ok(Ruma {
+            body,
+            identity,
+            json,
+            client_ip,
+        })
+    }
+}
+
+/// Wraps a ruma response so handlers can return it directly.
+pub struct RumaResponse<T>(pub T);
+
+impl<T: OutgoingResponse> IntoResponse for RumaResponse<T> {
+    fn into_response(self) -> Response {
+        match self.0.try_into_http_response::<BytesMut>() {
+            Ok(response) => response
+                .map(|body| Body::from(body.freeze()))
+                .into_response(),
+            Err(error) => ApiError::Core(Error::Internal(format!(
+                "encoding a response failed: {error}"
+            )))
+            .into_response(),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Filters.
+pub mod create_filter;
+pub mod get_filter;

@@ -1,0 +1,25 @@
+//! `PUT /_matrix/client/v3/profile/{userId}/{keyName}`
+
+use axum::extract::State;
+use ruma::api::client::profile::set_profile_field::v3;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `PUT /_matrix/client/v3/profile/{userId}/{keyName}`
+pub async fn set_profile_field(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    if identity.user_id != request.body.user_id {
+        return Err(ApiError::forbidden("You may only change your own profile"));
+    }
+    let field = request.body.value.field_name();
+    let value = request.body.value.value().into_owned();
+    state
+        .services
+        .users
+        .set_profile_field(&identity.user_id, field.as_str(), Some(value))
+        .await?;
+    Ok(RumaResponse(v3::Response::new()))
+}

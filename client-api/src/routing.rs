@@ -1,0 +1,26 @@
+//! Route registration from ruma metadata: every path an endpoint has ever had (r0, v3, unstable)
+//! is served, and no path string is typed by hand.
+
+use axum::{
+    Router,
+    handler::Handler,
+    routing::{MethodFilter, on},
+};
+use ruma::api::{Metadata, path_builder::PathBuilder as _};
+
+use crate::AppState;
+
+/// Adds `handler` at every path of endpoint `T`.
+pub fn route<T, H, X>(mut router: Router<AppState>, handler: H) -> Router<AppState>
+where
+    T: Metadata,
+    H: Handler<X, AppState> + Clone,
+    X: 'static,
+{
+    let method =
+        MethodFilter::try_from(T::METHOD).expect("ruma endpoints only use standard HTTP methods");
+    for path in T::PATH_BUILDER.all_paths() {
+        router = router.route(path, on(method, handler.clone()));
+    }
+    router
+}

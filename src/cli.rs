@@ -1,0 +1,290 @@
+//! Command-line parsing and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use myelin::{RunningServer, config::ConfigError};
+use myelin_core::{Services, config::Config, users::validate_new_localpart};
+use ruma::{OwnedUserId, UserId};
+
+#[derive(Parser)]
+#[command(name = "myelin", version, about = "Myelin, a Matrix homeserver")]
+pub struct Cli {
+    /// TOML config file; without one, built-in defaults and MYELIN_* variables apply.
+    #[arg(long, global = true, env = "MYELIN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage accounts (run with the server stopped: the store is opened directly).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage registration tokens.
+    #[command(subcommand)]
+    RegistrationToken(TokenCommand),
+    /// Check the configuration and exit.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Storage benchmark and crash test.
+    #[command(subcommand)]
+    Store(crate::store_tools::StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; prints a generated password when none is given.
+    Create {
+        /// Localpart (`alice`) or full user id.
+        user: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Deactivate an account for good.
+    Deactivate { user: String },
+    /// Set a new password and log out every device.
+    ResetPassword {
+        user: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a registration token.
+    Create {
+        /// How many registrations it allows (unlimited if absent).
+        #[arg(long)]
+        uses: Option<u32>,
+        /// Hours until it expires (never if absent).
+        #[arg(long)]
+        expires_in_hours: Option<u64>,
+    },
+    /// List registration tokens.
+    List,
+    /// Delete a registration token.
+    Delete { token: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Parse and validate the configuration, print the result.
+    Check,
+}
+
+pub enum Failure {
+    Config(ConfigError),
+    Other(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::Other(error.to_string())
+    }
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MYELIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    myelin::config::load(cli.config.as_deref(), std::env::vars()).map_err(Failure::Config)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        None | Some(Command::Serve) => serve(load_config(&cli)?),
+        Some(Command::Config(ConfigCommand::Check)) => {
+            let config = load_config(&cli)?;
+            println!(
+                "configuration is valid: server {} · client {} · federation {} · data {} · store {}",
+                config.server.name,
+                config.client.bind,
+                if config.federation.enabled {
+                    config.federation.bind.to_string()
+                } else {
+                    "off".into()
+                },
+                config.server.data_dir.display(),
+                config.storage.backend,
+            );
+            Ok(())
+        }
+        Some(Command::User(command)) => {
+            runtime()?.block_on(user_command(load_config(&cli)?, command))
+        }
+        Some(Command::RegistrationToken(command)) => {
+            runtime()?.block_on(token_command(load_config(&cli)?, command))
+        }
+        Some(Command::Store(command)) => crate::store_tools::run(command),
+    }
+}
+
+fn serve(config: Config) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let server = RunningServer::start(config).await?;
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn parse_user(services: &Services, given: &str) -> Result<OwnedUserId, Failure> {
+    if given.starts_with('@') {
+        let user_id =
+            UserId::parse(given).map_err(|error| format!("invalid user id {given}: {error}"))?;
+        if !services.users.is_local(&user_id) {
+            return Err(Failure::Other(format!(
+                "{user_id} is not a user of {}",
+                services.config.server.name
+            )));
+        }
+        Ok(user_id)
+    } else {
+        Ok(
+            UserId::parse_with_server_name(given.to_lowercase(), services.users.server_name())
+                .map_err(|error| format!("invalid user {given}: {error}"))?,
+        )
+    }
+}
+
+fn open(config: Config) -> Result<Services, Failure> {
+    Services::open(config)
+        .map_err(|error| Failure::Other(format!("{error} (is the server running? stop it first)")))
+}
+
+async fn user_command(config: Config, command: &UserCommand) -> Result<(), Failure> {
+    let services = open(config)?;
+    let users = &services.users;
+    match command {
+        UserCommand::Create {
+            user,
+            password,
+            admin,
+        } => {
+            let localpart = user
+                .strip_prefix('@')
+                .map_or(user.as_str(), |rest| rest.split(':').next().unwrap_or(rest));
+            let user_id = validate_new_localpart(&localpart.to_lowercase(), users.server_name())?;
+            let (password, generated) = match password {
+                Some(password) => (password.clone(), false),
+                None => (myelin_core::users::random_string(20), true),
+            };
+            users
+                .create_account(&user_id, Some(&password), *admin, None)
+                .await?;
+            println!("created {user_id}{}", if *admin { " (admin)" } else { "" });
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            for (user_id, record) in users.list_accounts()? {
+                let state = if record.deactivated {
+                    "deactivated"
+                } else if record.admin {
+                    "admin"
+                } else {
+                    "active"
+                };
+                println!("{user_id}\t{state}");
+            }
+        }
+        UserCommand::Deactivate { user } => {
+            let user_id = parse_user(&services, user)?;
+            users.deactivate(&user_id).await?;
+            println!("deactivated {user_id}");
+        }
+        UserCommand::ResetPassword { user, password } => {
+            let user_id = parse_user(&services, user)?;
+            let (password, generated) = match password {
+                Some(password) => (password.clone(), false),
+                None => (myelin_core::users::random_string(20), true),
+            };
+            users.set_password(&user_id, &password, true, None).await?;
+            println!("password of {user_id} reset; all its devices are logged out");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(config: Config, command: &TokenCommand) -> Result<(), Failure> {
+    let services = open(config)?;
+    let users = &services.users;
+    match command {
+        TokenCommand::Create {
+            uses,
+            expires_in_hours,
+        } => {
+            let expiry =
+                expires_in_hours.map(|hours| myelin_core::users::now_ms() + hours * 3_600_000);
+            let token = users.create_registration_token(*uses, expiry).await?;
+            println!("{}", token.token);
+        }
+        TokenCommand::List => {
+            for token in users.registration_tokens()? {
+                let uses = token
+                    .uses_allowed
+                    .map_or_else(|| "unlimited".to_owned(), |allowed| allowed.to_string());
+                let expiry = token
+                    .expiry_time
+                    .map_or_else(|| "never".to_owned(), |expiry| expiry.to_string());
+                println!(
+                    "{}\tused {}/{uses}\texpires {expiry}",
+                    token.token, token.completed
+                );
+            }
+        }
+        TokenCommand::Delete { token } => {
+            users.delete_registration_token(token).await?;
+            println!("deleted");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The `myelin` server assembly: it loads the config, opens the store, builds the services once,
+//! wires the protocol crates onto listeners and runs them until shutdown. Tests start whole
+//! servers through [`RunningServer::start`].
+#![forbid(unsafe_code)]
+
+pub mod config;
+
+use std::{net::SocketAddr, time::Duration};
+
+use myelin_client_api::AppState;
+use myelin_core::{Services, config::Config};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] myelin_core::Error),
+    #[error("cannot listen on {address} ({listener}): {error}")]
+    Bind {
+        listener: &'static str,
+        address: SocketAddr,
+        error: std::io::Error,
+    },
+}
+
+/// A server that is serving. Dropping it without [`RunningServer::shutdown`] aborts its tasks.
+pub struct RunningServer {
+    pub client_addr: SocketAddr,
+    pub federation_addr: Option<SocketAddr>,
+    services: Services,
+    stop: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Opens the store, binds the listeners and starts serving.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let services = Services::open(config)?;
+        let config = services.config.clone();
+        let (stop, stopped) = watch::channel(false);
+        let state = AppState::new(services.clone());
+
+        let client_listener = bind("client", config.client.bind).await?;
+        let client_addr = client_listener
+            .local_addr()
+            .map_err(|error| StartError::Bind {
+                listener: "client",
+                address: config.client.bind,
+                error,
+            })?;
+        let mut listeners = vec![serve(
+            client_listener,
+            myelin_client_api::router(state.clone()),
+            stopped.clone(),
+        )];
+
+        let mut federation_addr = None;
+        if config.federation.enabled {
+            let listener = bind("federation", config.federation.bind).await?;
+            federation_addr = listener.local_addr().ok();
+            listeners.push(serve(
+                listener,
+                myelin_federation::router(),
+                stopped.clone(),
+            ));
+        }
+
+        let background = vec![spawn_housekeeping(state, stopped)];
+        tracing::info!(server_name = %config.server.name, backend = %config.storage.backend, data_dir = %config.server.data_dir.display(), "Myelin started");
+        tracing::info!("client API listening on http://{client_addr}");
+        if let Some(address) = federation_addr {
+            tracing::info!("federation API listening on http://{address}");
+        }
+        let server = Self {
+            client_addr,
+            federation_addr,
+            services,
+            stop,
+            listeners,
+            background,
+        };
+        server.greet_newcomer().await?;
+        Ok(server)
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Base URL of the client API, for tests and tools.
+    pub fn client_url(&self) -> String {
+        format!("http://{}", self.client_addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, writes what is buffered and
+    /// flushes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for listener in self.listeners {
+            let _ = listener.await;
+        }
+        for task in self.background {
+            task.abort();
+        }
+        if let Err(error) = self.services.users.flush_last_seen().await {
+            tracing::warn!(%error, "could not save device last-seen data");
+        }
+        let store = self.services.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "final store flush failed"),
+            Err(error) => tracing::error!(%error, "final store flush task failed"),
+        }
+        tracing::info!("Myelin stopped");
+    }
+
+    /// An empty server without open registration tells its first user how to get in.
+    async fn greet_newcomer(&self) -> Result<(), StartError> {
+        let users = &self.services.users;
+        let config = &self.services.config.registration;
+        if !users.list_accounts()?.is_empty() {
+            return Ok(());
+        }
+        if config.open {
+            tracing::info!(
+                "No accounts yet. Registration is open: any Matrix client can register at {}",
+                self.client_url()
+            );
+            return Ok(());
+        }
+        let mut hint = String::from(
+            "No accounts yet. Create the first one with `myelin user create <name> --admin` (with the server stopped)",
+        );
+        if config.first_start_token {
+            let tokens = users.registration_tokens()?;
+            let token = match tokens
+                .into_iter()
+                .find(|token| token.uses_allowed == Some(1) && token.completed == 0)
+            {
+                Some(token) => token,
+                None => users.create_registration_token(Some(1), None).await?,
+            };
+            hint.push_str(&format!(
+                ", or register in any Matrix client at {} with the one-time registration token {}",
+                self.client_url(),
+                token.token
+            ));
+        }
+        tracing::info!("{hint}");
+        Ok(())
+    }
+}
+
+async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| StartError::Bind {
+            listener,
+            address,
+            error,
+        })
+}
+
+fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%error, "listener failed");
+        }
+    })
+}
+
+/// Periodic chores: write device last-seen data, forget idle rate-limit buckets.
+fn spawn_housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+            if let Err(error) = state.services.users.flush_last_seen().await {
+                tracing::warn!(%error, "could not save device last-seen data");
+            }
+            state.limits.forget_idle();
+        }
+    })
+}
