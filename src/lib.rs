@@ -36,30 +36,35 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Opens the store, binds the listeners and starts serving.
-    pub async fn start(config: Config) -> Result<Self, StartError> {
+    pub async fn start(mut config: Config) -> Result<Self, StartError> {
+        // Bind first, so a port of 0 becomes the real port everywhere the config is read
+        // (`/.well-known` documents, log lines).
+        let client_listener = bind("client", config.client.bind).await?;
+        config.client.bind = local_addr("client", &client_listener, config.client.bind)?;
+        let federation_listener = match config.federation.enabled {
+            true => {
+                let listener = bind("federation", config.federation.bind).await?;
+                config.federation.bind =
+                    local_addr("federation", &listener, config.federation.bind)?;
+                Some(listener)
+            }
+            false => None,
+        };
+        let client_addr = config.client.bind;
+        let federation_addr = federation_listener
+            .is_some()
+            .then_some(config.federation.bind);
+
         let services = Services::open(config)?;
         let config = services.config.clone();
         let (stop, stopped) = watch::channel(false);
         let state = AppState::new(services.clone());
-
-        let client_listener = bind("client", config.client.bind).await?;
-        let client_addr = client_listener
-            .local_addr()
-            .map_err(|error| StartError::Bind {
-                listener: "client",
-                address: config.client.bind,
-                error,
-            })?;
         let mut listeners = vec![serve(
             client_listener,
             myelin_client_api::router(state.clone()),
             stopped.clone(),
         )];
-
-        let mut federation_addr = None;
-        if config.federation.enabled {
-            let listener = bind("federation", config.federation.bind).await?;
-            federation_addr = listener.local_addr().ok();
+        if let Some(listener) = federation_listener {
             listeners.push(serve(
                 listener,
                 myelin_federation::router(),
@@ -161,6 +166,18 @@ async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener
             address,
             error,
         })
+}
+
+fn local_addr(
+    listener: &'static str,
+    socket: &TcpListener,
+    address: SocketAddr,
+) -> Result<SocketAddr, StartError> {
+    socket.local_addr().map_err(|error| StartError::Bind {
+        listener,
+        address,
+        error,
+    })
 }
 
 fn serve(

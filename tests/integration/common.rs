@@ -1,0 +1,177 @@
+//! Shared helpers: start a real Myelin on 127.0.0.1:0 and talk HTTP to it.
+
+use myelin::RunningServer;
+use myelin_core::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub user_id: String,
+    pub access_token: String,
+    pub device_id: String,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.server.data_dir = dir.to_path_buf();
+    config.client.bind = "127.0.0.1:0".parse().expect("address");
+    config.federation.bind = "127.0.0.1:0".parse().expect("address");
+    config.registration.open = true;
+    config.rate_limits.enabled = false;
+    config
+}
+
+impl TestServer {
+    /// Open registration, no rate limits.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let server = RunningServer::start(config).await.expect("server starts");
+        let url = server.client_url();
+        Self {
+            server: Some(server),
+            url,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data directory.
+    pub async fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let mut config = test_config(self.dir.path());
+        adjust(&mut config);
+        let server = RunningServer::start(config).await.expect("server restarts");
+        self.url = server.client_url();
+        self.server = Some(server);
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server is running")
+    }
+
+    /// Sends a request; `body` of `None` sends no body. Returns status and parsed JSON (or the
+    /// text as a JSON string when the body is not JSON).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.expect("body read");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.expect("body read");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    /// Registers through the real UIA flow of an open server (dummy stage).
+    pub async fn register(&self, localpart: &str) -> TestUser {
+        let body = json!({ "username": localpart, "password": PASSWORD, "auth": { "type": "m.login.dummy" } });
+        let (status, response) = self.post("/_matrix/client/v3/register", None, body).await;
+        assert_eq!(status, StatusCode::OK, "register {localpart}: {response}");
+        user_from(&response)
+    }
+
+    pub async fn login(&self, localpart: &str, password: &str) -> (StatusCode, Value) {
+        let body = json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": localpart }, "password": password });
+        self.post("/_matrix/client/v3/login", None, body).await
+    }
+
+    /// The UIA `auth` dictionary for a password stage.
+    pub fn password_auth(user: &TestUser, session: Option<&str>) -> Value {
+        let mut auth = json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": user.user_id }, "password": PASSWORD });
+        if let Some(session) = session {
+            auth["session"] = session.into();
+        }
+        auth
+    }
+}
+
+pub fn user_from(response: &Value) -> TestUser {
+    TestUser {
+        user_id: response["user_id"].as_str().expect("user_id").to_owned(),
+        access_token: response["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        device_id: response["device_id"]
+            .as_str()
+            .expect("device_id")
+            .to_owned(),
+    }
+}
+
+/// Asserts an error response: status and errcode, and that `error` is a string.
+#[track_caller]
+pub fn assert_error(result: &(StatusCode, Value), status: StatusCode, errcode: &str) {
+    assert_eq!(result.0, status, "unexpected status, body {}", result.1);
+    assert_eq!(result.1["errcode"], errcode, "unexpected body {}", result.1);
+    assert!(
+        result.1["error"].is_string(),
+        "error message missing in {}",
+        result.1
+    );
+}

@@ -1,0 +1,335 @@
+//! The `myelin` binary as a process: SIGKILL durability, graceful SIGTERM, exit codes, the CLI,
+//! and the first-start guidance.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{PASSWORD, assert_error, test_config, user_from};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_myelin");
+
+struct ServerProcess {
+    child: Child,
+    url: String,
+    lines: mpsc::Receiver<String>,
+}
+
+fn server_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("MYELIN_SERVER__DATA_DIR", data_dir.display().to_string()),
+        ("MYELIN_CLIENT__BIND", "127.0.0.1:0".into()),
+        ("MYELIN_FEDERATION__ENABLED", "false".into()),
+        ("MYELIN_REGISTRATION__OPEN", "true".into()),
+        ("MYELIN_RATE_LIMITS__ENABLED", "false".into()),
+    ]
+}
+
+/// Starts the binary and waits for the line that says where it listens.
+fn spawn_server(environment: &[(&'static str, String)]) -> ServerProcess {
+    let mut child = Command::new(BINARY)
+        .envs(
+            environment
+                .iter()
+                .map(|(key, value)| (*key, value.as_str())),
+        )
+        .env("MYELIN_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn myelin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url = wait_for_line(&lines, "client API listening on ")
+        .split("listening on ")
+        .nth(1)
+        .expect("address")
+        .trim()
+        .to_owned();
+    ServerProcess { child, url, lines }
+}
+
+fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no log line containing {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+async fn register(http: &reqwest::Client, url: &str, localpart: &str) -> crate::common::TestUser {
+    let body =
+        json!({ "username": localpart, "password": PASSWORD, "auth": { "type": "m.login.dummy" } });
+    let response: serde_json::Value = http
+        .post(format!("{url}/_matrix/client/v3/register"))
+        .json(&body)
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    user_from(&response)
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_sigkill() {
+    let rounds: usize = std::env::var("MYELIN_SIGKILL_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let environment = server_env(dir.path());
+    let http = reqwest::Client::new();
+    let mut server = spawn_server(&environment);
+    let alice = register(&http, &server.url, "alice").await;
+    for round in 0..rounds {
+        // Many concurrent writers, so group commit is exercised, then SIGKILL the moment the
+        // last acknowledgement arrives.
+        let writes = (0..64).map(|index| {
+            let (http, url, alice) = (http.clone(), server.url.clone(), alice.clone());
+            async move {
+                let path = format!(
+                    "{url}/_matrix/client/v3/user/{}/account_data/org.example.r{round}.n{index}",
+                    alice.user_id
+                );
+                http.put(path)
+                    .bearer_auth(&alice.access_token)
+                    .json(&json!({ "round": round, "index": index }))
+                    .send()
+                    .await
+                    .expect("put")
+                    .status()
+            }
+        });
+        let statuses = futures_join_all(writes).await;
+        assert!(
+            statuses.iter().all(|status| *status == StatusCode::OK),
+            "{statuses:?}"
+        );
+        server.child.kill().expect("SIGKILL");
+        server.child.wait().expect("reaped");
+
+        server = spawn_server(&environment);
+        for earlier in 0..=round {
+            for index in 0..64 {
+                let path = format!(
+                    "{}/_matrix/client/v3/user/{}/account_data/org.example.r{earlier}.n{index}",
+                    server.url, alice.user_id
+                );
+                let response = http
+                    .get(path)
+                    .bearer_auth(&alice.access_token)
+                    .send()
+                    .await
+                    .expect("get");
+                assert_eq!(
+                    response.status(),
+                    StatusCode::OK,
+                    "round {earlier} write {index} lost after SIGKILL"
+                );
+                let content: serde_json::Value = response.json().await.expect("json");
+                assert_eq!(content, json!({ "round": earlier, "index": index }));
+            }
+        }
+    }
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}
+
+async fn futures_join_all<F: std::future::Future<Output = StatusCode> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<StatusCode> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.expect("task"));
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn sigterm_finishes_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = spawn_server(&server_env(dir.path()));
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = server.child.wait().expect("wait");
+    assert_eq!(exit.code(), Some(0));
+    wait_for_line(&server.lines, "Myelin stopped");
+}
+
+#[test]
+fn bad_config_exits_with_code_2_and_one_line_naming_file_key_and_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[server]\nname = \"example.org\"\nbogus = 1\n").expect("write");
+    let output = Command::new(BINARY)
+        .args(["--config", file.to_str().expect("utf8"), "config", "check"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("bad.toml")
+            && stderr.contains("server.bogus")
+            && stderr.contains("unknown field"),
+        "{stderr}"
+    );
+
+    let output = Command::new(BINARY)
+        .env("MYELIN_CLIENT__BIND", "not an address")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("MYELIN_CLIENT__BIND") && stderr.contains("client.bind"),
+        "{stderr}"
+    );
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[server]\nname = \"example.org\"\n").expect("write");
+    let output = Command::new(BINARY)
+        .args(["--config", good.to_str().expect("utf8"), "config", "check"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("server example.org"));
+}
+
+#[tokio::test]
+async fn accounts_made_with_the_cli_can_log_in_and_cli_deactivation_locks_them_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |arguments: &[&str]| {
+        let output = Command::new(BINARY)
+            .args(arguments)
+            .env("MYELIN_SERVER__DATA_DIR", dir.path())
+            .env("MYELIN_LOG", "error")
+            .output()
+            .expect("run cli");
+        assert!(
+            output.status.success(),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(
+        cli(&["user", "create", "admin", "--password", PASSWORD, "--admin"])
+            .contains("created @admin:localhost (admin)")
+    );
+    let generated = cli(&["user", "create", "carol"]);
+    let carol_password = generated
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .expect("generated password")
+        .to_owned();
+    let listing = cli(&["user", "list"]);
+    assert!(
+        listing.contains("@admin:localhost\tadmin") && listing.contains("@carol:localhost\tactive"),
+        "{listing}"
+    );
+
+    let check_login = |password: String, localpart: &'static str| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let server = myelin::RunningServer::start(test_config(&dir))
+                .await
+                .expect("start");
+            let body = json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": localpart }, "password": password });
+            let response = reqwest::Client::new()
+                .post(format!("{}/_matrix/client/v3/login", server.client_url()))
+                .json(&body)
+                .send()
+                .await
+                .expect("login");
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.expect("json");
+            server.shutdown().await;
+            (status, body)
+        }
+    };
+    assert_eq!(
+        check_login(PASSWORD.into(), "admin").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        check_login(carol_password.clone(), "carol").await.0,
+        StatusCode::OK
+    );
+
+    let reset = cli(&[
+        "user",
+        "reset-password",
+        "carol",
+        "--password",
+        "another good password",
+    ]);
+    assert!(reset.contains("@carol:localhost"));
+    assert_error(
+        &check_login(carol_password, "carol").await,
+        StatusCode::FORBIDDEN,
+        "M_FORBIDDEN",
+    );
+    assert_eq!(
+        check_login("another good password".into(), "carol").await.0,
+        StatusCode::OK
+    );
+
+    cli(&["user", "deactivate", "@carol:localhost"]);
+    assert_error(
+        &check_login("another good password".into(), "carol").await,
+        StatusCode::FORBIDDEN,
+        "M_USER_DEACTIVATED",
+    );
+    assert!(cli(&["user", "list"]).contains("@carol:localhost\tdeactivated"));
+
+    let token = cli(&["registration-token", "create", "--uses", "2"])
+        .trim()
+        .to_owned();
+    assert!(cli(&["registration-token", "list"]).contains(&format!("{token}\tused 0/2")));
+}
+
+#[tokio::test]
+async fn first_start_tells_the_newcomer_a_token_that_registers_an_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut environment = server_env(dir.path());
+    environment.retain(|(key, _)| *key != "MYELIN_REGISTRATION__OPEN");
+    let mut server = spawn_server(&environment);
+    let line = wait_for_line(&server.lines, "one-time registration token");
+    assert!(line.contains("myelin user create"), "{line}");
+    let token = line.rsplit(' ').next().expect("token").trim().to_owned();
+    let body = json!({ "username": "newcomer", "password": PASSWORD, "auth": { "type": "m.login.registration_token", "token": token } });
+    let response = reqwest::Client::new()
+        .post(format!("{}/_matrix/client/v3/register", server.url))
+        .json(&body)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), StatusCode::OK);
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}

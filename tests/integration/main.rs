@@ -1,0 +1,12 @@
+//! Integration tests: whole Myelin servers in-process on 127.0.0.1:0, driven over HTTP.
+//! One test binary, so the workspace links once.
+
+mod account_data;
+mod accounts;
+mod bad_input;
+mod common;
+mod devices;
+mod discovery;
+mod durability;
+mod profile;
+mod sessions;
