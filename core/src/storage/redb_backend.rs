@@ -10,7 +10,13 @@ use redb::{Database, Durability, ReadableDatabase, TableDefinition, TableError};
 use super::{KeyValue, KvBackend, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
-type RangeEntry<'a> = std::result::Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
+type RangeEntry<'a> = std::result::Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
 
 pub(super) struct RedbBackend {
     database: Database,
@@ -66,7 +72,9 @@ impl KvBackend for RedbBackend {
         };
         let range = table.range::<&[u8]>((start, end)).map_err(Error::storage)?;
         let to_pair = |entry: RangeEntry<'_>| {
-            entry.map(|(key, value)| (key.value().to_vec(), value.value().to_vec())).map_err(Error::storage)
+            entry
+                .map(|(key, value)| (key.value().to_vec(), value.value().to_vec()))
+                .map_err(Error::storage)
         };
         if reverse {
             range.rev().take(limit).map(to_pair).collect()
