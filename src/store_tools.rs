@@ -83,8 +83,10 @@ pub fn run(command: &StoreCommand) -> Result<(), crate::cli::Failure> {
             let scratch = tempfile::Builder::new()
                 .prefix("myelin-bench")
                 .tempdir_in(dir.clone().unwrap_or_else(std::env::temp_dir))?;
-            println!("| backend | writers | acknowledged writes/s | flushes | bytes per event |");
-            println!("|---|---:|---:|---:|---:|");
+            println!(
+                "| backend | writers | acknowledged writes/s | flushes | bytes per event | random reads/s (2 threads) |"
+            );
+            println!("|---|---:|---:|---:|---:|---:|");
             for kind in backends(*backend) {
                 for &count in &counts {
                     let directory = scratch.path().join(format!("{kind}-{count}"));
@@ -95,8 +97,11 @@ pub fn run(command: &StoreCommand) -> Result<(), crate::cli::Failure> {
                         Duration::from_secs_f64(*seconds),
                     ))?;
                     println!(
-                        "| {kind} | {count} | {:.0} | {} | {:.0} |",
-                        result.0, result.1, result.2
+                        "| {kind} | {count} | {:.0} | {} | {:.0} | {:.0} |",
+                        result.writes_per_second,
+                        result.flushes,
+                        result.bytes_per_event,
+                        result.reads_per_second
                     );
                 }
             }
@@ -156,12 +161,19 @@ fn event_batch(sequence: u64, writer: usize) -> WriteBatch {
     batch
 }
 
+struct BenchResult {
+    writes_per_second: f64,
+    flushes: u64,
+    bytes_per_event: f64,
+    reads_per_second: f64,
+}
+
 async fn bench_one(
     kind: BackendKind,
     directory: &Path,
     writers: usize,
     duration: Duration,
-) -> Result<(f64, u64, f64), crate::cli::Failure> {
+) -> Result<BenchResult, crate::cli::Failure> {
     let store = Store::open(kind, directory)?;
     let done = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(AtomicU64::new(0));
@@ -177,25 +189,71 @@ async fn bench_one(
                     acknowledged.fetch_add(1, Ordering::Relaxed);
                     sequence += 1;
                 }
-                Ok::<_, myelin_core::Error>(())
+                Ok::<_, myelin_core::Error>(sequence)
             })
         })
         .collect();
     tokio::time::sleep(duration).await;
     done.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await??;
+    let mut written_by_first = 0;
+    for (index, task) in tasks.into_iter().enumerate() {
+        let written = task.await??;
+        if index == 0 {
+            written_by_first = written;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total = acknowledged.load(Ordering::Relaxed);
     let flushes = store.counters().flushes.load(Ordering::Relaxed);
     store.flush()?;
     let size = store.size_on_disk()?;
-    Ok((
-        total as f64 / elapsed,
+    let reads_per_second = random_reads(&store, written_by_first, duration)?;
+    Ok(BenchResult {
+        writes_per_second: total as f64 / elapsed,
         flushes,
-        size as f64 / total.max(1) as f64,
-    ))
+        bytes_per_event: size as f64 / total.max(1) as f64,
+        reads_per_second,
+    })
+}
+
+/// Point lookups of random events written by the first writer, from two threads.
+fn random_reads(
+    store: &Store,
+    written: u64,
+    duration: Duration,
+) -> Result<f64, crate::cli::Failure> {
+    if written == 0 {
+        return Ok(0.0);
+    }
+    let started = Instant::now();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut random = rand::thread_rng();
+                let mut reads = 0u64;
+                while started.elapsed() < duration {
+                    let key = [
+                        &0u64.to_be_bytes()[..],
+                        &random.gen_range(0..written).to_be_bytes()[..],
+                    ]
+                    .concat();
+                    if store.get("eventid_pdu", &key)?.is_none() {
+                        return Err(myelin_core::Error::Storage(
+                            "an acknowledged event is missing".into(),
+                        ));
+                    }
+                    reads += 1;
+                }
+                Ok(reads)
+            })
+        })
+        .collect();
+    let mut reads = 0;
+    for thread in threads {
+        reads += thread.join().map_err(|_| "reader thread panicked")??;
+    }
+    Ok(reads as f64 / started.elapsed().as_secs_f64())
 }
 
 fn crash_test(kind: BackendKind, rounds: u32, writers: u32) -> Result<(), crate::cli::Failure> {

@@ -69,6 +69,7 @@ pub async fn register(
             device_id: request.body.device_id.clone(),
             initial_display_name: request.body.initial_device_display_name.clone(),
             refreshable: request.body.refresh_token,
+            client_ip: request.client_ip.to_string(),
         })
         .await?;
     response.access_token = Some(session.access_token);

@@ -36,6 +36,9 @@ pub struct SessionRequest {
     pub device_id: Option<OwnedDeviceId>,
     pub initial_display_name: Option<String>,
     pub refreshable: bool,
+    /// Where the login came from: a new device counts as seen there and then (some clients,
+    /// matrix-nio among them, require `last_seen_ts` on every device).
+    pub client_ip: String,
 }
 
 /// What a login or registration hands back.
@@ -84,8 +87,8 @@ impl Users {
                 .and_then(|old| old.display_name.clone())
                 .or(request.initial_display_name),
             created_ts: previous.as_ref().map_or_else(now_ms, |old| old.created_ts),
-            last_seen_ip: None,
-            last_seen_ts: None,
+            last_seen_ip: Some(request.client_ip),
+            last_seen_ts: Some(now_ms()),
             access_token_digest: encode_digest(&secret_digest(&access_token)),
             refresh_token_digest: refresh_token
                 .as_deref()
