@@ -71,6 +71,9 @@ fn classify(error: &Error) -> (StatusCode, &'static str) {
         Error::LimitExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED"),
         Error::Uia { .. } => (StatusCode::UNAUTHORIZED, "M_FORBIDDEN"),
         Error::Unsupported(_) => (StatusCode::BAD_REQUEST, "M_UNRECOGNIZED"),
+        Error::UnsupportedRoomVersion(_) => (StatusCode::BAD_REQUEST, "M_UNSUPPORTED_ROOM_VERSION"),
+        Error::RoomInUse(_) => (StatusCode::BAD_REQUEST, "M_ROOM_IN_USE"),
+        Error::BadState(_) => (StatusCode::BAD_REQUEST, "M_UNKNOWN"),
         Error::Storage(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN"),
     }
 }

@@ -183,7 +183,11 @@ where
             )
         };
         let request = Request::from_parts(parts, &bytes[..]);
-        let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
+        let mut args: Vec<&str> = path_args.iter().map(String::as_str).collect();
+        // Routes registered without their last segment (an empty state key) get it back here.
+        if args.len() + 1 == crate::routing::path_parameter_count::<T>() {
+            args.push("");
+        }
         let body = T::try_from_http_request(request, &args).map_err(decoding_error)?;
         Ok(Ruma {
             body,

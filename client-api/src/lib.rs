@@ -5,15 +5,21 @@
 mod account;
 mod account_data;
 mod device;
+mod directory;
 mod discovery;
 mod error;
 mod extract;
 mod filter;
+mod membership;
+mod message;
 mod ops;
 mod profile;
 pub mod rate_limit;
+mod room;
 mod routing;
 mod session;
+mod state;
+mod sync;
 
 use std::{sync::Arc, time::Instant};
 
@@ -36,7 +42,10 @@ pub use crate::{
     error::ApiError,
     extract::{Ruma, RumaResponse},
 };
-use crate::{rate_limit::RateLimits, routing::route};
+use crate::{
+    rate_limit::RateLimits,
+    routing::{route, route_with_optional_last_segment},
+};
 
 /// What every handler receives.
 #[derive(Clone)]
@@ -165,6 +174,103 @@ pub fn router(state: AppState) -> Router {
     );
     router =
         route::<c::filter::get_filter::v3::Request, _, _>(router, filter::get_filter::get_filter);
+
+    router =
+        route::<c::room::create_room::v3::Request, _, _>(router, room::create_room::create_room);
+    router = route::<c::room::get_room_event::v3::Request, _, _>(
+        router,
+        room::get_room_event::get_room_event,
+    );
+    router = route::<c::membership::join_room_by_id::v3::Request, _, _>(
+        router,
+        membership::join_room_by_id::join_room_by_id,
+    );
+    router = route::<c::membership::join_room_by_id_or_alias::v3::Request, _, _>(
+        router,
+        membership::join_room_by_id_or_alias::join_room_by_id_or_alias,
+    );
+    router = route::<c::membership::invite_user::v3::Request, _, _>(
+        router,
+        membership::invite_user::invite_user,
+    );
+    router = route::<c::membership::leave_room::v3::Request, _, _>(
+        router,
+        membership::leave_room::leave_room,
+    );
+    router = route::<c::membership::forget_room::v3::Request, _, _>(
+        router,
+        membership::forget_room::forget_room,
+    );
+    router = route::<c::membership::kick_user::v3::Request, _, _>(
+        router,
+        membership::kick_user::kick_user,
+    );
+    router =
+        route::<c::membership::ban_user::v3::Request, _, _>(router, membership::ban_user::ban_user);
+    router = route::<c::membership::unban_user::v3::Request, _, _>(
+        router,
+        membership::unban_user::unban_user,
+    );
+    router = route::<c::membership::joined_rooms::v3::Request, _, _>(
+        router,
+        membership::joined_rooms::joined_rooms,
+    );
+    router = route::<c::membership::get_member_events::v3::Request, _, _>(
+        router,
+        membership::get_member_events::get_member_events,
+    );
+    router = route::<c::membership::joined_members::v3::Request, _, _>(
+        router,
+        membership::joined_members::joined_members,
+    );
+    router = route::<c::message::send_message_event::v3::Request, _, _>(
+        router,
+        message::send_message_event::send_message_event,
+    );
+    router = route::<c::message::get_message_events::v3::Request, _, _>(
+        router,
+        message::get_message_events::get_message_events,
+    );
+    router = route::<c::redact::redact_event::v3::Request, _, _>(
+        router,
+        message::redact_event::redact_event,
+    );
+    router = route_with_optional_last_segment::<c::state::send_state_event::v3::Request, _, _>(
+        router,
+        state::send_state_event::send_state_event,
+    );
+    router = route_with_optional_last_segment::<c::state::get_state_event_for_key::v3::Request, _, _>(
+        router,
+        state::get_state_event_for_key::get_state_event_for_key,
+    );
+    router = route::<c::state::get_state_events::v3::Request, _, _>(
+        router,
+        state::get_state_events::get_state_events,
+    );
+    router =
+        route::<c::sync::sync_events::v3::Request, _, _>(router, sync::sync_events::sync_events);
+    router = route::<c::alias::create_alias::v3::Request, _, _>(
+        router,
+        directory::create_alias::create_alias,
+    );
+    router =
+        route::<c::alias::get_alias::v3::Request, _, _>(router, directory::get_alias::get_alias);
+    router = route::<c::alias::delete_alias::v3::Request, _, _>(
+        router,
+        directory::delete_alias::delete_alias,
+    );
+    router = route::<c::room::aliases::v3::Request, _, _>(
+        router,
+        directory::get_room_aliases::get_room_aliases,
+    );
+    router = route::<c::directory::get_room_visibility::v3::Request, _, _>(
+        router,
+        directory::get_room_visibility::get_room_visibility,
+    );
+    router = route::<c::directory::set_room_visibility::v3::Request, _, _>(
+        router,
+        directory::set_room_visibility::set_room_visibility,
+    );
 
     let cors = cors_layer(&state.services.config.client.cors_allowed_origins);
     router

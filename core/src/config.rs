@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub rate_limits: RateLimitConfig,
     pub storage: StorageConfig,
+    pub rooms: RoomsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +177,22 @@ pub struct StorageConfig {
     pub backend: BackendKind,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// Room version of new rooms when the client does not ask for one: 10, 11 or 12.
+    pub default_room_version: ruma::RoomVersionId,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        // 12 is Synapse's default too.
+        Self {
+            default_room_version: ruma::RoomVersionId::V12,
+        }
+    }
+}
+
 impl Config {
     /// Checks what serde cannot: returns the dotted key and the reason of the first problem.
     pub fn validate(&self) -> Result<(), (String, String)> {
@@ -187,6 +204,15 @@ impl Config {
         }
         if self.server.data_dir.as_os_str().is_empty() {
             return Err(("server.data_dir".into(), "must not be empty".into()));
+        }
+        if !crate::rooms::SUPPORTED_ROOM_VERSIONS.contains(&self.rooms.default_room_version) {
+            return Err((
+                "rooms.default_room_version".into(),
+                format!(
+                    "room version {} is not supported (10, 11 or 12)",
+                    self.rooms.default_room_version
+                ),
+            ));
         }
         if self.client.max_request_bytes < 1024 {
             return Err((

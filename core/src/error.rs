@@ -55,6 +55,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    UnsupportedRoomVersion(String),
+    #[error("{0}")]
+    RoomInUse(String),
+    /// The request is well-formed but the server's state does not allow it now.
+    #[error("{0}")]
+    BadState(String),
     #[error("storage error: {0}")]
     Storage(String),
     #[error("internal error: {0}")]

@@ -4,15 +4,20 @@
 
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod metrics;
+pub mod rooms;
 pub mod storage;
+pub mod stream;
 pub mod users;
 
 use std::sync::Arc;
 
 pub use error::{Error, Result};
 
-use crate::{config::Config, storage::Store, users::Users};
+use crate::{
+    config::Config, keys::ServerKeys, rooms::Rooms, storage::Store, stream::Notifier, users::Users,
+};
 
 /// The services of one server, built once at startup and handed to every handler.
 #[derive(Clone)]
@@ -20,6 +25,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub store: Store,
     pub users: Users,
+    pub rooms: Rooms,
+    pub notifier: Arc<Notifier>,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -28,11 +35,21 @@ impl Services {
     pub fn open(config: Config) -> Result<Self> {
         let config = Arc::new(config);
         let store = Store::open(config.storage.backend, &config.server.data_dir)?;
-        let users = Users::new(store.clone(), Arc::clone(&config))?;
+        let notifier = Arc::new(Notifier::load(&store)?);
+        let keys = Arc::new(ServerKeys::load_or_generate(&store)?);
+        let users = Users::new(store.clone(), Arc::clone(&config), Arc::clone(&notifier))?;
+        let rooms = Rooms::new(
+            store.clone(),
+            Arc::clone(&config),
+            keys,
+            Arc::clone(&notifier),
+        )?;
         Ok(Self {
             config,
             store,
             users,
+            rooms,
+            notifier,
             metrics: Arc::new(metrics::Metrics::default()),
         })
     }

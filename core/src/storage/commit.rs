@@ -144,6 +144,12 @@ impl Store {
             .map_err(|_| Error::Storage("the committer stopped".into()))?
     }
 
+    /// Applies `batch` durably on the calling thread, bypassing group commit: for startup and
+    /// tools, where there are no concurrent writers to share a flush with.
+    pub fn apply_now(&self, batch: WriteBatch) -> Result<()> {
+        self.inner.backend.apply(&[&batch], true)
+    }
+
     fn enqueue(&self, batch: WriteBatch, durable: bool) -> Result<oneshot::Receiver<Result<()>>> {
         let (reply, receiver) = oneshot::channel();
         let queue = self

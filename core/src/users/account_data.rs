@@ -7,6 +7,7 @@ use super::Users;
 use crate::{
     Error, Result,
     storage::{WriteBatch, compound_key},
+    stream::StreamItem,
 };
 
 const USERROOMTYPE_ACCOUNTDATA: &str = "userroomtype_accountdata";
@@ -69,12 +70,19 @@ impl Users {
                 "Account data type must be 1 to 255 bytes".into(),
             ));
         }
+        let pending = self.inner.notifier.next();
         let mut batch = WriteBatch::new();
         batch.put_json(
             USERROOMTYPE_ACCOUNTDATA,
             key(user_id, room_id, event_type),
             &content,
         );
+        let item = StreamItem::AccountData {
+            user_id: user_id.to_owned(),
+            room_id: room_id.map(ToOwned::to_owned),
+            event_type: event_type.to_owned(),
+        };
+        pending.record(&mut batch, &item);
         self.store().commit(batch).await
     }
 }

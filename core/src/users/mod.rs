@@ -28,7 +28,7 @@ pub use self::{
     sessions::{IssuedSession, SessionRequest},
     uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
 };
-use crate::{config::Config, storage::Store};
+use crate::{config::Config, storage::Store, stream::Notifier};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +52,11 @@ struct UsersInner {
     write_lock: tokio::sync::Mutex<()>,
     uia: uia::UiaSessions,
     last_seen: devices::LastSeen,
+    notifier: Arc<Notifier>,
 }
 
 impl Users {
-    pub fn new(store: Store, config: Arc<Config>) -> crate::Result<Self> {
+    pub fn new(store: Store, config: Arc<Config>, notifier: Arc<Notifier>) -> crate::Result<Self> {
         let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
             crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
         })?;
@@ -67,6 +68,7 @@ impl Users {
                 server_name,
                 write_lock: tokio::sync::Mutex::new(()),
                 last_seen: devices::LastSeen::default(),
+                notifier,
             }),
         })
     }

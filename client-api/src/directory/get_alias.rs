@@ -1,0 +1,22 @@
+//! `GET /_matrix/client/v3/directory/room/{roomAlias}`
+
+use axum::extract::State;
+use myelin_core::Error;
+use ruma::api::client::alias::get_alias::v3;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `GET /_matrix/client/v3/directory/room/{roomAlias}`
+pub async fn get_alias(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let rooms = &state.services.rooms;
+    let room_id = rooms
+        .resolve_local_alias(&request.body.room_alias)?
+        .ok_or_else(|| Error::NotFound("Room alias not found".into()))?;
+    Ok(RumaResponse(v3::Response::new(
+        room_id,
+        vec![rooms.server_name().clone()],
+    )))
+}

@@ -1,0 +1,7 @@
+//! Room aliases and the room directory list.
+pub mod create_alias;
+pub mod delete_alias;
+pub mod get_alias;
+pub mod get_room_aliases;
+pub mod get_room_visibility;
+pub mod set_room_visibility;

@@ -1,0 +1,46 @@
+//! `POST /_matrix/client/v3/rooms/{roomId}/invite`
+
+use axum::extract::State;
+use myelin_core::Error;
+use ruma::api::client::membership::invite_user::v3::{self, InvitationRecipient};
+
+use crate::{ApiError, AppState, Ruma, RumaResponse, room::member_profile};
+
+/// # `POST /_matrix/client/v3/rooms/{roomId}/invite`
+pub async fn invite_user(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    let InvitationRecipient::UserId(recipient) = &request.body.recipient else {
+        return Err(Error::Unsupported("Third-party invites are not supported".into()).into());
+    };
+    let users = &state.services.users;
+    if users.is_local(&recipient.user_id)
+        && users
+            .account(&recipient.user_id)?
+            .is_none_or(|account| account.deactivated)
+    {
+        return Err(Error::NotFound(format!("Unknown user {}", recipient.user_id)).into());
+    }
+    let is_direct = request
+        .json
+        .as_ref()
+        .and_then(|json| json.get("is_direct"))
+        .and_then(|value| value.as_bool())
+        .unwrap_or(false);
+    let profile = member_profile(&state, &recipient.user_id);
+    state
+        .services
+        .rooms
+        .invite(
+            &request.body.room_id,
+            &identity.user_id,
+            &recipient.user_id,
+            &profile,
+            recipient.reason.as_deref(),
+            is_direct,
+        )
+        .await?;
+    Ok(RumaResponse(v3::Response::new()))
+}

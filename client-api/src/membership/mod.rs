@@ -1,0 +1,12 @@
+//! Membership endpoints.
+pub mod ban_user;
+pub mod forget_room;
+pub mod get_member_events;
+pub mod invite_user;
+pub mod join_room_by_id;
+pub mod join_room_by_id_or_alias;
+pub mod joined_members;
+pub mod joined_rooms;
+pub mod kick_user;
+pub mod leave_room;
+pub mod unban_user;

@@ -1,0 +1,26 @@
+//! `POST /_matrix/client/v3/rooms/{roomId}/unban`
+
+use axum::extract::State;
+use ruma::api::client::membership::unban_user::v3;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `POST /_matrix/client/v3/rooms/{roomId}/unban`
+pub async fn unban_user(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    let body = &request.body;
+    state
+        .services
+        .rooms
+        .unban(
+            &body.room_id,
+            &identity.user_id,
+            &body.user_id,
+            body.reason.as_deref(),
+        )
+        .await?;
+    Ok(RumaResponse(v3::Response::new()))
+}

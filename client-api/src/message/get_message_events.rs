@@ -1,0 +1,82 @@
+//! `GET /_matrix/client/v3/rooms/{roomId}/messages`
+
+use axum::{Json, extract::State};
+use myelin_core::rooms::Direction;
+use ruma::api::{Direction as ApiDirection, client::message::get_message_events::v3};
+use serde_json::{Value as JsonValue, json};
+
+use crate::{
+    ApiError, AppState, Ruma,
+    room::{client_event, format_token, parse_token},
+};
+
+/// Synapse caps a page at 1000 events.
+const MAX_LIMIT: usize = 1000;
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/messages`
+///
+/// A token `sN` stands between stream positions N and N+1. Backwards pagination from `sN`
+/// returns events at or before N, newest first; forwards returns events after N.
+pub async fn get_message_events(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let identity = request.identity()?;
+    let rooms = &state.services.rooms;
+    let body = &request.body;
+    let readable_until = rooms.readable_until(&body.room_id, &identity.user_id)?;
+    let limit = usize::try_from(u64::from(body.limit))
+        .unwrap_or(MAX_LIMIT)
+        .clamp(1, MAX_LIMIT);
+    let to = body.to.as_deref().map(parse_token).transpose()?;
+    let (start, page) = match body.dir {
+        ApiDirection::Backward => {
+            let from = body
+                .from
+                .as_deref()
+                .map(parse_token)
+                .transpose()?
+                .unwrap_or(readable_until)
+                .min(readable_until);
+            (
+                from,
+                rooms.timeline(
+                    &body.room_id,
+                    to.unwrap_or(0),
+                    from,
+                    Direction::Backward,
+                    limit,
+                )?,
+            )
+        }
+        ApiDirection::Forward => {
+            let from = body
+                .from
+                .as_deref()
+                .map(parse_token)
+                .transpose()?
+                .unwrap_or(0);
+            let up_to = to.unwrap_or(readable_until).min(readable_until);
+            (
+                from,
+                rooms.timeline(&body.room_id, from, up_to, Direction::Forward, limit)?,
+            )
+        }
+    };
+    let chunk: Vec<JsonValue> = page
+        .events
+        .iter()
+        .map(|(_, event)| client_event(&state, event, identity, true))
+        .collect();
+    let mut response = json!({ "start": format_token(start), "chunk": chunk });
+    if page.more {
+        if let Some((position, _)) = page.events.last() {
+            let end = match body.dir {
+                ApiDirection::Backward => position.saturating_sub(1),
+                ApiDirection::Forward => *position,
+            };
+            response["end"] = format_token(end).into();
+        }
+    }
+    Ok(Json(response))
+}

@@ -1,0 +1,39 @@
+//! `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}`
+
+use axum::extract::State;
+use myelin_core::rooms::{EventSpec, Transaction};
+use ruma::{api::client::redact::redact_event::v3, events::TimelineEventType};
+use serde_json::json;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}`
+pub async fn redact_event(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    let body = &request.body;
+    // `redacts` sits in the content too (room version 11 and later read it from there; older
+    // versions ignore it).
+    let mut content = json!({ "redacts": body.event_id });
+    if let Some(reason) = &body.reason {
+        content["reason"] = reason.clone().into();
+    }
+    let spec = EventSpec {
+        kind: TimelineEventType::RoomRedaction,
+        state_key: None,
+        content,
+        redacts: Some(body.event_id.clone()),
+    };
+    let transaction = Transaction {
+        device_id: &identity.device_id,
+        txn_id: body.txn_id.as_str(),
+    };
+    let event_id = state
+        .services
+        .rooms
+        .send(&body.room_id, &identity.user_id, spec, Some(transaction))
+        .await?;
+    Ok(RumaResponse(v3::Response::new(event_id)))
+}

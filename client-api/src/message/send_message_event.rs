@@ -1,0 +1,34 @@
+//! `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`
+
+use axum::extract::State;
+use myelin_core::rooms::{EventSpec, Transaction};
+use ruma::api::client::message::send_message_event::v3;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`
+///
+/// The same transaction id from the same device returns the first event id again.
+pub async fn send_message_event(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    let body = &request.body;
+    let content = request
+        .json
+        .clone()
+        .filter(|json| json.is_object())
+        .ok_or_else(|| ApiError::bad_json("Event content must be a JSON object"))?;
+    let spec = EventSpec::message(body.event_type.to_string(), content);
+    let transaction = Transaction {
+        device_id: &identity.device_id,
+        txn_id: body.txn_id.as_str(),
+    };
+    let event_id = state
+        .services
+        .rooms
+        .send(&body.room_id, &identity.user_id, spec, Some(transaction))
+        .await?;
+    Ok(RumaResponse(v3::Response::new(event_id)))
+}

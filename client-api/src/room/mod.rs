@@ -1,0 +1,66 @@
+//! Room endpoints that are about the room as a whole, and the helpers every room endpoint shares.
+pub mod create_room;
+pub mod get_room_event;
+
+use myelin_core::{
+    Error,
+    rooms::{MemberProfile, PduEvent},
+    users::Identity,
+};
+use ruma::UserId;
+use serde_json::Value as JsonValue;
+
+use crate::{ApiError, AppState};
+
+/// Stream tokens look like Synapse's (`s42`), so clients never mistake one for a number.
+pub(crate) fn format_token(position: u64) -> String {
+    format!("s{position}")
+}
+
+pub(crate) fn parse_token(token: &str) -> Result<u64, ApiError> {
+    token
+        .strip_prefix('s')
+        .unwrap_or(token)
+        .parse()
+        .map_err(|_| {
+            ApiError::Core(Error::InvalidParam(format!(
+                "Invalid pagination token {token}"
+            )))
+        })
+}
+
+/// An event as `identity` should see it: with `unsigned.transaction_id` when their own device
+/// sent it.
+pub(crate) fn client_event(
+    state: &AppState,
+    pdu: &PduEvent,
+    identity: &Identity,
+    with_room_id: bool,
+) -> JsonValue {
+    let mut event = pdu.to_client_event(with_room_id);
+    if pdu.sender == identity.user_id {
+        if let Ok(Some(txn_id)) = state.services.rooms.transaction_id_of(
+            &pdu.event_id,
+            &identity.user_id,
+            &identity.device_id,
+        ) {
+            event["unsigned"]["transaction_id"] = txn_id.into();
+        }
+    }
+    event
+}
+
+/// The display name and avatar a member event of `user_id` should carry.
+pub(crate) fn member_profile(state: &AppState, user_id: &UserId) -> MemberProfile {
+    let profile = state.services.users.profile(user_id).unwrap_or_default();
+    let field = |name: &str| {
+        profile
+            .get(name)
+            .and_then(JsonValue::as_str)
+            .map(str::to_owned)
+    };
+    MemberProfile {
+        displayname: field("displayname"),
+        avatar_url: field("avatar_url"),
+    }
+}

@@ -1,0 +1,83 @@
+//! `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
+
+use axum::extract::State;
+use myelin_core::Error;
+use ruma::api::client::state::send_state_event::v3;
+
+use crate::{ApiError, AppState, Ruma, RumaResponse};
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
+pub async fn send_state_event(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let identity = request.identity()?;
+    let body = &request.body;
+    let content = request
+        .json
+        .clone()
+        .filter(|json| json.is_object())
+        .ok_or_else(|| ApiError::bad_json("Event content must be a JSON object"))?;
+    let kind = body.event_type.to_string();
+    if kind == "m.room.canonical_alias" {
+        check_canonical_alias(&state, &body.room_id, &content)?;
+    }
+    if kind == "m.room.member" {
+        return Err(
+            Error::Forbidden("Use the membership endpoints to change membership".into()).into(),
+        );
+    }
+    let event_id = state
+        .services
+        .rooms
+        .send_state(
+            &body.room_id,
+            &identity.user_id,
+            &kind,
+            &body.state_key,
+            content,
+        )
+        .await?;
+    Ok(RumaResponse(v3::Response::new(event_id)))
+}
+
+/// The spec requires the aliases of `m.room.canonical_alias` to point at this room
+/// (`M_BAD_ALIAS` otherwise). Aliases on other servers cannot be checked without federation and
+/// are accepted, as Synapse accepts them when the remote server is unreachable.
+fn check_canonical_alias(
+    state: &AppState,
+    room_id: &ruma::RoomId,
+    content: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let mut aliases: Vec<&str> = content
+        .get("alt_aliases")
+        .and_then(|value| value.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|value| value.as_str())
+        .collect();
+    if let Some(alias) = content.get("alias").and_then(|value| value.as_str()) {
+        aliases.push(alias);
+    }
+    for alias in aliases {
+        let parsed = ruma::RoomAliasId::parse(alias)
+            .map_err(|_| Error::InvalidParam(format!("{alias} is not a valid alias")))?;
+        if parsed.server_name() != state.services.rooms.server_name() {
+            continue;
+        }
+        if state
+            .services
+            .rooms
+            .resolve_local_alias(&parsed)?
+            .as_deref()
+            != Some(room_id)
+        {
+            return Err(ApiError::http(
+                axum::http::StatusCode::BAD_REQUEST,
+                "M_BAD_ALIAS",
+                format!("{alias} does not point to this room"),
+            ));
+        }
+    }
+    Ok(())
+}

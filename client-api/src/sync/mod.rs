@@ -1,0 +1,2 @@
+//! `/sync`.
+pub mod sync_events;

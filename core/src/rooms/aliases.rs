@@ -1,0 +1,117 @@
+//! Local room aliases and the public room directory list.
+
+use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::Rooms;
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+};
+
+const ALIAS_ROOM: &str = "alias_roomid";
+const ROOMALIAS_ALIAS: &str = "roomidalias_alias";
+const PUBLISHED_ROOMID: &str = "published_roomid";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AliasRecord {
+    room_id: OwnedRoomId,
+    creator: OwnedUserId,
+}
+
+impl Rooms {
+    pub fn resolve_local_alias(&self, alias: &RoomAliasId) -> Result<Option<OwnedRoomId>> {
+        Ok(self
+            .store()
+            .get_json::<AliasRecord>(ALIAS_ROOM, alias.as_bytes())?
+            .map(|record| record.room_id))
+    }
+
+    /// Points a local alias at a room; `RoomInUse` when the alias is taken.
+    pub async fn set_local_alias(
+        &self,
+        alias: &RoomAliasId,
+        room_id: &RoomId,
+        creator: &UserId,
+    ) -> Result<()> {
+        if alias.server_name() != self.server_name() {
+            return Err(Error::InvalidParam("Aliases must be on this server".into()));
+        }
+        self.existing_room(room_id)?;
+        let _lock = self.lock(room_id).await;
+        if self.resolve_local_alias(alias)?.is_some() {
+            return Err(Error::RoomInUse("Room alias already taken".into()));
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_json(
+            ALIAS_ROOM,
+            alias.as_bytes().to_vec(),
+            &AliasRecord {
+                room_id: room_id.to_owned(),
+                creator: creator.to_owned(),
+            },
+        );
+        batch.put(
+            ROOMALIAS_ALIAS,
+            compound_key(&[room_id.as_bytes(), alias.as_bytes()]),
+            alias.as_bytes().to_vec(),
+        );
+        self.store().commit(batch).await
+    }
+
+    /// Removes an alias. Its creator may, and so may room moderators (power to change
+    /// `m.room.canonical_alias`), as in Synapse.
+    pub async fn delete_local_alias(&self, alias: &RoomAliasId, user_id: &UserId) -> Result<()> {
+        let Some(record) = self
+            .store()
+            .get_json::<AliasRecord>(ALIAS_ROOM, alias.as_bytes())?
+        else {
+            return Err(Error::NotFound("Room alias not found".into()));
+        };
+        if record.creator != user_id {
+            let required = self.power_level_for(&record.room_id, "state_default", 50)?;
+            if self.user_power_level(&record.room_id, user_id)? < required {
+                return Err(Error::Forbidden("You may not delete this alias".into()));
+            }
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(ALIAS_ROOM, alias.as_bytes().to_vec());
+        batch.delete(
+            ROOMALIAS_ALIAS,
+            compound_key(&[record.room_id.as_bytes(), alias.as_bytes()]),
+        );
+        self.store().commit(batch).await
+    }
+
+    pub fn local_aliases(&self, room_id: &RoomId) -> Result<Vec<OwnedRoomAliasId>> {
+        let prefix = compound_key(&[room_id.as_bytes(), b""]);
+        Ok(self
+            .store()
+            .scan_prefix(ROOMALIAS_ALIAS, &prefix, usize::MAX)?
+            .into_iter()
+            .filter_map(|(_, value)| {
+                String::from_utf8(value)
+                    .ok()
+                    .and_then(|alias| RoomAliasId::parse(alias).ok())
+            })
+            .collect())
+    }
+
+    pub async fn set_published(&self, room_id: &RoomId, published: bool) -> Result<()> {
+        self.existing_room(room_id)?;
+        let mut batch = WriteBatch::new();
+        if published {
+            batch.put(PUBLISHED_ROOMID, room_id.as_bytes().to_vec(), Vec::new());
+        } else {
+            batch.delete(PUBLISHED_ROOMID, room_id.as_bytes().to_vec());
+        }
+        self.store().commit(batch).await
+    }
+
+    pub fn is_published(&self, room_id: &RoomId) -> Result<bool> {
+        Ok(self
+            .store()
+            .get(PUBLISHED_ROOMID, room_id.as_bytes())?
+            .is_some())
+    }
+}

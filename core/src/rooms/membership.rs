@@ -1,0 +1,205 @@
+//! Membership changes of local users in local rooms: join, invite, leave, kick, ban, unban,
+//! forget. The room version's authorization rules decide what is allowed.
+
+use ruma::{RoomId, UserId, events::TimelineEventType};
+use serde_json::{Value as JsonValue, json};
+
+use super::{EventSpec, Membership, PduEvent, Rooms, state::USERROOM_MEMBERSHIP};
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+};
+
+/// Profile fields copied into a member event.
+#[derive(Debug, Clone, Default)]
+pub struct MemberProfile {
+    pub displayname: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+fn member_content(
+    membership: Membership,
+    profile: &MemberProfile,
+    reason: Option<&str>,
+) -> JsonValue {
+    let mut content = json!({ "membership": membership.as_str() });
+    if let Some(name) = &profile.displayname {
+        content["displayname"] = name.clone().into();
+    }
+    if let Some(avatar) = &profile.avatar_url {
+        content["avatar_url"] = avatar.clone().into();
+    }
+    if let Some(reason) = reason {
+        content["reason"] = reason.into();
+    }
+    content
+}
+
+impl Rooms {
+    async fn set_membership(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        content: JsonValue,
+    ) -> Result<PduEvent> {
+        self.existing_room(room_id)?;
+        let lock = self.lock(room_id).await;
+        self.append(
+            &lock,
+            sender,
+            EventSpec::state(TimelineEventType::RoomMember, target.as_str(), content),
+        )
+        .await
+    }
+
+    /// Joins a local room. Joining again while joined changes nothing, as in Synapse.
+    pub async fn join(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        profile: &MemberProfile,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        if self.is_joined(room_id, user_id)? {
+            return Ok(());
+        }
+        self.set_membership(
+            room_id,
+            user_id,
+            user_id,
+            member_content(Membership::Join, profile, reason),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn invite(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        profile: &MemberProfile,
+        reason: Option<&str>,
+        is_direct: bool,
+    ) -> Result<()> {
+        match self.membership(room_id, target)? {
+            Some(Membership::Join) => {
+                return Err(Error::Forbidden(format!("{target} is already in the room")));
+            }
+            Some(Membership::Ban) => {
+                return Err(Error::Forbidden(format!(
+                    "{target} is banned from the room"
+                )));
+            }
+            _ => {}
+        }
+        let mut content = member_content(Membership::Invite, profile, reason);
+        if is_direct {
+            content["is_direct"] = true.into();
+        }
+        self.set_membership(room_id, sender, target, content)
+            .await?;
+        Ok(())
+    }
+
+    /// Leaves (or rejects an invite, or withdraws a knock).
+    pub async fn leave(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.set_membership(
+            room_id,
+            user_id,
+            user_id,
+            member_content(Membership::Leave, &MemberProfile::default(), reason),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn kick(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        if !matches!(
+            self.membership(room_id, target)?,
+            Some(Membership::Join | Membership::Invite | Membership::Knock)
+        ) {
+            return Err(Error::Forbidden(format!("{target} is not in the room")));
+        }
+        self.set_membership(
+            room_id,
+            sender,
+            target,
+            member_content(Membership::Leave, &MemberProfile::default(), reason),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn ban(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.set_membership(
+            room_id,
+            sender,
+            target,
+            member_content(Membership::Ban, &MemberProfile::default(), reason),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn unban(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        if self.membership(room_id, target)? != Some(Membership::Ban) {
+            return Err(Error::Forbidden(format!("{target} is not banned")));
+        }
+        self.set_membership(
+            room_id,
+            sender,
+            target,
+            member_content(Membership::Leave, &MemberProfile::default(), reason),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a room the user has left: it disappears from their sync.
+    pub async fn forget(&self, room_id: &RoomId, user_id: &UserId) -> Result<()> {
+        let Some(mut record) = self.membership_record(room_id, user_id)? else {
+            return Err(Error::NotFound("You were never in this room".into()));
+        };
+        if matches!(
+            record.membership,
+            Membership::Join | Membership::Invite | Membership::Knock
+        ) {
+            return Err(Error::BadState(
+                "You must leave the room before forgetting it".into(),
+            ));
+        }
+        record.forgotten = true;
+        let mut batch = WriteBatch::new();
+        batch.put_json(
+            USERROOM_MEMBERSHIP,
+            compound_key(&[user_id.as_bytes(), room_id.as_bytes()]),
+            &record,
+        );
+        self.store().commit(batch).await
+    }
+}

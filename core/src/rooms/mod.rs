@@ -1,0 +1,129 @@
+//! Rooms: building, authorizing and persisting events, room state, membership, timelines and the
+//! stream positions every reader (sync, federation, appservices) follows.
+//!
+//! Architecture invariant: code that writes events never calls code that reads them for
+//! delivery. Persisting advances the stream position and wakes the notifier; readers follow
+//! their own positions.
+
+mod aliases;
+mod auth;
+mod build;
+mod create;
+mod membership;
+mod pdu;
+mod persist;
+mod send;
+mod state;
+mod sync;
+mod timeline;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use ruma::{OwnedRoomId, OwnedServerName, RoomId, RoomVersionId};
+use tokio::sync::OwnedMutexGuard;
+
+pub use self::{
+    build::EventSpec,
+    create::{CreateRoomRequest, Preset},
+    membership::MemberProfile,
+    pdu::PduEvent,
+    send::Transaction,
+    state::{Membership, RoomInfo},
+    sync::{InvitedRoom, JoinedRoom, LeftRoom, SyncData, SyncRequest},
+    timeline::{Direction, TimelinePage},
+};
+use crate::{config::Config, keys::ServerKeys, storage::Store, stream::Notifier};
+
+/// Room versions this server creates and joins.
+pub const SUPPORTED_ROOM_VERSIONS: &[RoomVersionId] =
+    &[RoomVersionId::V10, RoomVersionId::V11, RoomVersionId::V12];
+
+/// Proof that the holder has serialised event creation in one room: building an event reads the
+/// room's extremities and state, so two builders at once would fork the room needlessly.
+pub struct RoomLock {
+    room_id: OwnedRoomId,
+    _guard: OwnedMutexGuard<()>,
+}
+
+impl RoomLock {
+    pub fn room_id(&self) -> &RoomId {
+        &self.room_id
+    }
+}
+
+/// The room service. Cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<RoomsInner>,
+}
+
+struct RoomsInner {
+    store: Store,
+    config: Arc<Config>,
+    server_name: OwnedServerName,
+    keys: Arc<ServerKeys>,
+    locks: Mutex<HashMap<OwnedRoomId, Arc<tokio::sync::Mutex<()>>>>,
+    notifier: Arc<Notifier>,
+}
+
+impl Rooms {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        keys: Arc<ServerKeys>,
+        notifier: Arc<Notifier>,
+    ) -> crate::Result<Self> {
+        let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
+            crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
+        })?;
+        Ok(Self {
+            inner: Arc::new(RoomsInner {
+                store,
+                config,
+                server_name,
+                keys,
+                locks: Mutex::new(HashMap::new()),
+                notifier,
+            }),
+        })
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn server_name(&self) -> &OwnedServerName {
+        &self.inner.server_name
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    /// Takes the event-building lock of one room.
+    pub async fn lock(&self, room_id: &RoomId) -> RoomLock {
+        let mutex = {
+            let mut locks = self
+                .inner
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Drop locks nobody holds, so the map does not grow with every room ever touched.
+            if locks.len() > 1024 {
+                locks.retain(|_, mutex| Arc::strong_count(mutex) > 1);
+            }
+            Arc::clone(locks.entry(room_id.to_owned()).or_default())
+        };
+        RoomLock {
+            room_id: room_id.to_owned(),
+            _guard: mutex.lock_owned().await,
+        }
+    }
+
+    pub fn default_room_version(&self) -> RoomVersionId {
+        self.inner.config.rooms.default_room_version.clone()
+    }
+}

@@ -1,0 +1,170 @@
+//! Persisting an event: one atomic, durable batch with the event, its indexes, the new state and
+//! the stream position; then the notifier moves.
+
+use ruma::{
+    CanonicalJsonObject, RoomId, UserId, canonical_json::redact_in_place,
+    events::TimelineEventType, room_version_rules::RoomVersionRules,
+};
+
+use super::{
+    Membership, PduEvent, RoomInfo, RoomLock, Rooms,
+    state::{
+        EVENTID_PDU, EVENTID_POSITION, MembershipRecord, ROOMID_INFO, ROOMSTATE_EVENTID,
+        USERROOM_MEMBERSHIP, state_key,
+    },
+};
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+    stream::StreamItem,
+};
+
+pub(crate) const ROOMPOSITION_EVENTID: &str = "roomposition_eventid";
+
+pub(crate) fn timeline_key(room_id: &RoomId, position: u64) -> Vec<u8> {
+    compound_key(&[room_id.as_bytes(), &position.to_be_bytes()])
+}
+
+impl Rooms {
+    /// Writes `pdu` and everything derived from it; returns its stream position.
+    pub(crate) async fn persist(
+        &self,
+        lock: &RoomLock,
+        info: RoomInfo,
+        rules: &RoomVersionRules,
+        pdu: &PduEvent,
+        object: CanonicalJsonObject,
+    ) -> Result<u64> {
+        self.persist_with(lock, info, rules, pdu, object, WriteBatch::new())
+            .await
+    }
+
+    pub(crate) async fn persist_with(
+        &self,
+        lock: &RoomLock,
+        mut info: RoomInfo,
+        rules: &RoomVersionRules,
+        pdu: &PduEvent,
+        object: CanonicalJsonObject,
+        mut batch: WriteBatch,
+    ) -> Result<u64> {
+        let room_id = lock.room_id();
+        let pending = self.notifier().next();
+        let position = pending.position;
+        let event_id = pdu.event_id.as_bytes().to_vec();
+        batch.put(
+            EVENTID_PDU,
+            event_id.clone(),
+            serde_json::to_vec(&object).map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        batch.put(
+            EVENTID_POSITION,
+            event_id.clone(),
+            position.to_be_bytes().to_vec(),
+        );
+        batch.put(
+            ROOMPOSITION_EVENTID,
+            timeline_key(room_id, position),
+            event_id.clone(),
+        );
+        pending.record(
+            &mut batch,
+            &StreamItem::Event {
+                room_id: room_id.to_owned(),
+            },
+        );
+        if let Some((kind, key)) = pdu.state_key_pair() {
+            batch.put(
+                ROOMSTATE_EVENTID,
+                state_key(room_id, &kind, &key),
+                event_id.clone(),
+            );
+        }
+        if pdu.kind == TimelineEventType::RoomMember {
+            self.index_membership(&mut batch, room_id, pdu, position)?;
+        }
+        if let Some(target) = pdu.redacted_event() {
+            self.redact_stored(&mut batch, room_id, rules, &target, pdu)?;
+        }
+        info.forward_extremities = vec![pdu.event_id.clone()];
+        info.latest_depth = u64::from(pdu.depth);
+        batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
+        self.store().commit(batch).await?;
+        drop(pending);
+        Ok(position)
+    }
+
+    fn index_membership(
+        &self,
+        batch: &mut WriteBatch,
+        room_id: &RoomId,
+        pdu: &PduEvent,
+        position: u64,
+    ) -> Result<()> {
+        let Some(user) = pdu
+            .state_key
+            .as_deref()
+            .and_then(|key| UserId::parse(key).ok())
+        else {
+            return Err(Error::BadJson(
+                "m.room.member needs a user id as state_key".into(),
+            ));
+        };
+        let content = pdu.content_json();
+        let membership = content
+            .get("membership")
+            .and_then(|value| value.as_str())
+            .and_then(Membership::parse)
+            .ok_or_else(|| Error::BadJson("Unknown membership".into()))?;
+        let record = MembershipRecord {
+            membership,
+            position,
+            event_id: pdu.event_id.clone(),
+            forgotten: false,
+        };
+        batch.put_json(
+            USERROOM_MEMBERSHIP,
+            compound_key(&[user.as_bytes(), room_id.as_bytes()]),
+            &record,
+        );
+        Ok(())
+    }
+
+    /// Replaces the stored target of a redaction with its redacted form, so the removed content
+    /// is gone from storage and from everything served afterwards.
+    fn redact_stored(
+        &self,
+        batch: &mut WriteBatch,
+        room_id: &RoomId,
+        rules: &RoomVersionRules,
+        target: &ruma::EventId,
+        redaction: &PduEvent,
+    ) -> Result<()> {
+        let Some(bytes) = self.store().get(EVENTID_PDU, target.as_bytes())? else {
+            return Ok(());
+        };
+        let mut object: CanonicalJsonObject =
+            serde_json::from_slice(&bytes).map_err(Error::storage)?;
+        if object.get("room_id").and_then(|value| value.as_str()) != Some(room_id.as_str()) {
+            return Ok(());
+        }
+        let because = ruma::canonical_json::RedactedBecause::from_json(
+            serde_json::from_value(serde_json::json!({
+                "event_id": redaction.event_id,
+                "sender": redaction.sender,
+                "origin_server_ts": redaction.origin_server_ts,
+                "type": "m.room.redaction",
+                "content": redaction.content_json(),
+            }))
+            .map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        redact_in_place(&mut object, &rules.redaction, Some(because))
+            .map_err(|error| Error::Internal(format!("redaction failed: {error}")))?;
+        batch.put(
+            EVENTID_PDU,
+            target.as_bytes().to_vec(),
+            serde_json::to_vec(&object).map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        Ok(())
+    }
+}

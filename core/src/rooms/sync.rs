@@ -1,0 +1,277 @@
+//! What changed for a user between two stream positions: the data behind `GET /sync`. It reads
+//! only the stream items after `since` (not every room), then the rooms those items touch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use serde_json::{Value as JsonValue, json};
+
+use super::{Membership, PduEvent, Rooms, timeline::Direction};
+use crate::{
+    Result,
+    stream::{StreamItem, StreamPosition, items_between},
+};
+
+/// State event types shown to invitees (the spec's recommended stripped state).
+const STRIPPED_STATE_TYPES: &[&str] = &[
+    "m.room.create",
+    "m.room.join_rules",
+    "m.room.name",
+    "m.room.avatar",
+    "m.room.canonical_alias",
+    "m.room.encryption",
+    "m.room.topic",
+];
+
+pub struct SyncRequest<'a> {
+    pub user_id: &'a UserId,
+    /// `None` for an initial sync.
+    pub since: Option<StreamPosition>,
+    pub timeline_limit: usize,
+    pub full_state: bool,
+    pub include_leave: bool,
+}
+
+pub struct JoinedRoom {
+    pub room_id: OwnedRoomId,
+    pub timeline: Vec<(StreamPosition, PduEvent)>,
+    pub limited: bool,
+    /// Token for `/messages?dir=b` from the start of the timeline.
+    pub prev_batch: StreamPosition,
+    pub state: Vec<PduEvent>,
+    pub joined_member_count: usize,
+    pub invited_member_count: usize,
+    pub heroes: Vec<OwnedUserId>,
+}
+
+pub struct InvitedRoom {
+    pub room_id: OwnedRoomId,
+    pub invite_state: Vec<JsonValue>,
+}
+
+pub struct LeftRoom {
+    pub room_id: OwnedRoomId,
+    pub timeline: Vec<(StreamPosition, PduEvent)>,
+    pub limited: bool,
+    pub prev_batch: StreamPosition,
+    pub state: Vec<PduEvent>,
+}
+
+pub struct SyncData {
+    pub next_position: StreamPosition,
+    pub joined: Vec<JoinedRoom>,
+    pub invited: Vec<InvitedRoom>,
+    pub left: Vec<LeftRoom>,
+    /// Account data types that changed: global (`None`) or per room.
+    pub account_data_changes: BTreeSet<(Option<OwnedRoomId>, String)>,
+}
+
+impl SyncData {
+    pub fn is_empty(&self) -> bool {
+        self.joined.is_empty()
+            && self.invited.is_empty()
+            && self.left.is_empty()
+            && self.account_data_changes.is_empty()
+    }
+}
+
+impl Rooms {
+    /// Everything of `request.user_id` that changed after `since`, up to the current watermark.
+    #[tracing::instrument(skip_all, fields(user_id = %request.user_id, since = ?request.since))]
+    pub fn sync(&self, request: &SyncRequest<'_>) -> Result<SyncData> {
+        let now = self.notifier().current();
+        let since = request.since.unwrap_or(0);
+        let mut changed_rooms = BTreeSet::new();
+        let mut account_data_changes = BTreeSet::new();
+        if request.since.is_some() {
+            for (_, item) in items_between(self.store(), since, now)? {
+                match item {
+                    StreamItem::Event { room_id } => {
+                        changed_rooms.insert(room_id);
+                    }
+                    StreamItem::AccountData {
+                        user_id,
+                        room_id,
+                        event_type,
+                    } if user_id == request.user_id => {
+                        account_data_changes.insert((room_id, event_type));
+                    }
+                    StreamItem::AccountData { .. } => {}
+                }
+            }
+        }
+        let mut data = SyncData {
+            next_position: now,
+            joined: Vec::new(),
+            invited: Vec::new(),
+            left: Vec::new(),
+            account_data_changes,
+        };
+        for (room_id, record) in self.user_rooms(request.user_id)? {
+            if record.position > now {
+                continue; // Not readable yet: its commit is still in flight.
+            }
+            let initial = request.since.is_none();
+            let membership_changed = record.position > since;
+            match record.membership {
+                Membership::Join
+                    if initial
+                        || request.full_state
+                        || membership_changed
+                        || changed_rooms.contains(&room_id) =>
+                {
+                    let fresh = initial || request.full_state || membership_changed;
+                    data.joined
+                        .push(self.joined_room(&room_id, request, since, now, fresh)?);
+                }
+                Membership::Invite if initial || membership_changed => {
+                    data.invited.push(InvitedRoom {
+                        invite_state: self.stripped_state(&room_id, request.user_id)?,
+                        room_id,
+                    });
+                }
+                Membership::Leave | Membership::Ban
+                    if (membership_changed && !initial) || (initial && request.include_leave) =>
+                {
+                    let after = if initial { 0 } else { since };
+                    let page = self.timeline(
+                        &room_id,
+                        after,
+                        record.position,
+                        Direction::Backward,
+                        request.timeline_limit,
+                    )?;
+                    let mut timeline = page.events;
+                    timeline.reverse();
+                    let prev_batch = timeline
+                        .first()
+                        .map_or(record.position, |(position, _)| position.saturating_sub(1));
+                    data.left.push(LeftRoom {
+                        room_id,
+                        timeline,
+                        limited: page.more,
+                        prev_batch,
+                        state: Vec::new(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(data)
+    }
+
+    fn joined_room(
+        &self,
+        room_id: &RoomId,
+        request: &SyncRequest<'_>,
+        since: StreamPosition,
+        now: StreamPosition,
+        fresh: bool,
+    ) -> Result<JoinedRoom> {
+        let after = if fresh { 0 } else { since };
+        let page = self.timeline(
+            room_id,
+            after,
+            now,
+            Direction::Backward,
+            request.timeline_limit,
+        )?;
+        let mut timeline = page.events;
+        timeline.reverse();
+        let prev_batch = timeline
+            .first()
+            .map_or(now, |(position, _)| position.saturating_sub(1));
+        // State is the state at the start of the timeline: current state, less what the
+        // timeline itself sets. Sent whole for fresh rooms and after a gap.
+        let state = if fresh || page.more {
+            let in_timeline: BTreeSet<_> = timeline
+                .iter()
+                .filter_map(|(_, event)| event.state_key_pair())
+                .collect();
+            self.current_state(room_id)?
+                .into_iter()
+                .filter(|event| {
+                    event
+                        .state_key_pair()
+                        .is_none_or(|pair| !in_timeline.contains(&pair))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (joined, invited, heroes) = self.member_summary(room_id, request.user_id)?;
+        Ok(JoinedRoom {
+            room_id: room_id.to_owned(),
+            timeline,
+            limited: page.more,
+            prev_batch,
+            state,
+            joined_member_count: joined,
+            invited_member_count: invited,
+            heroes,
+        })
+    }
+
+    /// Joined and invited counts, and up to five other members to name an unnamed room by.
+    fn member_summary(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<(usize, usize, Vec<OwnedUserId>)> {
+        let mut by_membership: BTreeMap<String, Vec<OwnedUserId>> = BTreeMap::new();
+        for event in self.member_events(room_id)? {
+            let membership = event
+                .content_json()
+                .get("membership")
+                .and_then(|value| value.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(member) = event
+                .state_key
+                .as_deref()
+                .and_then(|key| UserId::parse(key).ok())
+            {
+                by_membership.entry(membership).or_default().push(member);
+            }
+        }
+        let joined = by_membership.get("join").map_or(0, Vec::len);
+        let invited = by_membership.get("invite").map_or(0, Vec::len);
+        let heroes = ["join", "invite"]
+            .iter()
+            .filter_map(|kind| by_membership.get(*kind))
+            .flatten()
+            .filter(|member| *member != user_id)
+            .take(5)
+            .cloned()
+            .collect();
+        Ok((joined, invited, heroes))
+    }
+
+    /// The stripped state an invitee sees, including the invite itself.
+    pub fn stripped_state(&self, room_id: &RoomId, user_id: &UserId) -> Result<Vec<JsonValue>> {
+        let mut events = Vec::new();
+        for kind in STRIPPED_STATE_TYPES {
+            if let Some(event) = self.state_pdu(room_id, kind, "")? {
+                events.push(stripped(&event));
+            }
+        }
+        if let Some(invite) = self.state_pdu(room_id, "m.room.member", user_id.as_str())? {
+            if let Some(inviter) =
+                self.state_pdu(room_id, "m.room.member", invite.sender.as_str())?
+            {
+                events.push(stripped(&inviter));
+            }
+            events.push(stripped(&invite));
+        }
+        Ok(events)
+    }
+}
+
+fn stripped(event: &PduEvent) -> JsonValue {
+    json!({
+        "type": event.kind.to_string(),
+        "state_key": event.state_key.clone().unwrap_or_default(),
+        "sender": event.sender,
+        "content": event.content_json(),
+    })
+}

@@ -1,0 +1,196 @@
+//! Stream positions and the notifier. Every persisted stream item (room event, account data
+//! change) gets the next position and an entry in `position_item`; readers may only read up to
+//! the *watermark*: the highest position below which every position has been committed, so a
+//! reader never skips an item whose commit was merely slower than a later one.
+
+use std::{collections::BTreeSet, sync::Mutex};
+
+use tokio::sync::watch;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Error, Result,
+    storage::{Store, WriteBatch},
+};
+
+/// Position → what happened there. Its last key is the last position ever assigned.
+pub(crate) const POSITION_ITEM: &str = "position_item";
+
+/// What a stream position stands for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StreamItem {
+    /// An event was persisted in this room.
+    Event { room_id: ruma::OwnedRoomId },
+    /// A user's account data changed (global when `room_id` is `None`).
+    AccountData {
+        user_id: ruma::OwnedUserId,
+        room_id: Option<ruma::OwnedRoomId>,
+        event_type: String,
+    },
+}
+
+/// A position in the event stream.
+pub type StreamPosition = u64;
+
+pub struct Notifier {
+    state: Mutex<PositionState>,
+    watermark: watch::Sender<StreamPosition>,
+}
+
+struct PositionState {
+    last_assigned: StreamPosition,
+    in_flight: BTreeSet<StreamPosition>,
+}
+
+/// A position handed out and not yet finished; finishing (or dropping, on failure) moves the
+/// watermark.
+pub struct PendingPosition<'a> {
+    notifier: &'a Notifier,
+    pub position: StreamPosition,
+}
+
+impl PendingPosition<'_> {
+    /// Adds the position's `position_item` entry to the batch that commits the item.
+    pub fn record(&self, batch: &mut WriteBatch, item: &StreamItem) {
+        batch.put_json(POSITION_ITEM, self.position.to_be_bytes().to_vec(), item);
+    }
+}
+
+/// Items with positions in `(after, up_to]`, in order.
+pub fn items_between(
+    store: &Store,
+    after: StreamPosition,
+    up_to: StreamPosition,
+) -> Result<Vec<(StreamPosition, StreamItem)>> {
+    if up_to <= after {
+        return Ok(Vec::new());
+    }
+    let start = (after + 1).to_be_bytes();
+    let end = up_to.to_be_bytes();
+    store
+        .range(
+            POSITION_ITEM,
+            std::ops::Bound::Included(&start[..]),
+            std::ops::Bound::Included(&end[..]),
+            false,
+            usize::MAX,
+        )?
+        .into_iter()
+        .map(|(key, value)| {
+            let position = key
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::Storage("bad stream key".into()))?;
+            Ok((
+                position,
+                serde_json::from_slice(&value).map_err(Error::storage)?,
+            ))
+        })
+        .collect()
+}
+
+impl Drop for PendingPosition<'_> {
+    fn drop(&mut self) {
+        self.notifier.finish(self.position);
+    }
+}
+
+impl Notifier {
+    pub fn load(store: &Store) -> Result<Self> {
+        let last_row = store.range(
+            POSITION_ITEM,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            true,
+            1,
+        )?;
+        let last = match last_row.first() {
+            Some((key, _)) => u64::from_be_bytes(
+                key.as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Storage("bad stream position".into()))?,
+            ),
+            None => 0,
+        };
+        let (watermark, _) = watch::channel(last);
+        Ok(Self {
+            state: Mutex::new(PositionState {
+                last_assigned: last,
+                in_flight: BTreeSet::new(),
+            }),
+            watermark,
+        })
+    }
+
+    pub fn next(&self) -> PendingPosition<'_> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.last_assigned += 1;
+        let position = state.last_assigned;
+        state.in_flight.insert(position);
+        PendingPosition {
+            notifier: self,
+            position,
+        }
+    }
+
+    fn finish(&self, position: StreamPosition) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.in_flight.remove(&position);
+        let watermark = match state.in_flight.first() {
+            Some(lowest) => lowest - 1,
+            None => state.last_assigned,
+        };
+        self.watermark.send_if_modified(|current| {
+            if watermark > *current {
+                *current = watermark;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Everything at or below this position is readable.
+    pub fn current(&self) -> StreamPosition {
+        *self.watermark.borrow()
+    }
+
+    /// A receiver that wakes whenever the watermark moves.
+    pub fn subscribe(&self) -> watch::Receiver<StreamPosition> {
+        self.watermark.subscribe()
+    }
+
+    /// Wakes waiters without a new event (typing, receipts, account data changes that live
+    /// outside the event stream can use this to end long-polls).
+    pub fn poke(&self) {
+        self.watermark.send_modify(|_| {});
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_waits_for_slower_earlier_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(crate::storage::BackendKind::Redb, dir.path()).expect("store");
+        let notifier = Notifier::load(&store).expect("notifier");
+        let first = notifier.next();
+        let second = notifier.next();
+        assert_eq!((first.position, second.position), (1, 2));
+        drop(second);
+        assert_eq!(notifier.current(), 0, "position 1 is still being written");
+        drop(first);
+        assert_eq!(notifier.current(), 2);
+    }
+}
