@@ -69,14 +69,14 @@ pub async fn get_message_events(
         .map(|(_, event)| client_event(&state, event, identity, true))
         .collect();
     let mut response = json!({ "start": format_token(start), "chunk": chunk });
-    if page.more {
-        if let Some((position, _)) = page.events.last() {
-            let end = match body.dir {
-                ApiDirection::Backward => position.saturating_sub(1),
-                ApiDirection::Forward => *position,
-            };
-            response["end"] = format_token(end).into();
-        }
+    if page.more
+        && let Some((position, _)) = page.events.last()
+    {
+        let end = match body.dir {
+            ApiDirection::Backward => position.saturating_sub(1),
+            ApiDirection::Forward => *position,
+        };
+        response["end"] = format_token(end).into();
     }
     Ok(Json(response))
 }

@@ -38,14 +38,14 @@ pub(crate) fn client_event(
     with_room_id: bool,
 ) -> JsonValue {
     let mut event = pdu.to_client_event(with_room_id);
-    if pdu.sender == identity.user_id {
-        if let Ok(Some(txn_id)) = state.services.rooms.transaction_id_of(
+    if pdu.sender == identity.user_id
+        && let Ok(Some(txn_id)) = state.services.rooms.transaction_id_of(
             &pdu.event_id,
             &identity.user_id,
             &identity.device_id,
-        ) {
-            event["unsigned"]["transaction_id"] = txn_id.into();
-        }
+        )
+    {
+        event["unsigned"]["transaction_id"] = txn_id.into();
     }
     event
 }

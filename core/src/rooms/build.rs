@@ -148,13 +148,13 @@ impl Rooms {
                 CanonicalJsonValue::String(state_key.clone()),
             );
         }
-        if let Some(redacts) = &spec.redacts {
-            if !rules.redaction.content_field_redacts {
-                object.insert(
-                    "redacts".into(),
-                    CanonicalJsonValue::String(redacts.to_string()),
-                );
-            }
+        if let Some(redacts) = &spec.redacts
+            && !rules.redaction.content_field_redacts
+        {
+            object.insert(
+                "redacts".into(),
+                CanonicalJsonValue::String(redacts.to_string()),
+            );
         }
 
         let keys = &self.inner.keys;
@@ -199,10 +199,10 @@ impl Rooms {
         .map_err(|error| Error::BadJson(format!("Invalid event content: {error}")))?;
         let mut auth_events = Vec::with_capacity(types.len());
         for (kind, state_key) in types {
-            if let Some(event_id) = self.state_event_id(room_id, &kind.to_string(), &state_key)? {
-                if !auth_events.contains(&event_id) {
-                    auth_events.push(event_id);
-                }
+            if let Some(event_id) = self.state_event_id(room_id, &kind.to_string(), &state_key)?
+                && !auth_events.contains(&event_id)
+            {
+                auth_events.push(event_id);
             }
         }
         if !rules.authorization.room_create_event_id_as_room_id && !auth_events.is_empty() {

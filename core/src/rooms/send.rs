@@ -63,10 +63,10 @@ impl Rooms {
     ) -> Result<OwnedEventId> {
         self.existing_room(room_id)?;
         let lock = self.lock(room_id).await;
-        if let Some(transaction) = &transaction {
-            if let Some(existing) = self.transaction_event(sender, transaction)? {
-                return Ok(existing);
-            }
+        if let Some(transaction) = &transaction
+            && let Some(existing) = self.transaction_event(sender, transaction)?
+        {
+            return Ok(existing);
         }
         if let Some(target) = &spec.redacts {
             self.check_redaction(room_id, sender, target)?;
@@ -109,10 +109,11 @@ impl Rooms {
         content: JsonValue,
     ) -> Result<OwnedEventId> {
         self.existing_room(room_id)?;
-        if let Some(current) = self.state_pdu(room_id, kind, state_key)? {
-            if current.sender == sender && current.content_json() == content {
-                return Ok(current.event_id);
-            }
+        if let Some(current) = self.state_pdu(room_id, kind, state_key)?
+            && current.sender == sender
+            && current.content_json() == content
+        {
+            return Ok(current.event_id);
         }
         let lock = self.lock(room_id).await;
         let pdu = self

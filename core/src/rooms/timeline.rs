@@ -96,16 +96,15 @@ impl Rooms {
             return Ok(false);
         };
         for auth_id in &leave.auth_events {
-            if let Some(auth) = self.pdu(auth_id)? {
-                if auth.state_key.as_deref() == Some(user_id.as_str())
-                    && auth
-                        .content_json()
-                        .get("membership")
-                        .and_then(|m| m.as_str())
-                        == Some("join")
-                {
-                    return Ok(true);
-                }
+            if let Some(auth) = self.pdu(auth_id)?
+                && auth.state_key.as_deref() == Some(user_id.as_str())
+                && auth
+                    .content_json()
+                    .get("membership")
+                    .and_then(|m| m.as_str())
+                    == Some("join")
+            {
+                return Ok(true);
             }
         }
         Ok(false)
