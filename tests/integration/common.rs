@@ -175,3 +175,84 @@ pub fn assert_error(result: &(StatusCode, Value), status: StatusCode, errcode: &
         result.1
     );
 }
+
+impl TestServer {
+    pub async fn create_room(&self, user: &TestUser, body: Value) -> String {
+        let (status, response) = self
+            .post(
+                "/_matrix/client/v3/createRoom",
+                Some(&user.access_token),
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "createRoom: {response}");
+        response["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    pub async fn send_text(&self, user: &TestUser, room_id: &str, text: &str) -> String {
+        let txn = format!("t{}", rand_suffix());
+        let path = format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}");
+        let (status, response) = self
+            .put(
+                &path,
+                Some(&user.access_token),
+                json!({ "msgtype": "m.text", "body": text }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "send: {response}");
+        response["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    pub async fn sync(&self, user: &TestUser, since: Option<&str>, timeout_ms: u64) -> Value {
+        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}");
+        if let Some(since) = since {
+            path.push_str(&format!("&since={since}"));
+        }
+        let (status, response) = self.get(&path, Some(&user.access_token)).await;
+        assert_eq!(status, StatusCode::OK, "sync: {response}");
+        response
+    }
+
+    pub async fn join(&self, user: &TestUser, room_id: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/join"),
+            Some(&user.access_token),
+            json!({}),
+        )
+        .await
+    }
+
+    pub async fn invite(
+        &self,
+        user: &TestUser,
+        room_id: &str,
+        invitee: &TestUser,
+    ) -> (StatusCode, Value) {
+        self.post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/invite"),
+            Some(&user.access_token),
+            json!({ "user_id": invitee.user_id }),
+        )
+        .await
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Bodies of the `m.room.message` events of a timeline, in order.
+pub fn message_bodies(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter(|event| event["type"] == "m.room.message")
+                .filter_map(|event| event["content"]["body"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -9,4 +9,6 @@ mod devices;
 mod discovery;
 mod durability;
 mod profile;
+mod rooms;
 mod sessions;
+mod sync;

@@ -157,6 +157,15 @@ impl Rooms {
             );
         }
 
+        // Checked before signing as well: ruma refuses to sign an oversize event.
+        let unsigned_size = serde_json::to_vec(&object)
+            .map_err(|error| Error::Internal(error.to_string()))?
+            .len();
+        if unsigned_size > MAX_PDU_BYTES {
+            return Err(Error::TooLarge(format!(
+                "Event is larger than the {MAX_PDU_BYTES} bytes allowed"
+            )));
+        }
         let keys = &self.inner.keys;
         hash_and_sign_event(
             self.server_name().as_str(),
