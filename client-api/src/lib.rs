@@ -7,6 +7,7 @@ mod account_data;
 mod device;
 mod directory;
 mod discovery;
+mod ephemeral;
 mod error;
 mod extract;
 mod filter;
@@ -270,6 +271,19 @@ pub fn router(state: AppState) -> Router {
     router = route::<c::directory::set_room_visibility::v3::Request, _, _>(
         router,
         directory::set_room_visibility::set_room_visibility,
+    );
+
+    router = route::<c::typing::create_typing_event::v3::Request, _, _>(
+        router,
+        ephemeral::create_typing_event::create_typing_event,
+    );
+    router = route::<c::receipt::create_receipt::v3::Request, _, _>(
+        router,
+        ephemeral::create_receipt::create_receipt,
+    );
+    router = route::<c::read_marker::set_read_marker::v3::Request, _, _>(
+        router,
+        ephemeral::set_read_marker::set_read_marker,
     );
 
     let cors = cors_layer(&state.services.config.client.cors_allowed_origins);

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod ephemeral;
 pub mod error;
 pub mod keys;
 pub mod metrics;
@@ -27,6 +28,7 @@ pub struct Services {
     pub users: Users,
     pub rooms: Rooms,
     pub notifier: Arc<Notifier>,
+    pub typing: ephemeral::Typing,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -49,6 +51,7 @@ impl Services {
             store,
             users,
             rooms,
+            typing: ephemeral::Typing::new(Arc::clone(&notifier)),
             notifier,
             metrics: Arc::new(metrics::Metrics::default()),
         })

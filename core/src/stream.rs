@@ -29,6 +29,10 @@ pub enum StreamItem {
         room_id: Option<ruma::OwnedRoomId>,
         event_type: String,
     },
+    /// A read receipt was set.
+    Receipt {
+        receipt: Box<crate::ephemeral::Receipt>,
+    },
 }
 
 /// A position in the event stream.

@@ -8,6 +8,7 @@ mod common;
 mod devices;
 mod discovery;
 mod durability;
+mod ephemeral;
 mod profile;
 mod rooms;
 mod sessions;

@@ -5,12 +5,16 @@ use std::time::Duration;
 use axum::{Json, extract::State};
 use myelin_core::{
     Error,
+    ephemeral::Receipt,
     rooms::{JoinedRoom, LeftRoom, SyncData, SyncRequest},
     users::Identity,
 };
-use ruma::api::client::{
-    filter::FilterDefinition,
-    sync::sync_events::v3::{self, Filter},
+use ruma::{
+    OwnedRoomId, OwnedUserId,
+    api::client::{
+        filter::FilterDefinition,
+        sync::sync_events::v3::{self, Filter},
+    },
 };
 use serde_json::{Map, Value as JsonValue, json};
 
@@ -22,6 +26,8 @@ use crate::{
 const DEFAULT_TIMELINE_LIMIT: usize = 10;
 /// Long-polls longer than this are cut short; clients simply poll again.
 const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+type TypingRooms = Vec<(OwnedRoomId, Vec<OwnedUserId>)>;
 
 fn filter_of(
     state: &AppState,
@@ -45,6 +51,32 @@ fn filter_of(
     })
 }
 
+/// `s{events}_{typing}`: the event stream position and the typing serial.
+#[derive(Debug, Clone, Copy)]
+struct SyncToken {
+    events: u64,
+    typing: u64,
+}
+
+impl SyncToken {
+    fn parse(token: &str) -> Result<Self, ApiError> {
+        let (events, typing) = token.split_once('_').unwrap_or((token, "0"));
+        let typing = typing
+            .parse()
+            .map_err(|_| Error::InvalidParam(format!("Invalid sync token {token}")))?;
+        Ok(Self {
+            events: parse_token(events)?,
+            typing,
+        })
+    }
+}
+
+impl std::fmt::Display for SyncToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", format_token(self.events), self.typing)
+    }
+}
+
 /// # `GET /_matrix/client/v3/sync`
 ///
 /// Returns at once when something changed after `since`; otherwise waits up to `timeout` for
@@ -56,7 +88,8 @@ pub async fn sync_events(
     let identity = request.identity()?;
     let body = &request.body;
     let filter = filter_of(&state, identity, body.filter.as_ref())?;
-    let since = body.since.as_deref().map(parse_token).transpose()?;
+    let since_token = body.since.as_deref().map(SyncToken::parse).transpose()?;
+    let since = since_token.map(|token| token.events);
     let timeline_limit = filter
         .room
         .timeline
@@ -75,24 +108,52 @@ pub async fn sync_events(
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
     let mut changes = state.services.notifier.subscribe();
-    let data = loop {
+    let (data, typing_serial, typing_rooms) = loop {
         changes.borrow_and_update();
+        // Read the serial first: a change racing with this sync shows up in the next one.
+        let typing_serial = state.services.typing.serial();
         let data = state.services.rooms.sync(&sync_request)?;
-        if !data.is_empty()
+        let typing_rooms = typing_changes(&state, identity, since_token.map(|token| token.typing))?;
+        let nothing_new = data.is_empty() && typing_rooms.is_empty();
+        if !nothing_new
             || since.is_none()
             || body.full_state
             || tokio::time::Instant::now() >= deadline
         {
-            break data;
+            break (data, typing_serial, typing_rooms);
         }
-        if tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .is_err()
-        {
-            break state.services.rooms.sync(&sync_request)?;
-        }
+        // Waiting ends with a change or the deadline; either way the loop looks once more.
+        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     };
-    Ok(Json(render(&state, identity, since.is_none(), &data)?))
+    let mut response = render(&state, identity, since.is_none(), &data, &typing_rooms)?;
+    response["next_batch"] = SyncToken {
+        events: data.next_position,
+        typing: typing_serial,
+    }
+    .to_string()
+    .into();
+    Ok(Json(response))
+}
+
+/// Joined rooms whose typing set changed after `since` (every room with typists when initial).
+fn typing_changes(
+    state: &AppState,
+    identity: &Identity,
+    since: Option<u64>,
+) -> Result<TypingRooms, ApiError> {
+    let typing = &state.services.typing;
+    let mut changed = Vec::new();
+    for room_id in state.services.rooms.joined_rooms(&identity.user_id)? {
+        let include = match since {
+            Some(since) => typing.changed_since(&room_id, since),
+            None => !typing.typing_users(&room_id).is_empty(),
+        };
+        if include {
+            let users = typing.typing_users(&room_id);
+            changed.push((room_id, users));
+        }
+    }
+    Ok(changed)
 }
 
 fn render(
@@ -100,6 +161,7 @@ fn render(
     identity: &Identity,
     initial: bool,
     data: &SyncData,
+    typing_rooms: &TypingRooms,
 ) -> Result<JsonValue, ApiError> {
     let users = &state.services.users;
     let mut join = Map::new();
@@ -117,7 +179,18 @@ fn render(
             .map(|(kind, content)| json!({ "type": kind, "content": content }))
             .collect();
         rendered["account_data"] = json!({ "events": room_account_data });
+        if let Some(receipts) = data.receipts.get(&room.room_id) {
+            rendered["ephemeral"]["events"] = json!([receipt_event(receipts)]);
+        }
         join.insert(room.room_id.to_string(), rendered);
+    }
+    for (room_id, typists) in typing_rooms {
+        let entry = join
+            .entry(room_id.to_string())
+            .or_insert_with(empty_joined_room);
+        if let Some(events) = entry["ephemeral"]["events"].as_array_mut() {
+            events.push(json!({ "type": "m.typing", "content": { "user_ids": typists } }));
+        }
     }
     // Room account data that changed in rooms without new events still has to reach the client.
     for (room_id, kind) in &data.account_data_changes {
@@ -128,7 +201,9 @@ fn render(
             continue;
         }
         if let Some(content) = users.account_data(&identity.user_id, Some(room_id), kind)? {
-            let entry = join.entry(room_id.to_string()).or_insert_with(|| json!({ "timeline": { "events": [], "limited": false }, "state": { "events": [] }, "ephemeral": { "events": [] }, "account_data": { "events": [] } }));
+            let entry = join
+                .entry(room_id.to_string())
+                .or_insert_with(empty_joined_room);
             if let Some(events) = entry["account_data"]["events"].as_array_mut() {
                 events.push(json!({ "type": kind, "content": content }));
             }
@@ -156,12 +231,15 @@ fn render(
         .map(|(kind, content)| json!({ "type": kind, "content": content }))
         .collect();
     Ok(json!({
-        "next_batch": format_token(data.next_position),
         "rooms": { "join": join, "invite": invite, "leave": leave, "knock": {} },
         "account_data": { "events": global },
         "presence": { "events": [] },
         "to_device": { "events": [] },
     }))
+}
+
+fn empty_joined_room() -> JsonValue {
+    json!({ "timeline": { "events": [], "limited": false }, "state": { "events": [] }, "ephemeral": { "events": [] }, "account_data": { "events": [] } })
 }
 
 fn render_joined(state: &AppState, identity: &Identity, room: &JoinedRoom) -> JsonValue {
@@ -203,4 +281,20 @@ fn render_left(state: &AppState, identity: &Identity, room: &LeftRoom) -> JsonVa
         "state": { "events": room_state },
         "account_data": { "events": [] },
     })
+}
+
+/// One `m.receipt` event: `{event_id: {receipt_type: {user_id: {ts, thread_id?}}}}`.
+fn receipt_event(receipts: &[Receipt]) -> JsonValue {
+    let mut content = Map::new();
+    for receipt in receipts {
+        let mut entry = json!({ "ts": receipt.ts });
+        if let Some(thread) = &receipt.thread_id {
+            entry["thread_id"] = thread.clone().into();
+        }
+        let by_event = content
+            .entry(receipt.event_id.to_string())
+            .or_insert_with(|| json!({}));
+        by_event[receipt.receipt_type.as_str()][receipt.user_id.as_str()] = entry;
+    }
+    json!({ "type": "m.receipt", "content": content })
 }

@@ -9,6 +9,7 @@ use serde_json::{Value as JsonValue, json};
 use super::{Membership, PduEvent, Rooms, timeline::Direction};
 use crate::{
     Result,
+    ephemeral::{Receipt, ReceiptType},
     stream::{StreamItem, StreamPosition, items_between},
 };
 
@@ -64,6 +65,8 @@ pub struct SyncData {
     pub left: Vec<LeftRoom>,
     /// Account data types that changed: global (`None`) or per room.
     pub account_data_changes: BTreeSet<(Option<OwnedRoomId>, String)>,
+    /// Receipts to send, per joined room.
+    pub receipts: BTreeMap<OwnedRoomId, Vec<Receipt>>,
 }
 
 impl SyncData {
@@ -72,6 +75,7 @@ impl SyncData {
             && self.invited.is_empty()
             && self.left.is_empty()
             && self.account_data_changes.is_empty()
+            && self.receipts.is_empty()
     }
 }
 
@@ -83,6 +87,7 @@ impl Rooms {
         let since = request.since.unwrap_or(0);
         let mut changed_rooms = BTreeSet::new();
         let mut account_data_changes = BTreeSet::new();
+        let mut receipt_changes: BTreeMap<OwnedRoomId, Vec<Receipt>> = BTreeMap::new();
         if request.since.is_some() {
             for (_, item) in items_between(self.store(), since, now)? {
                 match item {
@@ -97,6 +102,19 @@ impl Rooms {
                         account_data_changes.insert((room_id, event_type));
                     }
                     StreamItem::AccountData { .. } => {}
+                    StreamItem::Receipt { receipt } => {
+                        let receipt = *receipt;
+                        // Private receipts are only for their owner.
+                        if receipt.receipt_type == ReceiptType::ReadPrivate
+                            && receipt.user_id != request.user_id
+                        {
+                            continue;
+                        }
+                        receipt_changes
+                            .entry(receipt.room_id.clone())
+                            .or_insert_with(Vec::new)
+                            .push(receipt);
+                    }
                 }
             }
         }
@@ -106,6 +124,7 @@ impl Rooms {
             invited: Vec::new(),
             left: Vec::new(),
             account_data_changes,
+            receipts: BTreeMap::new(),
         };
         for (room_id, record) in self.user_rooms(request.user_id)? {
             if record.position > now {
@@ -118,9 +137,24 @@ impl Rooms {
                     if initial
                         || request.full_state
                         || membership_changed
-                        || changed_rooms.contains(&room_id) =>
+                        || changed_rooms.contains(&room_id)
+                        || receipt_changes.contains_key(&room_id) =>
                 {
                     let fresh = initial || request.full_state || membership_changed;
+                    let receipts: Vec<Receipt> = if fresh {
+                        self.room_receipts(&room_id)?
+                            .into_iter()
+                            .filter(|receipt| {
+                                receipt.receipt_type == ReceiptType::Read
+                                    || receipt.user_id == request.user_id
+                            })
+                            .collect()
+                    } else {
+                        receipt_changes.remove(&room_id).unwrap_or_default()
+                    };
+                    if !receipts.is_empty() {
+                        data.receipts.insert(room_id.clone(), receipts);
+                    }
                     data.joined
                         .push(self.joined_room(&room_id, request, since, now, fresh)?);
                 }

@@ -1,0 +1,136 @@
+//! Typing notifications: kept in memory with their expiry. Each change bumps a serial that
+//! `/sync` tokens carry; the serial starts at the wall clock so it keeps growing across restarts.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use tokio::time::Instant;
+
+use crate::stream::Notifier;
+
+/// Longest typing timeout honoured; clients renew long before.
+const MAX_TYPING_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct TypingState {
+    serial: u64,
+    /// room → user → when the notification expires.
+    rooms: HashMap<OwnedRoomId, BTreeMap<OwnedUserId, Instant>>,
+    /// room → serial of its last change.
+    changed_at: HashMap<OwnedRoomId, u64>,
+}
+
+#[derive(Clone)]
+pub struct Typing {
+    state: Arc<Mutex<TypingState>>,
+    notifier: Arc<Notifier>,
+}
+
+impl Typing {
+    pub fn new(notifier: Arc<Notifier>) -> Self {
+        let serial = crate::users::now_ms();
+        Self {
+            state: Arc::new(Mutex::new(TypingState {
+                serial,
+                ..TypingState::default()
+            })),
+            notifier,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TypingState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The serial of the latest change.
+    pub fn serial(&self) -> u64 {
+        self.lock().serial
+    }
+
+    /// Starts (with a timeout) or stops a user's typing notification.
+    pub fn set(&self, room_id: &RoomId, user_id: &UserId, timeout: Option<Duration>) {
+        let changed = {
+            let mut state = self.lock();
+            let users = state.rooms.entry(room_id.to_owned()).or_default();
+            let changed = match timeout {
+                Some(timeout) => users
+                    .insert(
+                        user_id.to_owned(),
+                        Instant::now() + timeout.min(MAX_TYPING_TIMEOUT),
+                    )
+                    .is_none(),
+                None => users.remove(user_id).is_some(),
+            };
+            if changed {
+                state.serial += 1;
+                let serial = state.serial;
+                state.changed_at.insert(room_id.to_owned(), serial);
+            }
+            changed
+        };
+        if changed {
+            self.notifier.poke();
+        }
+        if let Some(timeout) = timeout {
+            let typing = self.clone();
+            let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout.min(MAX_TYPING_TIMEOUT)).await;
+                typing.expire(&room_id, &user_id);
+            });
+        }
+    }
+
+    /// Removes the notification if it was not renewed meanwhile.
+    fn expire(&self, room_id: &RoomId, user_id: &UserId) {
+        let expired = {
+            let mut state = self.lock();
+            let now = Instant::now();
+            let Some(users) = state.rooms.get_mut(room_id) else {
+                return;
+            };
+            let due = users.get(user_id).is_some_and(|expiry| *expiry <= now);
+            if due {
+                users.remove(user_id);
+                state.serial += 1;
+                let serial = state.serial;
+                state.changed_at.insert(room_id.to_owned(), serial);
+            }
+            due
+        };
+        if expired {
+            self.notifier.poke();
+        }
+    }
+
+    /// Users typing in a room now.
+    pub fn typing_users(&self, room_id: &RoomId) -> Vec<OwnedUserId> {
+        let state = self.lock();
+        let now = Instant::now();
+        state
+            .rooms
+            .get(room_id)
+            .map(|users| {
+                users
+                    .iter()
+                    .filter(|(_, expiry)| **expiry > now)
+                    .map(|(user, _)| user.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the room's typing set changed after `since`.
+    pub fn changed_since(&self, room_id: &RoomId, since: u64) -> bool {
+        self.lock()
+            .changed_at
+            .get(room_id)
+            .is_some_and(|serial| *serial > since)
+    }
+}
