@@ -112,7 +112,7 @@ impl Rooms {
                         }
                         receipt_changes
                             .entry(receipt.room_id.clone())
-                            .or_insert_with(Vec::new)
+                            .or_default()
                             .push(receipt);
                     }
                 }
