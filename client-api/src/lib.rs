@@ -286,6 +286,25 @@ pub fn router(state: AppState) -> Router {
         ephemeral::set_read_marker::set_read_marker,
     );
 
+    router =
+        route::<c::context::get_context::v3::Request, _, _>(router, room::get_context::get_context);
+    router = route::<c::room::get_event_by_timestamp::v1::Request, _, _>(
+        router,
+        room::get_event_by_timestamp::get_event_by_timestamp,
+    );
+    router = route::<c::directory::get_public_rooms::v3::Request, _, _>(
+        router,
+        directory::get_public_rooms::get_public_rooms,
+    );
+    router = route::<c::directory::get_public_rooms_filtered::v3::Request, _, _>(
+        router,
+        directory::get_public_rooms::get_public_rooms_filtered,
+    );
+    router = route::<c::knock::knock_room::v3::Request, _, _>(
+        router,
+        membership::knock_room::knock_room,
+    );
+
     let cors = cors_layer(&state.services.config.client.cors_allowed_origins);
     router
         .route("/health", get(ops::health))

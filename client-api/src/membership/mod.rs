@@ -8,5 +8,6 @@ pub mod join_room_by_id_or_alias;
 pub mod joined_members;
 pub mod joined_rooms;
 pub mod kick_user;
+pub mod knock_room;
 pub mod leave_room;
 pub mod unban_user;

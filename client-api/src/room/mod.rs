@@ -1,5 +1,7 @@
 //! Room endpoints that are about the room as a whole, and the helpers every room endpoint shares.
 pub mod create_room;
+pub mod get_context;
+pub mod get_event_by_timestamp;
 pub mod get_room_event;
 
 use myelin_core::{

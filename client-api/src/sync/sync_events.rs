@@ -219,6 +219,16 @@ fn render(
             )
         })
         .collect();
+    let knock: Map<String, JsonValue> = data
+        .knocked
+        .iter()
+        .map(|room| {
+            (
+                room.room_id.to_string(),
+                json!({ "knock_state": { "events": room.invite_state } }),
+            )
+        })
+        .collect();
     let leave: Map<String, JsonValue> = data
         .left
         .iter()
@@ -231,7 +241,7 @@ fn render(
         .map(|(kind, content)| json!({ "type": kind, "content": content }))
         .collect();
     Ok(json!({
-        "rooms": { "join": join, "invite": invite, "leave": leave, "knock": {} },
+        "rooms": { "join": join, "invite": invite, "leave": leave, "knock": knock },
         "account_data": { "events": global },
         "presence": { "events": [] },
         "to_device": { "events": [] },

@@ -11,7 +11,7 @@ use crate::{
 
 const ALIAS_ROOM: &str = "alias_roomid";
 const ROOMALIAS_ALIAS: &str = "roomidalias_alias";
-const PUBLISHED_ROOMID: &str = "published_roomid";
+pub(crate) const PUBLISHED_ROOMID: &str = "published_roomid";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AliasRecord {

@@ -64,14 +64,100 @@ impl Rooms {
         if self.is_joined(room_id, user_id)? {
             return Ok(());
         }
+        let mut content = member_content(Membership::Join, profile, reason);
+        if let Some(authoriser) = self.restricted_join_authoriser(room_id, user_id)? {
+            content["join_authorised_via_users_server"] = authoriser.as_str().into();
+        }
+        self.set_membership(room_id, user_id, user_id, content)
+            .await?;
+        Ok(())
+    }
+
+    /// Asks to be let into a room whose join rule is `knock` or `knock_restricted`.
+    pub async fn knock(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        profile: &MemberProfile,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        match self.membership(room_id, user_id)? {
+            Some(Membership::Join) => {
+                return Err(Error::Forbidden("You are already in the room".into()));
+            }
+            Some(Membership::Invite) => {
+                return Err(Error::Forbidden(
+                    "You are already invited; join instead".into(),
+                ));
+            }
+            _ => {}
+        }
         self.set_membership(
             room_id,
             user_id,
             user_id,
-            member_content(Membership::Join, profile, reason),
+            member_content(Membership::Knock, profile, reason),
         )
         .await?;
         Ok(())
+    }
+
+    /// For a join by an uninvited user to a `restricted` room: a local member who may invite,
+    /// provided the user is in one of the rooms the join rule allows. `None` when the room is not
+    /// restricted, the user is invited, or no allowed room has them (the join is then refused by
+    /// the authorization rules).
+    fn restricted_join_authoriser(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<Option<ruma::OwnedUserId>> {
+        let Some(rules) = self.state_pdu(room_id, "m.room.join_rules", "")? else {
+            return Ok(None);
+        };
+        let content = rules.content_json();
+        let rule = content
+            .get("join_rule")
+            .and_then(JsonValue::as_str)
+            .unwrap_or_default();
+        if !matches!(rule, "restricted" | "knock_restricted")
+            || self.membership(room_id, user_id)? == Some(Membership::Invite)
+        {
+            return Ok(None);
+        }
+        let allowed = content
+            .get("allow")
+            .and_then(JsonValue::as_array)
+            .into_iter()
+            .flatten()
+            .any(|condition| {
+                condition.get("type").and_then(JsonValue::as_str) == Some("m.room_membership")
+                    && condition
+                        .get("room_id")
+                        .and_then(JsonValue::as_str)
+                        .and_then(|id| RoomId::parse(id).ok())
+                        .is_some_and(|allowed_room| {
+                            self.is_joined(&allowed_room, user_id).unwrap_or(false)
+                        })
+            });
+        if !allowed {
+            return Ok(None);
+        }
+        let invite_level = self.power_level_for(room_id, "invite", 0)?;
+        for member in self.joined_members(room_id)? {
+            let Some(candidate) = member
+                .state_key
+                .as_deref()
+                .and_then(|key| UserId::parse(key).ok())
+            else {
+                continue;
+            };
+            if candidate.server_name() == self.server_name()
+                && self.user_power_level(room_id, &candidate)? >= invite_level
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn invite(

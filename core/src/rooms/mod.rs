@@ -9,6 +9,7 @@ mod aliases;
 mod auth;
 mod build;
 mod create;
+mod directory;
 mod membership;
 mod pdu;
 mod persist;
@@ -28,6 +29,7 @@ use tokio::sync::OwnedMutexGuard;
 pub use self::{
     build::EventSpec,
     create::{CreateRoomRequest, Preset},
+    directory::PublicRoom,
     membership::MemberProfile,
     pdu::PduEvent,
     send::Transaction,

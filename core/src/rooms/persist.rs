@@ -20,6 +20,7 @@ use crate::{
 };
 
 pub(crate) const ROOMPOSITION_EVENTID: &str = "roomposition_eventid";
+pub(crate) const ROOMTS_EVENTID: &str = "roomtsposition_eventid";
 
 pub(crate) fn timeline_key(room_id: &RoomId, position: u64) -> Vec<u8> {
     compound_key(&[room_id.as_bytes(), &position.to_be_bytes()])
@@ -67,6 +68,13 @@ impl Rooms {
             timeline_key(room_id, position),
             event_id.clone(),
         );
+        let ts = u64::from(pdu.origin_server_ts.0);
+        let ts_key = compound_key(&[
+            room_id.as_bytes(),
+            &ts.to_be_bytes(),
+            &position.to_be_bytes(),
+        ]);
+        batch.put(ROOMTS_EVENTID, ts_key, event_id.clone());
         pending.record(
             &mut batch,
             &StreamItem::Event {

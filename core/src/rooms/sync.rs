@@ -62,6 +62,8 @@ pub struct SyncData {
     pub next_position: StreamPosition,
     pub joined: Vec<JoinedRoom>,
     pub invited: Vec<InvitedRoom>,
+    /// Rooms the user knocked on, with the same stripped state invitees get.
+    pub knocked: Vec<InvitedRoom>,
     pub left: Vec<LeftRoom>,
     /// Account data types that changed: global (`None`) or per room.
     pub account_data_changes: BTreeSet<(Option<OwnedRoomId>, String)>,
@@ -73,6 +75,7 @@ impl SyncData {
     pub fn is_empty(&self) -> bool {
         self.joined.is_empty()
             && self.invited.is_empty()
+            && self.knocked.is_empty()
             && self.left.is_empty()
             && self.account_data_changes.is_empty()
             && self.receipts.is_empty()
@@ -122,6 +125,7 @@ impl Rooms {
             next_position: now,
             joined: Vec::new(),
             invited: Vec::new(),
+            knocked: Vec::new(),
             left: Vec::new(),
             account_data_changes,
             receipts: BTreeMap::new(),
@@ -160,6 +164,12 @@ impl Rooms {
                 }
                 Membership::Invite if initial || membership_changed => {
                     data.invited.push(InvitedRoom {
+                        invite_state: self.stripped_state(&room_id, request.user_id)?,
+                        room_id,
+                    });
+                }
+                Membership::Knock if initial || membership_changed => {
+                    data.knocked.push(InvitedRoom {
                         invite_state: self.stripped_state(&room_id, request.user_id)?,
                         room_id,
                     });
@@ -290,8 +300,9 @@ impl Rooms {
             }
         }
         if let Some(invite) = self.state_pdu(room_id, "m.room.member", user_id.as_str())? {
-            if let Some(inviter) =
-                self.state_pdu(room_id, "m.room.member", invite.sender.as_str())?
+            if invite.sender != user_id
+                && let Some(inviter) =
+                    self.state_pdu(room_id, "m.room.member", invite.sender.as_str())?
             {
                 events.push(stripped(&inviter));
             }

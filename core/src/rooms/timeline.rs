@@ -4,7 +4,10 @@ use std::ops::Bound;
 
 use ruma::{EventId, RoomId, UserId};
 
-use super::{Membership, PduEvent, Rooms, persist::ROOMPOSITION_EVENTID, persist::timeline_key};
+use super::{
+    Membership, PduEvent, Rooms,
+    persist::{ROOMPOSITION_EVENTID, ROOMTS_EVENTID, timeline_key},
+};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,5 +111,86 @@ impl Rooms {
             }
         }
         Ok(false)
+    }
+}
+
+impl Rooms {
+    /// The event closest to `ts`: the first at or after it (`Forward`) or the last at or before
+    /// it (`Backward`), among events `user_id` may read.
+    pub fn event_at_timestamp(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        ts: u64,
+        direction: Direction,
+    ) -> Result<Option<PduEvent>> {
+        let readable_until = self.readable_until(room_id, user_id)?;
+        let room_prefix = crate::storage::compound_key(&[room_id.as_bytes(), b""]);
+        let at = crate::storage::compound_key(&[room_id.as_bytes(), &ts.to_be_bytes(), b""]);
+        let at_end = crate::storage::compound_key(&[
+            room_id.as_bytes(),
+            &ts.to_be_bytes(),
+            &u64::MAX.to_be_bytes(),
+        ]);
+        let upper = crate::storage::prefix_upper_bound(&room_prefix);
+        let rows = match direction {
+            Direction::Forward => {
+                let end = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                self.store()
+                    .range(ROOMTS_EVENTID, Bound::Included(&at), end, false, 64)?
+            }
+            Direction::Backward => self.store().range(
+                ROOMTS_EVENTID,
+                Bound::Included(&room_prefix),
+                Bound::Included(&at_end),
+                true,
+                64,
+            )?,
+        };
+        for (_, value) in rows {
+            let Some(event_id) = String::from_utf8(value)
+                .ok()
+                .and_then(|id| EventId::parse(id).ok())
+            else {
+                continue;
+            };
+            if self
+                .event_position(&event_id)?
+                .is_some_and(|position| position <= readable_until)
+            {
+                return self.pdu(&event_id);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Up to `before` events before and `after` events after `event_id`, for `/context`.
+    pub fn context(
+        &self,
+        room_id: &RoomId,
+        event_id: &EventId,
+        readable_until: u64,
+        before: usize,
+        after: usize,
+    ) -> Result<Option<(u64, TimelinePage, TimelinePage)>> {
+        let Some(position) = self.event_position(event_id)? else {
+            return Ok(None);
+        };
+        if position > readable_until
+            || self
+                .pdu(event_id)?
+                .is_none_or(|event| event.room() != room_id)
+        {
+            return Ok(None);
+        }
+        let earlier = self.timeline(
+            room_id,
+            0,
+            position.saturating_sub(1),
+            Direction::Backward,
+            before,
+        )?;
+        let later = self.timeline(room_id, position, readable_until, Direction::Forward, after)?;
+        Ok(Some((position, earlier, later)))
     }
 }

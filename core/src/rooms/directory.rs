@@ -1,0 +1,96 @@
+//! The public room directory: published rooms with their summaries, most members first.
+
+use ruma::{OwnedRoomId, RoomId};
+use serde_json::{Value as JsonValue, json};
+
+use super::{Rooms, aliases::PUBLISHED_ROOMID};
+use crate::Result;
+
+/// One directory entry, in the shape of the spec's `PublishedRoomsChunk`.
+pub struct PublicRoom {
+    pub room_id: OwnedRoomId,
+    pub joined_members: usize,
+    pub summary: JsonValue,
+}
+
+impl Rooms {
+    /// Every published room matching `search` (name, topic or alias, case-insensitive), ordered
+    /// by joined members then room id, so pagination by offset is stable.
+    pub fn public_rooms(&self, search: Option<&str>) -> Result<Vec<PublicRoom>> {
+        let search = search
+            .map(str::to_lowercase)
+            .filter(|term| !term.is_empty());
+        let mut rooms = Vec::new();
+        for (key, _) in self
+            .store()
+            .scan_prefix(PUBLISHED_ROOMID, b"", usize::MAX)?
+        {
+            let Some(room_id) = String::from_utf8(key)
+                .ok()
+                .and_then(|id| RoomId::parse(id).ok())
+            else {
+                continue;
+            };
+            let room = self.public_room(&room_id)?;
+            if let Some(term) = &search {
+                let haystack = ["name", "topic", "canonical_alias"]
+                    .iter()
+                    .filter_map(|field| room.summary.get(*field).and_then(JsonValue::as_str))
+                    .map(str::to_lowercase)
+                    .collect::<Vec<_>>();
+                if !haystack.iter().any(|text| text.contains(term.as_str())) {
+                    continue;
+                }
+            }
+            rooms.push(room);
+        }
+        rooms.sort_by(|a, b| {
+            b.joined_members
+                .cmp(&a.joined_members)
+                .then_with(|| a.room_id.cmp(&b.room_id))
+        });
+        Ok(rooms)
+    }
+
+    fn public_room(&self, room_id: &RoomId) -> Result<PublicRoom> {
+        let content = |kind: &str| -> Result<JsonValue> {
+            Ok(self
+                .state_pdu(room_id, kind, "")?
+                .map(|event| event.content_json())
+                .unwrap_or_default())
+        };
+        let joined_members = self.joined_members(room_id)?.len();
+        let join_rule = content("m.room.join_rules")?
+            .get("join_rule")
+            .and_then(JsonValue::as_str)
+            .unwrap_or("invite")
+            .to_owned();
+        let mut summary = json!({
+            "room_id": room_id,
+            "num_joined_members": joined_members,
+            "world_readable": content("m.room.history_visibility")?.get("history_visibility").and_then(JsonValue::as_str) == Some("world_readable"),
+            "guest_can_join": content("m.room.guest_access")?.get("guest_access").and_then(JsonValue::as_str) == Some("can_join"),
+            "join_rule": join_rule,
+        });
+        for (kind, field, key) in [
+            ("m.room.name", "name", "name"),
+            ("m.room.topic", "topic", "topic"),
+            ("m.room.canonical_alias", "alias", "canonical_alias"),
+            ("m.room.avatar", "url", "avatar_url"),
+            ("m.room.create", "type", "room_type"),
+        ] {
+            if let Some(value) = content(kind)?
+                .get(field)
+                .and_then(JsonValue::as_str)
+                .filter(|value| !value.is_empty())
+            {
+                summary[key] = value.into();
+            }
+        }
+        Ok(PublicRoom {
+            room_id: room_id.to_owned(),
+            joined_members,
+            summary,
+        })
+    }
+}
