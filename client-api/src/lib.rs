@@ -16,6 +16,7 @@ mod message;
 mod ops;
 mod profile;
 pub mod rate_limit;
+mod relations;
 mod room;
 mod routing;
 mod session;
@@ -303,6 +304,24 @@ pub fn router(state: AppState) -> Router {
     router = route::<c::knock::knock_room::v3::Request, _, _>(
         router,
         membership::knock_room::knock_room,
+    );
+
+    router = route::<c::relations::get_relating_events::v1::Request, _, _>(
+        router,
+        relations::get_relating_events::get_relating_events,
+    );
+    router = route::<c::relations::get_relating_events_with_rel_type::v1::Request, _, _>(
+        router,
+        relations::get_relating_events::get_relating_events_with_rel_type,
+    );
+    router =
+        route::<c::relations::get_relating_events_with_rel_type_and_event_type::v1::Request, _, _>(
+            router,
+            relations::get_relating_events::get_relating_events_with_rel_type_and_event_type,
+        );
+    router = route::<c::threads::get_threads::v1::Request, _, _>(
+        router,
+        relations::get_threads::get_threads,
     );
 
     let cors = cors_layer(&state.services.config.client.cors_allowed_origins);

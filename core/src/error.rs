@@ -59,6 +59,8 @@ pub enum Error {
     UnsupportedRoomVersion(String),
     #[error("{0}")]
     RoomInUse(String),
+    #[error("{0}")]
+    DuplicateAnnotation(String),
     /// The request is well-formed but the server's state does not allow it now.
     #[error("{0}")]
     BadState(String),

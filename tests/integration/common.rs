@@ -190,7 +190,7 @@ impl TestServer {
     }
 
     pub async fn send_text(&self, user: &TestUser, room_id: &str, text: &str) -> String {
-        let txn = format!("t{}", rand_suffix());
+        let txn = format!("send-text-{}", rand_suffix());
         let path = format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}");
         let (status, response) = self
             .put(

@@ -10,6 +10,7 @@ mod discovery;
 mod durability;
 mod ephemeral;
 mod profile;
+mod relations;
 mod room_extras;
 mod rooms;
 mod sessions;

@@ -40,6 +40,15 @@ pub(crate) fn client_event(
     with_room_id: bool,
 ) -> JsonValue {
     let mut event = pdu.to_client_event(with_room_id);
+    let up_to = state.services.notifier.current();
+    if let Ok(Some(relations)) =
+        state
+            .services
+            .rooms
+            .bundled_aggregations(pdu, &identity.user_id, up_to)
+    {
+        event["unsigned"]["m.relations"] = relations;
+    }
     if pdu.sender == identity.user_id
         && let Ok(Some(txn_id)) = state.services.rooms.transaction_id_of(
             &pdu.event_id,

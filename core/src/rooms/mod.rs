@@ -13,6 +13,7 @@ mod directory;
 mod membership;
 mod pdu;
 mod persist;
+mod relations;
 mod send;
 mod state;
 mod sync;

@@ -91,6 +91,7 @@ impl Rooms {
         if pdu.kind == TimelineEventType::RoomMember {
             self.index_membership(&mut batch, room_id, pdu, position)?;
         }
+        self.index_relation(&mut batch, room_id, pdu, position)?;
         if let Some(target) = pdu.redacted_event() {
             self.redact_stored(&mut batch, room_id, rules, &target, pdu)?;
         }

@@ -68,6 +68,7 @@ impl Rooms {
         {
             return Ok(existing);
         }
+        self.check_duplicate_annotation(sender, &spec.content)?;
         if let Some(target) = &spec.redacts {
             self.check_redaction(room_id, sender, target)?;
         }
