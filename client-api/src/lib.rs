@@ -11,6 +11,7 @@ mod ephemeral;
 mod error;
 mod extract;
 mod filter;
+mod filtering;
 mod membership;
 mod message;
 mod ops;

@@ -9,6 +9,7 @@ mod devices;
 mod discovery;
 mod durability;
 mod ephemeral;
+mod filters;
 mod profile;
 mod relations;
 mod room_extras;

@@ -6,7 +6,7 @@ use ruma::api::{Direction as ApiDirection, client::message::get_message_events::
 use serde_json::{Value as JsonValue, json};
 
 use crate::{
-    ApiError, AppState, Ruma,
+    ApiError, AppState, Ruma, filtering,
     room::{client_event, format_token, parse_token},
 };
 
@@ -29,6 +29,11 @@ pub async fn get_message_events(
         .unwrap_or(MAX_LIMIT)
         .clamp(1, MAX_LIMIT);
     let to = body.to.as_deref().map(parse_token).transpose()?;
+    let ignored = filtering::ignored_users(&state, &identity.user_id);
+    let keep = |event: &myelin_core::rooms::PduEvent| {
+        !filtering::hidden_by_ignore(&ignored, event)
+            && filtering::passes_event(&body.filter, event)
+    };
     let (start, page) = match body.dir {
         ApiDirection::Backward => {
             let from = body
@@ -40,12 +45,13 @@ pub async fn get_message_events(
                 .min(readable_until);
             (
                 from,
-                rooms.timeline(
+                rooms.timeline_where(
                     &body.room_id,
                     to.unwrap_or(0),
                     from,
                     Direction::Backward,
                     limit,
+                    keep,
                 )?,
             )
         }
@@ -59,16 +65,37 @@ pub async fn get_message_events(
             let up_to = to.unwrap_or(readable_until).min(readable_until);
             (
                 from,
-                rooms.timeline(&body.room_id, from, up_to, Direction::Forward, limit)?,
+                rooms.timeline_where(
+                    &body.room_id,
+                    from,
+                    up_to,
+                    Direction::Forward,
+                    limit,
+                    keep,
+                )?,
             )
         }
     };
-    let chunk: Vec<JsonValue> = page
-        .events
+    let shown: Vec<&myelin_core::rooms::PduEvent> =
+        page.events.iter().map(|(_, event)| event).collect();
+    let chunk: Vec<JsonValue> = shown
         .iter()
-        .map(|(_, event)| client_event(&state, event, identity, true))
+        .map(|event| client_event(&state, event, identity, true))
         .collect();
     let mut response = json!({ "start": format_token(start), "chunk": chunk });
+    if filtering::lazy_loading(&body.filter) {
+        // The members who sent the events of this page, so lazy-loading clients can name them.
+        let members = filtering::lazy_load_state(
+            rooms.member_events(&body.room_id)?,
+            &shown,
+            &identity.user_id,
+        );
+        response["state"] = members
+            .iter()
+            .map(|event| client_event(&state, event, identity, true))
+            .collect::<Vec<_>>()
+            .into();
+    }
     if page.more
         && let Some((position, _)) = page.events.last()
     {

@@ -1,16 +1,16 @@
 //! `GET /_matrix/client/v3/sync`
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use axum::{Json, extract::State};
 use myelin_core::{
     Error,
     ephemeral::Receipt,
-    rooms::{JoinedRoom, LeftRoom, SyncData, SyncRequest},
+    rooms::{JoinedRoom, LeftRoom, PduEvent, SyncData, SyncRequest},
     users::Identity,
 };
 use ruma::{
-    OwnedRoomId, OwnedUserId,
+    OwnedRoomId, OwnedUserId, UserId,
     api::client::{
         filter::FilterDefinition,
         sync::sync_events::v3::{self, Filter},
@@ -19,7 +19,7 @@ use ruma::{
 use serde_json::{Map, Value as JsonValue, json};
 
 use crate::{
-    ApiError, AppState, Ruma,
+    ApiError, AppState, Ruma, filtering,
     room::{client_event, format_token, parse_token},
 };
 
@@ -98,12 +98,18 @@ pub async fn sync_events(
             usize::try_from(u64::from(limit)).unwrap_or(usize::MAX)
         })
         .max(1);
+    let ignored = filtering::ignored_users(&state, &identity.user_id);
+    let keep_in_timeline = |event: &PduEvent| {
+        !filtering::hidden_by_ignore(&ignored, event)
+            && filtering::passes_event(&filter.room.timeline, event)
+    };
     let sync_request = SyncRequest {
         user_id: &identity.user_id,
         since,
         timeline_limit,
         full_state: body.full_state,
         include_leave: filter.room.include_leave,
+        keep_in_timeline: &keep_in_timeline,
     };
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
@@ -125,7 +131,13 @@ pub async fn sync_events(
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     };
-    let mut response = render(&state, identity, since.is_none(), &data, &typing_rooms)?;
+    let view = View {
+        identity,
+        filter: &filter,
+        ignored: ignored.clone(),
+        initial: since.is_none(),
+    };
+    let mut response = render(&state, &view, &data, &typing_rooms)?;
     response["next_batch"] = SyncToken {
         events: data.next_position,
         typing: typing_serial,
@@ -156,35 +168,132 @@ fn typing_changes(
     Ok(changed)
 }
 
+/// What rendering needs besides the data: the filter and the ignored users.
+struct View<'a> {
+    identity: &'a Identity,
+    filter: &'a FilterDefinition,
+    ignored: BTreeSet<OwnedUserId>,
+    initial: bool,
+}
+
+impl View<'_> {
+    fn room_wanted(&self, room_id: &ruma::RoomId) -> bool {
+        filtering::room_passes(
+            self.filter.room.rooms.as_ref(),
+            &self.filter.room.not_rooms,
+            room_id,
+        )
+    }
+
+    fn timeline(&self, state: &AppState, events: &[(u64, PduEvent)]) -> Vec<JsonValue> {
+        events
+            .iter()
+            .map(|(_, event)| event)
+            .filter(|event| {
+                !filtering::hidden_by_ignore(&self.ignored, event)
+                    && filtering::passes_event(&self.filter.room.timeline, event)
+            })
+            .map(|event| client_event(state, event, self.identity, false))
+            .collect()
+    }
+
+    fn state(
+        &self,
+        state: &AppState,
+        room_state: &[PduEvent],
+        timeline: &[(u64, PduEvent)],
+    ) -> Vec<JsonValue> {
+        let mut events: Vec<PduEvent> = room_state
+            .iter()
+            .filter(|event| filtering::passes_event(&self.filter.room.state, event))
+            .cloned()
+            .collect();
+        if filtering::lazy_loading(&self.filter.room.state) {
+            let senders: Vec<&PduEvent> = timeline.iter().map(|(_, event)| event).collect();
+            events = filtering::lazy_load_state(events, &senders, &self.identity.user_id);
+        }
+        events
+            .iter()
+            .map(|event| client_event(state, event, self.identity, false))
+            .collect()
+    }
+
+    fn account_data(&self, events: Vec<(String, JsonValue)>, room: bool) -> Vec<JsonValue> {
+        let global = &self.filter.account_data;
+        let wanted = |kind: &str| {
+            if room {
+                filtering::passes(
+                    &self.filter.room.account_data,
+                    kind,
+                    &self.identity.user_id,
+                    None,
+                )
+            } else {
+                !global
+                    .not_types
+                    .iter()
+                    .any(|pattern| filtering::type_matches(pattern, kind))
+                    && global.types.as_ref().is_none_or(|types| {
+                        types
+                            .iter()
+                            .any(|pattern| filtering::type_matches(pattern, kind))
+                    })
+            }
+        };
+        events
+            .into_iter()
+            .filter(|(kind, _)| wanted(kind))
+            .map(|(kind, content)| json!({ "type": kind, "content": content }))
+            .collect()
+    }
+
+    fn ephemeral_wanted(&self, kind: &str) -> bool {
+        filtering::passes(
+            &self.filter.room.ephemeral,
+            kind,
+            &self.identity.user_id,
+            None,
+        )
+    }
+}
+
 fn render(
     state: &AppState,
-    identity: &Identity,
-    initial: bool,
+    view: &View<'_>,
     data: &SyncData,
     typing_rooms: &TypingRooms,
 ) -> Result<JsonValue, ApiError> {
     let users = &state.services.users;
+    let identity = view.identity;
     let mut join = Map::new();
-    for room in &data.joined {
-        let mut rendered = render_joined(state, identity, room);
-        let room_account_data: Vec<JsonValue> = users
+    for room in data
+        .joined
+        .iter()
+        .filter(|room| view.room_wanted(&room.room_id))
+    {
+        let mut rendered = render_joined(state, view, room);
+        let room_account_data = users
             .all_account_data(&identity.user_id, Some(&room.room_id))?
             .into_iter()
             .filter(|(kind, _)| {
-                initial
+                view.initial
                     || data
                         .account_data_changes
                         .contains(&(Some(room.room_id.clone()), kind.clone()))
             })
-            .map(|(kind, content)| json!({ "type": kind, "content": content }))
             .collect();
-        rendered["account_data"] = json!({ "events": room_account_data });
-        if let Some(receipts) = data.receipts.get(&room.room_id) {
+        rendered["account_data"] = json!({ "events": view.account_data(room_account_data, true) });
+        if let Some(receipts) = data.receipts.get(&room.room_id)
+            && view.ephemeral_wanted("m.receipt")
+        {
             rendered["ephemeral"]["events"] = json!([receipt_event(receipts)]);
         }
         join.insert(room.room_id.to_string(), rendered);
     }
     for (room_id, typists) in typing_rooms {
+        if !view.room_wanted(room_id) || !view.ephemeral_wanted("m.typing") {
+            continue;
+        }
         let entry = join
             .entry(room_id.to_string())
             .or_insert_with(empty_joined_room);
@@ -196,22 +305,25 @@ fn render(
     for (room_id, kind) in &data.account_data_changes {
         let Some(room_id) = room_id else { continue };
         if join.contains_key(room_id.as_str())
+            || !view.room_wanted(room_id)
             || !state.services.rooms.is_joined(room_id, &identity.user_id)?
         {
             continue;
         }
         if let Some(content) = users.account_data(&identity.user_id, Some(room_id), kind)? {
+            let events = view.account_data(vec![(kind.clone(), content)], true);
             let entry = join
                 .entry(room_id.to_string())
                 .or_insert_with(empty_joined_room);
-            if let Some(events) = entry["account_data"]["events"].as_array_mut() {
-                events.push(json!({ "type": kind, "content": content }));
+            if let Some(list) = entry["account_data"]["events"].as_array_mut() {
+                list.extend(events);
             }
         }
     }
     let invite: Map<String, JsonValue> = data
         .invited
         .iter()
+        .filter(|room| view.room_wanted(&room.room_id) && !invited_by_ignored(view, room))
         .map(|room| {
             (
                 room.room_id.to_string(),
@@ -222,6 +334,7 @@ fn render(
     let knock: Map<String, JsonValue> = data
         .knocked
         .iter()
+        .filter(|room| view.room_wanted(&room.room_id))
         .map(|room| {
             (
                 room.room_id.to_string(),
@@ -232,40 +345,44 @@ fn render(
     let leave: Map<String, JsonValue> = data
         .left
         .iter()
-        .map(|room| (room.room_id.to_string(), render_left(state, identity, room)))
+        .filter(|room| view.room_wanted(&room.room_id))
+        .map(|room| (room.room_id.to_string(), render_left(state, view, room)))
         .collect();
-    let global: Vec<JsonValue> = users
+    let global = users
         .all_account_data(&identity.user_id, None)?
         .into_iter()
-        .filter(|(kind, _)| initial || data.account_data_changes.contains(&(None, kind.clone())))
-        .map(|(kind, content)| json!({ "type": kind, "content": content }))
+        .filter(|(kind, _)| {
+            view.initial || data.account_data_changes.contains(&(None, kind.clone()))
+        })
         .collect();
     Ok(json!({
         "rooms": { "join": join, "invite": invite, "leave": leave, "knock": knock },
-        "account_data": { "events": global },
+        "account_data": { "events": view.account_data(global, false) },
         "presence": { "events": [] },
         "to_device": { "events": [] },
     }))
+}
+
+/// Invites from ignored users are dropped, as the spec asks.
+fn invited_by_ignored(view: &View<'_>, room: &myelin_core::rooms::InvitedRoom) -> bool {
+    room.invite_state.iter().any(|event| {
+        event["type"] == "m.room.member"
+            && event["state_key"] == view.identity.user_id.as_str()
+            && event["sender"]
+                .as_str()
+                .and_then(|sender| UserId::parse(sender).ok())
+                .is_some_and(|sender| view.ignored.contains(&sender))
+    })
 }
 
 fn empty_joined_room() -> JsonValue {
     json!({ "timeline": { "events": [], "limited": false }, "state": { "events": [] }, "ephemeral": { "events": [] }, "account_data": { "events": [] } })
 }
 
-fn render_joined(state: &AppState, identity: &Identity, room: &JoinedRoom) -> JsonValue {
-    let timeline: Vec<JsonValue> = room
-        .timeline
-        .iter()
-        .map(|(_, event)| client_event(state, event, identity, false))
-        .collect();
-    let room_state: Vec<JsonValue> = room
-        .state
-        .iter()
-        .map(|event| client_event(state, event, identity, false))
-        .collect();
+fn render_joined(state: &AppState, view: &View<'_>, room: &JoinedRoom) -> JsonValue {
     json!({
-        "timeline": { "events": timeline, "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
-        "state": { "events": room_state },
+        "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
+        "state": { "events": view.state(state, &room.state, &room.timeline) },
         "ephemeral": { "events": [] },
         "summary": {
             "m.heroes": room.heroes,
@@ -275,20 +392,10 @@ fn render_joined(state: &AppState, identity: &Identity, room: &JoinedRoom) -> Js
     })
 }
 
-fn render_left(state: &AppState, identity: &Identity, room: &LeftRoom) -> JsonValue {
-    let timeline: Vec<JsonValue> = room
-        .timeline
-        .iter()
-        .map(|(_, event)| client_event(state, event, identity, false))
-        .collect();
-    let room_state: Vec<JsonValue> = room
-        .state
-        .iter()
-        .map(|event| client_event(state, event, identity, false))
-        .collect();
+fn render_left(state: &AppState, view: &View<'_>, room: &LeftRoom) -> JsonValue {
     json!({
-        "timeline": { "events": timeline, "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
-        "state": { "events": room_state },
+        "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
+        "state": { "events": view.state(state, &room.state, &room.timeline) },
         "account_data": { "events": [] },
     })
 }

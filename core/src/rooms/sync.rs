@@ -31,6 +31,8 @@ pub struct SyncRequest<'a> {
     pub timeline_limit: usize,
     pub full_state: bool,
     pub include_leave: bool,
+    /// Which events count towards the timeline limit (the client's timeline filter).
+    pub keep_in_timeline: &'a (dyn Fn(&PduEvent) -> bool + Sync),
 }
 
 pub struct JoinedRoom {
@@ -178,12 +180,13 @@ impl Rooms {
                     if (membership_changed && !initial) || (initial && request.include_leave) =>
                 {
                     let after = if initial { 0 } else { since };
-                    let page = self.timeline(
+                    let page = self.timeline_where(
                         &room_id,
                         after,
                         record.position,
                         Direction::Backward,
                         request.timeline_limit,
+                        request.keep_in_timeline,
                     )?;
                     let mut timeline = page.events;
                     timeline.reverse();
@@ -213,12 +216,13 @@ impl Rooms {
         fresh: bool,
     ) -> Result<JoinedRoom> {
         let after = if fresh { 0 } else { since };
-        let page = self.timeline(
+        let page = self.timeline_where(
             room_id,
             after,
             now,
             Direction::Backward,
             request.timeline_limit,
+            request.keep_in_timeline,
         )?;
         let mut timeline = page.events;
         timeline.reverse();

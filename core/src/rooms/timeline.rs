@@ -35,26 +35,62 @@ impl Rooms {
         direction: Direction,
         limit: usize,
     ) -> Result<TimelinePage> {
-        if up_to <= after || limit == 0 {
-            return Ok(TimelinePage {
-                events: Vec::new(),
-                more: up_to > after,
-            });
+        self.timeline_where(room_id, after, up_to, direction, limit, |_| true)
+    }
+
+    /// [`Rooms::timeline`] counting only events `keep` accepts, so a filter applies before the
+    /// limit rather than emptying a page after it.
+    pub fn timeline_where(
+        &self,
+        room_id: &RoomId,
+        after: u64,
+        up_to: u64,
+        direction: Direction,
+        limit: usize,
+        keep: impl Fn(&PduEvent) -> bool,
+    ) -> Result<TimelinePage> {
+        let mut events = Vec::new();
+        let (mut low, mut high) = (after, up_to);
+        let batch = (limit + 1).max(16);
+        while high > low && events.len() <= limit {
+            let start = timeline_key(room_id, low + 1);
+            let end = timeline_key(room_id, high);
+            let rows = self.store().range(
+                ROOMPOSITION_EVENTID,
+                Bound::Included(&start),
+                Bound::Included(&end),
+                direction == Direction::Backward,
+                batch,
+            )?;
+            let exhausted = rows.len() < batch;
+            for (position, pdu) in self.decode_timeline_rows(room_id, rows)? {
+                match direction {
+                    Direction::Backward => high = position - 1,
+                    Direction::Forward => low = position,
+                }
+                if keep(&pdu) {
+                    events.push((position, pdu));
+                    if events.len() > limit {
+                        break;
+                    }
+                }
+            }
+            if exhausted {
+                break;
+            }
         }
-        let start = timeline_key(room_id, after + 1);
-        let end = timeline_key(room_id, up_to);
-        let rows = self.store().range(
-            ROOMPOSITION_EVENTID,
-            Bound::Included(&start),
-            Bound::Included(&end),
-            direction == Direction::Backward,
-            limit + 1,
-        )?;
-        let more = rows.len() > limit;
+        let more = events.len() > limit;
+        events.truncate(limit);
+        Ok(TimelinePage { events, more })
+    }
+
+    fn decode_timeline_rows(
+        &self,
+        room_id: &RoomId,
+        rows: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Vec<(u64, PduEvent)>> {
         let prefix_len = room_id.as_bytes().len() + 1;
-        let events = rows
-            .into_iter()
-            .take(limit)
+        rows.into_iter()
             .map(|(key, value)| {
                 let position = key
                     .get(prefix_len..)
@@ -70,8 +106,7 @@ impl Rooms {
                     .ok_or_else(|| Error::Storage(format!("timeline event {event_id} missing")))?;
                 Ok((position, pdu))
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(TimelinePage { events, more })
+            .collect()
     }
 
     /// The last stream position of the room `user_id` may read: everything while joined, up to
