@@ -16,3 +16,4 @@ mod room_extras;
 mod rooms;
 mod sessions;
 mod sync;
+mod unread;

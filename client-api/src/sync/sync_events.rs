@@ -283,6 +283,24 @@ fn render(
             })
             .collect();
         rendered["account_data"] = json!({ "events": view.account_data(room_account_data, true) });
+        let counts = state
+            .services
+            .rooms
+            .unread_counts(&room.room_id, &identity.user_id)?;
+        if view.filter.room.timeline.unread_thread_notifications {
+            let main = counts.threads.get("main").copied().unwrap_or_default();
+            rendered["unread_notifications"] =
+                json!({ "notification_count": main.0, "highlight_count": main.1 });
+            let threads: Map<String, JsonValue> = counts
+                .threads
+                .iter()
+                .filter(|(root, _)| root.as_str() != "main")
+                .map(|(root, (notifications, highlights))| (root.clone(), json!({ "notification_count": notifications, "highlight_count": highlights })))
+                .collect();
+            rendered["unread_thread_notifications"] = JsonValue::Object(threads);
+        } else {
+            rendered["unread_notifications"] = json!({ "notification_count": counts.notifications, "highlight_count": counts.highlights });
+        }
         if let Some(receipts) = data.receipts.get(&room.room_id)
             && view.ephemeral_wanted("m.receipt")
         {

@@ -13,6 +13,7 @@ mod directory;
 mod membership;
 mod pdu;
 mod persist;
+mod push;
 mod relations;
 mod send;
 mod state;
@@ -33,6 +34,7 @@ pub use self::{
     directory::PublicRoom,
     membership::MemberProfile,
     pdu::PduEvent,
+    push::UnreadCounts,
     send::Transaction,
     state::{Membership, RoomInfo},
     sync::{InvitedRoom, JoinedRoom, LeftRoom, SyncData, SyncRequest},

@@ -92,6 +92,8 @@ impl Rooms {
             self.index_membership(&mut batch, room_id, pdu, position)?;
         }
         self.index_relation(&mut batch, room_id, pdu, position)?;
+        self.index_push_actions(&mut batch, room_id, rules, pdu, position)
+            .await?;
         if let Some(target) = pdu.redacted_event() {
             self.redact_stored(&mut batch, room_id, rules, &target, pdu)?;
         }
