@@ -98,6 +98,12 @@ async fn state_can_be_read_by_key_with_or_without_a_trailing_slash() {
         .await;
     assert_eq!(event["event_id"], sent["event_id"]);
     assert_eq!(event["content"]["name"], "Second");
+    assert_eq!(
+        event["unsigned"]["prev_content"]["name"], "First",
+        "the replaced state rides along: {event}"
+    );
+    assert_eq!(event["unsigned"]["prev_sender"], alice.user_id.as_str());
+    assert!(event["unsigned"]["age"].as_u64().is_some());
     assert_eq!(event["room_id"], room_id.as_str());
     let (_, again) = server
         .put(

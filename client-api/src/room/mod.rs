@@ -40,6 +40,16 @@ pub(crate) fn client_event(
     with_room_id: bool,
 ) -> JsonValue {
     let mut event = pdu.to_client_event(with_room_id);
+    let now = myelin_core::users::now_ms();
+    event["unsigned"]["age"] = now.saturating_sub(u64::from(pdu.origin_server_ts.0)).into();
+    if pdu.is_state()
+        && let Ok(Some(previous)) = state.services.rooms.replaced_state(&pdu.event_id)
+    {
+        // Synapse's fields: clients render "changed their name" and the like from these.
+        event["unsigned"]["replaces_state"] = previous.event_id.as_str().into();
+        event["unsigned"]["prev_content"] = previous.content_json();
+        event["unsigned"]["prev_sender"] = previous.sender.as_str().into();
+    }
     let up_to = state.services.notifier.current();
     if let Ok(Some(relations)) =
         state

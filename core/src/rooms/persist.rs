@@ -21,6 +21,8 @@ use crate::{
 
 pub(crate) const ROOMPOSITION_EVENTID: &str = "roomposition_eventid";
 pub(crate) const ROOMTS_EVENTID: &str = "roomtsposition_eventid";
+/// State event → the state event it replaced, for `unsigned.prev_content`.
+pub(crate) const EVENTID_REPLACESSTATE: &str = "eventid_replacesstate";
 
 pub(crate) fn timeline_key(room_id: &RoomId, position: u64) -> Vec<u8> {
     compound_key(&[room_id.as_bytes(), &position.to_be_bytes()])
@@ -82,6 +84,13 @@ impl Rooms {
             },
         );
         if let Some((kind, key)) = pdu.state_key_pair() {
+            if let Some(previous) = self.state_event_id(room_id, &kind, &key)? {
+                batch.put(
+                    EVENTID_REPLACESSTATE,
+                    event_id.clone(),
+                    previous.as_bytes().to_vec(),
+                );
+            }
             batch.put(
                 ROOMSTATE_EVENTID,
                 state_key(room_id, &kind, &key),

@@ -235,3 +235,22 @@ impl Rooms {
             .collect())
     }
 }
+
+impl Rooms {
+    /// The state event `event_id` replaced, if any.
+    pub fn replaced_state(&self, event_id: &EventId) -> Result<Option<PduEvent>> {
+        let Some(previous) = self
+            .store()
+            .get(super::persist::EVENTID_REPLACESSTATE, event_id.as_bytes())?
+        else {
+            return Ok(None);
+        };
+        match String::from_utf8(previous)
+            .ok()
+            .and_then(|id| EventId::parse(id).ok())
+        {
+            Some(previous) => self.pdu(&previous),
+            None => Ok(None),
+        }
+    }
+}
