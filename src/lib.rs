@@ -199,19 +199,23 @@ fn serve(
     })
 }
 
-/// Periodic chores: write device last-seen data, forget idle rate-limit buckets.
+/// Periodic chores: expire idle presence, write device last-seen data, forget idle rate-limit
+/// buckets.
 fn spawn_housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        for round in 0u64.. {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stopped.wait_for(|stop| *stop) => return,
             }
-            if let Err(error) = state.services.users.flush_last_seen().await {
-                tracing::warn!(%error, "could not save device last-seen data");
+            state.services.presence.expire_idle();
+            if round % 3 == 0 {
+                if let Err(error) = state.services.users.flush_last_seen().await {
+                    tracing::warn!(%error, "could not save device last-seen data");
+                }
+                state.limits.forget_idle();
             }
-            state.limits.forget_idle();
         }
     })
 }

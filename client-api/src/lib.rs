@@ -15,6 +15,7 @@ mod filtering;
 mod membership;
 mod message;
 mod ops;
+mod presence;
 mod profile;
 pub mod rate_limit;
 mod relations;
@@ -323,6 +324,15 @@ pub fn router(state: AppState) -> Router {
     router = route::<c::threads::get_threads::v1::Request, _, _>(
         router,
         relations::get_threads::get_threads,
+    );
+
+    router = route::<c::presence::set_presence::v3::Request, _, _>(
+        router,
+        presence::set_presence::set_presence,
+    );
+    router = route::<c::presence::get_presence::v3::Request, _, _>(
+        router,
+        presence::get_presence::get_presence,
     );
 
     let cors = cors_layer(&state.services.config.client.cors_allowed_origins);

@@ -19,6 +19,7 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub storage: StorageConfig,
     pub rooms: RoomsConfig,
+    pub presence: PresenceConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,6 +191,20 @@ impl Default for RoomsConfig {
         Self {
             default_room_version: ruma::RoomVersionId::V12,
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// Track and share presence (online, unavailable, offline). Off, presence updates are
+    /// accepted and ignored and everyone appears offline, as in Synapse.
+    pub enabled: bool,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 

@@ -29,6 +29,7 @@ pub struct Services {
     pub rooms: Rooms,
     pub notifier: Arc<Notifier>,
     pub typing: ephemeral::Typing,
+    pub presence: ephemeral::Presence,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -38,6 +39,12 @@ impl Services {
         let config = Arc::new(config);
         let store = Store::open(config.storage.backend, &config.server.data_dir)?;
         let notifier = Arc::new(Notifier::load(&store)?);
+        let serial = ephemeral::EphemeralSerial::new();
+        let presence = ephemeral::Presence::new(
+            config.presence.enabled,
+            serial.clone(),
+            Arc::clone(&notifier),
+        );
         let keys = Arc::new(ServerKeys::load_or_generate(&store)?);
         let users = Users::new(store.clone(), Arc::clone(&config), Arc::clone(&notifier))?;
         let rooms = Rooms::new(
@@ -51,7 +58,8 @@ impl Services {
             store,
             users,
             rooms,
-            typing: ephemeral::Typing::new(Arc::clone(&notifier)),
+            typing: ephemeral::Typing::new(serial.clone(), Arc::clone(&notifier)),
+            presence,
             notifier,
             metrics: Arc::new(metrics::Metrics::default()),
         })

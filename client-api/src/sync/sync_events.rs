@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, time::Duration};
 use axum::{Json, extract::State};
 use myelin_core::{
     Error,
-    ephemeral::Receipt,
+    ephemeral::{PresenceState, Receipt},
     rooms::{JoinedRoom, LeftRoom, PduEvent, SyncData, SyncRequest},
     users::Identity,
 };
@@ -51,11 +51,11 @@ fn filter_of(
     })
 }
 
-/// `s{events}_{typing}`: the event stream position and the typing serial.
+/// `s{events}_{ephemeral}`: the event stream position and the serial of typing and presence.
 #[derive(Debug, Clone, Copy)]
 struct SyncToken {
     events: u64,
-    typing: u64,
+    ephemeral: u64,
 }
 
 impl SyncToken {
@@ -66,14 +66,14 @@ impl SyncToken {
             .map_err(|_| Error::InvalidParam(format!("Invalid sync token {token}")))?;
         Ok(Self {
             events: parse_token(events)?,
-            typing,
+            ephemeral: typing,
         })
     }
 }
 
 impl std::fmt::Display for SyncToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}_{}", format_token(self.events), self.typing)
+        write!(f, "{}_{}", format_token(self.events), self.ephemeral)
     }
 }
 
@@ -114,19 +114,27 @@ pub async fn sync_events(
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
     let mut changes = state.services.notifier.subscribe();
-    let (data, typing_serial, typing_rooms) = loop {
+    let set_presence =
+        PresenceState::parse(body.set_presence.as_str()).unwrap_or(PresenceState::Online);
+    state
+        .services
+        .presence
+        .on_sync(&identity.user_id, set_presence);
+    let ephemeral_since = since_token.map(|token| token.ephemeral);
+    let (data, ephemeral_serial, typing_rooms, presence_events) = loop {
         changes.borrow_and_update();
         // Read the serial first: a change racing with this sync shows up in the next one.
-        let typing_serial = state.services.typing.serial();
+        let ephemeral_serial = state.services.typing.serial();
         let data = state.services.rooms.sync(&sync_request)?;
-        let typing_rooms = typing_changes(&state, identity, since_token.map(|token| token.typing))?;
-        let nothing_new = data.is_empty() && typing_rooms.is_empty();
+        let typing_rooms = typing_changes(&state, identity, ephemeral_since)?;
+        let presence_events = presence_changes(&state, identity, &filter, ephemeral_since)?;
+        let nothing_new = data.is_empty() && typing_rooms.is_empty() && presence_events.is_empty();
         if !nothing_new
             || since.is_none()
             || body.full_state
             || tokio::time::Instant::now() >= deadline
         {
-            break (data, typing_serial, typing_rooms);
+            break (data, ephemeral_serial, typing_rooms, presence_events);
         }
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
@@ -138,13 +146,48 @@ pub async fn sync_events(
         initial: since.is_none(),
     };
     let mut response = render(&state, &view, &data, &typing_rooms)?;
+    response["presence"] = json!({ "events": presence_events });
     response["next_batch"] = SyncToken {
         events: data.next_position,
-        typing: typing_serial,
+        ephemeral: ephemeral_serial,
     }
     .to_string()
     .into();
     Ok(Json(response))
+}
+
+/// `m.presence` events of users sharing a room with the user whose presence changed after
+/// `since` (everyone known, when initial).
+fn presence_changes(
+    state: &AppState,
+    identity: &Identity,
+    filter: &FilterDefinition,
+    since: Option<u64>,
+) -> Result<Vec<JsonValue>, ApiError> {
+    let presence = &state.services.presence;
+    if !presence.enabled() {
+        return Ok(Vec::new());
+    }
+    let mut events = Vec::new();
+    for user_id in presence.changed_since(since) {
+        let wanted = !filter.presence.not_senders.contains(&user_id)
+            && filter
+                .presence
+                .senders
+                .as_ref()
+                .is_none_or(|senders| senders.contains(&user_id));
+        if wanted
+            && !filter
+                .presence
+                .not_types
+                .iter()
+                .any(|kind| kind == "m.presence")
+            && crate::presence::may_see(state, &identity.user_id, &user_id)?
+        {
+            events.push(json!({ "type": "m.presence", "sender": user_id, "content": crate::presence::content(&presence.status(&user_id)) }));
+        }
+    }
+    Ok(events)
 }
 
 /// Joined rooms whose typing set changed after `since` (every room with typists when initial).

@@ -1,5 +1,5 @@
-//! Typing notifications: kept in memory with their expiry. Each change bumps a serial that
-//! `/sync` tokens carry; the serial starts at the wall clock so it keeps growing across restarts.
+//! Typing notifications: kept in memory with their expiry. Each change bumps the ephemeral
+//! serial that `/sync` tokens carry.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -10,6 +10,7 @@ use std::{
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tokio::time::Instant;
 
+use super::EphemeralSerial;
 use crate::stream::Notifier;
 
 /// Longest typing timeout honoured; clients renew long before.
@@ -17,7 +18,6 @@ const MAX_TYPING_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 struct TypingState {
-    serial: u64,
     /// room → user → when the notification expires.
     rooms: HashMap<OwnedRoomId, BTreeMap<OwnedUserId, Instant>>,
     /// room → serial of its last change.
@@ -27,17 +27,15 @@ struct TypingState {
 #[derive(Clone)]
 pub struct Typing {
     state: Arc<Mutex<TypingState>>,
+    serial: EphemeralSerial,
     notifier: Arc<Notifier>,
 }
 
 impl Typing {
-    pub fn new(notifier: Arc<Notifier>) -> Self {
-        let serial = crate::users::now_ms();
+    pub fn new(serial: EphemeralSerial, notifier: Arc<Notifier>) -> Self {
         Self {
-            state: Arc::new(Mutex::new(TypingState {
-                serial,
-                ..TypingState::default()
-            })),
+            state: Arc::new(Mutex::new(TypingState::default())),
+            serial,
             notifier,
         }
     }
@@ -50,7 +48,7 @@ impl Typing {
 
     /// The serial of the latest change.
     pub fn serial(&self) -> u64 {
-        self.lock().serial
+        self.serial.current()
     }
 
     /// Starts (with a timeout) or stops a user's typing notification.
@@ -68,8 +66,7 @@ impl Typing {
                 None => users.remove(user_id).is_some(),
             };
             if changed {
-                state.serial += 1;
-                let serial = state.serial;
+                let serial = self.serial.bump();
                 state.changed_at.insert(room_id.to_owned(), serial);
             }
             changed
@@ -98,8 +95,7 @@ impl Typing {
             let due = users.get(user_id).is_some_and(|expiry| *expiry <= now);
             if due {
                 users.remove(user_id);
-                state.serial += 1;
-                let serial = state.serial;
+                let serial = self.serial.bump();
                 state.changed_at.insert(room_id.to_owned(), serial);
             }
             due
