@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use axum::{
     body::Body,
     extract::{ConnectInfo, FromRequest, Path},
-    http::{Request, StatusCode},
+    http::{Method, Request, StatusCode},
     response::{IntoResponse, Response},
 };
 use bytes::BytesMut;
@@ -182,7 +182,15 @@ where
                 })?,
             )
         };
-        let request = Request::from_parts(parts, &bytes[..]);
+        // Synapse accepts an empty body where a JSON object is expected (matrix-nio joins rooms
+        // that way), so an empty body reads as `{}`.
+        let body: &[u8] = if bytes.is_empty() && matches!(parts.method, Method::POST | Method::PUT)
+        {
+            b"{}"
+        } else {
+            &bytes[..]
+        };
+        let request = Request::from_parts(parts, body);
         let mut args: Vec<&str> = path_args.iter().map(String::as_str).collect();
         // Routes registered without their last segment (an empty state key) get it back here.
         if args.len() + 1 == crate::routing::path_parameter_count::<T>() {

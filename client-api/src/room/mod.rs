@@ -20,9 +20,12 @@ pub(crate) fn format_token(position: u64) -> String {
 }
 
 pub(crate) fn parse_token(token: &str) -> Result<u64, ApiError> {
-    token
+    // A `/sync` token (`s42_1700000000000`) is a valid pagination token too, as in Synapse:
+    // its first part is the event position.
+    let events = token.split('_').next().unwrap_or(token);
+    events
         .strip_prefix('s')
-        .unwrap_or(token)
+        .unwrap_or(events)
         .parse()
         .map_err(|_| {
             ApiError::Core(Error::InvalidParam(format!(
