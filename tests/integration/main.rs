@@ -10,6 +10,7 @@ mod discovery;
 mod durability;
 mod ephemeral;
 mod filters;
+mod history;
 mod presence;
 mod profile;
 mod relations;

@@ -1,7 +1,6 @@
 //! `GET /_matrix/client/v3/rooms/{roomId}/members`
 
 use axum::{Json, extract::State};
-use myelin_core::Error;
 use ruma::api::client::membership::get_member_events::v3;
 use serde_json::{Value as JsonValue, json};
 
@@ -9,8 +8,8 @@ use crate::{ApiError, AppState, Ruma};
 
 /// # `GET /_matrix/client/v3/rooms/{roomId}/members`
 ///
-/// Members as of now. `at` (members at an earlier point) needs historical state snapshots,
-/// which the store does not keep yet: asking for it is refused rather than answered wrongly.
+/// Members now, or as of the `at` token. A user who left sees the members as of their leaving,
+/// as in Synapse.
 pub async fn get_member_events(
     State(state): State<AppState>,
     request: Ruma<v3::Request>,
@@ -18,13 +17,20 @@ pub async fn get_member_events(
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
     let body = &request.body;
-    if !rooms.is_joined(&body.room_id, &identity.user_id)? {
-        rooms.readable_until(&body.room_id, &identity.user_id)?;
-        return Err(Error::Forbidden("Members of a room you left are not available".into()).into());
-    }
-    if body.at.is_some() {
-        return Err(Error::Unsupported("The `at` parameter is not supported yet".into()).into());
-    }
+    let readable_until = rooms.readable_until(&body.room_id, &identity.user_id)?;
+    let at = body
+        .at
+        .as_deref()
+        .map(crate::room::parse_token)
+        .transpose()?;
+    let joined = rooms.is_joined(&body.room_id, &identity.user_id)?;
+    let members = match at {
+        None if joined => rooms.member_events(&body.room_id)?,
+        at => rooms.members_at(
+            &body.room_id,
+            at.unwrap_or(readable_until).min(readable_until),
+        )?,
+    };
     let wanted = body
         .membership
         .as_ref()
@@ -33,8 +39,7 @@ pub async fn get_member_events(
         .not_membership
         .as_ref()
         .map(|membership| membership.as_str().to_owned());
-    let chunk: Vec<JsonValue> = rooms
-        .member_events(&body.room_id)?
+    let chunk: Vec<JsonValue> = members
         .iter()
         .filter(|event| {
             let membership = event

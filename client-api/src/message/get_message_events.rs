@@ -30,9 +30,13 @@ pub async fn get_message_events(
         .clamp(1, MAX_LIMIT);
     let to = body.to.as_deref().map(parse_token).transpose()?;
     let ignored = filtering::ignored_users(&state, &identity.user_id);
-    let keep = |event: &myelin_core::rooms::PduEvent| {
+    let membership = rooms.membership(&body.room_id, &identity.user_id)?;
+    let keep = |position: u64, event: &myelin_core::rooms::PduEvent| {
         !filtering::hidden_by_ignore(&ignored, event)
             && filtering::passes_event(&body.filter, event)
+            && rooms
+                .event_visible(&body.room_id, &identity.user_id, position, membership)
+                .unwrap_or(false)
     };
     let (start, page) = match body.dir {
         ApiDirection::Backward => {

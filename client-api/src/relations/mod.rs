@@ -63,6 +63,15 @@ pub(crate) fn relations_page(
             limit,
         )?,
     };
+    let membership = rooms.membership(query.room_id, &identity.user_id)?;
+    let events: Vec<(u64, myelin_core::rooms::PduEvent)> = events
+        .into_iter()
+        .filter(|(position, _)| {
+            rooms
+                .event_visible(query.room_id, &identity.user_id, *position, membership)
+                .unwrap_or(false)
+        })
+        .collect();
     let chunk: Vec<JsonValue> = events
         .iter()
         .map(|(_, event)| client_event(state, event, identity, true))

@@ -25,7 +25,14 @@ pub async fn get_context(
     let before = limit / 2;
     let after = limit - before;
     let (position, earlier, later) = rooms
-        .context(&body.room_id, &body.event_id, readable_until, before, after)?
+        .context(
+            &body.room_id,
+            &identity.user_id,
+            &body.event_id,
+            readable_until,
+            before,
+            after,
+        )?
         .ok_or_else(|| Error::NotFound("Event not found".into()))?;
     let event = rooms
         .pdu(&body.event_id)?

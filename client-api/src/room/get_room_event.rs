@@ -20,7 +20,16 @@ pub async fn get_room_event(
     let position = rooms
         .event_position(&event.event_id)?
         .ok_or_else(not_found)?;
-    if event.room() != request.body.room_id || position > readable_until {
+    let membership = rooms.membership(&request.body.room_id, &identity.user_id)?;
+    if event.room() != request.body.room_id
+        || position > readable_until
+        || !rooms.event_visible(
+            &request.body.room_id,
+            &identity.user_id,
+            position,
+            membership,
+        )?
+    {
         return Err(not_found());
     }
     Ok(Json(super::client_event(&state, &event, identity, true)))

@@ -10,6 +10,7 @@ mod auth;
 mod build;
 mod create;
 mod directory;
+mod history;
 mod membership;
 mod pdu;
 mod persist;
@@ -32,6 +33,7 @@ pub use self::{
     build::EventSpec,
     create::{CreateRoomRequest, Preset},
     directory::PublicRoom,
+    history::HistoryVisibility,
     membership::MemberProfile,
     pdu::PduEvent,
     push::UnreadCounts,

@@ -101,6 +101,21 @@ impl Rooms {
             self.index_membership(&mut batch, room_id, pdu, position)?;
         }
         self.index_relation(&mut batch, room_id, pdu, position)?;
+        if pdu.kind == TimelineEventType::RoomHistoryVisibility
+            && pdu.state_key.as_deref() == Some("")
+        {
+            let visibility = pdu
+                .content_json()
+                .get("history_visibility")
+                .and_then(|value| value.as_str())
+                .unwrap_or("shared")
+                .to_owned();
+            batch.put(
+                super::history::ROOMPOSITION_VISIBILITY,
+                compound_key(&[room_id.as_bytes(), &position.to_be_bytes()]),
+                visibility.into_bytes(),
+            );
+        }
         self.index_push_actions(&mut batch, room_id, rules, pdu, position)
             .await?;
         if let Some(target) = pdu.redacted_event() {
@@ -142,6 +157,11 @@ impl Rooms {
             event_id: pdu.event_id.clone(),
             forgotten: false,
         };
+        batch.put_json(
+            super::history::ROOMUSERPOSITION_MEMBERSHIP,
+            compound_key(&[room_id.as_bytes(), user.as_bytes(), &position.to_be_bytes()]),
+            &record,
+        );
         batch.put_json(
             USERROOM_MEMBERSHIP,
             compound_key(&[user.as_bytes(), room_id.as_bytes()]),

@@ -186,7 +186,16 @@ impl Rooms {
                         record.position,
                         Direction::Backward,
                         request.timeline_limit,
-                        request.keep_in_timeline,
+                        |position, event| {
+                            self.event_visible(
+                                &room_id,
+                                request.user_id,
+                                position,
+                                Some(record.membership),
+                            )
+                            .unwrap_or(false)
+                                && (request.keep_in_timeline)(event)
+                        },
                     )?;
                     let mut timeline = page.events;
                     timeline.reverse();
@@ -222,7 +231,11 @@ impl Rooms {
             now,
             Direction::Backward,
             request.timeline_limit,
-            request.keep_in_timeline,
+            |position, event| {
+                self.event_visible(room_id, request.user_id, position, Some(Membership::Join))
+                    .unwrap_or(false)
+                    && (request.keep_in_timeline)(event)
+            },
         )?;
         let mut timeline = page.events;
         timeline.reverse();

@@ -35,7 +35,7 @@ impl Rooms {
         direction: Direction,
         limit: usize,
     ) -> Result<TimelinePage> {
-        self.timeline_where(room_id, after, up_to, direction, limit, |_| true)
+        self.timeline_where(room_id, after, up_to, direction, limit, |_, _| true)
     }
 
     /// [`Rooms::timeline`] counting only events `keep` accepts, so a filter applies before the
@@ -47,7 +47,7 @@ impl Rooms {
         up_to: u64,
         direction: Direction,
         limit: usize,
-        keep: impl Fn(&PduEvent) -> bool,
+        keep: impl Fn(u64, &PduEvent) -> bool,
     ) -> Result<TimelinePage> {
         let mut events = Vec::new();
         let (mut low, mut high) = (after, up_to);
@@ -68,7 +68,7 @@ impl Rooms {
                     Direction::Backward => high = position - 1,
                     Direction::Forward => low = position,
                 }
-                if keep(&pdu) {
+                if keep(position, &pdu) {
                     events.push((position, pdu));
                     if events.len() > limit {
                         break;
@@ -120,6 +120,11 @@ impl Rooms {
                     && self.was_joined_before(room_id, user_id)? =>
             {
                 Ok(record.position)
+            }
+            _ if self.visibility_at(room_id, self.notifier().current())?
+                == super::HistoryVisibility::WorldReadable =>
+            {
+                Ok(self.notifier().current())
             }
             _ => Err(Error::Forbidden("You are not a member of this room".into())),
         }
@@ -199,10 +204,12 @@ impl Rooms {
         Ok(None)
     }
 
-    /// Up to `before` events before and `after` events after `event_id`, for `/context`.
+    /// Up to `before` events before and `after` events after `event_id` that `user_id` may see,
+    /// for `/context`.
     pub fn context(
         &self,
         room_id: &RoomId,
+        user_id: &UserId,
         event_id: &EventId,
         readable_until: u64,
         before: usize,
@@ -211,21 +218,35 @@ impl Rooms {
         let Some(position) = self.event_position(event_id)? else {
             return Ok(None);
         };
+        let current = self.membership(room_id, user_id)?;
         if position > readable_until
             || self
                 .pdu(event_id)?
                 .is_none_or(|event| event.room() != room_id)
+            || !self.event_visible(room_id, user_id, position, current)?
         {
             return Ok(None);
         }
-        let earlier = self.timeline(
+        let visible = |position: u64, _: &PduEvent| {
+            self.event_visible(room_id, user_id, position, current)
+                .unwrap_or(false)
+        };
+        let earlier = self.timeline_where(
             room_id,
             0,
             position.saturating_sub(1),
             Direction::Backward,
             before,
+            visible,
         )?;
-        let later = self.timeline(room_id, position, readable_until, Direction::Forward, after)?;
+        let later = self.timeline_where(
+            room_id,
+            position,
+            readable_until,
+            Direction::Forward,
+            after,
+            visible,
+        )?;
         Ok(Some((position, earlier, later)))
     }
 }
