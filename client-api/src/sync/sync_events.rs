@@ -196,14 +196,19 @@ fn typing_changes(
     identity: &Identity,
     since: Option<u64>,
 ) -> Result<TypingRooms, ApiError> {
+    // Start from the rooms where typing changed (few), not from the user's rooms (many).
     let typing = &state.services.typing;
+    let rooms = match since {
+        Some(since) => typing.rooms_changed_since(since),
+        None => typing.rooms_with_typists(),
+    };
     let mut changed = Vec::new();
-    for room_id in state.services.rooms.joined_rooms(&identity.user_id)? {
-        let include = match since {
-            Some(since) => typing.changed_since(&room_id, since),
-            None => !typing.typing_users(&room_id).is_empty(),
-        };
-        if include {
+    for room_id in rooms {
+        if state
+            .services
+            .rooms
+            .is_joined(&room_id, &identity.user_id)?
+        {
             let users = typing.typing_users(&room_id);
             changed.push((room_id, users));
         }

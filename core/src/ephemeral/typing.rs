@@ -129,4 +129,25 @@ impl Typing {
             .get(room_id)
             .is_some_and(|serial| *serial > since)
     }
+
+    /// Rooms whose typing set changed after `since`.
+    pub fn rooms_changed_since(&self, since: u64) -> Vec<OwnedRoomId> {
+        self.lock()
+            .changed_at
+            .iter()
+            .filter(|(_, serial)| **serial > since)
+            .map(|(room, _)| room.clone())
+            .collect()
+    }
+
+    /// Rooms where someone is typing now.
+    pub fn rooms_with_typists(&self) -> Vec<OwnedRoomId> {
+        let now = Instant::now();
+        self.lock()
+            .rooms
+            .iter()
+            .filter(|(_, users)| users.values().any(|expiry| *expiry > now))
+            .map(|(room, _)| room.clone())
+            .collect()
+    }
 }
