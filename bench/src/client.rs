@@ -112,8 +112,31 @@ impl Client {
         Ok(value["event_id"].as_str().ok_or("no event_id")?.to_owned())
     }
 
-    /// One `/sync`; returns the response body and its size in bytes.
+    /// One `/sync`, retried a few times on connection errors (a thousand simultaneous
+    /// connections can overflow a listen backlog); returns the body and its size in bytes.
     pub async fn sync(
+        &self,
+        since: Option<&str>,
+        timeout_ms: u64,
+    ) -> Result<(Value, usize), Error> {
+        let mut attempt = 0;
+        loop {
+            match self.sync_once(since, timeout_ms).await {
+                Err(error)
+                    if attempt < 3
+                        && error
+                            .downcast_ref::<reqwest::Error>()
+                            .is_some_and(|error| error.is_connect() || error.is_request()) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn sync_once(
         &self,
         since: Option<&str>,
         timeout_ms: u64,

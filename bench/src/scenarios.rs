@@ -129,6 +129,8 @@ pub async fn fanout(
     let send_times: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; messages]));
     let delays = Arc::new(Mutex::new(Vec::with_capacity(clients * messages)));
     let mut waiters = Vec::with_capacity(clients);
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let mut ready = Vec::with_capacity(clients);
     for client in everyone {
         let (room_id, send_times, delays) = (
@@ -136,6 +138,7 @@ pub async fn fanout(
             Arc::clone(&send_times),
             Arc::clone(&delays),
         );
+        let (finished, mut done) = (Arc::clone(&finished), done_rx.clone());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
         waiters.push(tokio::spawn(async move {
@@ -163,11 +166,18 @@ pub async fn fanout(
                         continue;
                     };
                     if let Some(Some(sent)) = send_times.lock().await.get(index) {
-                        delays.lock().await.push(arrived.duration_since(*sent));
+                        delays
+                            .lock()
+                            .await
+                            .push((index, arrived.duration_since(*sent)));
                         received += 1;
                     }
                 }
             }
+            // Stay connected until every client is done: a client hanging up early costs the
+            // server (and this process) work while others still wait for their delivery.
+            finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = done.wait_for(|done| *done).await;
             Ok::<_, Error>(received)
         }));
     }
@@ -187,12 +197,34 @@ pub async fn fanout(
             .await?;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while finished.load(std::sync::atomic::Ordering::SeqCst) < clients && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = done_tx.send(true);
     let mut delivered = 0;
     for waiter in waiters {
         delivered += waiter.await??;
     }
-    let samples = std::mem::take(&mut *delays.lock().await);
-    let summary = summarize(samples).ok_or("no deliveries")?;
+    let samples: Vec<(usize, Duration)> = std::mem::take(&mut *delays.lock().await);
+    let per_message: Vec<Value> = (0..messages)
+        .map(|index| {
+            let summary = summarize(
+                samples
+                    .iter()
+                    .filter(|(message, _)| *message == index)
+                    .map(|(_, delay)| *delay)
+                    .collect(),
+            );
+            summary.map_or(
+                Value::Null,
+                |summary| json!({ "p50": millis(summary.p50), "max": millis(summary.max) }),
+            )
+        })
+        .collect();
+    let summary =
+        summarize(samples.into_iter().map(|(_, delay)| delay).collect()).ok_or("no deliveries")?;
     Ok(json!({
         "scenario": "fanout",
         "clients": clients,
@@ -200,5 +232,6 @@ pub async fn fanout(
         "deliveries": delivered,
         "expected_deliveries": clients * messages,
         "delay_ms": { "p50": millis(summary.p50), "p99": millis(summary.p99), "max": millis(summary.max) },
+        "per_message_delay_ms": per_message,
     }))
 }

@@ -168,22 +168,35 @@ fn presence_changes(
     if !presence.enabled() {
         return Ok(Vec::new());
     }
+    let changed = presence.changed_since(since);
+    if changed.is_empty()
+        || filter
+            .presence
+            .not_types
+            .iter()
+            .any(|kind| kind == "m.presence")
+    {
+        return Ok(Vec::new());
+    }
+    // The viewer's rooms once; then a point lookup per changed user and room.
+    let rooms = &state.services.rooms;
+    let viewer_rooms = rooms.joined_rooms(&identity.user_id)?;
     let mut events = Vec::new();
-    for user_id in presence.changed_since(since) {
+    for user_id in changed {
         let wanted = !filter.presence.not_senders.contains(&user_id)
             && filter
                 .presence
                 .senders
                 .as_ref()
                 .is_none_or(|senders| senders.contains(&user_id));
-        if wanted
-            && !filter
-                .presence
-                .not_types
+        if !wanted {
+            continue;
+        }
+        let visible = user_id == identity.user_id
+            || viewer_rooms
                 .iter()
-                .any(|kind| kind == "m.presence")
-            && crate::presence::may_see(state, &identity.user_id, &user_id)?
-        {
+                .any(|room| rooms.is_joined(room, &user_id).unwrap_or(false));
+        if visible {
             events.push(json!({ "type": "m.presence", "sender": user_id, "content": crate::presence::content(&presence.status(&user_id)) }));
         }
     }
@@ -446,15 +459,17 @@ fn empty_joined_room() -> JsonValue {
 }
 
 fn render_joined(state: &AppState, view: &View<'_>, room: &JoinedRoom) -> JsonValue {
+    let summary = match &room.summary {
+        Some((joined, invited, heroes)) => {
+            json!({ "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited })
+        }
+        None => json!({}),
+    };
     json!({
         "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
         "state": { "events": view.state(state, &room.state, &room.timeline) },
         "ephemeral": { "events": [] },
-        "summary": {
-            "m.heroes": room.heroes,
-            "m.joined_member_count": room.joined_member_count,
-            "m.invited_member_count": room.invited_member_count,
-        },
+        "summary": summary,
     })
 }
 

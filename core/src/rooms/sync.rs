@@ -42,9 +42,8 @@ pub struct JoinedRoom {
     /// Token for `/messages?dir=b` from the start of the timeline.
     pub prev_batch: StreamPosition,
     pub state: Vec<PduEvent>,
-    pub joined_member_count: usize,
-    pub invited_member_count: usize,
-    pub heroes: Vec<OwnedUserId>,
+    /// Joined count, invited count and heroes; `None` when unchanged since `since`.
+    pub summary: Option<(usize, usize, Vec<OwnedUserId>)>,
 }
 
 pub struct InvitedRoom {
@@ -279,16 +278,23 @@ impl Rooms {
         } else {
             Vec::new()
         };
-        let (joined, invited, heroes) = self.member_summary(room_id, request.user_id)?;
+        // The summary only changes with membership; clients keep the last one they got, so it is
+        // computed (a walk over every member) only when it may have changed.
+        let membership_moved = timeline
+            .iter()
+            .any(|(_, event)| event.kind == ruma::events::TimelineEventType::RoomMember);
+        let summary = if fresh || page.more || membership_moved {
+            Some(self.member_summary(room_id, request.user_id)?)
+        } else {
+            None
+        };
         Ok(JoinedRoom {
             room_id: room_id.to_owned(),
             timeline,
             limited: page.more,
             prev_batch,
             state,
-            joined_member_count: joined,
-            invited_member_count: invited,
-            heroes,
+            summary,
         })
     }
 
