@@ -143,34 +143,48 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 
 fn serve(config: Config) -> Result<(), Failure> {
     runtime()?.block_on(async {
+        // Listen for signals before anything else: a SIGTERM that arrives while the server is
+        // still starting must shut it down cleanly, not kill it.
+        let signals = Signals::install()?;
         let server = RunningServer::start(config).await?;
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
         server.shutdown().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGTERM and SIGINT, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn parse_user(services: &Services, given: &str) -> Result<OwnedUserId, Failure> {

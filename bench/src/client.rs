@@ -179,3 +179,19 @@ pub fn timeline_events<'a>(sync: &'a Value, room_id: &str) -> impl Iterator<Item
         .into_iter()
         .flatten()
 }
+
+impl Client {
+    pub async fn joined_member_count(&self, room_id: &str) -> Result<usize, Error> {
+        let value = self
+            .call(
+                reqwest::Method::GET,
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/joined_members",
+                    encode(room_id)
+                ),
+                None,
+            )
+            .await?;
+        Ok(value["joined"].as_object().map_or(0, serde_json::Map::len))
+    }
+}

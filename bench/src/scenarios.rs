@@ -24,6 +24,7 @@ pub async fn register_users(
     count: usize,
     parallel: usize,
 ) -> Result<Vec<Client>, Error> {
+    let progress = crate::progress::Progress::new("registering users", count);
     let mut users = Vec::with_capacity(count);
     for chunk in (0..count).collect::<Vec<_>>().chunks(parallel.max(1)) {
         let tasks: Vec<_> = chunk
@@ -36,8 +37,10 @@ pub async fn register_users(
             .collect();
         for task in tasks {
             users.push(task.await??);
+            progress.tick();
         }
     }
+    progress.finish();
     Ok(users)
 }
 
@@ -234,4 +237,42 @@ pub async fn fanout(
         "delay_ms": { "p50": millis(summary.p50), "p99": millis(summary.p99), "max": millis(summary.max) },
         "per_message_delay_ms": per_message,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short run of two scenarios against a real Myelin started in this process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn short_runs_against_an_in_process_myelin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = myelin_core::config::Config::default();
+        config.server.data_dir = dir.path().to_path_buf();
+        config.client.bind = "127.0.0.1:0".parse().expect("address");
+        config.federation.enabled = false;
+        config.registration.open = true;
+        config.rate_limits.enabled = false;
+        let server = myelin::RunningServer::start(config)
+            .await
+            .expect("server starts");
+        let http = reqwest::Client::new();
+        let base = server.client_url();
+
+        let sent = send(&http, &base, "t", 4, 2, 5).await.expect("send runs");
+        assert_eq!(sent["events"], 20);
+        assert!(
+            sent["events_per_second"]
+                .as_f64()
+                .is_some_and(|rate| rate > 0.0)
+        );
+        assert!(sent["latency_ms"]["p99"].as_f64() >= sent["latency_ms"]["p50"].as_f64());
+
+        let fanned = fanout(&http, &base, "u", 5, 3).await.expect("fanout runs");
+        assert_eq!(
+            fanned["deliveries"], 15,
+            "every client got every message: {fanned}"
+        );
+        server.shutdown().await;
+    }
 }

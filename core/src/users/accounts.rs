@@ -90,7 +90,9 @@ impl Users {
             self.check_password_policy(password)?;
         }
         let password_hash = match password {
-            Some(password) => Some(passwords::hash_password(password.to_owned()).await?),
+            Some(password) => {
+                Some(passwords::hash_password(password.to_owned(), &self.inner.hashing).await?)
+            }
             None => None,
         };
         let _guard = self.inner.write_lock.lock().await;
@@ -162,7 +164,7 @@ impl Users {
             return Err(invalid());
         };
         if password.len() > passwords::MAX_PASSWORD_BYTES
-            || !passwords::verify_password(password.to_owned(), hash).await?
+            || !passwords::verify_password(password.to_owned(), hash, &self.inner.hashing).await?
         {
             return Err(invalid());
         }
@@ -180,7 +182,7 @@ impl Users {
         keep_device: Option<&ruma::DeviceId>,
     ) -> Result<()> {
         self.check_password_policy(new_password)?;
-        let hash = passwords::hash_password(new_password.to_owned()).await?;
+        let hash = passwords::hash_password(new_password.to_owned(), &self.inner.hashing).await?;
         let _guard = self.inner.write_lock.lock().await;
         let Some(mut record) = self.account(user_id)? else {
             return Err(Error::NotFound("Unknown user".into()));

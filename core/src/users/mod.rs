@@ -53,6 +53,8 @@ struct UsersInner {
     uia: uia::UiaSessions,
     last_seen: devices::LastSeen,
     notifier: Arc<Notifier>,
+    /// Bounds concurrent password hashing (argon2 is memory- and CPU-hard on purpose).
+    hashing: tokio::sync::Semaphore,
 }
 
 impl Users {
@@ -69,6 +71,7 @@ impl Users {
                 write_lock: tokio::sync::Mutex::new(()),
                 last_seen: devices::LastSeen::default(),
                 notifier,
+                hashing: passwords::hashing_slots(),
             }),
         })
     }

@@ -5,12 +5,24 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
 
+use tokio::sync::Semaphore;
+
 use crate::{Error, Result};
+
+/// Each hash takes 19 MiB and a core for tens of milliseconds; running more at once than there
+/// are cores only adds memory and latency.
+pub(super) fn hashing_slots() -> Semaphore {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+}
 
 /// Longest password accepted; argon2 would take anything, this bounds the work per request.
 pub const MAX_PASSWORD_BYTES: usize = 512;
 
-pub(super) async fn hash_password(password: String) -> Result<String> {
+pub(super) async fn hash_password(password: String, slots: &Semaphore) -> Result<String> {
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("hashing closed".into()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -23,7 +35,15 @@ pub(super) async fn hash_password(password: String) -> Result<String> {
 }
 
 /// Constant-time verification (argon2's comparison of the derived hashes).
-pub(super) async fn verify_password(password: String, stored_hash: String) -> Result<bool> {
+pub(super) async fn verify_password(
+    password: String,
+    stored_hash: String,
+    slots: &Semaphore,
+) -> Result<bool> {
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("hashing closed".into()))?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&stored_hash).map_err(|error| {
             Error::Storage(format!("stored password hash is unreadable: {error}"))
