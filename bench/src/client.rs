@@ -141,7 +141,17 @@ impl Client {
         since: Option<&str>,
         timeout_ms: u64,
     ) -> Result<(Value, usize), Error> {
-        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}");
+        self.sync_with_query(since, timeout_ms, "").await
+    }
+
+    /// A `/sync` with extra query parameters (`&filter=…`).
+    pub async fn sync_with_query(
+        &self,
+        since: Option<&str>,
+        timeout_ms: u64,
+        extra: &str,
+    ) -> Result<(Value, usize), Error> {
+        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}{extra}");
         if let Some(since) = since {
             path.push_str(&format!("&since={}", encode(since)));
         }

@@ -180,7 +180,8 @@ fn presence_changes(
     }
     // The viewer's rooms once; then a point lookup per changed user and room.
     let rooms = &state.services.rooms;
-    let viewer_rooms = rooms.joined_rooms(&identity.user_id)?;
+    let viewer_rooms: std::collections::HashSet<OwnedRoomId> =
+        rooms.joined_rooms(&identity.user_id)?.into_iter().collect();
     let mut events = Vec::new();
     for user_id in changed {
         let wanted = !filter.presence.not_senders.contains(&user_id)
@@ -192,10 +193,13 @@ fn presence_changes(
         if !wanted {
             continue;
         }
+        // The other user's rooms (usually few) against the viewer's set: the cost follows the
+        // changed users, not the viewer's room count times the changed users.
         let visible = user_id == identity.user_id
-            || viewer_rooms
+            || rooms
+                .joined_rooms(&user_id)?
                 .iter()
-                .any(|room| rooms.is_joined(room, &user_id).unwrap_or(false));
+                .any(|room| viewer_rooms.contains(room));
         if visible {
             events.push(json!({ "type": "m.presence", "sender": user_id, "content": crate::presence::content(&presence.status(&user_id)) }));
         }
