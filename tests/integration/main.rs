@@ -3,6 +3,7 @@
 
 mod account_data;
 mod accounts;
+mod aliases;
 mod bad_input;
 mod common;
 mod devices;

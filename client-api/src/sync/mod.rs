@@ -1,2 +1,3 @@
 //! `/sync`.
+mod render;
 pub mod sync_events;

@@ -1,0 +1,287 @@
+//! Rendering `/sync` data as the spec's JSON, through the client's filter.
+
+use std::collections::BTreeSet;
+
+use myelin_core::{
+    ephemeral::Receipt,
+    rooms::{JoinedRoom, LeftRoom, PduEvent, SyncData},
+    users::Identity,
+};
+use ruma::{OwnedRoomId, OwnedUserId, UserId, api::client::filter::FilterDefinition};
+use serde_json::{Map, Value as JsonValue, json};
+
+use crate::{
+    ApiError, AppState, filtering,
+    room::{client_event, format_token},
+};
+
+/// Typing users per room.
+pub(super) type TypingRooms = Vec<(OwnedRoomId, Vec<OwnedUserId>)>;
+
+/// What rendering needs besides the data: the filter and the ignored users.
+pub(super) struct View<'a> {
+    pub identity: &'a Identity,
+    pub filter: &'a FilterDefinition,
+    pub ignored: BTreeSet<OwnedUserId>,
+    pub initial: bool,
+}
+
+impl View<'_> {
+    fn room_wanted(&self, room_id: &ruma::RoomId) -> bool {
+        filtering::room_passes(
+            self.filter.room.rooms.as_ref(),
+            &self.filter.room.not_rooms,
+            room_id,
+        )
+    }
+
+    fn timeline(&self, state: &AppState, events: &[(u64, PduEvent)]) -> Vec<JsonValue> {
+        events
+            .iter()
+            .map(|(_, event)| event)
+            .filter(|event| {
+                !filtering::hidden_by_ignore(&self.ignored, event)
+                    && filtering::passes_event(&self.filter.room.timeline, event)
+            })
+            .map(|event| client_event(state, event, self.identity, false))
+            .collect()
+    }
+
+    fn state(
+        &self,
+        state: &AppState,
+        room_state: &[PduEvent],
+        timeline: &[(u64, PduEvent)],
+    ) -> Vec<JsonValue> {
+        let mut events: Vec<PduEvent> = room_state
+            .iter()
+            .filter(|event| filtering::passes_event(&self.filter.room.state, event))
+            .cloned()
+            .collect();
+        if filtering::lazy_loading(&self.filter.room.state) {
+            let senders: Vec<&PduEvent> = timeline.iter().map(|(_, event)| event).collect();
+            events = filtering::lazy_load_state(events, &senders, &self.identity.user_id);
+        }
+        events
+            .iter()
+            .map(|event| client_event(state, event, self.identity, false))
+            .collect()
+    }
+
+    fn account_data(&self, events: Vec<(String, JsonValue)>, room: bool) -> Vec<JsonValue> {
+        let global = &self.filter.account_data;
+        let wanted = |kind: &str| {
+            if room {
+                filtering::passes(
+                    &self.filter.room.account_data,
+                    kind,
+                    &self.identity.user_id,
+                    None,
+                )
+            } else {
+                !global
+                    .not_types
+                    .iter()
+                    .any(|pattern| filtering::type_matches(pattern, kind))
+                    && global.types.as_ref().is_none_or(|types| {
+                        types
+                            .iter()
+                            .any(|pattern| filtering::type_matches(pattern, kind))
+                    })
+            }
+        };
+        events
+            .into_iter()
+            .filter(|(kind, _)| wanted(kind))
+            .map(|(kind, content)| json!({ "type": kind, "content": content }))
+            .collect()
+    }
+
+    fn ephemeral_wanted(&self, kind: &str) -> bool {
+        filtering::passes(
+            &self.filter.room.ephemeral,
+            kind,
+            &self.identity.user_id,
+            None,
+        )
+    }
+}
+
+pub(super) fn render(
+    state: &AppState,
+    view: &View<'_>,
+    data: &SyncData,
+    typing_rooms: &TypingRooms,
+) -> Result<JsonValue, ApiError> {
+    let users = &state.services.users;
+    let identity = view.identity;
+    let mut join = Map::new();
+    for room in data
+        .joined
+        .iter()
+        .filter(|room| view.room_wanted(&room.room_id))
+    {
+        let mut rendered = render_joined(state, view, room);
+        let room_account_data = users
+            .all_account_data(&identity.user_id, Some(&room.room_id))?
+            .into_iter()
+            .filter(|(kind, _)| {
+                view.initial
+                    || data
+                        .account_data_changes
+                        .contains(&(Some(room.room_id.clone()), kind.clone()))
+            })
+            .collect();
+        rendered["account_data"] = json!({ "events": view.account_data(room_account_data, true) });
+        let counts = state
+            .services
+            .rooms
+            .unread_counts(&room.room_id, &identity.user_id)?;
+        if view.filter.room.timeline.unread_thread_notifications {
+            let main = counts.threads.get("main").copied().unwrap_or_default();
+            rendered["unread_notifications"] =
+                json!({ "notification_count": main.0, "highlight_count": main.1 });
+            let threads: Map<String, JsonValue> = counts
+                .threads
+                .iter()
+                .filter(|(root, _)| root.as_str() != "main")
+                .map(|(root, (notifications, highlights))| (root.clone(), json!({ "notification_count": notifications, "highlight_count": highlights })))
+                .collect();
+            rendered["unread_thread_notifications"] = JsonValue::Object(threads);
+        } else {
+            rendered["unread_notifications"] = json!({ "notification_count": counts.notifications, "highlight_count": counts.highlights });
+        }
+        if let Some(receipts) = data.receipts.get(&room.room_id)
+            && view.ephemeral_wanted("m.receipt")
+        {
+            rendered["ephemeral"]["events"] = json!([receipt_event(receipts)]);
+        }
+        join.insert(room.room_id.to_string(), rendered);
+    }
+    for (room_id, typists) in typing_rooms {
+        if !view.room_wanted(room_id) || !view.ephemeral_wanted("m.typing") {
+            continue;
+        }
+        let entry = join
+            .entry(room_id.to_string())
+            .or_insert_with(empty_joined_room);
+        if let Some(events) = entry["ephemeral"]["events"].as_array_mut() {
+            events.push(json!({ "type": "m.typing", "content": { "user_ids": typists } }));
+        }
+    }
+    // Room account data that changed in rooms without new events still has to reach the client.
+    for (room_id, kind) in &data.account_data_changes {
+        let Some(room_id) = room_id else { continue };
+        if join.contains_key(room_id.as_str())
+            || !view.room_wanted(room_id)
+            || !state.services.rooms.is_joined(room_id, &identity.user_id)?
+        {
+            continue;
+        }
+        if let Some(content) = users.account_data(&identity.user_id, Some(room_id), kind)? {
+            let events = view.account_data(vec![(kind.clone(), content)], true);
+            let entry = join
+                .entry(room_id.to_string())
+                .or_insert_with(empty_joined_room);
+            if let Some(list) = entry["account_data"]["events"].as_array_mut() {
+                list.extend(events);
+            }
+        }
+    }
+    let invite: Map<String, JsonValue> = data
+        .invited
+        .iter()
+        .filter(|room| view.room_wanted(&room.room_id) && !invited_by_ignored(view, room))
+        .map(|room| {
+            (
+                room.room_id.to_string(),
+                json!({ "invite_state": { "events": room.invite_state } }),
+            )
+        })
+        .collect();
+    let knock: Map<String, JsonValue> = data
+        .knocked
+        .iter()
+        .filter(|room| view.room_wanted(&room.room_id))
+        .map(|room| {
+            (
+                room.room_id.to_string(),
+                json!({ "knock_state": { "events": room.invite_state } }),
+            )
+        })
+        .collect();
+    let leave: Map<String, JsonValue> = data
+        .left
+        .iter()
+        .filter(|room| view.room_wanted(&room.room_id))
+        .map(|room| (room.room_id.to_string(), render_left(state, view, room)))
+        .collect();
+    let global = users
+        .all_account_data(&identity.user_id, None)?
+        .into_iter()
+        .filter(|(kind, _)| {
+            view.initial || data.account_data_changes.contains(&(None, kind.clone()))
+        })
+        .collect();
+    Ok(json!({
+        "rooms": { "join": join, "invite": invite, "leave": leave, "knock": knock },
+        "account_data": { "events": view.account_data(global, false) },
+        "presence": { "events": [] },
+        "to_device": { "events": [] },
+    }))
+}
+
+/// Invites from ignored users are dropped, as the spec asks.
+fn invited_by_ignored(view: &View<'_>, room: &myelin_core::rooms::InvitedRoom) -> bool {
+    room.invite_state.iter().any(|event| {
+        event["type"] == "m.room.member"
+            && event["state_key"] == view.identity.user_id.as_str()
+            && event["sender"]
+                .as_str()
+                .and_then(|sender| UserId::parse(sender).ok())
+                .is_some_and(|sender| view.ignored.contains(&sender))
+    })
+}
+
+fn empty_joined_room() -> JsonValue {
+    json!({ "timeline": { "events": [], "limited": false }, "state": { "events": [] }, "ephemeral": { "events": [] }, "account_data": { "events": [] } })
+}
+
+fn render_joined(state: &AppState, view: &View<'_>, room: &JoinedRoom) -> JsonValue {
+    let summary = match &room.summary {
+        Some((joined, invited, heroes)) => {
+            json!({ "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited })
+        }
+        None => json!({}),
+    };
+    json!({
+        "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
+        "state": { "events": view.state(state, &room.state, &room.timeline) },
+        "ephemeral": { "events": [] },
+        "summary": summary,
+    })
+}
+
+fn render_left(state: &AppState, view: &View<'_>, room: &LeftRoom) -> JsonValue {
+    json!({
+        "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
+        "state": { "events": view.state(state, &room.state, &room.timeline) },
+        "account_data": { "events": [] },
+    })
+}
+
+/// One `m.receipt` event: `{event_id: {receipt_type: {user_id: {ts, thread_id?}}}}`.
+fn receipt_event(receipts: &[Receipt]) -> JsonValue {
+    let mut content = Map::new();
+    for receipt in receipts {
+        let mut entry = json!({ "ts": receipt.ts });
+        if let Some(thread) = &receipt.thread_id {
+            entry["thread_id"] = thread.clone().into();
+        }
+        let by_event = content
+            .entry(receipt.event_id.to_string())
+            .or_insert_with(|| json!({}));
+        by_event[receipt.receipt_type.as_str()][receipt.user_id.as_str()] = entry;
+    }
+    json!({ "type": "m.receipt", "content": content })
+}
