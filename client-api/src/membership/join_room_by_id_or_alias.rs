@@ -1,10 +1,7 @@
 //! `POST /_matrix/client/v3/join/{roomIdOrAlias}`
 
 use axum::extract::State;
-use myelin_core::Error;
-use ruma::{
-    OwnedRoomId, RoomAliasId, RoomId, api::client::membership::join_room_by_id_or_alias::v3,
-};
+use ruma::api::client::membership::join_room_by_id_or_alias::v3;
 
 use crate::{ApiError, AppState, Ruma, RumaResponse, room::member_profile};
 
@@ -17,16 +14,7 @@ pub async fn join_room_by_id_or_alias(
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
-    let target = request.body.room_id_or_alias.as_str();
-    let room_id: OwnedRoomId = if target.starts_with('#') {
-        let alias = RoomAliasId::parse(target)
-            .map_err(|_| Error::InvalidParam("Invalid room alias".into()))?;
-        rooms
-            .resolve_local_alias(&alias)?
-            .ok_or_else(|| Error::NotFound("Room alias not found".into()))?
-    } else {
-        RoomId::parse(target).map_err(|_| Error::InvalidParam("Invalid room id".into()))?
-    };
+    let room_id = crate::room::resolve_room(&state, &request.body.room_id_or_alias)?;
     let profile = member_profile(&state, &identity.user_id);
     rooms
         .join(

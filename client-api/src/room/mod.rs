@@ -88,3 +88,19 @@ pub(crate) fn member_profile(state: &AppState, user_id: &UserId) -> MemberProfil
         avatar_url: field("avatar_url"),
     }
 }
+
+/// A room id, or the room a local alias points at. Rooms and aliases on other servers need
+/// federation and are not found until it lands.
+pub(crate) fn resolve_room(
+    state: &AppState,
+    target: &ruma::RoomOrAliasId,
+) -> Result<ruma::OwnedRoomId, ApiError> {
+    match <&ruma::RoomAliasId>::try_from(target) {
+        Ok(alias) => Ok(state
+            .services
+            .rooms
+            .resolve_local_alias(alias)?
+            .ok_or_else(|| Error::NotFound("Room alias not found".into()))?),
+        Err(room_id) => Ok(room_id.to_owned()),
+    }
+}
