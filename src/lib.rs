@@ -67,7 +67,7 @@ impl RunningServer {
         if let Some(listener) = federation_listener {
             listeners.push(serve(
                 listener,
-                myelin_federation::router(),
+                myelin_federation::router(services.clone()),
                 stopped.clone(),
             ));
         }

@@ -58,3 +58,28 @@ impl ServerKeys {
         format!("ed25519:{}", self.key_pair.version())
     }
 }
+
+impl ServerKeys {
+    /// The server's key document (`GET /_matrix/key/v2/server`), signed with the key it lists.
+    pub fn key_document(
+        &self,
+        server_name: &ruma::ServerName,
+        valid_for_ms: u64,
+    ) -> Result<serde_json::Value> {
+        use base64::Engine as _;
+        let public =
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(self.key_pair.public_key());
+        let document = serde_json::json!({
+            "server_name": server_name,
+            "valid_until_ts": crate::users::now_ms() + valid_for_ms,
+            "verify_keys": { self.key_id(): { "key": public } },
+            "old_verify_keys": {},
+        });
+        let mut object: ruma::CanonicalJsonObject =
+            serde_json::from_value(document).map_err(|error| Error::Internal(error.to_string()))?;
+        ruma::signatures::sign_json(server_name.as_str(), &self.key_pair, &mut object).map_err(
+            |error| Error::Internal(format!("signing the key document failed: {error}")),
+        )?;
+        serde_json::to_value(object).map_err(|error| Error::Internal(error.to_string()))
+    }
+}

@@ -28,6 +28,8 @@ pub struct Services {
     pub users: Users,
     pub rooms: Rooms,
     pub notifier: Arc<Notifier>,
+    /// The server's signing key.
+    pub keys: Arc<ServerKeys>,
     pub typing: ephemeral::Typing,
     pub presence: ephemeral::Presence,
     pub metrics: Arc<metrics::Metrics>,
@@ -50,7 +52,7 @@ impl Services {
         let rooms = Rooms::new(
             store.clone(),
             Arc::clone(&config),
-            keys,
+            Arc::clone(&keys),
             Arc::clone(&notifier),
         )?;
         Ok(Self {
@@ -61,6 +63,7 @@ impl Services {
             typing: ephemeral::Typing::new(serial.clone(), Arc::clone(&notifier)),
             presence,
             notifier,
+            keys,
             metrics: Arc::new(metrics::Metrics::default()),
         })
     }

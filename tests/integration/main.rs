@@ -10,6 +10,7 @@ mod devices;
 mod discovery;
 mod durability;
 mod ephemeral;
+mod federation;
 mod filters;
 mod history;
 mod presence;
