@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod tls;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -16,6 +17,8 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 pub enum StartError {
     #[error("{0}")]
     Store(#[from] myelin_core::Error),
+    #[error("federation TLS: {0}")]
+    Tls(String),
     #[error("cannot listen on {address} ({listener}): {error}")]
     Bind {
         listener: &'static str,
@@ -65,18 +68,27 @@ impl RunningServer {
             stopped.clone(),
         )];
         if let Some(listener) = federation_listener {
-            listeners.push(serve(
-                listener,
-                myelin_federation::router(services.clone()),
-                stopped.clone(),
-            ));
+            let router = myelin_federation::router(services.clone());
+            let task = if config.federation.tls {
+                let (certificate, key) =
+                    tls::certificate_and_key(&config).map_err(StartError::Tls)?;
+                serve_tls(listener, router, certificate, key, stopped.clone()).await?
+            } else {
+                serve(listener, router, stopped.clone())
+            };
+            listeners.push(task);
         }
 
         let background = vec![spawn_housekeeping(state, stopped)];
         tracing::info!(server_name = %config.server.name, backend = %config.storage.backend, data_dir = %config.server.data_dir.display(), "Myelin started");
         tracing::info!("client API listening on http://{client_addr}");
         if let Some(address) = federation_addr {
-            tracing::info!("federation API listening on http://{address}");
+            let scheme = if config.federation.tls {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!("federation API listening on {scheme}://{address}");
         }
         let server = Self {
             client_addr,
@@ -178,6 +190,43 @@ fn local_addr(
         address,
         error,
     })
+}
+
+/// Serves `router` over TLS; stops accepting when `stopped` turns true and gives open
+/// connections ten seconds to finish.
+async fn serve_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    certificate: Vec<u8>,
+    key: Vec<u8>,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StartError> {
+    // rustls needs a process-wide crypto provider; a second install (another server in the same
+    // process) is refused harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(certificate, key)
+        .await
+        .map_err(|error| StartError::Tls(format!("unusable certificate or key: {error}")))?;
+    let listener = listener
+        .into_std()
+        .map_err(|error| StartError::Tls(error.to_string()))?;
+    let server = axum_server::from_tcp_rustls(listener, tls)
+        .map_err(|error| StartError::Tls(error.to_string()))?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    Ok(tokio::spawn(async move {
+        if let Err(error) = server
+            .handle(handle)
+            .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+        {
+            tracing::error!(%error, "federation listener failed");
+        }
+    }))
 }
 
 fn serve(

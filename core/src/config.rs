@@ -71,6 +71,14 @@ pub struct FederationConfig {
     pub enabled: bool,
     /// Address and port of the server-server API listener.
     pub bind: SocketAddr,
+    /// Serve federation over TLS (other servers, Synapse among them, only speak HTTPS to it).
+    /// Turn off only behind a TLS-terminating reverse proxy.
+    pub tls: bool,
+    /// PEM certificate chain; with `tls_private_key`. When neither is set, a self-signed pair is
+    /// generated in the data directory on first start.
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key for `tls_certificate`.
+    pub tls_private_key: Option<PathBuf>,
 }
 
 impl Default for FederationConfig {
@@ -78,6 +86,9 @@ impl Default for FederationConfig {
         Self {
             enabled: true,
             bind: SocketAddr::from(([127, 0, 0, 1], 8448)),
+            tls: true,
+            tls_certificate: None,
+            tls_private_key: None,
         }
     }
 }
@@ -227,6 +238,12 @@ impl Config {
                     "room version {} is not supported (10, 11 or 12)",
                     self.rooms.default_room_version
                 ),
+            ));
+        }
+        if self.federation.tls_certificate.is_some() != self.federation.tls_private_key.is_some() {
+            return Err((
+                "federation.tls_certificate".into(),
+                "set both tls_certificate and tls_private_key, or neither".into(),
             ));
         }
         if self.client.max_request_bytes < 1024 {

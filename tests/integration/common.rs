@@ -256,3 +256,18 @@ pub fn message_bodies(events: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// GET over HTTPS from the federation listener (self-signed, so unverified), through curl: the
+/// test client is built without TLS. Blocking; call from a multi-threaded runtime.
+pub fn federation_get(address: std::net::SocketAddr, path: &str) -> Value {
+    let output = std::process::Command::new("curl")
+        .args(["-sk", "--fail", &format!("https://{address}{path}")])
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "curl https://{address}{path}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("json")
+}

@@ -42,7 +42,7 @@ async fn versions_and_capabilities_describe_the_server() {
     assert!(capabilities["capabilities"]["m.room_versions"]["default"].is_string());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn well_known_documents_point_at_the_listeners() {
     let server = TestServer::start().await;
     let (status, client) = server.get("/.well-known/matrix/client", None).await;
@@ -57,15 +57,8 @@ async fn well_known_documents_point_at_the_listeners() {
         .port();
     assert_eq!(federation["m.server"], format!("localhost:{port}"));
 
-    let version: serde_json::Value = reqwest::get(format!(
-        "http://{}/_matrix/federation/v1/version",
-        server.server().federation_addr.expect("addr")
-    ))
-    .await
-    .expect("request")
-    .json()
-    .await
-    .expect("json");
+    let address = server.server().federation_addr.expect("addr");
+    let version = crate::common::federation_get(address, "/_matrix/federation/v1/version");
     assert_eq!(version["server"]["name"], "Myelin");
 }
 

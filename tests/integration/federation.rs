@@ -7,23 +7,18 @@ use serde_json::Value;
 
 use crate::common::TestServer;
 
-async fn key_document(server: &TestServer) -> Value {
+fn key_document(server: &TestServer) -> Value {
     let address = server
         .server()
         .federation_addr
         .expect("federation listener");
-    reqwest::get(format!("http://{address}/_matrix/key/v2/server"))
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
+    crate::common::federation_get(address, "/_matrix/key/v2/server")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_key_document_is_self_signed_and_stable_across_restarts() {
     let mut server = TestServer::start().await;
-    let document = key_document(&server).await;
+    let document = key_document(&server);
     assert_eq!(document["server_name"], "localhost");
     let now = myelin_core::users::now_ms();
     assert!(
@@ -57,9 +52,51 @@ async fn the_key_document_is_self_signed_and_stable_across_restarts() {
     );
 
     server.restart(|_| {}).await;
-    let again = key_document(&server).await;
+    let again = key_document(&server);
     assert_eq!(
         again["verify_keys"], document["verify_keys"],
         "the signing key is generated once and kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn federation_speaks_tls_with_a_generated_certificate_and_plain_http_when_told() {
+    let server = TestServer::start().await;
+    let address = server
+        .server()
+        .federation_addr
+        .expect("federation listener");
+    let plain = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{address}/_matrix/federation/v1/version"),
+        ])
+        .output()
+        .expect("curl");
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "plain HTTP is not served on the TLS port"
+    );
+    assert!(
+        server.dir.path().join("federation-tls.crt").exists(),
+        "the self-signed certificate is kept in the data directory"
+    );
+
+    let plain_server = TestServer::start_with(|config| config.federation.tls = false).await;
+    let address = plain_server
+        .server()
+        .federation_addr
+        .expect("federation listener");
+    let version: Value = reqwest::get(format!("http://{address}/_matrix/federation/v1/version"))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(version["server"]["name"], "Myelin");
 }
