@@ -54,6 +54,7 @@ pub struct RateLimits {
     pub login_per_ip: Limiter<IpAddr>,
     pub login_per_account: Limiter<String>,
     pub registration_per_ip: Limiter<IpAddr>,
+    pub messages_per_user: Limiter<String>,
 }
 
 impl RateLimits {
@@ -62,6 +63,7 @@ impl RateLimits {
             login_per_ip: Limiter::new(config.enabled, config.login_per_ip),
             login_per_account: Limiter::new(config.enabled, config.login_per_account),
             registration_per_ip: Limiter::new(config.enabled, config.registration_per_ip),
+            messages_per_user: Limiter::new(config.enabled, config.messages_per_user),
         }
     }
 
@@ -70,5 +72,6 @@ impl RateLimits {
         self.login_per_ip.forget_idle();
         self.login_per_account.forget_idle();
         self.registration_per_ip.forget_idle();
+        self.messages_per_user.forget_idle();
     }
 }

@@ -159,6 +159,8 @@ pub struct RateLimitConfig {
     pub login_per_account: Bucket,
     /// Registration attempts per client IP address.
     pub registration_per_ip: Bucket,
+    /// Events (messages, state, redactions) sent per user.
+    pub messages_per_user: Bucket,
 }
 
 impl Default for RateLimitConfig {
@@ -177,6 +179,11 @@ impl Default for RateLimitConfig {
             registration_per_ip: Bucket {
                 per_second: 0.17,
                 burst: 3,
+            },
+            // Synapse's rc_message.
+            messages_per_user: Bucket {
+                per_second: 0.2,
+                burst: 10,
             },
         }
     }
@@ -261,6 +268,10 @@ impl Config {
             (
                 "rate_limits.registration_per_ip",
                 self.rate_limits.registration_per_ip,
+            ),
+            (
+                "rate_limits.messages_per_user",
+                self.rate_limits.messages_per_user,
             ),
         ] {
             if !(bucket.per_second > 0.0 && bucket.per_second.is_finite()) || bucket.burst == 0 {

@@ -474,3 +474,49 @@ async fn history_paginates_both_ways_without_gaps() {
         "no more events after the last page"
     );
 }
+
+#[tokio::test]
+async fn sending_is_rate_limited_per_user() {
+    let server = TestServer::start_with(|config| {
+        config.rate_limits.enabled = true;
+        config.rate_limits.registration_per_ip = myelin_core::config::Bucket {
+            per_second: 100.0,
+            burst: 100,
+        };
+        config.rate_limits.messages_per_user = myelin_core::config::Bucket {
+            per_second: 0.1,
+            burst: 3,
+        };
+    })
+    .await;
+    let alice = server.register("alice").await;
+    let room = server.create_room(&alice, json!({})).await;
+    for index in 0..3 {
+        server
+            .send_text(&alice, &room, &format!("ok {index}"))
+            .await;
+    }
+    let limited = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/over"),
+            Some(&alice.access_token),
+            json!({ "msgtype": "m.text", "body": "too fast" }),
+        )
+        .await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED");
+    assert!(
+        limited.1["retry_after_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 0)
+    );
+    let (_, history) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert!(
+        !message_bodies(&history["chunk"]).contains(&"too fast".to_owned()),
+        "the refused message was not sent"
+    );
+}

@@ -13,6 +13,10 @@ pub async fn redact_event(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    state
+        .limits
+        .messages_per_user
+        .check(&identity.user_id.to_string())?;
     let body = &request.body;
     // `redacts` sits in the content too (room version 11 and later read it from there; older
     // versions ignore it).

@@ -14,6 +14,10 @@ pub async fn send_message_event(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    state
+        .limits
+        .messages_per_user
+        .check(&identity.user_id.to_string())?;
     let body = &request.body;
     let content = request
         .json
