@@ -81,6 +81,15 @@ impl Rooms {
             ),
             &receipt,
         );
+        if let Some(position) = position
+            && receipt
+                .thread_id
+                .as_deref()
+                .is_none_or(|thread| thread == "main")
+        {
+            // Notifications the user has now read are not needed for counting any more.
+            self.prune_notifications(&mut batch, &receipt.room_id, &receipt.user_id, position)?;
+        }
         pending.record(
             &mut batch,
             &StreamItem::Receipt {

@@ -122,14 +122,6 @@ impl Typing {
             .unwrap_or_default()
     }
 
-    /// Whether the room's typing set changed after `since`.
-    pub fn changed_since(&self, room_id: &RoomId, since: u64) -> bool {
-        self.lock()
-            .changed_at
-            .get(room_id)
-            .is_some_and(|serial| *serial > since)
-    }
-
     /// Rooms whose typing set changed after `since`.
     pub fn rooms_changed_since(&self, since: u64) -> Vec<OwnedRoomId> {
         self.lock()

@@ -218,4 +218,30 @@ impl Rooms {
         }
         Ok(counts)
     }
+
+    /// Deletes the user's notify records up to `position` in a room.
+    pub(crate) fn prune_notifications(
+        &self,
+        batch: &mut WriteBatch,
+        room_id: &RoomId,
+        user_id: &UserId,
+        position: u64,
+    ) -> Result<()> {
+        let start = compound_key(&[user_id.as_bytes(), room_id.as_bytes(), &0u64.to_be_bytes()]);
+        let end = compound_key(&[
+            user_id.as_bytes(),
+            room_id.as_bytes(),
+            &position.to_be_bytes(),
+        ]);
+        for (key, _) in self.store().range(
+            USERROOMPOSITION_NOTIFY,
+            std::ops::Bound::Included(&start),
+            std::ops::Bound::Included(&end),
+            false,
+            usize::MAX,
+        )? {
+            batch.delete(USERROOMPOSITION_NOTIFY, key);
+        }
+        Ok(())
+    }
 }
