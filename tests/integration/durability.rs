@@ -333,3 +333,73 @@ async fn first_start_tells_the_newcomer_a_token_that_registers_an_account() {
     server.child.kill().expect("kill");
     let _ = server.child.wait();
 }
+
+#[tokio::test]
+async fn acknowledged_events_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let environment = server_env(dir.path());
+    let http = reqwest::Client::new();
+    let mut server = spawn_server(&environment);
+    let alice = register(&http, &server.url, "alice").await;
+    let created: serde_json::Value = http
+        .post(format!("{}/_matrix/client/v3/createRoom", server.url))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("createRoom")
+        .json()
+        .await
+        .expect("json");
+    let room_id = created["room_id"].as_str().expect("room id").to_owned();
+    let sends = (0..40).map(|index| {
+        let (http, url, alice, room_id) = (
+            http.clone(),
+            server.url.clone(),
+            alice.clone(),
+            room_id.clone(),
+        );
+        async move {
+            let path =
+                format!("{url}/_matrix/client/v3/rooms/{room_id}/send/m.room.message/kill{index}");
+            http.put(path)
+                .bearer_auth(&alice.access_token)
+                .json(&json!({ "msgtype": "m.text", "body": format!("durable {index}") }))
+                .send()
+                .await
+                .expect("send")
+                .status()
+        }
+    });
+    let statuses = futures_join_all(sends).await;
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::OK),
+        "{statuses:?}"
+    );
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reaped");
+
+    let mut server = spawn_server(&environment);
+    let page: serde_json::Value = http
+        .get(format!(
+            "{}/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100",
+            server.url
+        ))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .expect("messages")
+        .json()
+        .await
+        .expect("json");
+    let mut bodies: Vec<String> = crate::common::message_bodies(&page["chunk"]);
+    bodies.sort();
+    let mut expected: Vec<String> = (0..40).map(|index| format!("durable {index}")).collect();
+    expected.sort();
+    assert_eq!(
+        bodies, expected,
+        "every acknowledged event is there after SIGKILL"
+    );
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}
