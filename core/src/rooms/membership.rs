@@ -189,6 +189,25 @@ impl Rooms {
         Ok(())
     }
 
+    /// A membership change without profile fields: leave, kick, ban, unban.
+    async fn change_membership(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        membership: Membership,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.set_membership(
+            room_id,
+            sender,
+            target,
+            member_content(membership, &MemberProfile::default(), reason),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Leaves (or rejects an invite, or withdraws a knock).
     pub async fn leave(
         &self,
@@ -196,14 +215,8 @@ impl Rooms {
         user_id: &UserId,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.set_membership(
-            room_id,
-            user_id,
-            user_id,
-            member_content(Membership::Leave, &MemberProfile::default(), reason),
-        )
-        .await?;
-        Ok(())
+        self.change_membership(room_id, user_id, user_id, Membership::Leave, reason)
+            .await
     }
 
     pub async fn kick(
@@ -219,14 +232,8 @@ impl Rooms {
         ) {
             return Err(Error::Forbidden(format!("{target} is not in the room")));
         }
-        self.set_membership(
-            room_id,
-            sender,
-            target,
-            member_content(Membership::Leave, &MemberProfile::default(), reason),
-        )
-        .await?;
-        Ok(())
+        self.change_membership(room_id, sender, target, Membership::Leave, reason)
+            .await
     }
 
     pub async fn ban(
@@ -236,14 +243,8 @@ impl Rooms {
         target: &UserId,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.set_membership(
-            room_id,
-            sender,
-            target,
-            member_content(Membership::Ban, &MemberProfile::default(), reason),
-        )
-        .await?;
-        Ok(())
+        self.change_membership(room_id, sender, target, Membership::Ban, reason)
+            .await
     }
 
     pub async fn unban(
@@ -256,14 +257,8 @@ impl Rooms {
         if self.membership(room_id, target)? != Some(Membership::Ban) {
             return Err(Error::Forbidden(format!("{target} is not banned")));
         }
-        self.set_membership(
-            room_id,
-            sender,
-            target,
-            member_content(Membership::Leave, &MemberProfile::default(), reason),
-        )
-        .await?;
-        Ok(())
+        self.change_membership(room_id, sender, target, Membership::Leave, reason)
+            .await
     }
 
     /// Forgets a room the user has left: it disappears from their sync.
