@@ -17,7 +17,12 @@ pub async fn get_presence(
     if !state.services.users.is_local(target) || state.services.users.account(target)?.is_none() {
         return Err(Error::NotFound("Unknown user".into()).into());
     }
-    if !super::may_see(&state, &identity.user_id, target)? {
+    if !super::may_see(
+        &state,
+        &identity.user_id,
+        &super::viewer_rooms(&state, &identity.user_id)?,
+        target,
+    )? {
         return Err(Error::Forbidden("You do not share a room with this user".into()).into());
     }
     Ok(Json(super::content(

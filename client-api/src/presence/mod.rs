@@ -3,22 +3,39 @@ pub mod get_presence;
 pub mod set_presence;
 
 use myelin_core::{Result, ephemeral::PresenceStatus};
-use ruma::UserId;
+use std::collections::HashSet;
+
+use ruma::{OwnedRoomId, UserId};
 use serde_json::{Value as JsonValue, json};
 
 use crate::AppState;
 
-/// Whether `viewer` may see `target`'s presence: themself, or someone they share a room with.
-pub(crate) fn may_see(state: &AppState, viewer: &UserId, target: &UserId) -> Result<bool> {
-    if viewer == target {
-        return Ok(true);
-    }
-    let rooms = &state.services.rooms;
-    let theirs = rooms.joined_rooms(target)?;
-    Ok(rooms
+/// The rooms `viewer` is joined to, for repeated [`may_see`] checks.
+pub(crate) fn viewer_rooms(state: &AppState, viewer: &UserId) -> Result<HashSet<OwnedRoomId>> {
+    Ok(state
+        .services
+        .rooms
         .joined_rooms(viewer)?
-        .iter()
-        .any(|room| theirs.contains(room)))
+        .into_iter()
+        .collect())
+}
+
+/// Whether `viewer` (joined to `viewer_rooms`) may see `target`'s presence: themself, or someone
+/// they share a room with. The target's rooms (usually few) are checked against the viewer's set,
+/// so the cost follows the target, not the viewer's room count.
+pub(crate) fn may_see(
+    state: &AppState,
+    viewer: &UserId,
+    viewer_rooms: &HashSet<OwnedRoomId>,
+    target: &UserId,
+) -> Result<bool> {
+    Ok(viewer == target
+        || state
+            .services
+            .rooms
+            .joined_rooms(target)?
+            .iter()
+            .any(|room| viewer_rooms.contains(room)))
 }
 
 /// The `m.presence` content of a status.

@@ -35,15 +35,12 @@ impl View<'_> {
         )
     }
 
+    /// The timeline as core selected it: the filter and ignored users were applied there, before
+    /// the limit.
     fn timeline(&self, state: &AppState, events: &[(u64, PduEvent)]) -> Vec<JsonValue> {
         events
             .iter()
-            .map(|(_, event)| event)
-            .filter(|event| {
-                !filtering::hidden_by_ignore(&self.ignored, event)
-                    && filtering::passes_event(&self.filter.room.timeline, event)
-            })
-            .map(|event| client_event(state, event, self.identity, false))
+            .map(|(_, event)| client_event(state, event, self.identity, false))
             .collect()
     }
 
@@ -226,7 +223,6 @@ pub(super) fn render(
     Ok(json!({
         "rooms": { "join": join, "invite": invite, "leave": leave, "knock": knock },
         "account_data": { "events": view.account_data(global, false) },
-        "presence": { "events": [] },
         "to_device": { "events": [] },
     }))
 }

@@ -9,12 +9,9 @@ use myelin_core::{
     rooms::{PduEvent, SyncRequest},
     users::Identity,
 };
-use ruma::{
-    OwnedRoomId,
-    api::client::{
-        filter::FilterDefinition,
-        sync::sync_events::v3::{self, Filter},
-    },
+use ruma::api::client::{
+    filter::FilterDefinition,
+    sync::sync_events::v3::{self, Filter},
 };
 use serde_json::{Value as JsonValue, json};
 
@@ -177,10 +174,8 @@ fn presence_changes(
     {
         return Ok(Vec::new());
     }
-    // The viewer's rooms once; then a point lookup per changed user and room.
-    let rooms = &state.services.rooms;
-    let viewer_rooms: std::collections::HashSet<OwnedRoomId> =
-        rooms.joined_rooms(&identity.user_id)?.into_iter().collect();
+    // The viewer's rooms once, then each changed user's rooms against them.
+    let viewer_rooms = crate::presence::viewer_rooms(state, &identity.user_id)?;
     let mut events = Vec::new();
     for user_id in changed {
         let wanted = !filter.presence.not_senders.contains(&user_id)
@@ -192,14 +187,7 @@ fn presence_changes(
         if !wanted {
             continue;
         }
-        // The other user's rooms (usually few) against the viewer's set: the cost follows the
-        // changed users, not the viewer's room count times the changed users.
-        let visible = user_id == identity.user_id
-            || rooms
-                .joined_rooms(&user_id)?
-                .iter()
-                .any(|room| viewer_rooms.contains(room));
-        if visible {
+        if crate::presence::may_see(state, &identity.user_id, &viewer_rooms, &user_id)? {
             events.push(json!({ "type": "m.presence", "sender": user_id, "content": crate::presence::content(&presence.status(&user_id)) }));
         }
     }

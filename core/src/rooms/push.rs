@@ -43,9 +43,9 @@ impl Rooms {
     /// A user's push rules: their own (`m.push_rules` account data, managed by the push-rule
     /// endpoints) or the spec's defaults.
     fn ruleset_of(&self, user_id: &UserId) -> Ruleset {
-        let key = compound_key(&[user_id.as_bytes(), b"", b"m.push_rules"]);
+        let key = crate::users::account_data::key(user_id, None, "m.push_rules");
         self.store()
-            .get_json::<JsonValue>("userroomtype_accountdata", &key)
+            .get_json::<JsonValue>(crate::users::account_data::USERROOMTYPE_ACCOUNTDATA, &key)
             .ok()
             .flatten()
             .and_then(|content| content.get("global").cloned())

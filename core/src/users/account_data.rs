@@ -10,9 +10,9 @@ use crate::{
     stream::StreamItem,
 };
 
-const USERROOMTYPE_ACCOUNTDATA: &str = "userroomtype_accountdata";
+pub(crate) const USERROOMTYPE_ACCOUNTDATA: &str = "userroomtype_accountdata";
 
-fn key(user_id: &UserId, room_id: Option<&RoomId>, event_type: &str) -> Vec<u8> {
+pub(crate) fn key(user_id: &UserId, room_id: Option<&RoomId>, event_type: &str) -> Vec<u8> {
     compound_key(&[
         user_id.as_bytes(),
         room_id.map_or(&b""[..], |room| room.as_bytes()),

@@ -1,7 +1,7 @@
 //! Accounts, devices, access tokens, profiles, account data, filters, registration tokens and
 //! user-interactive authentication: everything that belongs to a user rather than to a room.
 
-mod account_data;
+pub(crate) mod account_data;
 mod accounts;
 mod devices;
 mod filters;
