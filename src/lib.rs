@@ -35,6 +35,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
+    federation: Option<std::sync::Arc<myelin_federation::Federation>>,
 }
 
 impl RunningServer {
@@ -61,14 +62,25 @@ impl RunningServer {
         let services = Services::open(config)?;
         let config = services.config.clone();
         let (stop, stopped) = watch::channel(false);
+        let mut federation_service = None;
         let state = AppState::new(services.clone());
         let mut listeners = vec![serve(
             client_listener,
             myelin_client_api::router(state.clone()),
             stopped.clone(),
         )];
-        if let Some(listener) = federation_listener {
-            let router = myelin_federation::router(services.clone());
+        let mut background = Vec::new();
+        if config.federation.enabled {
+            let federation = myelin_federation::Federation::new(services.clone(), stopped.clone())?;
+            let port: std::sync::Arc<dyn myelin_core::ports::Federation> = federation.clone();
+            services.federation.plug(&port);
+            background.push(federation.start());
+            federation_service = Some(federation);
+        }
+        if let (Some(listener), Some(federation)) =
+            (federation_listener, federation_service.clone())
+        {
+            let router = myelin_federation::router(federation);
             let task = if config.federation.tls {
                 let (certificate, key) =
                     tls::certificate_and_key(&config).map_err(StartError::Tls)?;
@@ -79,7 +91,7 @@ impl RunningServer {
             listeners.push(task);
         }
 
-        let background = vec![spawn_housekeeping(state, stopped)];
+        background.push(spawn_housekeeping(state, stopped));
         tracing::info!(server_name = %config.server.name, backend = %config.storage.backend, data_dir = %config.server.data_dir.display(), "Myelin started");
         tracing::info!("client API listening on http://{client_addr}");
         if let Some(address) = federation_addr {
@@ -97,6 +109,7 @@ impl RunningServer {
             stop,
             listeners,
             background,
+            federation: federation_service,
         };
         server.greet_newcomer().await?;
         Ok(server)
@@ -118,8 +131,14 @@ impl RunningServer {
         for listener in self.listeners {
             let _ = listener.await;
         }
-        for task in self.background {
+        for task in &self.background {
             task.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
+        }
+        if let Some(federation) = self.federation {
+            federation.stop().await;
         }
         if let Err(error) = self.services.users.flush_last_seen().await {
             tracing::warn!(%error, "could not save device last-seen data");

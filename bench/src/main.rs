@@ -102,6 +102,7 @@ enum Scenario {
 }
 
 async fn run(cli: Cli) -> Result<Value, Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(4096)
         .build()?;

@@ -256,6 +256,7 @@ mod tests {
         let server = myelin::RunningServer::start(config)
             .await
             .expect("server starts");
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let base = server.client_url();
 

@@ -75,6 +75,7 @@ fn classify(error: &Error) -> (StatusCode, &'static str) {
         Error::RoomInUse(_) => (StatusCode::BAD_REQUEST, "M_ROOM_IN_USE"),
         Error::DuplicateAnnotation(_) => (StatusCode::BAD_REQUEST, "M_DUPLICATE_ANNOTATION"),
         Error::BadState(_) => (StatusCode::BAD_REQUEST, "M_UNKNOWN"),
+        Error::Unavailable(_) => (StatusCode::BAD_GATEWAY, "M_UNKNOWN"),
         Error::Storage(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN"),
     }
 }

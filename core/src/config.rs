@@ -79,7 +79,59 @@ pub struct FederationConfig {
     pub tls_certificate: Option<PathBuf>,
     /// PEM private key for `tls_certificate`.
     pub tls_private_key: Option<PathBuf>,
+    /// Check the certificates of servers we connect to. Turn off only for test peers with
+    /// self-signed certificates.
+    pub verify_certificates: bool,
+    /// Address ranges (CIDR) outbound federation never connects to. The default is every
+    /// private, loopback, link-local and otherwise non-public range, as Synapse's.
+    pub ip_range_denylist: Vec<String>,
+    /// Ranges allowed even when the denylist covers them (tests use `["127.0.0.0/8"]`).
+    pub ip_range_allowlist: Vec<String>,
+    /// Notary servers asked for other servers' keys. Empty: ask each server directly.
+    pub trusted_key_servers: Vec<TrustedKeyServer>,
+    /// When not empty, only these server names may federate with us (both directions).
+    pub domain_allowlist: Vec<String>,
+    /// Server names we never federate with.
+    pub domain_denylist: Vec<String>,
+    /// Largest inbound federation request body, in bytes.
+    pub max_request_bytes: usize,
 }
+
+/// A notary server and the keys its answers must be signed with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedKeyServer {
+    pub server_name: String,
+    /// `key id → base64 public key`; empty trusts whatever key the notary presents.
+    #[serde(default)]
+    pub verify_keys: std::collections::BTreeMap<String, String>,
+}
+
+/// Synapse's default `ip_range_blacklist`.
+pub const DEFAULT_IP_RANGE_DENYLIST: &[&str] = &[
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "192.0.0.0/24",
+    "169.254.0.0/16",
+    "192.88.99.0/24",
+    "198.18.0.0/15",
+    "192.0.2.0/24",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "0.0.0.0/8",
+    "255.255.255.255/32",
+    "::1/128",
+    "::/128",
+    "fe80::/10",
+    "fc00::/7",
+    "2001:db8::/32",
+    "ff00::/8",
+    "fec0::/10",
+];
 
 impl Default for FederationConfig {
     fn default() -> Self {
@@ -89,6 +141,16 @@ impl Default for FederationConfig {
             tls: true,
             tls_certificate: None,
             tls_private_key: None,
+            verify_certificates: true,
+            ip_range_denylist: DEFAULT_IP_RANGE_DENYLIST
+                .iter()
+                .map(|range| (*range).to_owned())
+                .collect(),
+            ip_range_allowlist: Vec::new(),
+            trusted_key_servers: Vec::new(),
+            domain_allowlist: Vec::new(),
+            domain_denylist: Vec::new(),
+            max_request_bytes: 50 * 1024 * 1024,
         }
     }
 }

@@ -64,6 +64,9 @@ pub enum Error {
     /// The request is well-formed but the server's state does not allow it now.
     #[error("{0}")]
     BadState(String),
+    /// Another server could not be reached or gave no usable answer.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("storage error: {0}")]
     Storage(String),
     #[error("internal error: {0}")]

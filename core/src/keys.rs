@@ -83,3 +83,78 @@ impl ServerKeys {
         serde_json::to_value(object).map_err(|error| Error::Internal(error.to_string()))
     }
 }
+
+/// Other servers' signing keys, as fetched and verified by the federation layer.
+pub(crate) const SERVERNAME_KEYS: &str = "servername_keys";
+
+/// One public key of a remote server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedKey {
+    /// Unpadded base64.
+    pub key: String,
+    /// Until when signatures made now may be trusted (for current keys).
+    pub valid_until_ts: u64,
+    /// For old keys: when the server stopped using it; signatures after that are not trusted.
+    #[serde(default)]
+    pub expired_ts: Option<u64>,
+}
+
+/// The keys of one remote server we know, by key id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CachedServerKeys {
+    pub keys: std::collections::BTreeMap<String, CachedKey>,
+}
+
+impl CachedServerKeys {
+    /// Keys usable to check a signature made at `at_ms` (or now).
+    pub fn usable_at(&self, at_ms: u64) -> std::collections::BTreeMap<String, String> {
+        self.keys
+            .iter()
+            .filter(|(_, key)| match key.expired_ts {
+                Some(expired) => at_ms <= expired,
+                None => true,
+            })
+            .map(|(id, key)| (id.clone(), key.key.clone()))
+            .collect()
+    }
+
+    /// Whether `key_id` is known and still valid at `at_ms`.
+    pub fn is_fresh(&self, key_id: &str, at_ms: u64) -> bool {
+        self.keys
+            .get(key_id)
+            .is_some_and(|key| key.expired_ts.is_none() && key.valid_until_ts >= at_ms)
+    }
+}
+
+/// The cached keys of `server` (empty when none).
+pub fn cached_server_keys(store: &Store, server: &ruma::ServerName) -> Result<CachedServerKeys> {
+    Ok(store
+        .get_json(SERVERNAME_KEYS, server.as_bytes())?
+        .unwrap_or_default())
+}
+
+/// Merges freshly verified keys into the cache; a key keeps the latest validity seen.
+pub async fn cache_server_keys(
+    store: &Store,
+    server: &ruma::ServerName,
+    fresh: CachedServerKeys,
+) -> Result<CachedServerKeys> {
+    let mut cached = cached_server_keys(store, server)?;
+    for (id, key) in fresh.keys {
+        match cached.keys.get_mut(&id) {
+            Some(existing) if existing.key == key.key => {
+                existing.valid_until_ts = existing.valid_until_ts.max(key.valid_until_ts);
+                if key.expired_ts.is_some() {
+                    existing.expired_ts = key.expired_ts;
+                }
+            }
+            _ => {
+                cached.keys.insert(id, key);
+            }
+        }
+    }
+    let mut batch = WriteBatch::new();
+    batch.put_json(SERVERNAME_KEYS, server.as_bytes().to_vec(), &cached);
+    store.commit_lazy(batch).await?;
+    Ok(cached)
+}

@@ -7,6 +7,7 @@ pub mod ephemeral;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod ports;
 pub mod rooms;
 pub mod storage;
 pub mod stream;
@@ -33,6 +34,8 @@ pub struct Services {
     pub typing: ephemeral::Typing,
     pub presence: ephemeral::Presence,
     pub metrics: Arc<metrics::Metrics>,
+    /// Outbound federation, plugged in by the binary.
+    pub federation: ports::FederationPort,
 }
 
 impl Services {
@@ -65,6 +68,7 @@ impl Services {
             notifier,
             keys,
             metrics: Arc::new(metrics::Metrics::default()),
+            federation: ports::FederationPort::default(),
         })
     }
 }

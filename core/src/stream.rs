@@ -29,6 +29,12 @@ pub enum StreamItem {
         room_id: Option<ruma::OwnedRoomId>,
         event_type: String,
     },
+    /// A local user's membership changed in a room this server does not follow (an invite
+    /// from another server, its rejection).
+    Membership {
+        room_id: ruma::OwnedRoomId,
+        user_id: ruma::OwnedUserId,
+    },
     /// A read receipt was set.
     Receipt {
         receipt: Box<crate::ephemeral::Receipt>,

@@ -1,61 +1,70 @@
-//! `myelin-federation`: the server-server API. So far it serves the federation listener's
-//! version endpoint and the server's signing keys; signed requests, transactions and joins
-//! arrive with the federation issue and plug into `myelin-core` through its ports.
+//! `myelin-federation`: the server-server API. Inbound, every request is checked against its
+//! `X-Matrix` signature and every PDU against its signatures, hashes and the room's rules before
+//! `myelin-core` places it; outbound, requests are signed, servers discovered as the spec orders,
+//! private address ranges refused, and local events delivered by a durable per-destination
+//! sender. The client API reaches this crate through `myelin_core::ports::Federation`.
 #![forbid(unsafe_code)]
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-    routing::get,
-};
-use myelin_core::Services;
-use ruma::api::{
-    Metadata,
-    federation::discovery::{get_server_keys, get_server_version},
-    path_builder::PathBuilder as _,
-};
-use serde_json::{Value as JsonValue, json};
+pub mod client;
+pub mod discovery;
+mod inbound;
+pub mod keys;
+mod outbound;
+pub mod policy;
+pub mod sender;
+mod server;
 
-/// How long other servers may cache our key document (Synapse publishes a day too).
-const KEY_VALIDITY_MS: u64 = 24 * 60 * 60 * 1000;
+use std::sync::Arc;
 
-/// # `GET /_matrix/federation/v1/version`
-async fn get_server_version() -> Json<JsonValue> {
-    Json(json!({ "server": { "name": "Myelin", "version": env!("CARGO_PKG_VERSION") } }))
+use myelin_core::{Result, Services};
+use ruma::OwnedServerName;
+use tokio::sync::watch;
+
+pub use server::router;
+
+use crate::{client::FederationClient, keys::KeyService, sender::Sender};
+
+/// The federation service of one server.
+pub struct Federation {
+    pub services: Services,
+    pub client: Arc<FederationClient>,
+    pub keys: KeyService,
+    pub sender: Arc<Sender>,
 }
 
-/// # `GET /_matrix/key/v2/server`
-async fn get_server_keys(State(services): State<Services>) -> Response {
-    match services
-        .keys
-        .key_document(services.rooms.server_name(), KEY_VALIDITY_MS)
-    {
-        Ok(document) => Json(document).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "cannot produce the key document");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "errcode": "M_UNKNOWN", "error": "Internal server error" })),
-            )
-                .into_response()
-        }
+impl Federation {
+    /// Builds the service; `stopped` ends the sender's tasks.
+    pub fn new(services: Services, stopped: watch::Receiver<bool>) -> Result<Arc<Self>> {
+        let config = &services.config.federation;
+        let server_name: OwnedServerName = services.rooms.server_name().clone();
+        let client = Arc::new(FederationClient::new(
+            config,
+            server_name.clone(),
+            Arc::clone(&services.keys),
+        )?);
+        let keys = KeyService::new(
+            services.store.clone(),
+            server_name,
+            Arc::clone(&services.keys),
+            config.trusted_key_servers.clone(),
+            Arc::clone(&client),
+        );
+        let sender = Sender::new(services.clone(), Arc::clone(&client), stopped);
+        Ok(Arc::new(Self {
+            services,
+            client,
+            keys,
+            sender,
+        }))
     }
-}
 
-fn paths<T: Metadata>() -> Vec<&'static str> {
-    T::PATH_BUILDER.all_paths().collect()
-}
+    /// Stops the sender's destination workers and waits until they are gone.
+    pub async fn stop(&self) {
+        self.sender.stop().await;
+    }
 
-/// The federation listener's router.
-pub fn router(services: Services) -> Router {
-    let mut router = Router::new();
-    for path in paths::<get_server_version::v1::Request>() {
-        router = router.route(path, get(get_server_version));
+    /// Starts the outbound sender.
+    pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.sender.start()
     }
-    for path in paths::<get_server_keys::v2::Request>() {
-        router = router.route(path, get(get_server_keys));
-    }
-    router.with_state(services)
 }

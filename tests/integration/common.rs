@@ -38,6 +38,7 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        init_test_logging();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
         adjust(&mut config);
@@ -270,4 +271,91 @@ pub fn federation_get(address: std::net::SocketAddr, path: &str) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("json")
+}
+
+/// A free port on 127.0.0.1 (bound and released; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Settings for a server that federates with others on loopback: named `localhost:<port>` after
+/// its federation port, self-signed peers accepted, 127.0.0.0/8 allowed.
+pub fn federated(config: &mut Config, port: u16) {
+    config.server.name = format!("localhost:{port}");
+    config.federation.bind = format!("127.0.0.1:{port}").parse().expect("address");
+    config.federation.verify_certificates = false;
+    config.federation.ip_range_allowlist = vec!["127.0.0.0/8".into()];
+}
+
+impl TestServer {
+    /// A server that federates on loopback (see [`federated`]); `restart` keeps its name if
+    /// given the same adjustment.
+    pub async fn start_federated() -> (Self, u16) {
+        let port = free_port();
+        (
+            Self::start_with(|config| federated(config, port)).await,
+            port,
+        )
+    }
+
+    pub fn server_name(&self) -> String {
+        self.server().services().rooms.server_name().to_string()
+    }
+
+    /// Syncs until `check` accepts the response (at most `seconds`), returning it.
+    pub async fn sync_until(
+        &self,
+        user: &TestUser,
+        seconds: u64,
+        mut check: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        let mut since: Option<String> = None;
+        let mut seen = Vec::new();
+        loop {
+            let response = self.sync(user, since.as_deref(), 1000).await;
+            seen.push(response.clone());
+            // Judge the accumulated view: an initial sync plus every increment.
+            let merged = Value::Array(seen.clone());
+            if check(&merged) {
+                return merged;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "condition not met within {seconds}s; last sync: {response}"
+            );
+            since = response["next_batch"].as_str().map(str::to_owned);
+        }
+    }
+}
+
+/// Every timeline event of `room_id` in a list of sync responses.
+pub fn timeline_events(syncs: &Value, room_id: &str) -> Vec<Value> {
+    syncs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|sync| {
+            sync["rooms"]["join"][room_id]["timeline"]["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Server logs on stderr when `MYELIN_TEST_LOG` holds a filter (`MYELIN_TEST_LOG=debug`).
+fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("MYELIN_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }

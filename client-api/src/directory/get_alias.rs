@@ -12,6 +12,16 @@ pub async fn get_alias(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let rooms = &state.services.rooms;
+    let alias = &request.body.room_alias;
+    if alias.server_name() != rooms.server_name() {
+        let (room_id, servers) = state
+            .services
+            .federation
+            .get()?
+            .query_directory(&alias.clone())
+            .await?;
+        return Ok(RumaResponse(v3::Response::new(room_id, servers)));
+    }
     let room_id = rooms
         .resolve_local_alias(&request.body.room_alias)?
         .ok_or_else(|| Error::NotFound("Room alias not found".into()))?;

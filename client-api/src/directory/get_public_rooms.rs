@@ -1,55 +1,44 @@
-//! `GET` and `POST /_matrix/client/v3/publicRooms`
+//! `GET` and `POST /_matrix/client/v3/publicRooms`: this server's directory, or another
+//! server's through federation.
 
 use axum::{Json, extract::State};
-use myelin_core::Error;
 use ruma::api::client::directory::{get_public_rooms, get_public_rooms_filtered};
 use serde_json::{Value as JsonValue, json};
 
 use crate::{ApiError, AppState, Ruma};
 
-const DEFAULT_LIMIT: usize = 100;
-
-/// Pagination tokens are offsets into the ordered list: `p{offset}`.
-fn page(
+async fn page(
     state: &AppState,
     server: Option<&ruma::ServerName>,
     search: Option<&str>,
     limit: Option<ruma::UInt>,
     since: Option<&str>,
 ) -> Result<JsonValue, ApiError> {
-    if server.is_some_and(|server| server != state.services.rooms.server_name()) {
-        return Err(Error::Unsupported(
-            "Listing other servers' directories needs federation".into(),
-        )
-        .into());
+    let limit = limit.map(u64::from);
+    if let Some(server) = server
+        && server != state.services.rooms.server_name()
+    {
+        let mut request = json!({});
+        if let Some(limit) = limit {
+            request["limit"] = limit.into();
+        }
+        if let Some(since) = since {
+            request["since"] = since.into();
+        }
+        if let Some(search) = search {
+            request["filter"] = json!({ "generic_search_term": search });
+        }
+        return Ok(state
+            .services
+            .federation
+            .get()?
+            .public_rooms(server, request)
+            .await?);
     }
-    let rooms = state.services.rooms.public_rooms(search)?;
-    let limit = limit
-        .map_or(DEFAULT_LIMIT, |limit| {
-            usize::try_from(u64::from(limit)).unwrap_or(DEFAULT_LIMIT)
-        })
-        .max(1);
-    let offset = match since {
-        Some(token) => token
-            .strip_prefix('p')
-            .and_then(|number| number.parse::<usize>().ok())
-            .ok_or_else(|| Error::InvalidParam("Invalid since token".into()))?,
-        None => 0,
-    };
-    let chunk: Vec<JsonValue> = rooms
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|room| room.summary.clone())
-        .collect();
-    let mut response = json!({ "chunk": chunk, "total_room_count_estimate": rooms.len() });
-    if offset + limit < rooms.len() {
-        response["next_batch"] = format!("p{}", offset + limit).into();
-    }
-    if offset > 0 {
-        response["prev_batch"] = format!("p{}", offset.saturating_sub(limit)).into();
-    }
-    Ok(response)
+    Ok(state
+        .services
+        .rooms
+        .public_rooms_page(search, limit, since)?)
 }
 
 /// # `GET /_matrix/client/v3/publicRooms`
@@ -58,13 +47,16 @@ pub async fn get_public_rooms(
     request: Ruma<get_public_rooms::v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     let body = &request.body;
-    Ok(Json(page(
-        &state,
-        body.server.as_deref(),
-        None,
-        body.limit,
-        body.since.as_deref(),
-    )?))
+    Ok(Json(
+        page(
+            &state,
+            body.server.as_deref(),
+            None,
+            body.limit,
+            body.since.as_deref(),
+        )
+        .await?,
+    ))
 }
 
 /// # `POST /_matrix/client/v3/publicRooms`
@@ -74,11 +66,14 @@ pub async fn get_public_rooms_filtered(
 ) -> Result<Json<JsonValue>, ApiError> {
     request.identity()?;
     let body = &request.body;
-    Ok(Json(page(
-        &state,
-        body.server.as_deref(),
-        body.filter.generic_search_term.as_deref(),
-        body.limit,
-        body.since.as_deref(),
-    )?))
+    Ok(Json(
+        page(
+            &state,
+            body.server.as_deref(),
+            body.filter.generic_search_term.as_deref(),
+            body.limit,
+            body.since.as_deref(),
+        )
+        .await?,
+    ))
 }

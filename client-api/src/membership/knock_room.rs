@@ -12,7 +12,7 @@ pub async fn knock_room(
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
-    let room_id = crate::room::resolve_room(&state, &request.body.room_id_or_alias)?;
+    let (room_id, _) = crate::room::resolve_room(&state, &request.body.room_id_or_alias).await?;
     let profile = member_profile(&state, &identity.user_id);
     rooms
         .knock(

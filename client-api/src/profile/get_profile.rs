@@ -11,6 +11,18 @@ pub async fn get_profile(
     State(state): State<AppState>,
     request: Ruma<v3::Request>,
 ) -> Result<Json<Map<String, JsonValue>>, ApiError> {
-    super::require_local(&state, &request.body.user_id)?;
-    Ok(Json(state.services.users.profile(&request.body.user_id)?))
+    let user_id = &request.body.user_id;
+    if !state.services.users.is_local(user_id) {
+        let profile = state
+            .services
+            .federation
+            .get()?
+            .query_profile(user_id, None)
+            .await?;
+        return match profile {
+            JsonValue::Object(map) => Ok(Json(map)),
+            _ => Ok(Json(Map::new())),
+        };
+    }
+    Ok(Json(state.services.users.profile(user_id)?))
 }

@@ -11,8 +11,20 @@ pub async fn get_profile_field(
     State(state): State<AppState>,
     request: Ruma<v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    super::require_local(&state, &request.body.user_id)?;
     let field = request.body.field.as_str();
+    let user_id = &request.body.user_id;
+    if !state.services.users.is_local(user_id) {
+        let profile = state
+            .services
+            .federation
+            .get()?
+            .query_profile(user_id, Some(field))
+            .await?;
+        return match profile.get(field) {
+            Some(value) => Ok(Json(json!({ field: value }))),
+            None => Err(myelin_core::Error::NotFound("Profile field not found".into()).into()),
+        };
+    }
     let value = state
         .services
         .users

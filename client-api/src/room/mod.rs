@@ -89,18 +89,60 @@ pub(crate) fn member_profile(state: &AppState, user_id: &UserId) -> MemberProfil
     }
 }
 
-/// A room id, or the room a local alias points at. Rooms and aliases on other servers need
-/// federation and are not found until it lands.
-pub(crate) fn resolve_room(
+/// A room id, or the room an alias points at (asking the alias's server for a remote one), with
+/// servers that are in it.
+pub(crate) async fn resolve_room(
     state: &AppState,
     target: &ruma::RoomOrAliasId,
-) -> Result<ruma::OwnedRoomId, ApiError> {
+) -> Result<(ruma::OwnedRoomId, Vec<ruma::OwnedServerName>), ApiError> {
     match <&ruma::RoomAliasId>::try_from(target) {
+        Ok(alias) if alias.server_name() == state.services.rooms.server_name() => Ok((
+            state
+                .services
+                .rooms
+                .resolve_local_alias(alias)?
+                .ok_or_else(|| Error::NotFound("Room alias not found".into()))?,
+            Vec::new(),
+        )),
         Ok(alias) => Ok(state
             .services
-            .rooms
-            .resolve_local_alias(alias)?
-            .ok_or_else(|| Error::NotFound("Room alias not found".into()))?),
-        Err(room_id) => Ok(room_id.to_owned()),
+            .federation
+            .get()?
+            .query_directory(&alias.to_owned())
+            .await?),
+        Err(room_id) => Ok((room_id.to_owned(), Vec::new())),
     }
+}
+
+/// Joins a room: locally when this server is in it, through another server otherwise.
+pub(crate) async fn join_anywhere(
+    state: &AppState,
+    user_id: &UserId,
+    room_id: &ruma::RoomId,
+    via: Vec<ruma::OwnedServerName>,
+    reason: Option<&str>,
+) -> Result<ruma::OwnedRoomId, ApiError> {
+    let rooms = &state.services.rooms;
+    let profile = member_profile(state, user_id);
+    if !rooms.is_resident(room_id)?
+        && let Ok(federation) = state.services.federation.get()
+    {
+        match federation
+            .join_remote(
+                user_id,
+                room_id,
+                via,
+                profile.clone(),
+                reason.map(str::to_owned),
+            )
+            .await
+        {
+            Ok(room_id) => return Ok(room_id),
+            // A room of ours that every local user left: join it here if the rules allow.
+            Err(Error::NotFound(_)) if rooms.room_info(room_id)?.is_some() => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    rooms.join(room_id, user_id, &profile, reason).await?;
+    Ok(room_id.to_owned())
 }

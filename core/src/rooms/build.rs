@@ -97,6 +97,32 @@ impl Rooms {
         sender: &UserId,
         spec: &EventSpec,
     ) -> Result<(PduEvent, CanonicalJsonObject)> {
+        let object = self.unsigned_object(room_id, info, rules, sender, spec)?;
+        self.sign_and_hash(object, rules)
+    }
+
+    /// An unsigned event for a user of another server to sign (`make_join`, `make_leave`,
+    /// `make_knock`): prev and auth events chosen from this server's view of the room.
+    pub fn event_template(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        spec: &EventSpec,
+    ) -> Result<(ruma::RoomVersionId, CanonicalJsonObject)> {
+        let info = self.existing_room(room_id)?;
+        let rules = rules_of(&info)?;
+        let object = self.unsigned_object(Some(room_id), &info, &rules, sender, spec)?;
+        Ok((info.room_version, object))
+    }
+
+    fn unsigned_object(
+        &self,
+        room_id: Option<&RoomId>,
+        info: &RoomInfo,
+        rules: &RoomVersionRules,
+        sender: &UserId,
+        spec: &EventSpec,
+    ) -> Result<CanonicalJsonObject> {
         check_field_limits(sender, spec)?;
         let content_raw =
             to_raw_value(&spec.content).map_err(|error| Error::BadJson(error.to_string()))?;
@@ -157,6 +183,15 @@ impl Rooms {
             );
         }
 
+        Ok(object)
+    }
+
+    /// Hashes and signs an event with this server's key; returns it with its event id.
+    pub(crate) fn sign_and_hash(
+        &self,
+        mut object: CanonicalJsonObject,
+        rules: &RoomVersionRules,
+    ) -> Result<(PduEvent, CanonicalJsonObject)> {
         // Checked before signing as well: ruma refuses to sign an oversize event.
         let unsigned_size = serde_json::to_vec(&object)
             .map_err(|error| Error::Internal(error.to_string()))?

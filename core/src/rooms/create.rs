@@ -57,6 +57,7 @@ impl Rooms {
             creator: request.creator.clone(),
             forward_extremities: Vec::new(),
             latest_depth: 0,
+            state_snapshot: None,
         };
         let rules = rules_of(&info)?;
         let preset = request.preset.unwrap_or(if request.public_visibility {

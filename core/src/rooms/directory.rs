@@ -13,7 +13,47 @@ pub struct PublicRoom {
     pub summary: JsonValue,
 }
 
+/// Rooms per directory page when the caller sets no limit.
+const DEFAULT_PAGE: usize = 100;
+
 impl Rooms {
+    /// A page of the directory in the spec's `publicRooms` shape. Pagination tokens are offsets
+    /// into the ordered list: `p{offset}`.
+    pub fn public_rooms_page(
+        &self,
+        search: Option<&str>,
+        limit: Option<u64>,
+        since: Option<&str>,
+    ) -> Result<JsonValue> {
+        let rooms = self.public_rooms(search)?;
+        let limit = limit
+            .map_or(DEFAULT_PAGE, |limit| {
+                usize::try_from(limit).unwrap_or(DEFAULT_PAGE)
+            })
+            .max(1);
+        let offset = match since {
+            Some(token) => token
+                .strip_prefix('p')
+                .and_then(|number| number.parse::<usize>().ok())
+                .ok_or_else(|| crate::Error::InvalidParam("Invalid since token".into()))?,
+            None => 0,
+        };
+        let chunk: Vec<JsonValue> = rooms
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|room| room.summary.clone())
+            .collect();
+        let mut response = json!({ "chunk": chunk, "total_room_count_estimate": rooms.len() });
+        if offset + limit < rooms.len() {
+            response["next_batch"] = format!("p{}", offset + limit).into();
+        }
+        if offset > 0 {
+            response["prev_batch"] = format!("p{}", offset.saturating_sub(limit)).into();
+        }
+        Ok(response)
+    }
+
     /// Every published room matching `search` (name, topic or alias, case-insensitive), ordered
     /// by joined members then room id, so pagination by offset is stable.
     pub fn public_rooms(&self, search: Option<&str>) -> Result<Vec<PublicRoom>> {

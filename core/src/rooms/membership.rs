@@ -106,7 +106,7 @@ impl Rooms {
     /// provided the user is in one of the rooms the join rule allows. `None` when the room is not
     /// restricted, the user is invited, or no allowed room has them (the join is then refused by
     /// the authorization rules).
-    fn restricted_join_authoriser(
+    pub fn restricted_join_authoriser(
         &self,
         room_id: &RoomId,
         user_id: &UserId,
@@ -187,6 +187,70 @@ impl Rooms {
         self.set_membership(room_id, sender, target, content)
             .await?;
         Ok(())
+    }
+
+    /// Invites a user of another server: the event goes to their server first, which signs it,
+    /// and is persisted with both signatures (the room lock is held throughout, so the event's
+    /// place in the room stays valid).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn invite_remote(
+        &self,
+        federation: &dyn crate::ports::Federation,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        profile: &MemberProfile,
+        reason: Option<&str>,
+        is_direct: bool,
+    ) -> Result<()> {
+        match self.membership(room_id, target)? {
+            Some(Membership::Join) => {
+                return Err(Error::Forbidden(format!("{target} is already in the room")));
+            }
+            Some(Membership::Ban) => {
+                return Err(Error::Forbidden(format!(
+                    "{target} is banned from the room"
+                )));
+            }
+            _ => {}
+        }
+        let mut content = member_content(Membership::Invite, profile, reason);
+        if is_direct {
+            content["is_direct"] = true.into();
+        }
+        let lock = self.lock(room_id).await;
+        let info = self.existing_room(room_id)?;
+        let rules = super::build::rules_of(&info)?;
+        let spec = EventSpec::state(TimelineEventType::RoomMember, target.as_str(), content);
+        let (pdu, object) = self.build(Some(room_id), &info, &rules, sender, &spec)?;
+        self.authorize(&rules, &pdu)?;
+        let mut invite_state = Vec::new();
+        for kind in super::sync::STRIPPED_STATE_TYPES {
+            if let Some(id) = self.state_event_id(room_id, kind, "")?
+                && let Some(json) = self.pdu_json(&id)?
+            {
+                invite_state.push(json);
+            }
+        }
+        if let Some(id) = self.state_event_id(room_id, "m.room.member", sender.as_str())?
+            && let Some(json) = self.pdu_json(&id)?
+        {
+            invite_state.push(json);
+        }
+        let event = super::RemoteEvent {
+            event_id: pdu.event_id.clone(),
+            object,
+        };
+        let signed = federation
+            .invite_remote(&info.room_version, &event, invite_state)
+            .await?;
+        self.persist(&lock, info, &rules, &pdu, signed).await?;
+        Ok(())
+    }
+
+    /// Whether this server follows the room: it knows it and has a joined member in it.
+    pub fn is_resident(&self, room_id: &RoomId) -> Result<bool> {
+        Ok(self.room_info(room_id)?.is_some() && !self.local_joined_members(room_id)?.is_empty())
     }
 
     /// A membership change without profile fields: leave, kick, ban, unban.

@@ -11,12 +11,15 @@ mod build;
 mod create;
 mod directory;
 mod history;
+mod ingest;
 mod membership;
 mod pdu;
 mod persist;
 mod push;
 mod relations;
+mod remote;
 mod send;
+mod snapshots;
 mod state;
 mod sync;
 mod timeline;
@@ -30,14 +33,16 @@ use ruma::{OwnedRoomId, OwnedServerName, RoomId, RoomVersionId};
 use tokio::sync::OwnedMutexGuard;
 
 pub use self::{
-    build::EventSpec,
+    build::{EventSpec, MAX_PDU_BYTES},
     create::{CreateRoomRequest, Preset},
     directory::PublicRoom,
     history::HistoryVisibility,
+    ingest::{IngestOutcome, RemoteEvent},
     membership::MemberProfile,
     pdu::PduEvent,
     push::UnreadCounts,
     send::Transaction,
+    snapshots::StateMap,
     state::{Membership, RoomInfo},
     sync::{InvitedRoom, JoinedRoom, LeftRoom, SyncData, SyncRequest},
     timeline::{Direction, TimelinePage},
@@ -73,6 +78,7 @@ struct RoomsInner {
     server_name: OwnedServerName,
     keys: Arc<ServerKeys>,
     locks: Mutex<HashMap<OwnedRoomId, Arc<tokio::sync::Mutex<()>>>>,
+    snapshots: snapshots::SnapshotIds,
     notifier: Arc<Notifier>,
 }
 
@@ -86,6 +92,7 @@ impl Rooms {
         let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
             crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
         })?;
+        let snapshots = snapshots::SnapshotIds::load(&store)?;
         Ok(Self {
             inner: Arc::new(RoomsInner {
                 store,
@@ -93,6 +100,7 @@ impl Rooms {
                 server_name,
                 keys,
                 locks: Mutex::new(HashMap::new()),
+                snapshots,
                 notifier,
             }),
         })

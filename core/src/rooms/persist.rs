@@ -2,12 +2,13 @@
 //! the stream position; then the notifier moves.
 
 use ruma::{
-    CanonicalJsonObject, RoomId, UserId, canonical_json::redact_in_place,
+    CanonicalJsonObject, OwnedEventId, RoomId, UserId, canonical_json::redact_in_place,
     events::TimelineEventType, room_version_rules::RoomVersionRules,
 };
 
 use super::{
     Membership, PduEvent, RoomInfo, RoomLock, Rooms,
+    snapshots::PendingSnapshots,
     state::{
         EVENTID_PDU, EVENTID_POSITION, MembershipRecord, ROOMID_INFO, ROOMSTATE_EVENTID,
         USERROOM_MEMBERSHIP, state_key,
@@ -28,6 +29,21 @@ pub(crate) fn timeline_key(room_id: &RoomId, position: u64) -> Vec<u8> {
     compound_key(&[room_id.as_bytes(), &position.to_be_bytes()])
 }
 
+/// How persisting an event moves the room's state: the snapshots before and after it, the
+/// room's new current state and forward extremities.
+pub(crate) struct Placement {
+    pub before: u64,
+    pub after: u64,
+    /// The room's current state after this event.
+    pub current: u64,
+    /// Entries of the current state that change (a local state event changes its own entry; a
+    /// remote event on a fork may change several after state resolution).
+    pub current_changes: Vec<((String, String), OwnedEventId)>,
+    pub extremities: Vec<OwnedEventId>,
+    /// Snapshots written into the batch, readable before it commits.
+    pub pending: PendingSnapshots,
+}
+
 impl Rooms {
     /// Writes `pdu` and everything derived from it; returns its stream position.
     pub(crate) async fn persist(
@@ -42,7 +58,69 @@ impl Rooms {
             .await
     }
 
+    /// The snapshot of the room's current state, written first for rooms that predate snapshots
+    /// (and as an empty one for a room being created).
+    pub(crate) fn current_snapshot(
+        &self,
+        room_id: &RoomId,
+        info: &RoomInfo,
+        batch: &mut WriteBatch,
+        pending: &mut PendingSnapshots,
+    ) -> Result<u64> {
+        if let Some(id) = info.state_snapshot {
+            return Ok(id);
+        }
+        let map = self
+            .current_state(room_id)?
+            .into_iter()
+            .filter_map(|event| {
+                let pair = event.state_key_pair()?;
+                Some((pair, event.event_id))
+            })
+            .collect();
+        self.write_full_snapshot(batch, pending, &map)
+    }
+
+    /// Persists a local event, which extends the current state linearly.
     pub(crate) async fn persist_with(
+        &self,
+        lock: &RoomLock,
+        info: RoomInfo,
+        rules: &RoomVersionRules,
+        pdu: &PduEvent,
+        object: CanonicalJsonObject,
+        mut batch: WriteBatch,
+    ) -> Result<u64> {
+        let mut pending = PendingSnapshots::default();
+        let before = self.current_snapshot(lock.room_id(), &info, &mut batch, &mut pending)?;
+        let (after, current_changes) = match pdu.state_key_pair() {
+            Some(pair) => {
+                let after = self.write_snapshot(
+                    &mut batch,
+                    &mut pending,
+                    Some(before),
+                    vec![(pair.0.clone(), pair.1.clone(), pdu.event_id.clone())],
+                )?;
+                (after, vec![(pair, pdu.event_id.clone())])
+            }
+            None => (before, Vec::new()),
+        };
+        let placement = Placement {
+            before,
+            after,
+            current: after,
+            current_changes,
+            extremities: vec![pdu.event_id.clone()],
+            pending,
+        };
+        self.persist_placed(lock, info, rules, pdu, object, batch, placement)
+            .await
+    }
+
+    /// Writes the event, its indexes, its snapshots and the room's new current state in one
+    /// durable batch.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn persist_placed(
         &self,
         lock: &RoomLock,
         mut info: RoomInfo,
@@ -50,6 +128,7 @@ impl Rooms {
         pdu: &PduEvent,
         object: CanonicalJsonObject,
         mut batch: WriteBatch,
+        placement: Placement,
     ) -> Result<u64> {
         let room_id = lock.room_id();
         let pending = self.notifier().next();
@@ -77,34 +156,77 @@ impl Rooms {
             &position.to_be_bytes(),
         ]);
         batch.put(ROOMTS_EVENTID, ts_key, event_id.clone());
+        Self::put_event_snapshots(&mut batch, &pdu.event_id, placement.before, placement.after);
         pending.record(
             &mut batch,
             &StreamItem::Event {
                 room_id: room_id.to_owned(),
             },
         );
-        if let Some((kind, key)) = pdu.state_key_pair() {
-            if let Some(previous) = self.state_event_id(room_id, &kind, &key)? {
-                batch.put(
-                    EVENTID_REPLACESSTATE,
-                    event_id.clone(),
-                    previous.as_bytes().to_vec(),
-                );
-            }
+        if let Some((kind, key)) = pdu.state_key_pair()
+            && let Some(previous) = self
+                .snapshot_map_placed(placement.before, &placement.pending)?
+                .get(&(kind, key))
+        {
             batch.put(
-                ROOMSTATE_EVENTID,
-                state_key(room_id, &kind, &key),
+                EVENTID_REPLACESSTATE,
                 event_id.clone(),
+                previous.as_bytes().to_vec(),
             );
         }
-        if pdu.kind == TimelineEventType::RoomMember {
-            self.index_membership(&mut batch, room_id, pdu, position)?;
+        for ((kind, key), state_event_id) in &placement.current_changes {
+            batch.put(
+                ROOMSTATE_EVENTID,
+                state_key(room_id, kind, key),
+                state_event_id.as_bytes().to_vec(),
+            );
+            let state_event = if *state_event_id == pdu.event_id {
+                pdu.clone()
+            } else {
+                self.pdu(state_event_id)?.ok_or_else(|| {
+                    Error::Storage(format!("resolved state event {state_event_id} is missing"))
+                })?
+            };
+            self.index_current_state(&mut batch, room_id, &state_event, position)?;
         }
         self.index_relation(&mut batch, room_id, pdu, position)?;
-        if pdu.kind == TimelineEventType::RoomHistoryVisibility
-            && pdu.state_key.as_deref() == Some("")
+        self.index_push_actions(&mut batch, room_id, rules, pdu, position)
+            .await?;
+        if let Some(target) = pdu.redacted_event() {
+            self.redact_stored(&mut batch, room_id, rules, &target, pdu)?;
+        }
+        info.forward_extremities = placement.extremities;
+        info.latest_depth = info.latest_depth.max(u64::from(pdu.depth));
+        info.state_snapshot = Some(placement.current);
+        batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
+        self.store().commit(batch).await?;
+        drop(pending);
+        Ok(position)
+    }
+
+    fn snapshot_map_placed(
+        &self,
+        id: u64,
+        pending: &PendingSnapshots,
+    ) -> Result<std::sync::Arc<super::snapshots::StateMap>> {
+        self.snapshot_map_pending(id, pending)
+    }
+
+    /// Indexes derived from a state event entering the current state.
+    fn index_current_state(
+        &self,
+        batch: &mut WriteBatch,
+        room_id: &RoomId,
+        event: &PduEvent,
+        position: u64,
+    ) -> Result<()> {
+        if event.kind == TimelineEventType::RoomMember {
+            self.index_membership(batch, room_id, event, position)?;
+        }
+        if event.kind == TimelineEventType::RoomHistoryVisibility
+            && event.state_key.as_deref() == Some("")
         {
-            let visibility = pdu
+            let visibility = event
                 .content_json()
                 .get("history_visibility")
                 .and_then(|value| value.as_str())
@@ -116,17 +238,7 @@ impl Rooms {
                 visibility.into_bytes(),
             );
         }
-        self.index_push_actions(&mut batch, room_id, rules, pdu, position)
-            .await?;
-        if let Some(target) = pdu.redacted_event() {
-            self.redact_stored(&mut batch, room_id, rules, &target, pdu)?;
-        }
-        info.forward_extremities = vec![pdu.event_id.clone()];
-        info.latest_depth = u64::from(pdu.depth);
-        batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
-        self.store().commit(batch).await?;
-        drop(pending);
-        Ok(position)
+        Ok(())
     }
 
     fn index_membership(

@@ -23,6 +23,9 @@ pub struct RoomInfo {
     /// The latest events, the `prev_events` of the next one.
     pub forward_extremities: Vec<OwnedEventId>,
     pub latest_depth: u64,
+    /// Snapshot of the current state (absent in rooms stored before snapshots existed).
+    #[serde(default)]
+    pub state_snapshot: Option<u64>,
 }
 
 /// A user's membership in a room, with the stream position of its last change.

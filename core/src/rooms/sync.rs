@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// State event types shown to invitees (the spec's recommended stripped state).
-const STRIPPED_STATE_TYPES: &[&str] = &[
+pub(crate) const STRIPPED_STATE_TYPES: &[&str] = &[
     "m.room.create",
     "m.room.join_rules",
     "m.room.name",
@@ -106,6 +106,11 @@ impl Rooms {
                         account_data_changes.insert((room_id, event_type));
                     }
                     StreamItem::AccountData { .. } => {}
+                    StreamItem::Membership { room_id, user_id } => {
+                        if user_id == request.user_id {
+                            changed_rooms.insert(room_id);
+                        }
+                    }
                     StreamItem::Receipt { receipt } => {
                         let receipt = *receipt;
                         // Private receipts are only for their owner.
@@ -335,6 +340,11 @@ impl Rooms {
 
     /// The stripped state an invitee sees, including the invite itself.
     pub fn stripped_state(&self, room_id: &RoomId, user_id: &UserId) -> Result<Vec<JsonValue>> {
+        if self.room_info(room_id)?.is_none() {
+            return Ok(self
+                .remote_invite_state(room_id, user_id)?
+                .unwrap_or_default());
+        }
         let mut events = Vec::new();
         for kind in STRIPPED_STATE_TYPES {
             if let Some(event) = self.state_pdu(room_id, kind, "")? {

@@ -165,6 +165,26 @@ impl Rooms {
         direction: Direction,
     ) -> Result<Option<PduEvent>> {
         let readable_until = self.readable_until(room_id, user_id)?;
+        self.event_near_timestamp(room_id, ts, direction, readable_until)
+    }
+
+    /// [`Rooms::event_at_timestamp`] over the whole room (for other servers).
+    pub fn event_at_timestamp_any(
+        &self,
+        room_id: &RoomId,
+        ts: u64,
+        direction: Direction,
+    ) -> Result<Option<PduEvent>> {
+        self.event_near_timestamp(room_id, ts, direction, u64::MAX)
+    }
+
+    fn event_near_timestamp(
+        &self,
+        room_id: &RoomId,
+        ts: u64,
+        direction: Direction,
+        readable_until: u64,
+    ) -> Result<Option<PduEvent>> {
         let room_prefix = crate::storage::compound_key(&[room_id.as_bytes(), b""]);
         let at = crate::storage::compound_key(&[room_id.as_bytes(), &ts.to_be_bytes(), b""]);
         let at_end = crate::storage::compound_key(&[

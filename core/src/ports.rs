@@ -1,0 +1,94 @@
+//! Traits through which protocol crates reach services another crate implements. The client API
+//! needs outbound federation (remote joins, invites, profile and alias queries); the federation
+//! crate implements [`Federation`] and the binary plugs it in, so the client API never depends on
+//! the federation crate.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, OnceLock, Weak},
+};
+
+use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedServerName, RoomId, UserId};
+use serde_json::Value as JsonValue;
+
+use crate::{Error, Result, rooms::MemberProfile};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Outbound federation, as the client API needs it.
+pub trait Federation: Send + Sync {
+    /// Joins a room this server is not in, through one of `via`; returns the room id.
+    fn join_remote<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        room_id: &'a RoomId,
+        via: Vec<OwnedServerName>,
+        profile: MemberProfile,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<OwnedRoomId>>;
+
+    /// Leaves (or rejects an invite to) a room this server cannot build events in, through a
+    /// server that is in it.
+    fn leave_remote<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        room_id: &'a RoomId,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Sends an invite of a user of another server to that server, which signs it; returns the
+    /// event with both signatures.
+    fn invite_remote<'a>(
+        &'a self,
+        room_version: &'a ruma::RoomVersionId,
+        event: &'a crate::rooms::RemoteEvent,
+        invite_room_state: Vec<JsonValue>,
+    ) -> BoxFuture<'a, Result<ruma::CanonicalJsonObject>>;
+
+    /// Asks the server of `user_id` for their profile (`field` or all of it).
+    fn query_profile<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        field: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<JsonValue>>;
+
+    /// Asks the alias's server which room it names and which servers are in it.
+    fn query_directory<'a>(
+        &'a self,
+        alias: &'a OwnedRoomAliasId,
+    ) -> BoxFuture<'a, Result<(OwnedRoomId, Vec<OwnedServerName>)>>;
+
+    /// A remote server's public room list (`GET /publicRooms` body as JSON).
+    fn public_rooms<'a>(
+        &'a self,
+        server: &'a ruma::ServerName,
+        request: JsonValue,
+    ) -> BoxFuture<'a, Result<JsonValue>>;
+}
+
+/// The slot the binary plugs the federation service into. It holds the service weakly: the
+/// service holds the `Services` this port is part of, and the binary owns it.
+#[derive(Clone, Default)]
+pub struct FederationPort {
+    inner: Arc<OnceLock<Weak<dyn Federation>>>,
+}
+
+impl FederationPort {
+    pub fn plug(&self, federation: &Arc<dyn Federation>) {
+        let _ = self.inner.set(Arc::downgrade(federation));
+    }
+
+    /// The federation service, or an error saying federation is off.
+    pub fn get(&self) -> Result<Arc<dyn Federation>> {
+        self.inner
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| Error::Forbidden("Federation is disabled on this server".into()))
+    }
+}
+
+/// Users on other servers, for callers that need to tell local from remote.
+pub fn is_remote(user_id: &UserId, server_name: &ruma::ServerName) -> bool {
+    user_id.server_name() != server_name
+}

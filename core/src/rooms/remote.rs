@@ -1,0 +1,328 @@
+//! What this server does for other servers' rooms and users: signing events they built (invites
+//! of our users), remembering invites to rooms we are not in, walking the event graph for
+//! `backfill` and `get_missing_events`, and the servers a room's events must reach.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use ruma::{
+    CanonicalJsonObject, EventId, OwnedEventId, OwnedServerName, RoomId, RoomVersionId, UserId,
+    events::TimelineEventType,
+};
+use serde_json::Value as JsonValue;
+
+use super::{
+    Membership, PduEvent, Rooms,
+    state::{MembershipRecord, USERROOM_MEMBERSHIP},
+};
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+    stream::StreamItem,
+};
+
+/// Stripped state sent with invites to rooms this server is not in.
+pub(crate) const ROOMUSER_INVITESTATE: &str = "roomiduserid_invitestate";
+
+impl Rooms {
+    /// Adds this server's signature to an event another server built (an invite of one of our
+    /// users, or a join authorised by one of them).
+    pub fn sign_foreign_event(
+        &self,
+        room_version: &RoomVersionId,
+        object: &mut CanonicalJsonObject,
+    ) -> Result<()> {
+        let rules = room_version.rules().ok_or_else(|| {
+            Error::UnsupportedRoomVersion(format!("Room version {room_version} is not supported"))
+        })?;
+        ruma::signatures::sign_event(
+            self.server_name().as_str(),
+            &self.inner.keys.key_pair,
+            object,
+            &rules.redaction,
+        )
+        .map_err(|error| Error::BadJson(format!("Cannot sign the event: {error}")))
+    }
+
+    /// Hashes and signs an event built from another server's template (`make_join` and kin).
+    pub fn sign_template(
+        &self,
+        room_version: &RoomVersionId,
+        mut object: CanonicalJsonObject,
+    ) -> Result<super::RemoteEvent> {
+        let rules = room_version.rules().ok_or_else(|| {
+            Error::UnsupportedRoomVersion(format!("Room version {room_version} is not supported"))
+        })?;
+        for field in ["event_id", "hashes", "signatures", "unsigned"] {
+            object.remove(field);
+        }
+        let (pdu, object) = self.sign_and_hash(object, &rules)?;
+        Ok(super::RemoteEvent {
+            event_id: pdu.event_id,
+            object,
+        })
+    }
+
+    /// Records an invite of a local user to a room this server is not in: the invite event as
+    /// an outlier, the stripped state for the invitee's sync, and the membership.
+    pub async fn store_remote_invite(
+        &self,
+        event_id: &EventId,
+        object: &CanonicalJsonObject,
+        invite_state: Vec<JsonValue>,
+    ) -> Result<()> {
+        let pdu = PduEvent::from_canonical(event_id.to_owned(), object)?;
+        let room_id = pdu.room();
+        let invitee = pdu
+            .state_key
+            .as_deref()
+            .and_then(|key| UserId::parse(key).ok())
+            .ok_or_else(|| Error::BadJson("An invite needs a user id as state_key".into()))?;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            super::state::EVENTID_PDU,
+            event_id.as_bytes().to_vec(),
+            serde_json::to_vec(object).map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        let mut state = invite_state;
+        state.push(serde_json::json!({
+            "type": "m.room.member",
+            "state_key": invitee,
+            "sender": pdu.sender,
+            "content": pdu.content_json(),
+        }));
+        batch.put_json(
+            ROOMUSER_INVITESTATE,
+            compound_key(&[room_id.as_bytes(), invitee.as_bytes()]),
+            &state,
+        );
+        self.record_membership(batch, &room_id, &invitee, Membership::Invite, event_id)
+            .await
+    }
+
+    /// Sets a local user's membership in a room this server does not (or no longer) follow,
+    /// with a stream position so their sync shows the change.
+    pub async fn record_membership(
+        &self,
+        mut batch: WriteBatch,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: Membership,
+        event_id: &EventId,
+    ) -> Result<()> {
+        let pending = self.notifier().next();
+        let record = MembershipRecord {
+            membership,
+            position: pending.position,
+            event_id: event_id.to_owned(),
+            forgotten: false,
+        };
+        batch.put_json(
+            super::history::ROOMUSERPOSITION_MEMBERSHIP,
+            compound_key(&[
+                room_id.as_bytes(),
+                user_id.as_bytes(),
+                &pending.position.to_be_bytes(),
+            ]),
+            &record,
+        );
+        batch.put_json(
+            USERROOM_MEMBERSHIP,
+            compound_key(&[user_id.as_bytes(), room_id.as_bytes()]),
+            &record,
+        );
+        pending.record(
+            &mut batch,
+            &StreamItem::Membership {
+                room_id: room_id.to_owned(),
+                user_id: user_id.to_owned(),
+            },
+        );
+        self.store().commit(batch).await?;
+        drop(pending);
+        Ok(())
+    }
+
+    /// The stripped state kept with an invite to a room this server is not in.
+    pub(crate) fn remote_invite_state(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<Option<Vec<JsonValue>>> {
+        self.store().get_json(
+            ROOMUSER_INVITESTATE,
+            &compound_key(&[room_id.as_bytes(), user_id.as_bytes()]),
+        )
+    }
+
+    /// The event a local user's current membership came from (the invite, for a rejection).
+    pub fn membership_event(&self, room_id: &RoomId, user_id: &UserId) -> Result<Option<PduEvent>> {
+        match self.membership_record(room_id, user_id)? {
+            Some(record) => self.pdu(&record.event_id),
+            None => Ok(None),
+        }
+    }
+
+    /// Servers with a joined member in the room now (this one included when it has one).
+    pub fn joined_servers(&self, room_id: &RoomId) -> Result<BTreeSet<OwnedServerName>> {
+        Ok(self
+            .joined_members(room_id)?
+            .into_iter()
+            .filter_map(|event| {
+                event
+                    .state_key
+                    .as_deref()
+                    .and_then(|key| UserId::parse(key).ok())
+                    .map(|user| user.server_name().to_owned())
+            })
+            .collect())
+    }
+
+    /// Servers with a joined member in the state after `event_id`.
+    pub fn joined_servers_at(&self, event_id: &EventId) -> Result<BTreeSet<OwnedServerName>> {
+        let Some(state) = self.state_after_event(event_id)? else {
+            return Ok(BTreeSet::new());
+        };
+        let mut servers = BTreeSet::new();
+        for ((kind, key), id) in state.iter() {
+            if kind != "m.room.member" {
+                continue;
+            }
+            let Ok(user) = UserId::parse(key.as_str()) else {
+                continue;
+            };
+            if servers.contains(user.server_name()) {
+                continue;
+            }
+            if let Some(member) = self.pdu(id)?
+                && member
+                    .content_json()
+                    .get("membership")
+                    .and_then(JsonValue::as_str)
+                    == Some("join")
+            {
+                servers.insert(user.server_name().to_owned());
+            }
+        }
+        Ok(servers)
+    }
+
+    /// Whether `server` had a joined member when `event_id` happened (or now, without one):
+    /// who may read a room's events over federation.
+    pub fn server_in_room(&self, room_id: &RoomId, server: &ruma::ServerName) -> Result<bool> {
+        Ok(self.joined_servers(room_id)?.contains(server))
+    }
+
+    /// Events before `from` (and `from` themselves), newest first, walking `prev_events`
+    /// breadth-first: the federation `backfill` answer.
+    pub fn backfill_events(
+        &self,
+        room_id: &RoomId,
+        from: &[OwnedEventId],
+        limit: usize,
+    ) -> Result<Vec<JsonValue>> {
+        let mut seen: HashSet<OwnedEventId> = HashSet::new();
+        let mut queue: VecDeque<OwnedEventId> = from.iter().cloned().collect();
+        let mut events = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if events.len() >= limit {
+                break;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let Some(pdu) = self.pdu(&id)? else {
+                continue;
+            };
+            if pdu.room() != room_id {
+                continue;
+            }
+            if let Some(json) = self.pdu_json(&id)? {
+                events.push(json);
+            }
+            queue.extend(pdu.prev_events);
+        }
+        Ok(events)
+    }
+
+    /// Events between `earliest` (excluded) and `latest` (excluded), walking back from `latest`
+    /// (`get_missing_events`), oldest first.
+    pub fn missing_events(
+        &self,
+        room_id: &RoomId,
+        earliest: &[OwnedEventId],
+        latest: &[OwnedEventId],
+        limit: usize,
+        min_depth: u64,
+    ) -> Result<Vec<JsonValue>> {
+        let mut seen: HashSet<OwnedEventId> = earliest.iter().cloned().collect();
+        seen.extend(latest.iter().cloned());
+        let mut queue: VecDeque<OwnedEventId> = VecDeque::new();
+        for id in latest {
+            if let Some(pdu) = self.pdu(id)? {
+                queue.extend(pdu.prev_events);
+            }
+        }
+        let mut found = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if found.len() >= limit {
+                break;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let Some(pdu) = self.pdu(&id)? else {
+                continue;
+            };
+            if pdu.room() != room_id || u64::from(pdu.depth) < min_depth {
+                continue;
+            }
+            queue.extend(pdu.prev_events.iter().cloned());
+            if let Some(json) = self.pdu_json(&id)? {
+                found.push((u64::from(pdu.depth), json));
+            }
+        }
+        found.sort_by_key(|(depth, _)| *depth);
+        Ok(found.into_iter().map(|(_, json)| json).collect())
+    }
+
+    /// Whether `event_id` is a state event of `room_id` on its timeline, for serving it.
+    pub fn event_in_room(&self, room_id: &RoomId, event_id: &EventId) -> Result<Option<PduEvent>> {
+        Ok(self.pdu(event_id)?.filter(|pdu| pdu.room() == room_id))
+    }
+
+    /// The local users in a room who are joined.
+    pub fn local_joined_members(&self, room_id: &RoomId) -> Result<Vec<ruma::OwnedUserId>> {
+        Ok(self
+            .joined_members(room_id)?
+            .into_iter()
+            .filter_map(|event| event.state_key.and_then(|key| UserId::parse(key).ok()))
+            .filter(|user| user.server_name() == self.server_name())
+            .collect())
+    }
+
+    /// The event persisted at a stream position.
+    pub fn event_at_position(
+        &self,
+        room_id: &RoomId,
+        position: u64,
+    ) -> Result<Option<OwnedEventId>> {
+        Ok(self
+            .store()
+            .get(
+                super::persist::ROOMPOSITION_EVENTID,
+                &super::persist::timeline_key(room_id, position),
+            )?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|id| EventId::parse(id).ok()))
+    }
+
+    /// Whether the event is a membership change of `user_id` to `membership`.
+    pub fn is_membership_event(pdu: &PduEvent, membership: Membership) -> bool {
+        pdu.kind == TimelineEventType::RoomMember
+            && pdu
+                .content_json()
+                .get("membership")
+                .and_then(JsonValue::as_str)
+                == Some(membership.as_str())
+    }
+}

@@ -1,0 +1,327 @@
+//! Outbound federation requests: discovery, the IP-range policy on every resolved address, TLS
+//! (certificates verified unless the config says otherwise), `X-Matrix` signatures, and ruma's
+//! typed requests and responses.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use myelin_core::{Error, Result, config::FederationConfig, keys::ServerKeys, ports::BoxFuture};
+use ruma::{
+    OwnedServerName, ServerName,
+    api::{
+        IncomingResponse, IncomingResponseExt as _, OutgoingRequest, OutgoingRequestExt as _,
+        auth_scheme::NoAuthentication,
+        error::FromHttpResponseError,
+        federation::authentication::{ServerSignatures, XMatrixSigningInput},
+        path_builder::PathBuilder,
+    },
+};
+
+use crate::{
+    discovery::{Discovery, Lookups, Resolved, parse_well_known, well_known_ttl},
+    policy::Policy,
+};
+
+/// Names whose addresses are those of another name (SRV targets), shared with the resolver.
+type Overrides = Arc<Mutex<HashMap<String, String>>>;
+
+/// Resolves names for reqwest and refuses addresses the policy denies.
+struct PolicyResolver {
+    policy: Arc<Policy>,
+    overrides: Overrides,
+}
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = Arc::clone(&self.policy);
+        let target = self
+            .overrides
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or_else(|| name.as_str().to_owned());
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((target.as_str(), 0))
+                .await?
+                .filter(|address| policy.ip_allowed(address.ip()))
+                .collect();
+            if addresses.is_empty() {
+                return Err(format!(
+                    "{target} has no address that federation may connect to (ip_range_denylist)"
+                )
+                .into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The outbound HTTP side of federation.
+pub struct FederationClient {
+    http: reqwest::Client,
+    server_name: OwnedServerName,
+    keys: Arc<ServerKeys>,
+    policy: Arc<Policy>,
+    discovery: Discovery,
+    lookups: RealLookups,
+    overrides: Overrides,
+}
+
+struct RealLookups {
+    http: reqwest::Client,
+    dns: Option<hickory_resolver::TokioResolver>,
+}
+
+impl Lookups for RealLookups {
+    fn well_known<'a>(&'a self, hostname: &'a str) -> BoxFuture<'a, Option<(String, Duration)>> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .get(format!("https://{hostname}/.well-known/matrix/server"))
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let ttl = well_known_ttl(
+                response
+                    .headers()
+                    .get(http::header::CACHE_CONTROL)
+                    .and_then(|value| value.to_str().ok()),
+            );
+            let body = response.bytes().await.ok()?;
+            Some((parse_well_known(&body)?, ttl))
+        })
+    }
+
+    fn srv<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<(String, u16)>> {
+        Box::pin(async move {
+            let lookup = self.dns.as_ref()?.srv_lookup(name).await.ok()?;
+            lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    hickory_resolver::proto::rr::RData::SRV(srv) => Some((
+                        srv.priority,
+                        std::cmp::Reverse(srv.weight),
+                        srv.target.to_utf8(),
+                        srv.port,
+                    )),
+                    _ => None,
+                })
+                .min()
+                .map(|(_, _, target, port)| (target, port))
+        })
+    }
+}
+
+impl FederationClient {
+    pub fn new(
+        config: &FederationConfig,
+        server_name: OwnedServerName,
+        keys: Arc<ServerKeys>,
+    ) -> Result<Self> {
+        // rustls needs a process-wide crypto provider; a second install is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let policy = Arc::new(Policy::from_config(config)?);
+        let overrides: Overrides = Arc::default();
+        let build = |timeout: Duration| {
+            reqwest::Client::builder()
+                .dns_resolver(Arc::new(PolicyResolver {
+                    policy: Arc::clone(&policy),
+                    overrides: Arc::clone(&overrides),
+                }))
+                .tls_danger_accept_invalid_certs(!config.verify_certificates)
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::limited(3))
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!("Myelin/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|error| Error::Internal(format!("federation HTTP client: {error}")))
+        };
+        let http = build(Duration::from_secs(120))?;
+        let dns = match hickory_resolver::TokioResolver::builder_tokio() {
+            Ok(builder) => builder.build().ok(),
+            Err(error) => {
+                tracing::warn!(%error, "no system DNS configuration; SRV discovery is off");
+                None
+            }
+        };
+        Ok(Self {
+            lookups: RealLookups {
+                http: build(Duration::from_secs(10))?,
+                dns,
+            },
+            http,
+            server_name,
+            keys,
+            policy,
+            discovery: Discovery::default(),
+            overrides,
+        })
+    }
+
+    pub fn server_name(&self) -> &ServerName {
+        &self.server_name
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    async fn destination(&self, server: &ServerName) -> Result<Resolved> {
+        self.policy.check_server(server)?;
+        let resolved = self.discovery.resolve(&self.lookups, server).await;
+        if let Ok(ip) = resolved.host.parse::<IpAddr>()
+            && !self.policy.ip_allowed(ip)
+        {
+            return Err(Error::Forbidden(format!(
+                "Federation to {server} ({ip}) is refused by federation.ip_range_denylist"
+            )));
+        }
+        if let Some(target) = &resolved.connect_to {
+            self.overrides
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(resolved.host.clone(), target.clone());
+        }
+        Ok(resolved)
+    }
+
+    /// Sends a signed request to `destination` and decodes the answer.
+    pub async fn send<R>(&self, destination: &ServerName, request: R) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
+    {
+        if destination == self.server_name {
+            return Err(Error::Internal(
+                "a federation request to this very server".into(),
+            ));
+        }
+        let resolved = self.destination(destination).await?;
+        let input = XMatrixSigningInput::new(
+            self.server_name.clone(),
+            destination.to_owned(),
+            &self.keys.key_pair,
+        );
+        let http_request = request
+            .try_into_http_request::<Vec<u8>>(&resolved.base_url(), input, ())
+            .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
+        self.execute::<R::IncomingResponse>(destination, &resolved, http_request)
+            .await
+    }
+
+    /// Sends an unauthenticated request (the key endpoints).
+    pub async fn send_unsigned<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+    ) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = NoAuthentication>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
+    {
+        let resolved = self.destination(destination).await?;
+        let http_request = request
+            .try_into_http_request::<Vec<u8>>(&resolved.base_url(), (), ())
+            .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
+        self.execute::<R::IncomingResponse>(destination, &resolved, http_request)
+            .await
+    }
+
+    async fn execute<T: IncomingResponse>(
+        &self,
+        destination: &ServerName,
+        resolved: &Resolved,
+        mut http_request: http::Request<Vec<u8>>,
+    ) -> Result<T> {
+        http_request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_str(&resolved.host_header)
+                .map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        let method = http_request.method().clone();
+        let path = http_request.uri().path().to_owned();
+        let request = reqwest::Request::try_from(http_request)
+            .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
+        let response = match self.http.execute(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                self.discovery.forget(destination);
+                tracing::debug!(%destination, %method, %path, error = %error_chain(&error), "federation request failed");
+                return Err(Error::Unavailable(format!(
+                    "{destination} could not be reached: {}",
+                    error_chain(&error)
+                )));
+            }
+        };
+        let status = response.status();
+        let mut builder = http::Response::builder().status(status);
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let body = response.bytes().await.map_err(|error| {
+            Error::Unavailable(format!("{destination} broke off its answer: {error}"))
+        })?;
+        let http_response = builder
+            .body(body.as_ref())
+            .map_err(|error| Error::Internal(error.to_string()))?;
+        T::try_from_http_response(http_response).map_err(|error| match error {
+            FromHttpResponseError::Server(server_error) => {
+                remote_error(destination, status, &body, &server_error.to_string())
+            }
+            other => Error::Unavailable(format!(
+                "{destination} answered {method} {path} with something unreadable: {other}"
+            )),
+        })
+    }
+}
+
+/// A remote server's error, in core terms (its errcode decides).
+fn remote_error(
+    destination: &ServerName,
+    status: http::StatusCode,
+    body: &[u8],
+    fallback: &str,
+) -> Error {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let errcode = value
+        .get("errcode")
+        .and_then(|code| code.as_str())
+        .unwrap_or("");
+    let message = value
+        .get("error")
+        .and_then(|message| message.as_str())
+        .unwrap_or(fallback);
+    let text = format!("{destination}: {message}");
+    match (errcode, status.as_u16()) {
+        ("M_NOT_FOUND", _) | (_, 404) => Error::NotFound(text),
+        ("M_FORBIDDEN", _) | (_, 403) => Error::Forbidden(text),
+        ("M_UNSUPPORTED_ROOM_VERSION" | "M_INCOMPATIBLE_ROOM_VERSION", _) => {
+            Error::UnsupportedRoomVersion(text)
+        }
+        ("M_LIMIT_EXCEEDED", _) | (_, 429) => Error::Unavailable(text),
+        (_, 400) => Error::InvalidParam(text),
+        _ => Error::Unavailable(format!("{text} (HTTP {status})")),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

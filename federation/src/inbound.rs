@@ -1,0 +1,299 @@
+//! Checking and placing remote PDUs: room version format, size, signatures and content hash
+//! (redacted when the hash fails), server ACLs, missing auth events from `event_auth`, missing
+//! `prev_events` from `get_missing_events`, and, when a gap remains, the state before the event
+//! from `state_ids`. Placement itself (authorization, state resolution, soft failure) is
+//! `myelin_core::rooms::ingest`.
+
+use std::collections::BTreeSet;
+
+use myelin_core::{
+    Error, Result,
+    rooms::{IngestOutcome, PduEvent, RemoteEvent, StateMap},
+};
+use ruma::{
+    CanonicalJsonObject, EventId, OwnedEventId, RoomId, ServerName, UInt,
+    api::federation::event::{get_event, get_missing_events, get_room_state_ids},
+    room_version_rules::RoomVersionRules,
+};
+use serde_json::Value as JsonValue;
+
+use crate::Federation;
+
+/// Events fetched through `get_missing_events` at most, per incoming event.
+const MISSING_EVENTS_LIMIT: u32 = 20;
+
+impl Federation {
+    pub(crate) fn room_rules(&self, room_id: &RoomId) -> Result<RoomVersionRules> {
+        let info = self.services.rooms.existing_room(room_id)?;
+        info.room_version.rules().ok_or_else(|| {
+            Error::UnsupportedRoomVersion(format!(
+                "Room version {} is not supported",
+                info.room_version
+            ))
+        })
+    }
+
+    /// Parses, sizes, verifies (redacting on a bad content hash) and names a PDU.
+    pub(crate) async fn check_pdu(
+        &self,
+        value: &JsonValue,
+        rules: &RoomVersionRules,
+    ) -> Result<RemoteEvent> {
+        let size = serde_json::to_vec(value)
+            .map_err(|error| Error::BadJson(error.to_string()))?
+            .len();
+        if size > myelin_core::rooms::MAX_PDU_BYTES {
+            return Err(Error::TooLarge(format!(
+                "PDU is {size} bytes, more than {}",
+                myelin_core::rooms::MAX_PDU_BYTES
+            )));
+        }
+        let mut object: CanonicalJsonObject = serde_json::from_value(value.clone())
+            .map_err(|error| Error::BadJson(format!("PDU is not canonical JSON: {error}")))?;
+        // Fields a sender must not set, or that differ per server.
+        object.remove("event_id");
+        object.remove("unsigned");
+        ruma::state_res::check_pdu_format(&object, &rules.event_format)
+            .map_err(|reason| Error::BadJson(format!("Malformed PDU: {reason}")))?;
+        let hash = ruma::signatures::reference_hash(&object, rules)
+            .map_err(|error| Error::BadJson(format!("Cannot hash the PDU: {error}")))?;
+        let event_id = EventId::parse(format!("${hash}"))
+            .map_err(|error| Error::BadJson(error.to_string()))?;
+        let mut check = object.clone();
+        if rules.signatures.check_event_id_server {
+            check.insert("event_id".into(), event_id.to_string().into());
+        }
+        if !self.keys.verify_event(&check, rules).await? {
+            tracing::info!(%event_id, "content hash mismatch: keeping the event redacted");
+            object = ruma::canonical_json::redact(object, &rules.redaction, None)
+                .map_err(|error| Error::BadJson(format!("Cannot redact the PDU: {error}")))?;
+        }
+        Ok(RemoteEvent { event_id, object })
+    }
+
+    /// Whether `server` may take part in the room per its `m.room.server_acl`.
+    pub(crate) fn acl_allows(&self, room_id: &RoomId, server: &ServerName) -> Result<bool> {
+        let Some(acl) = self
+            .services
+            .rooms
+            .state_pdu(room_id, "m.room.server_acl", "")?
+        else {
+            return Ok(true);
+        };
+        let content: ruma::events::room::server_acl::RoomServerAclEventContent =
+            match serde_json::from_str(acl.content.get()) {
+                Ok(content) => content,
+                Err(_) => return Ok(true),
+            };
+        Ok(content.is_allowed(server))
+    }
+
+    /// Handles one PDU of a transaction (or one fetched for it). `depth` bounds the recursion of
+    /// fetching missing events.
+    pub(crate) async fn handle_pdu(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        value: &JsonValue,
+        depth: u8,
+    ) -> Result<(OwnedEventId, IngestOutcome)> {
+        let rules = self.room_rules(room_id)?;
+        let event = self.check_pdu(value, &rules).await?;
+        let pdu = event.pdu()?;
+        if pdu.room() != room_id {
+            return Err(Error::InvalidParam("PDU is for another room".into()));
+        }
+        if !self.acl_allows(room_id, pdu.sender.server_name())?
+            || !self.acl_allows(room_id, origin)?
+        {
+            return Err(Error::Forbidden(
+                "The room's server ACL forbids this server".into(),
+            ));
+        }
+        if self.services.rooms.is_placed(&event.event_id)? {
+            return Ok((event.event_id, IngestOutcome::AlreadyKnown));
+        }
+        self.fetch_auth_events(origin, room_id, &pdu, &rules)
+            .await?;
+
+        let mut state_before = None;
+        if !self.services.rooms.missing_prev_events(&pdu)?.is_empty() {
+            if depth < 3 {
+                self.fetch_missing_prevs(origin, room_id, &pdu, depth).await;
+            }
+            if !self.services.rooms.missing_prev_events(&pdu)?.is_empty() {
+                state_before = Some(
+                    self.fetch_state_before(origin, room_id, &pdu.event_id, &rules)
+                        .await?,
+                );
+            }
+        }
+        let event_id = event.event_id.clone();
+        let outcome = self
+            .services
+            .rooms
+            .ingest(room_id, event, state_before)
+            .await?;
+        Ok((event_id, outcome))
+    }
+
+    /// Stores the auth chain of `pdu` when some of its auth events are unknown.
+    async fn fetch_auth_events(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        pdu: &PduEvent,
+        rules: &RoomVersionRules,
+    ) -> Result<()> {
+        let mut missing = Vec::new();
+        for id in &pdu.auth_events {
+            if !self.services.rooms.has_event(id)? {
+                missing.push(id.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let response = self
+            .client
+            .send(
+                origin,
+                ruma::api::federation::authorization::get_event_authorization::v1::Request::new(
+                    room_id.to_owned(),
+                    pdu.event_id.clone(),
+                ),
+            )
+            .await;
+        let chain: Vec<JsonValue> = match response {
+            Ok(response) => response
+                .auth_chain
+                .iter()
+                .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+                .collect(),
+            Err(error) => {
+                tracing::debug!(%error, "event_auth failed; fetching auth events one by one");
+                let mut events = Vec::new();
+                for id in &missing {
+                    events.push(self.fetch_event(origin, id).await?);
+                }
+                events
+            }
+        };
+        let mut verified = Vec::new();
+        for value in &chain {
+            match self.check_pdu(value, rules).await {
+                Ok(event) => verified.push(event),
+                Err(error) => tracing::info!(%error, "dropping a bad auth chain event"),
+            }
+        }
+        self.services.rooms.store_outliers(&verified).await?;
+        for id in &pdu.auth_events {
+            if !self.services.rooms.has_event(id)? {
+                return Err(Error::BadState(format!(
+                    "auth event {id} of {} could not be fetched",
+                    pdu.event_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_event(&self, origin: &ServerName, event_id: &EventId) -> Result<JsonValue> {
+        let response = self
+            .client
+            .send(origin, get_event::v1::Request::new(event_id.to_owned()))
+            .await?;
+        serde_json::from_str(response.pdu.get()).map_err(|error| Error::BadJson(error.to_string()))
+    }
+
+    /// Asks the origin for the events between our extremities and `pdu`, and handles them oldest
+    /// first. Failures leave the gap for `state_ids` to bridge.
+    async fn fetch_missing_prevs(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        pdu: &PduEvent,
+        depth: u8,
+    ) {
+        let Ok(info) = self.services.rooms.existing_room(room_id) else {
+            return;
+        };
+        let mut request = get_missing_events::v1::Request::new(
+            room_id.to_owned(),
+            info.forward_extremities.clone(),
+            vec![pdu.event_id.clone()],
+        );
+        request.limit = UInt::from(MISSING_EVENTS_LIMIT);
+        request.min_depth =
+            UInt::try_from(info.latest_depth.saturating_sub(50)).unwrap_or_default();
+        let response = match self.client.send(origin, request).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, "get_missing_events failed");
+                return;
+            }
+        };
+        let mut events: Vec<JsonValue> = response
+            .events
+            .iter()
+            .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+            .collect();
+        events.sort_by_key(|event| event.get("depth").and_then(JsonValue::as_u64).unwrap_or(0));
+        for event in events {
+            let result = Box::pin(self.handle_pdu(origin, room_id, &event, depth + 1)).await;
+            if let Err(error) = result {
+                tracing::debug!(%error, "a missing event could not be placed");
+            }
+        }
+    }
+
+    /// The state before `event_id` as the origin reports it, with every event in it stored.
+    async fn fetch_state_before(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        event_id: &EventId,
+        rules: &RoomVersionRules,
+    ) -> Result<StateMap> {
+        let response = self
+            .client
+            .send(
+                origin,
+                get_room_state_ids::v1::Request::new(event_id.to_owned(), room_id.to_owned()),
+            )
+            .await?;
+        let wanted: BTreeSet<OwnedEventId> = response
+            .pdu_ids
+            .iter()
+            .chain(response.auth_chain_ids.iter())
+            .cloned()
+            .collect();
+        let mut fetched = Vec::new();
+        for id in wanted {
+            if self.services.rooms.has_event(&id)? {
+                continue;
+            }
+            let value = self.fetch_event(origin, &id).await?;
+            let event = self.check_pdu(&value, rules).await?;
+            if event.event_id != id {
+                return Err(Error::Forbidden(format!(
+                    "{origin} served another event for {id}"
+                )));
+            }
+            fetched.push(event);
+        }
+        self.services.rooms.store_outliers(&fetched).await?;
+        let mut map = StateMap::new();
+        for id in &response.pdu_ids {
+            let pdu = self
+                .services
+                .rooms
+                .pdu(id)?
+                .ok_or_else(|| Error::BadState(format!("state event {id} is missing")))?;
+            if let Some(pair) = pdu.state_key_pair() {
+                map.insert(pair, id.clone());
+            }
+        }
+        Ok(map)
+    }
+}

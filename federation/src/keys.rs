@@ -1,0 +1,383 @@
+//! Other servers' signing keys: fetched from the server itself (or from configured notaries),
+//! checked against their own signatures, cached in the store until `valid_until_ts`; and the
+//! verification of signed events and requests that needs them.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use myelin_core::{
+    Error, Result,
+    config::TrustedKeyServer,
+    keys::{CachedKey, CachedServerKeys, ServerKeys, cache_server_keys, cached_server_keys},
+    storage::Store,
+    users::now_ms,
+};
+use ruma::{
+    CanonicalJsonObject, OwnedServerName, ServerName,
+    api::federation::discovery::{
+        ServerSigningKeys, get_remote_server_keys_batch, get_server_keys,
+    },
+    serde::{Base64, Raw},
+    signatures::{PublicKeyMap, Verified},
+};
+
+use crate::client::FederationClient;
+
+/// The longest we trust a key document into the future (the spec's 7-day cap for v5+ rooms).
+const MAX_VALIDITY_MS: u64 = 7 * 24 * 3600 * 1000;
+/// A failed fetch is not retried for this long.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(30);
+/// Key documents as their servers signed them, for notary answers.
+const SERVERNAME_KEYDOCUMENT: &str = "servername_keydocument";
+
+pub struct KeyService {
+    store: Store,
+    own_name: OwnedServerName,
+    own_keys: Arc<ServerKeys>,
+    notaries: Vec<TrustedKeyServer>,
+    client: Arc<FederationClient>,
+    fetch_locks: Mutex<HashMap<OwnedServerName, Arc<tokio::sync::Mutex<()>>>>,
+    failures: Mutex<HashMap<OwnedServerName, Instant>>,
+}
+
+impl KeyService {
+    pub fn new(
+        store: Store,
+        own_name: OwnedServerName,
+        own_keys: Arc<ServerKeys>,
+        notaries: Vec<TrustedKeyServer>,
+        client: Arc<FederationClient>,
+    ) -> Self {
+        Self {
+            store,
+            own_name,
+            own_keys,
+            notaries,
+            client,
+            fetch_locks: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    fn own(&self) -> CachedServerKeys {
+        use base64::Engine as _;
+        let key = base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode(self.own_keys.key_pair.public_key());
+        CachedServerKeys {
+            keys: BTreeMap::from([(
+                self.own_keys.key_id(),
+                CachedKey {
+                    key,
+                    valid_until_ts: u64::MAX,
+                    expired_ts: None,
+                },
+            )]),
+        }
+    }
+
+    /// Keys of `server` that can check signatures made at `at_ms`, fetching when one of
+    /// `wanted` is unknown or its validity ran out before `at_ms`.
+    pub async fn keys_for(
+        &self,
+        server: &ServerName,
+        wanted: &[String],
+        at_ms: u64,
+    ) -> Result<BTreeMap<String, String>> {
+        if server == self.own_name {
+            return Ok(self.own().usable_at(at_ms));
+        }
+        let cached = cached_server_keys(&self.store, server)?;
+        let satisfied = |keys: &CachedServerKeys| {
+            wanted.iter().all(|id| {
+                keys.is_fresh(id, at_ms)
+                    || keys
+                        .keys
+                        .get(id)
+                        .is_some_and(|key| key.expired_ts.is_some_and(|expired| at_ms <= expired))
+            })
+        };
+        if satisfied(&cached) {
+            return Ok(cached.usable_at(at_ms));
+        }
+        let lock = {
+            let mut locks = self
+                .fetch_locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(locks.entry(server.to_owned()).or_default())
+        };
+        let _guard = lock.lock().await;
+        // Someone else may have fetched while we waited.
+        let cached = cached_server_keys(&self.store, server)?;
+        if satisfied(&cached) {
+            return Ok(cached.usable_at(at_ms));
+        }
+        let recently_failed = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(server)
+            .is_some_and(|when| when.elapsed() < FAILURE_BACKOFF);
+        if !recently_failed {
+            match self.fetch(server).await {
+                Ok(fresh) => {
+                    let merged = cache_server_keys(&self.store, server, fresh).await?;
+                    return Ok(merged.usable_at(at_ms));
+                }
+                Err(error) => {
+                    tracing::info!(%server, %error, "could not fetch signing keys");
+                    self.failures
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(server.to_owned(), Instant::now());
+                }
+            }
+        }
+        // What we have may still be enough (an old signature with a known key).
+        Ok(cached.usable_at(at_ms))
+    }
+
+    async fn fetch(&self, server: &ServerName) -> Result<CachedServerKeys> {
+        if self.notaries.is_empty() {
+            let response = self
+                .client
+                .send_unsigned(server, get_server_keys::v2::Request::new())
+                .await?;
+            let keys = verify_key_document(server, &response.server_key, None)?;
+            self.keep_document(server, &response.server_key).await?;
+            return Ok(keys);
+        }
+        let mut last_error = Error::Unavailable(format!("no notary knew the keys of {server}"));
+        for notary in &self.notaries {
+            let Ok(notary_name) = OwnedServerName::try_from(notary.server_name.as_str()) else {
+                continue;
+            };
+            let mut criteria = BTreeMap::new();
+            criteria.insert(server.to_owned(), BTreeMap::new());
+            let request = get_remote_server_keys_batch::v2::Request::new(criteria);
+            match self.client.send_unsigned(&notary_name, request).await {
+                Ok(response) => {
+                    for document in response.server_keys {
+                        let notary_check = (!notary.verify_keys.is_empty())
+                            .then(|| (notary_name.as_str(), &notary.verify_keys));
+                        match verify_key_document(server, &document, notary_check) {
+                            Ok(keys) => {
+                                self.keep_document(server, &document).await?;
+                                return Ok(keys);
+                            }
+                            Err(error) => last_error = error,
+                        }
+                    }
+                }
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
+    }
+
+    async fn keep_document(
+        &self,
+        server: &ServerName,
+        document: &Raw<ServerSigningKeys>,
+    ) -> Result<()> {
+        let mut batch = myelin_core::storage::WriteBatch::new();
+        batch.put(
+            SERVERNAME_KEYDOCUMENT,
+            server.as_bytes().to_vec(),
+            document.json().get().as_bytes().to_vec(),
+        );
+        self.store.commit_lazy(batch).await
+    }
+
+    /// The key document of `server` as a notary serves it: the server's own signed document
+    /// (fetched when we have none that is valid long enough) with our signature added.
+    pub async fn notary_document(
+        &self,
+        server: &ServerName,
+        minimum_valid_until_ms: u64,
+    ) -> Result<Option<serde_json::Value>> {
+        let own_valid = 24 * 3600 * 1000;
+        if server == self.own_name {
+            return Ok(Some(self.own_keys.key_document(server, own_valid)?));
+        }
+        let read = |store: &Store| -> Result<Option<CanonicalJsonObject>> {
+            Ok(store
+                .get(SERVERNAME_KEYDOCUMENT, server.as_bytes())?
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+        };
+        let valid_until = |document: &CanonicalJsonObject| match document.get("valid_until_ts") {
+            Some(ruma::CanonicalJsonValue::Integer(ts)) => {
+                u64::try_from(i64::from(*ts)).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        let mut document = read(&self.store)?;
+        if document
+            .as_ref()
+            .is_none_or(|doc| valid_until(doc) < minimum_valid_until_ms.max(now_ms()))
+        {
+            if let Ok(fresh) = self.fetch(server).await {
+                cache_server_keys(&self.store, server, fresh).await?;
+            }
+            document = read(&self.store)?;
+        }
+        let Some(mut document) = document else {
+            return Ok(None);
+        };
+        ruma::signatures::sign_json(
+            self.own_name.as_str(),
+            &self.own_keys.key_pair,
+            &mut document,
+        )
+        .map_err(|error| Error::Internal(format!("signing a notary answer: {error}")))?;
+        Ok(Some(
+            serde_json::to_value(document).map_err(|error| Error::Internal(error.to_string()))?,
+        ))
+    }
+
+    /// A public-key map with every key needed to check `object`'s signatures (those of the
+    /// servers the room version requires).
+    async fn key_map_for(
+        &self,
+        servers: impl IntoIterator<Item = OwnedServerName>,
+        signatures: Option<&CanonicalJsonObject>,
+        at_ms: u64,
+    ) -> Result<PublicKeyMap> {
+        let mut map = PublicKeyMap::new();
+        for server in servers {
+            let wanted: Vec<String> = signatures
+                .and_then(|all| all.get(server.as_str()))
+                .and_then(|value| value.as_object())
+                .map(|keys| keys.keys().cloned().collect())
+                .unwrap_or_default();
+            let keys = self.keys_for(&server, &wanted, at_ms).await?;
+            let set = keys
+                .into_iter()
+                .filter_map(|(id, key)| Base64::parse(key).ok().map(|key| (id, key)))
+                .collect();
+            map.insert(server.to_string(), set);
+        }
+        Ok(map)
+    }
+
+    /// Checks an event's signatures; `Ok(true)` when its content hash matches too, `Ok(false)`
+    /// when only the signatures hold (the event must be stored redacted).
+    pub async fn verify_event(
+        &self,
+        object: &CanonicalJsonObject,
+        rules: &ruma::room_version_rules::RoomVersionRules,
+    ) -> Result<bool> {
+        let servers =
+            ruma::signatures::required_server_signatures_to_verify_event(object, &rules.signatures)
+                .map_err(|error| Error::BadJson(format!("Unverifiable event: {error}")))?;
+        let signatures = object.get("signatures").and_then(|value| value.as_object());
+        let at_ms = object
+            .get("origin_server_ts")
+            .and_then(|value| match value {
+                ruma::CanonicalJsonValue::Integer(ts) => u64::try_from(i64::from(*ts)).ok(),
+                _ => None,
+            })
+            .unwrap_or_else(now_ms);
+        let map = self.key_map_for(servers, signatures, at_ms).await?;
+        match ruma::signatures::verify_event(&map, object, rules) {
+            Ok(Verified::All) => Ok(true),
+            Ok(Verified::Signatures) => Ok(false),
+            Err(error) => Err(Error::Forbidden(format!("Bad event signature: {error}"))),
+        }
+    }
+
+    /// Checks a request's `X-Matrix` signature.
+    pub async fn verify_request(
+        &self,
+        xmatrix: &ruma::api::federation::authentication::XMatrix,
+        request: &http::Request<Vec<u8>>,
+    ) -> Result<()> {
+        let keys = self
+            .keys_for(&xmatrix.origin, &[xmatrix.key.to_string()], now_ms())
+            .await
+            .map_err(|error| Error::Unauthorized(format!("Cannot check the signature: {error}")))?;
+        if !keys.contains_key(xmatrix.key.as_str()) {
+            return Err(Error::Unauthorized(format!(
+                "Unknown key {} of {}",
+                xmatrix.key, xmatrix.origin
+            )));
+        }
+        let set = keys
+            .into_iter()
+            .filter_map(|(id, key)| Base64::parse(key).ok().map(|key| (id, key)))
+            .collect();
+        let map = PublicKeyMap::from([(xmatrix.origin.to_string(), set)]);
+        xmatrix
+            .verify_http_request(request, &self.own_name, &map)
+            .map_err(|error| Error::Unauthorized(format!("Bad X-Matrix signature: {error}")))
+    }
+}
+
+/// Checks a key document: it is for `server`, signed by (one of) the keys it lists, and, for a
+/// notary answer with configured notary keys, by the notary too.
+pub fn verify_key_document(
+    server: &ServerName,
+    document: &Raw<ServerSigningKeys>,
+    notary: Option<(&str, &BTreeMap<String, String>)>,
+) -> Result<CachedServerKeys> {
+    let object: CanonicalJsonObject = serde_json::from_str(document.json().get())
+        .map_err(|error| Error::BadJson(format!("Unreadable key document: {error}")))?;
+    let parsed: ServerSigningKeys = document
+        .deserialize()
+        .map_err(|error| Error::BadJson(format!("Unreadable key document: {error}")))?;
+    if parsed.server_name != server {
+        return Err(Error::Forbidden(format!(
+            "Key document is for {}, not {server}",
+            parsed.server_name
+        )));
+    }
+    let mut map = PublicKeyMap::new();
+    map.insert(
+        server.to_string(),
+        parsed
+            .verify_keys
+            .iter()
+            .map(|(id, key)| (id.to_string(), key.key.clone()))
+            .collect(),
+    );
+    if let Some((notary_name, notary_keys)) = notary {
+        map.insert(
+            notary_name.to_owned(),
+            notary_keys
+                .iter()
+                .filter_map(|(id, key)| Base64::parse(key).ok().map(|key| (id.clone(), key)))
+                .collect(),
+        );
+    }
+    ruma::signatures::verify_json(&map, &object).map_err(|error| {
+        Error::Forbidden(format!(
+            "Key document of {server} is not validly signed: {error}"
+        ))
+    })?;
+    let valid_until = u64::from(parsed.valid_until_ts.get()).min(now_ms() + MAX_VALIDITY_MS);
+    let mut keys = CachedServerKeys::default();
+    for (id, key) in parsed.verify_keys {
+        keys.keys.insert(
+            id.to_string(),
+            CachedKey {
+                key: key.key.encode(),
+                valid_until_ts: valid_until,
+                expired_ts: None,
+            },
+        );
+    }
+    for (id, key) in parsed.old_verify_keys {
+        keys.keys.insert(
+            id.to_string(),
+            CachedKey {
+                key: key.key.encode(),
+                valid_until_ts: u64::from(key.expired_ts.get()),
+                expired_ts: Some(u64::from(key.expired_ts.get())),
+            },
+        );
+    }
+    Ok(keys)
+}

@@ -1,0 +1,416 @@
+//! What the client API asks of other servers (`myelin_core::ports::Federation`): joining and
+//! leaving their rooms, inviting their users, reading their profiles, aliases and directories.
+
+use std::collections::BTreeSet;
+
+use myelin_core::{
+    Error, Result,
+    ports::{self, BoxFuture},
+    rooms::{MemberProfile, Membership, RemoteEvent, SUPPORTED_ROOM_VERSIONS},
+    storage::WriteBatch,
+};
+use ruma::{
+    CanonicalJsonObject, CanonicalJsonValue, MilliSecondsSinceUnixEpoch, OwnedRoomAliasId,
+    OwnedRoomId, OwnedServerName, RoomId, RoomVersionId, ServerName, UserId,
+    api::federation::{
+        directory::get_public_rooms_filtered,
+        membership::{
+            RawStrippedState, create_invite, create_join_event, create_leave_event,
+            prepare_join_event, prepare_leave_event,
+        },
+        query::{get_profile_information, get_room_information},
+    },
+};
+use serde_json::{Value as JsonValue, value::to_raw_value};
+
+use crate::Federation;
+
+fn template_object(raw: &serde_json::value::RawValue) -> Result<CanonicalJsonObject> {
+    serde_json::from_str(raw.get())
+        .map_err(|error| Error::BadJson(format!("Unusable event template: {error}")))
+}
+
+fn member_content(
+    membership: Membership,
+    profile: &MemberProfile,
+    reason: Option<&str>,
+    template: &CanonicalJsonObject,
+) -> CanonicalJsonValue {
+    let mut content = CanonicalJsonObject::new();
+    content.insert("membership".into(), membership.as_str().into());
+    if let Some(name) = &profile.displayname {
+        content.insert("displayname".into(), name.clone().into());
+    }
+    if let Some(avatar) = &profile.avatar_url {
+        content.insert("avatar_url".into(), avatar.clone().into());
+    }
+    if let Some(reason) = reason {
+        content.insert("reason".into(), reason.into());
+    }
+    // The resident's choice of authoriser for a restricted join stays.
+    if let Some(CanonicalJsonValue::Object(old)) = template.get("content")
+        && let Some(authoriser) = old.get("join_authorised_via_users_server")
+    {
+        content.insert(
+            "join_authorised_via_users_server".into(),
+            authoriser.clone(),
+        );
+    }
+    CanonicalJsonValue::Object(content)
+}
+
+impl Federation {
+    /// Fills a template from `server` for `user_id` and signs it.
+    fn fill_template(
+        &self,
+        room_version: &RoomVersionId,
+        mut template: CanonicalJsonObject,
+        user_id: &UserId,
+        content: CanonicalJsonValue,
+    ) -> Result<RemoteEvent> {
+        let sender_ok = template.get("sender").and_then(CanonicalJsonValue::as_str)
+            == Some(user_id.as_str())
+            && template
+                .get("state_key")
+                .and_then(CanonicalJsonValue::as_str)
+                == Some(user_id.as_str())
+            && template.get("type").and_then(CanonicalJsonValue::as_str) == Some("m.room.member");
+        if !sender_ok {
+            return Err(Error::BadJson(
+                "The template is not a membership event of this user".into(),
+            ));
+        }
+        template.insert("content".into(), content);
+        template.insert(
+            "origin_server_ts".into(),
+            CanonicalJsonValue::Integer(MilliSecondsSinceUnixEpoch::now().0.into()),
+        );
+        template.remove("origin");
+        self.services.rooms.sign_template(room_version, template)
+    }
+
+    async fn join_through(
+        &self,
+        server: &ServerName,
+        user_id: &UserId,
+        room_id: &RoomId,
+        profile: &MemberProfile,
+        reason: Option<&str>,
+    ) -> Result<OwnedRoomId> {
+        let mut request =
+            prepare_join_event::v1::Request::new(room_id.to_owned(), user_id.to_owned());
+        request.ver = SUPPORTED_ROOM_VERSIONS.to_vec();
+        let response = self.client.send(server, request).await?;
+        let version = response.room_version.unwrap_or(RoomVersionId::V1);
+        if !SUPPORTED_ROOM_VERSIONS.contains(&version) {
+            return Err(Error::UnsupportedRoomVersion(format!(
+                "The room has version {version}, which this server does not support"
+            )));
+        }
+        let rules = version
+            .rules()
+            .ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
+        let template = template_object(&response.event)?;
+        let content = member_content(Membership::Join, profile, reason, &template);
+        let join = self.fill_template(&version, template, user_id, content)?;
+        let pdu = to_raw_value(&join.object).map_err(|error| Error::Internal(error.to_string()))?;
+        let request =
+            create_join_event::v2::Request::new(room_id.to_owned(), join.event_id.clone(), pdu);
+        let response = self.client.send(server, request).await?;
+        let room_state = response.room_state;
+
+        // The resident may have co-signed the join (restricted rooms).
+        let join = match &room_state.event {
+            Some(event) => {
+                let value: JsonValue = serde_json::from_str(event.get())
+                    .map_err(|error| Error::BadJson(error.to_string()))?;
+                let signed = self.check_pdu(&value, &rules).await?;
+                if signed.event_id != join.event_id {
+                    return Err(Error::Forbidden(format!(
+                        "{server} returned another join event"
+                    )));
+                }
+                signed
+            }
+            None => join,
+        };
+        let mut state = Vec::with_capacity(room_state.state.len());
+        for raw in &room_state.state {
+            let value: JsonValue = serde_json::from_str(raw.get())
+                .map_err(|error| Error::BadJson(error.to_string()))?;
+            match self.check_pdu(&value, &rules).await {
+                Ok(event) => state.push(event),
+                Err(error) => {
+                    tracing::info!(%server, %error, "dropping a bad state event from send_join")
+                }
+            }
+        }
+        let mut auth_chain = Vec::with_capacity(room_state.auth_chain.len());
+        for raw in &room_state.auth_chain {
+            let value: JsonValue = serde_json::from_str(raw.get())
+                .map_err(|error| Error::BadJson(error.to_string()))?;
+            match self.check_pdu(&value, &rules).await {
+                Ok(event) => auth_chain.push(event),
+                Err(error) => {
+                    tracing::info!(%server, %error, "dropping a bad auth event from send_join")
+                }
+            }
+        }
+        let room = join.pdu()?.room();
+        self.services
+            .rooms
+            .join_remote_room(version, join, state, auth_chain)
+            .await?;
+        Ok(room)
+    }
+
+    /// Candidate servers to reach a room through: the hints, then the room id's server (room
+    /// versions before 12 carry one), then the server of whoever invited the user.
+    fn candidate_servers(
+        &self,
+        user_id: &UserId,
+        room_id: &RoomId,
+        via: Vec<OwnedServerName>,
+    ) -> Vec<OwnedServerName> {
+        let mut servers = via;
+        if let Some(server) = room_id.server_name() {
+            servers.push(server.to_owned());
+        }
+        if let Ok(Some(invite)) = self.services.rooms.membership_event(room_id, user_id) {
+            servers.push(invite.sender.server_name().to_owned());
+        }
+        if let Ok(joined) = self.services.rooms.joined_servers(room_id) {
+            servers.extend(joined);
+        }
+        let own = self.services.rooms.server_name();
+        let mut seen = BTreeSet::new();
+        servers.retain(|server| server != own && seen.insert(server.clone()));
+        servers
+    }
+}
+
+impl ports::Federation for Federation {
+    fn join_remote<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        room_id: &'a RoomId,
+        via: Vec<OwnedServerName>,
+        profile: MemberProfile,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<OwnedRoomId>> {
+        Box::pin(async move {
+            let servers = self.candidate_servers(user_id, room_id, via);
+            if servers.is_empty() {
+                return Err(Error::NotFound(
+                    "No known server is in this room; give one with server_name/via".into(),
+                ));
+            }
+            let mut last_error = Error::NotFound("No server could help join the room".into());
+            for server in servers {
+                match self
+                    .join_through(&server, user_id, room_id, &profile, reason.as_deref())
+                    .await
+                {
+                    Ok(room) => return Ok(room),
+                    Err(error) => {
+                        tracing::info!(%server, %room_id, %error, "remote join failed");
+                        last_error = error;
+                    }
+                }
+            }
+            Err(last_error)
+        })
+    }
+
+    fn leave_remote<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        room_id: &'a RoomId,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let servers = self.candidate_servers(user_id, room_id, Vec::new());
+            let mut last_error = Error::NotFound("No server in the room could be reached".into());
+            for server in servers {
+                let attempt = async {
+                    let response = self
+                        .client
+                        .send(
+                            &server,
+                            prepare_leave_event::v1::Request::new(
+                                room_id.to_owned(),
+                                user_id.to_owned(),
+                            ),
+                        )
+                        .await?;
+                    let version = response.room_version.unwrap_or(RoomVersionId::V1);
+                    let template = template_object(&response.event)?;
+                    let content = member_content(
+                        Membership::Leave,
+                        &MemberProfile::default(),
+                        reason.as_deref(),
+                        &template,
+                    );
+                    let leave = self.fill_template(&version, template, user_id, content)?;
+                    let pdu = to_raw_value(&leave.object)
+                        .map_err(|error| Error::Internal(error.to_string()))?;
+                    self.client
+                        .send(
+                            &server,
+                            create_leave_event::v2::Request::new(
+                                room_id.to_owned(),
+                                leave.event_id.clone(),
+                                pdu,
+                            ),
+                        )
+                        .await?;
+                    Ok::<_, Error>(leave)
+                };
+                match attempt.await {
+                    Ok(leave) => {
+                        self.services
+                            .rooms
+                            .store_outliers(std::slice::from_ref(&leave))
+                            .await?;
+                        self.services
+                            .rooms
+                            .record_membership(
+                                WriteBatch::new(),
+                                room_id,
+                                user_id,
+                                Membership::Leave,
+                                &leave.event_id,
+                            )
+                            .await?;
+                        return Ok(());
+                    }
+                    Err(error) => {
+                        tracing::info!(%server, %room_id, %error, "remote leave failed");
+                        last_error = error;
+                    }
+                }
+            }
+            Err(last_error)
+        })
+    }
+
+    fn invite_remote<'a>(
+        &'a self,
+        room_version: &'a RoomVersionId,
+        event: &'a RemoteEvent,
+        invite_room_state: Vec<JsonValue>,
+    ) -> BoxFuture<'a, Result<CanonicalJsonObject>> {
+        Box::pin(async move {
+            let pdu = event.pdu()?;
+            let invitee = pdu
+                .state_key
+                .as_deref()
+                .and_then(|key| UserId::parse(key).ok())
+                .ok_or_else(|| Error::BadJson("An invite needs a user id as state_key".into()))?;
+            let stripped = invite_room_state
+                .iter()
+                .filter_map(|pdu| to_raw_value(pdu).ok().map(RawStrippedState::Pdu))
+                .collect();
+            let raw_event =
+                to_raw_value(&event.object).map_err(|error| Error::Internal(error.to_string()))?;
+            let request = create_invite::v2::Request::new(
+                pdu.room(),
+                event.event_id.clone(),
+                room_version.clone(),
+                raw_event,
+                stripped,
+            );
+            let response = self.client.send(invitee.server_name(), request).await?;
+            let mut signed: CanonicalJsonObject = serde_json::from_str(response.event.get())
+                .map_err(|error| Error::BadJson(format!("Unreadable signed invite: {error}")))?;
+            signed.remove("event_id");
+            let rules = room_version
+                .rules()
+                .ok_or_else(|| Error::UnsupportedRoomVersion(room_version.to_string()))?;
+            let hash = ruma::signatures::reference_hash(&signed, &rules)
+                .map_err(|error| Error::BadJson(error.to_string()))?;
+            if format!("${hash}") != event.event_id.as_str() {
+                return Err(Error::Forbidden(format!(
+                    "{} changed the invite while signing it",
+                    invitee.server_name()
+                )));
+            }
+            let has_signature = signed
+                .get("signatures")
+                .and_then(CanonicalJsonValue::as_object)
+                .is_some_and(|signatures| signatures.contains_key(invitee.server_name().as_str()));
+            if !has_signature {
+                return Err(Error::Forbidden(format!(
+                    "{} did not sign the invite",
+                    invitee.server_name()
+                )));
+            }
+            Ok(signed)
+        })
+    }
+
+    fn query_profile<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        field: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<JsonValue>> {
+        Box::pin(async move {
+            let mut request = get_profile_information::v1::Request::new(user_id.to_owned());
+            request.field = field.map(Into::into);
+            let response = self.client.send(user_id.server_name(), request).await?;
+            serde_json::to_value(&response.data).map_err(|error| Error::Internal(error.to_string()))
+        })
+    }
+
+    fn query_directory<'a>(
+        &'a self,
+        alias: &'a OwnedRoomAliasId,
+    ) -> BoxFuture<'a, Result<(OwnedRoomId, Vec<OwnedServerName>)>> {
+        Box::pin(async move {
+            let response = self
+                .client
+                .send(
+                    alias.server_name(),
+                    get_room_information::v1::Request::new(alias.clone()),
+                )
+                .await?;
+            Ok((response.room_id, response.servers))
+        })
+    }
+
+    fn public_rooms<'a>(
+        &'a self,
+        server: &'a ServerName,
+        request: JsonValue,
+    ) -> BoxFuture<'a, Result<JsonValue>> {
+        Box::pin(async move {
+            let mut outbound = get_public_rooms_filtered::v1::Request::new();
+            outbound.limit = request
+                .get("limit")
+                .and_then(JsonValue::as_u64)
+                .and_then(|limit| limit.try_into().ok());
+            outbound.since = request
+                .get("since")
+                .and_then(JsonValue::as_str)
+                .map(str::to_owned);
+            outbound.filter.generic_search_term = request
+                .pointer("/filter/generic_search_term")
+                .and_then(JsonValue::as_str)
+                .map(str::to_owned);
+            let response = self.client.send(server, outbound).await?;
+            let mut answer = serde_json::json!({
+                "chunk": response.chunk,
+            });
+            if let Some(next) = response.next_batch {
+                answer["next_batch"] = next.into();
+            }
+            if let Some(prev) = response.prev_batch {
+                answer["prev_batch"] = prev.into();
+            }
+            if let Some(total) = response.total_room_count_estimate {
+                answer["total_room_count_estimate"] = u64::from(total).into();
+            }
+            Ok(answer)
+        })
+    }
+}

@@ -1,0 +1,541 @@
+//! The outbound sender. One task follows the event stream from its own durable position and
+//! files every local event (and read receipt) into durable per-destination queues in the same
+//! batch that moves the position; one worker per destination drains its queue in transactions
+//! of up to 50 PDUs and 100 EDUs, backing off exponentially while the destination is down and
+//! starting again as soon as it talks to us. Typing notifications are ephemeral and queue in
+//! memory only.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use myelin_core::{
+    Error, Result, Services,
+    storage::{WriteBatch, compound_key, split_key},
+    stream::{StreamItem, items_between},
+    users::now_ms,
+};
+use ruma::{
+    MilliSecondsSinceUnixEpoch, OwnedRoomId, OwnedServerName, OwnedTransactionId, OwnedUserId,
+    RoomId, ServerName, api::federation::transactions::send_transaction_message, serde::Raw,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as JsonValue, json, value::RawValue};
+use tokio::sync::{Notify, watch};
+
+use crate::client::FederationClient;
+
+const SENDER_STATE: &str = "federation_sender";
+const DESTINATION_QUEUE: &str = "destination_queue";
+const POSITION_KEY: &[u8] = b"position";
+const MAX_PDUS: usize = 50;
+const MAX_EDUS: usize = 100;
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum QueueItem {
+    Pdu { event_id: ruma::OwnedEventId },
+    Edu { edu: JsonValue },
+}
+
+struct Destination {
+    wake: Notify,
+    /// Set when the destination talked to us: skip the rest of the backoff.
+    up: std::sync::atomic::AtomicBool,
+    ephemeral: Mutex<Vec<JsonValue>>,
+}
+
+pub struct Sender {
+    services: Services,
+    client: Arc<FederationClient>,
+    destinations: Mutex<HashMap<OwnedServerName, Arc<Destination>>>,
+    /// Typing users per room as last sent.
+    typing_sent: Mutex<HashMap<OwnedRoomId, BTreeSet<OwnedUserId>>>,
+    stopped: watch::Receiver<bool>,
+    workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Sender {
+    pub fn new(
+        services: Services,
+        client: Arc<FederationClient>,
+        stopped: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            services,
+            client,
+            destinations: Mutex::default(),
+            typing_sent: Mutex::default(),
+            stopped,
+            workers: Mutex::default(),
+        })
+    }
+
+    fn position(&self) -> Result<u64> {
+        Ok(self
+            .services
+            .store
+            .get(SENDER_STATE, POSITION_KEY)?
+            .and_then(|bytes| bytes.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Starts the stream follower and a worker for every destination with a non-empty queue.
+    pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        // Queues left from before a restart.
+        if let Ok(rows) = self
+            .services
+            .store
+            .scan_prefix(DESTINATION_QUEUE, b"", usize::MAX)
+        {
+            let pending: BTreeSet<OwnedServerName> = rows
+                .iter()
+                .filter_map(|(key, _)| {
+                    let parts = split_key(key);
+                    std::str::from_utf8(parts.first()?)
+                        .ok()
+                        .and_then(|name| OwnedServerName::try_from(name).ok())
+                })
+                .collect();
+            for destination in pending {
+                self.wake(&destination);
+            }
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.follow().await })
+    }
+
+    async fn follow(self: Arc<Self>) {
+        let mut stopped = self.stopped.clone();
+        let mut watermark = self.services.notifier.subscribe();
+        let mut typing_serial = 0;
+        loop {
+            if *stopped.borrow() {
+                return;
+            }
+            if let Err(error) = self.file_new_items().await {
+                tracing::error!(%error, "federation sender could not read the stream");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            typing_serial = self.file_typing(typing_serial);
+            tokio::select! {
+                changed = watermark.changed() => if changed.is_err() { return },
+                _ = stopped.changed() => {}
+                // Typing notifications expire without a stream event.
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
+    /// Files stream items after our position into destination queues.
+    async fn file_new_items(&self) -> Result<()> {
+        let position = self.position()?;
+        let watermark = self.services.notifier.current();
+        if watermark <= position {
+            return Ok(());
+        }
+        let items = items_between(&self.services.store, position, watermark)?;
+        let mut batch = WriteBatch::new();
+        let mut woken = BTreeSet::new();
+        let own = self.services.rooms.server_name().clone();
+        for (item_position, item) in items {
+            match item {
+                StreamItem::Event { room_id } => {
+                    let Some(event_id) = self
+                        .services
+                        .rooms
+                        .event_at_position(&room_id, item_position)?
+                    else {
+                        continue;
+                    };
+                    let Some(pdu) = self.services.rooms.pdu(&event_id)? else {
+                        continue;
+                    };
+                    if pdu.sender.server_name() != own {
+                        continue;
+                    }
+                    for destination in self.event_destinations(&pdu)? {
+                        queue(
+                            &mut batch,
+                            &destination,
+                            item_position,
+                            &QueueItem::Pdu {
+                                event_id: event_id.clone(),
+                            },
+                        );
+                        woken.insert(destination);
+                    }
+                }
+                StreamItem::Receipt { receipt } => {
+                    if receipt.user_id.server_name() != own
+                        || receipt.receipt_type != myelin_core::ephemeral::ReceiptType::Read
+                    {
+                        continue;
+                    }
+                    let mut data = json!({ "ts": receipt.ts });
+                    if let Some(thread) = &receipt.thread_id {
+                        data["thread_id"] = thread.clone().into();
+                    }
+                    let edu = json!({
+                        "edu_type": "m.receipt",
+                        "content": { receipt.room_id.as_str(): { "m.read": { receipt.user_id.as_str(): {
+                            "event_ids": [receipt.event_id],
+                            "data": data,
+                        } } } },
+                    });
+                    for destination in self.room_destinations(&receipt.room_id)? {
+                        queue(
+                            &mut batch,
+                            &destination,
+                            item_position,
+                            &QueueItem::Edu { edu: edu.clone() },
+                        );
+                        woken.insert(destination);
+                    }
+                }
+                StreamItem::AccountData { .. } | StreamItem::Membership { .. } => {}
+            }
+        }
+        batch.put(
+            SENDER_STATE,
+            POSITION_KEY.to_vec(),
+            watermark.to_be_bytes().to_vec(),
+        );
+        self.services.store.commit(batch).await?;
+        for destination in woken {
+            self.wake(&destination);
+        }
+        Ok(())
+    }
+
+    /// Servers that must receive a local event: those with joined members before or after it,
+    /// and the server of a member event's target.
+    fn event_destinations(
+        &self,
+        pdu: &myelin_core::rooms::PduEvent,
+    ) -> Result<BTreeSet<OwnedServerName>> {
+        let rooms = &self.services.rooms;
+        let mut servers = rooms.joined_servers_at(&pdu.event_id)?;
+        for prev in &pdu.prev_events {
+            servers.extend(rooms.joined_servers_at(prev)?);
+        }
+        if pdu.kind == ruma::events::TimelineEventType::RoomMember
+            && let Some(target) = pdu
+                .state_key
+                .as_deref()
+                .and_then(|key| ruma::UserId::parse(key).ok())
+        {
+            servers.insert(target.server_name().to_owned());
+        }
+        servers.remove(rooms.server_name());
+        servers.retain(|server| self.client.policy().server_allowed(server));
+        Ok(servers)
+    }
+
+    fn room_destinations(&self, room_id: &RoomId) -> Result<BTreeSet<OwnedServerName>> {
+        let mut servers = self.services.rooms.joined_servers(room_id)?;
+        servers.remove(self.services.rooms.server_name());
+        servers.retain(|server| self.client.policy().server_allowed(server));
+        Ok(servers)
+    }
+
+    /// Queues typing changes of local users; returns the serial handled.
+    fn file_typing(&self, since: u64) -> u64 {
+        let typing = &self.services.typing;
+        let serial = typing.serial();
+        let own = self.services.rooms.server_name().clone();
+        let mut rooms: BTreeSet<OwnedRoomId> =
+            typing.rooms_changed_since(since).into_iter().collect();
+        rooms.extend(lock(&self.typing_sent).keys().cloned());
+        for room_id in rooms {
+            let now: BTreeSet<OwnedUserId> = typing
+                .typing_users(&room_id)
+                .into_iter()
+                .filter(|user| user.server_name() == own)
+                .collect();
+            let before = lock(&self.typing_sent)
+                .get(&room_id)
+                .cloned()
+                .unwrap_or_default();
+            if now == before {
+                continue;
+            }
+            let Ok(destinations) = self.room_destinations(&room_id) else {
+                continue;
+            };
+            let edus: Vec<JsonValue> = now
+                .iter()
+                .filter(|user| !before.contains(*user))
+                .map(|user| (user, true))
+                .chain(
+                    before
+                        .iter()
+                        .filter(|user| !now.contains(*user))
+                        .map(|user| (user, false)),
+                )
+                .map(|(user, typing)| {
+                    json!({
+                        "edu_type": "m.typing",
+                        "content": { "room_id": room_id, "user_id": user, "typing": typing },
+                    })
+                })
+                .collect();
+            for destination in destinations {
+                let state = self.destination(&destination);
+                lock(&state.ephemeral).extend(edus.iter().cloned());
+                state.wake.notify_one();
+            }
+            let mut sent = lock(&self.typing_sent);
+            if now.is_empty() {
+                sent.remove(&room_id);
+            } else {
+                sent.insert(room_id, now);
+            }
+        }
+        serial
+    }
+
+    /// Queues an event received by this server as the resident of a join, leave or knock for
+    /// every other server in the room.
+    pub async fn broadcast(&self, event_id: &ruma::EventId, origin: &ServerName) -> Result<()> {
+        let Some(pdu) = self.services.rooms.pdu(event_id)? else {
+            return Ok(());
+        };
+        let Some(position) = self.services.rooms.event_position(event_id)? else {
+            return Ok(());
+        };
+        let mut destinations = self.event_destinations(&pdu)?;
+        destinations.remove(origin);
+        let mut batch = WriteBatch::new();
+        for destination in &destinations {
+            queue(
+                &mut batch,
+                destination,
+                position,
+                &QueueItem::Pdu {
+                    event_id: event_id.to_owned(),
+                },
+            );
+        }
+        self.services.store.commit(batch).await?;
+        for destination in destinations {
+            self.wake(&destination);
+        }
+        Ok(())
+    }
+
+    /// The destination's state, with a worker started for it on first use.
+    fn destination(&self, name: &ServerName) -> Arc<Destination> {
+        let mut destinations = lock(&self.destinations);
+        if let Some(state) = destinations.get(name) {
+            return Arc::clone(state);
+        }
+        let state = Arc::new(Destination {
+            wake: Notify::new(),
+            up: false.into(),
+            ephemeral: Mutex::default(),
+        });
+        destinations.insert(name.to_owned(), Arc::clone(&state));
+        let worker = Worker {
+            services: self.services.clone(),
+            client: Arc::clone(&self.client),
+            name: name.to_owned(),
+            state: Arc::clone(&state),
+            stopped: self.stopped.clone(),
+        };
+        lock(&self.workers).push(tokio::spawn(worker.run()));
+        state
+    }
+
+    /// Ends every destination worker (the server is stopping).
+    pub async fn stop(&self) {
+        let workers: Vec<_> = lock(&self.workers).drain(..).collect();
+        for worker in &workers {
+            worker.abort();
+        }
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }
+
+    fn wake(&self, name: &ServerName) {
+        self.destination(name).wake.notify_one();
+    }
+
+    /// The destination reached us: whatever waits for it goes now.
+    pub fn destination_is_up(&self, name: &ServerName) {
+        let state = lock(&self.destinations).get(name).cloned();
+        if let Some(state) = state {
+            state.up.store(true, std::sync::atomic::Ordering::Relaxed);
+            state.wake.notify_one();
+        }
+    }
+
+    /// PDUs and EDUs waiting for `name` (for metrics and tests).
+    pub fn queue_len(&self, name: &ServerName) -> usize {
+        self.services
+            .store
+            .scan_prefix(
+                DESTINATION_QUEUE,
+                &compound_key(&[name.as_bytes(), b""]),
+                usize::MAX,
+            )
+            .map(|rows| rows.len())
+            .unwrap_or(0)
+    }
+}
+
+fn queue(batch: &mut WriteBatch, destination: &ServerName, position: u64, item: &QueueItem) {
+    let kind: &[u8] = match item {
+        QueueItem::Pdu { .. } => b"p",
+        QueueItem::Edu { .. } => b"e",
+    };
+    batch.put_json(
+        DESTINATION_QUEUE,
+        compound_key(&[destination.as_bytes(), &position.to_be_bytes(), kind]),
+        item,
+    );
+}
+
+struct Worker {
+    services: Services,
+    client: Arc<FederationClient>,
+    name: OwnedServerName,
+    state: Arc<Destination>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut backoff = Duration::ZERO;
+        loop {
+            if *self.stopped.borrow() {
+                return;
+            }
+            match self.send_one().await {
+                Ok(true) => {
+                    backoff = Duration::ZERO;
+                    continue;
+                }
+                Ok(false) => {
+                    backoff = Duration::ZERO;
+                    tokio::select! {
+                        _ = self.state.wake.notified() => {}
+                        _ = self.stopped.changed() => {}
+                    }
+                }
+                Err(error) => {
+                    backoff = (backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+                    tracing::info!(destination = %self.name, %error, retry_in = ?backoff, "federation transaction failed");
+                    self.state
+                        .up
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    let deadline = tokio::time::Instant::now() + backoff;
+                    loop {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(deadline) => break,
+                            _ = self.state.wake.notified() => {
+                                if self.state.up.load(std::sync::atomic::Ordering::Relaxed) {
+                                    backoff = Duration::ZERO;
+                                    break;
+                                }
+                            }
+                            _ = self.stopped.changed() => return,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one transaction; `Ok(false)` when there was nothing to send.
+    async fn send_one(&mut self) -> Result<bool> {
+        let prefix = compound_key(&[self.name.as_bytes(), b""]);
+        let rows =
+            self.services
+                .store
+                .scan_prefix(DESTINATION_QUEUE, &prefix, MAX_PDUS + MAX_EDUS)?;
+        let mut pdus: Vec<Box<RawValue>> = Vec::new();
+        let mut edus: Vec<Raw<ruma::api::federation::transactions::edu::Edu>> = Vec::new();
+        let mut sent_keys = Vec::new();
+        for (key, value) in rows {
+            let item: QueueItem = serde_json::from_slice(&value).map_err(Error::storage)?;
+            match item {
+                QueueItem::Pdu { event_id } => {
+                    if pdus.len() >= MAX_PDUS {
+                        continue;
+                    }
+                    if let Some(json) = self.services.rooms.pdu_json(&event_id)? {
+                        let mut json = json;
+                        if let Some(object) = json.as_object_mut() {
+                            object.remove("unsigned");
+                        }
+                        pdus.push(
+                            serde_json::value::to_raw_value(&json)
+                                .map_err(|error| Error::Internal(error.to_string()))?,
+                        );
+                    }
+                }
+                QueueItem::Edu { edu } => {
+                    if edus.len() >= MAX_EDUS {
+                        continue;
+                    }
+                    edus.push(
+                        Raw::new(&edu)
+                            .map_err(|error| Error::Internal(error.to_string()))?
+                            .cast_unchecked(),
+                    );
+                }
+            }
+            sent_keys.push(key);
+        }
+        let ephemeral: Vec<JsonValue> = std::mem::take(&mut *lock(&self.state.ephemeral));
+        for edu in &ephemeral {
+            edus.push(
+                Raw::new(edu)
+                    .map_err(|error| Error::Internal(error.to_string()))?
+                    .cast_unchecked(),
+            );
+        }
+        if pdus.is_empty() && edus.is_empty() {
+            return Ok(false);
+        }
+        let txn_id = OwnedTransactionId::from(format!("{}_{}", now_ms(), rand::random::<u32>()));
+        let mut request = send_transaction_message::v1::Request::new(
+            txn_id,
+            self.services.rooms.server_name().clone(),
+            MilliSecondsSinceUnixEpoch::now(),
+        );
+        request.pdus = pdus;
+        request.edus = edus;
+        match self.client.send(&self.name, request).await {
+            Ok(response) => {
+                for (event_id, result) in response.pdus {
+                    if let Err(error) = result {
+                        tracing::info!(destination = %self.name, %event_id, %error, "destination refused a PDU");
+                    }
+                }
+                let mut batch = WriteBatch::new();
+                for key in sent_keys {
+                    batch.delete(DESTINATION_QUEUE, key);
+                }
+                self.services.store.commit(batch).await?;
+                Ok(true)
+            }
+            Err(error) => {
+                // Typing notifications are not worth resending late.
+                Err(error)
+            }
+        }
+    }
+}

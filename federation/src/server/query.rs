@@ -1,0 +1,90 @@
+//! Queries: profiles and aliases of this server, and its public room directory.
+
+use axum::{Json, extract::State};
+use myelin_core::Error;
+use ruma::api::federation::{
+    directory::{get_public_rooms, get_public_rooms_filtered},
+    query::{get_profile_information, get_room_information},
+};
+use serde_json::Value as JsonValue;
+
+use super::{FedResult, RumaResponse, Signed};
+
+/// # `GET /_matrix/federation/v1/query/profile`
+pub async fn profile(
+    State(state): State<super::State>,
+    request: Signed<get_profile_information::v1::Request>,
+) -> FedResult<Json<JsonValue>> {
+    let user_id = &request.body.user_id;
+    if !state.services.users.is_local(user_id) || state.services.users.account(user_id)?.is_none() {
+        return Err(Error::NotFound("Profile not found".into()).into());
+    }
+    let profile = state.services.users.profile(user_id)?;
+    let answer = match &request.body.field {
+        Some(field) => {
+            let name = field.as_str();
+            let mut only = serde_json::Map::new();
+            if let Some(value) = profile.get(name) {
+                only.insert(name.to_owned(), value.clone());
+            }
+            only
+        }
+        None => profile,
+    };
+    Ok(Json(JsonValue::Object(answer)))
+}
+
+/// # `GET /_matrix/federation/v1/query/directory`
+pub async fn directory(
+    State(state): State<super::State>,
+    request: Signed<get_room_information::v1::Request>,
+) -> FedResult<RumaResponse<get_room_information::v1::Response>> {
+    let alias = &request.body.room_alias;
+    if alias.server_name() != state.services.rooms.server_name() {
+        return Err(Error::NotFound("Not an alias of this server".into()).into());
+    }
+    let room_id = state
+        .services
+        .rooms
+        .resolve_local_alias(alias)?
+        .ok_or_else(|| Error::NotFound("Room alias not found".into()))?;
+    let mut servers: Vec<_> = state
+        .services
+        .rooms
+        .joined_servers(&room_id)?
+        .into_iter()
+        .collect();
+    // Our own name first: the asker will try it first.
+    let own = state.services.rooms.server_name().clone();
+    servers.retain(|server| *server != own);
+    servers.insert(0, own);
+    Ok(RumaResponse(get_room_information::v1::Response::new(
+        room_id, servers,
+    )))
+}
+
+/// # `GET /_matrix/federation/v1/publicRooms`
+pub async fn public_rooms(
+    State(state): State<super::State>,
+    request: Signed<get_public_rooms::v1::Request>,
+) -> FedResult<Json<JsonValue>> {
+    let body = &request.body;
+    Ok(Json(state.services.rooms.public_rooms_page(
+        None,
+        body.limit.map(u64::from),
+        body.since.as_deref(),
+    )?))
+}
+
+/// # `POST /_matrix/federation/v1/publicRooms`
+pub async fn public_rooms_filtered(
+    State(state): State<super::State>,
+    request: Signed<get_public_rooms_filtered::v1::Request>,
+) -> FedResult<Json<JsonValue>> {
+    let body = &request.body;
+    Ok(Json(state.services.rooms.public_rooms_page(
+        body.filter.generic_search_term.as_deref(),
+        body.limit.map(u64::from),
+        body.since.as_deref(),
+    )?))
+}

@@ -1,0 +1,234 @@
+//! # `PUT /_matrix/federation/v1/send/{txnId}`: inbound transactions. Idempotent per origin and
+//! transaction id; PDUs are handled in order, each with its own result; EDUs update typing,
+//! receipts and presence of the origin's users.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use myelin_core::{
+    Error,
+    ephemeral::{Receipt, ReceiptType},
+    storage::{WriteBatch, compound_key},
+    users::now_ms,
+};
+use ruma::{
+    EventId, OwnedEventId, OwnedRoomId, RoomId, ServerName, UserId,
+    api::federation::transactions::send_transaction_message,
+};
+use serde_json::Value as JsonValue;
+
+use super::{FedResult, RumaResponse, Signed};
+use crate::Federation;
+
+const ORIGINTXN_RESULT: &str = "origintxnid_result";
+const MAX_PDUS: usize = 50;
+const MAX_EDUS: usize = 100;
+
+pub async fn send_transaction(
+    State(state): State<super::State>,
+    request: Signed<send_transaction_message::v1::Request>,
+) -> FedResult<RumaResponse<send_transaction_message::v1::Response>> {
+    let origin = request.origin;
+    let body = request.body;
+    if body.origin != origin {
+        return Err(
+            Error::Forbidden("The transaction's origin is not the signing server".into()).into(),
+        );
+    }
+    if body.pdus.len() > MAX_PDUS || body.edus.len() > MAX_EDUS {
+        return Err(Error::TooLarge(format!(
+            "A transaction carries at most {MAX_PDUS} PDUs and {MAX_EDUS} EDUs"
+        ))
+        .into());
+    }
+    let key = compound_key(&[origin.as_bytes(), body.transaction_id.as_bytes()]);
+    if let Some(results) = state
+        .services
+        .store
+        .get_json::<BTreeMap<OwnedEventId, Result<(), String>>>(ORIGINTXN_RESULT, &key)?
+    {
+        return Ok(RumaResponse(send_transaction_message::v1::Response::new(
+            results,
+        )));
+    }
+
+    let mut results = BTreeMap::new();
+    for raw in &body.pdus {
+        let value: JsonValue = match serde_json::from_str(raw.get()) {
+            Ok(value) => value,
+            Err(_) => continue,
+        };
+        let room_id = value
+            .get("room_id")
+            .and_then(JsonValue::as_str)
+            .and_then(|id| RoomId::parse(id).ok());
+        let Some(room_id) = room_id else {
+            tracing::info!(%origin, "dropping a PDU without a room id");
+            continue;
+        };
+        match state.handle_pdu(&origin, &room_id, &value, 0).await {
+            Ok((event_id, _)) => {
+                results.insert(event_id, Ok(()));
+            }
+            Err(error) => {
+                tracing::info!(%origin, %room_id, %error, "refused a PDU");
+                if let Some(event_id) = pdu_event_id(&state, &room_id, &value) {
+                    results.insert(event_id, Err(error.to_string()));
+                }
+            }
+        }
+    }
+    for raw in &body.edus {
+        let edu: JsonValue = match serde_json::from_str(raw.json().get()) {
+            Ok(edu) => edu,
+            Err(_) => continue,
+        };
+        if let Err(error) = handle_edu(&state, &origin, &edu).await {
+            tracing::debug!(%origin, %error, "ignored an EDU");
+        }
+    }
+    let mut batch = WriteBatch::new();
+    batch.put_json(ORIGINTXN_RESULT, key, &results);
+    state.services.store.commit(batch).await?;
+    Ok(RumaResponse(send_transaction_message::v1::Response::new(
+        results,
+    )))
+}
+
+/// The id a refused PDU would have had, for its error entry.
+fn pdu_event_id(state: &Federation, room_id: &RoomId, value: &JsonValue) -> Option<OwnedEventId> {
+    let rules = state.room_rules(room_id).ok()?;
+    let mut object: ruma::CanonicalJsonObject = serde_json::from_value(value.clone()).ok()?;
+    object.remove("event_id");
+    object.remove("unsigned");
+    let hash = ruma::signatures::reference_hash(&object, &rules).ok()?;
+    EventId::parse(format!("${hash}")).ok()
+}
+
+/// Whether `user` belongs to `origin` and is joined to the room.
+fn member_of_origin(
+    state: &Federation,
+    origin: &ServerName,
+    room_id: &RoomId,
+    user: &UserId,
+) -> bool {
+    user.server_name() == origin
+        && state
+            .services
+            .rooms
+            .is_joined(room_id, user)
+            .unwrap_or(false)
+}
+
+async fn handle_edu(
+    state: &Federation,
+    origin: &ServerName,
+    edu: &JsonValue,
+) -> myelin_core::Result<()> {
+    let content = edu.get("content").cloned().unwrap_or_default();
+    match edu.get("edu_type").and_then(JsonValue::as_str) {
+        Some("m.typing") => {
+            let room_id = parse::<OwnedRoomId>(content.get("room_id"))?;
+            let user_id = parse::<ruma::OwnedUserId>(content.get("user_id"))?;
+            if !member_of_origin(state, origin, &room_id, &user_id) {
+                return Err(Error::Forbidden(
+                    "typing for a user the origin does not own".into(),
+                ));
+            }
+            let typing = content
+                .get("typing")
+                .and_then(JsonValue::as_bool)
+                .unwrap_or(false);
+            // Synapse's federation typing timeout.
+            let timeout = typing.then_some(std::time::Duration::from_secs(30));
+            state.services.typing.set(&room_id, &user_id, timeout);
+        }
+        Some("m.receipt") => {
+            let Some(rooms) = content.as_object() else {
+                return Ok(());
+            };
+            for (room_id, receipts) in rooms {
+                let Ok(room_id) = RoomId::parse(room_id) else {
+                    continue;
+                };
+                let Some(read) = receipts.get("m.read").and_then(JsonValue::as_object) else {
+                    continue;
+                };
+                for (user_id, receipt) in read {
+                    let Ok(user_id) = UserId::parse(user_id) else {
+                        continue;
+                    };
+                    if !member_of_origin(state, origin, &room_id, &user_id) {
+                        continue;
+                    }
+                    let Some(event_id) = receipt
+                        .get("event_ids")
+                        .and_then(JsonValue::as_array)
+                        .and_then(|ids| ids.last())
+                        .and_then(JsonValue::as_str)
+                        .and_then(|id| EventId::parse(id).ok())
+                    else {
+                        continue;
+                    };
+                    let data = receipt.get("data");
+                    let receipt = Receipt {
+                        room_id: room_id.clone(),
+                        user_id,
+                        receipt_type: ReceiptType::Read,
+                        thread_id: data
+                            .and_then(|data| data.get("thread_id"))
+                            .and_then(JsonValue::as_str)
+                            .map(str::to_owned),
+                        event_id,
+                        ts: data
+                            .and_then(|data| data.get("ts"))
+                            .and_then(JsonValue::as_u64)
+                            .unwrap_or_else(now_ms),
+                    };
+                    if let Err(error) = state.services.rooms.set_receipt(receipt).await {
+                        tracing::debug!(%error, "ignored a remote receipt");
+                    }
+                }
+            }
+        }
+        Some("m.presence") => {
+            let updates = content
+                .get("push")
+                .and_then(JsonValue::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for update in updates {
+                let Ok(user_id) = parse::<ruma::OwnedUserId>(update.get("user_id")) else {
+                    continue;
+                };
+                if user_id.server_name() != origin {
+                    continue;
+                }
+                let Some(presence) = update
+                    .get("presence")
+                    .and_then(JsonValue::as_str)
+                    .and_then(myelin_core::ephemeral::PresenceState::parse)
+                else {
+                    continue;
+                };
+                let status = update
+                    .get("status_msg")
+                    .and_then(JsonValue::as_str)
+                    .map(str::to_owned);
+                state.services.presence.set(&user_id, presence, status);
+            }
+        }
+        Some(other) => {
+            tracing::debug!(edu_type = other, "EDU type not handled");
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: Option<&JsonValue>) -> myelin_core::Result<T> {
+    value
+        .cloned()
+        .and_then(|value| serde_json::from_value(value).ok())
+        .ok_or_else(|| Error::BadJson("EDU field missing or invalid".into()))
+}
