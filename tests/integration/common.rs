@@ -64,6 +64,13 @@ impl TestServer {
         self.server = Some(server);
     }
 
+    /// Stops the server gracefully; `restart` starts it again.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
     pub fn server(&self) -> &RunningServer {
         self.server.as_ref().expect("server is running")
     }
@@ -191,17 +198,25 @@ impl TestServer {
     }
 
     pub async fn send_text(&self, user: &TestUser, room_id: &str, text: &str) -> String {
-        let txn = format!("send-text-{}", rand_suffix());
-        let path = format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}");
-        let (status, response) = self
-            .put(
-                &path,
-                Some(&user.access_token),
-                json!({ "msgtype": "m.text", "body": text }),
-            )
-            .await;
+        let (status, response) = self.send_text_result(user, room_id, text).await;
         assert_eq!(status, StatusCode::OK, "send: {response}");
         response["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    pub async fn send_text_result(
+        &self,
+        user: &TestUser,
+        room_id: &str,
+        text: &str,
+    ) -> (StatusCode, Value) {
+        let txn = format!("send-text-{}", rand_suffix());
+        let path = format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}");
+        self.put(
+            &path,
+            Some(&user.access_token),
+            json!({ "msgtype": "m.text", "body": text }),
+        )
+        .await
     }
 
     pub async fn sync(&self, user: &TestUser, since: Option<&str>, timeout_ms: u64) -> Value {

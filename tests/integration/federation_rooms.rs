@@ -92,3 +92,355 @@ async fn a_remote_user_joins_and_messages_cross_both_ways() {
     })
     .await;
 }
+
+/// Ephemeral events of a type in a room across sync responses.
+fn ephemeral_events(syncs: &Value, room_id: &str, kind: &str) -> Vec<Value> {
+    syncs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|sync| {
+            sync["rooms"]["join"][room_id]["ephemeral"]["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|event| event["type"] == kind)
+        .collect()
+}
+
+/// A user's latest membership as a series of syncs shows it (state or timeline).
+fn membership_of(syncs: &Value, room_id: &str, user_id: &str) -> Option<String> {
+    let mut events = Vec::new();
+    for sync in syncs.as_array().into_iter().flatten() {
+        for section in ["join", "leave"] {
+            let room = &sync["rooms"][section][room_id];
+            for part in ["state", "timeline"] {
+                events.extend(room[part]["events"].as_array().cloned().unwrap_or_default());
+            }
+        }
+    }
+    events
+        .iter()
+        .rev()
+        .find(|event| event["type"] == "m.room.member" && event["state_key"] == user_id)
+        .and_then(|event| event["content"]["membership"].as_str().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_servers_invite_join_talk_type_read_leave_and_ban() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let (c, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let carol = c.register("carol").await;
+    let room_id = a
+        .create_room(
+            &alice,
+            json!({ "preset": "private_chat", "room_version": "11" }),
+        )
+        .await;
+
+    // Invites cross to each server; the invitees see them in their sync and join.
+    for (server, user) in [(&b, &bob), (&c, &carol)] {
+        let invited = a.invite(&alice, &room_id, user).await;
+        assert_eq!(invited.0, StatusCode::OK, "{}", invited.1);
+        let syncs = server
+            .sync_until(user, 10, |syncs| {
+                syncs.as_array().into_iter().flatten().any(|sync| {
+                    sync["rooms"]["invite"][&room_id]["invite_state"]["events"]
+                        .as_array()
+                        .is_some_and(|events| {
+                            events.iter().any(|event| {
+                                event["type"] == "m.room.member"
+                                    && event["state_key"] == user.user_id.as_str()
+                                    && event["content"]["membership"] == "invite"
+                            })
+                        })
+                })
+            })
+            .await;
+        assert!(!syncs.as_array().expect("syncs").is_empty());
+        // The invitee joins by room id alone: the inviter's server is known from the invite.
+        let joined = server.join(user, &room_id).await;
+        assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    }
+
+    // Everyone sees everyone joined, on every server.
+    for (server, user) in [(&a, &alice), (&b, &bob), (&c, &carol)] {
+        let view = server
+            .sync_until(user, 10, |syncs| {
+                [&alice, &bob, &carol].iter().all(|member| {
+                    membership_of(syncs, &room_id, &member.user_id).as_deref() == Some("join")
+                })
+            })
+            .await;
+        assert!(view.is_array());
+    }
+
+    // A message from C reaches A and B.
+    c.send_text(&carol, &room_id, "from carol").await;
+    for (server, user) in [(&a, &alice), (&b, &bob)] {
+        server
+            .sync_until(user, 10, |syncs| {
+                bodies_in(syncs, &room_id).contains(&"from carol".to_owned())
+            })
+            .await;
+    }
+
+    // Typing on B shows on A and C.
+    let typing = b
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/typing/{}", bob.user_id),
+            Some(&bob.access_token),
+            json!({ "typing": true, "timeout": 10000 }),
+        )
+        .await;
+    assert_eq!(typing.0, StatusCode::OK);
+    for (server, user) in [(&a, &alice), (&c, &carol)] {
+        server
+            .sync_until(user, 10, |syncs| {
+                ephemeral_events(syncs, &room_id, "m.typing")
+                    .iter()
+                    .any(|event| {
+                        event["content"]["user_ids"]
+                            .as_array()
+                            .is_some_and(|ids| ids.contains(&json!(bob.user_id)))
+                    })
+            })
+            .await;
+    }
+
+    // A read receipt from A reaches B.
+    let message = a.send_text(&alice, &room_id, "read me").await;
+    let receipt = a
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{message}"),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(receipt.0, StatusCode::OK, "{}", receipt.1);
+    b.sync_until(&bob, 10, |syncs| {
+        ephemeral_events(syncs, &room_id, "m.receipt")
+            .iter()
+            .any(|event| event["content"][&message]["m.read"][&alice.user_id]["ts"].is_u64())
+    })
+    .await;
+
+    // Carol leaves; Alice bans Bob. Both changes reach every server.
+    let left = c
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&carol.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(left.0, StatusCode::OK, "{}", left.1);
+    a.sync_until(&alice, 10, |syncs| {
+        membership_of(syncs, &room_id, &carol.user_id).as_deref() == Some("leave")
+    })
+    .await;
+    let banned = a
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/ban"),
+            Some(&alice.access_token),
+            json!({ "user_id": bob.user_id, "reason": "test" }),
+        )
+        .await;
+    assert_eq!(banned.0, StatusCode::OK, "{}", banned.1);
+    let seen_by_bob = b
+        .sync_until(&bob, 10, |syncs| {
+            syncs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|sync| sync["rooms"]["leave"][&room_id].is_object())
+        })
+        .await;
+    let left_rooms: Vec<&Value> = seen_by_bob
+        .as_array()
+        .expect("syncs")
+        .iter()
+        .filter_map(|sync| sync["rooms"]["leave"].get(&room_id))
+        .collect();
+    let ban = left_rooms
+        .iter()
+        .flat_map(|room| {
+            room["timeline"]["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|event| {
+            event["type"] == "m.room.member" && event["state_key"] == bob.user_id.as_str()
+        });
+    assert_eq!(
+        ban.expect("the ban in bob's timeline")["content"]["membership"],
+        "ban"
+    );
+
+    // A banned user's server cannot send into the room for him any more.
+    let refused = b.send_text_result(&bob, &room_id, "still here?").await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+}
+
+/// Three servers in one public room created on the first; returns the room id.
+async fn shared_room(servers: [(&TestServer, &TestUser); 3], version: &str) -> String {
+    let [(a, alice), rest @ ..] = servers;
+    let room_id = a
+        .create_room(
+            alice,
+            json!({ "preset": "public_chat", "room_version": version }),
+        )
+        .await;
+    for (server, user) in rest {
+        let joined = join_via(server, user, &room_id, &a.server_name()).await;
+        assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    }
+    room_id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_was_down_catches_up_and_queues_survive_restarts() {
+    let (mut a, a_port) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let (mut c, c_port) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let carol = c.register("carol").await;
+    let room_id = shared_room([(&a, &alice), (&b, &bob), (&c, &carol)], "12").await;
+    // Carol's server has seen Bob join before it goes away.
+    c.sync_until(&carol, 10, |syncs| {
+        membership_of(syncs, &room_id, &bob.user_id).as_deref() == Some("join")
+    })
+    .await;
+
+    c.stop().await;
+    a.send_text(&alice, &room_id, "while carol was away 1")
+        .await;
+    b.send_text(&bob, &room_id, "while carol was away 2").await;
+    // Bob's server still hears Alice's server.
+    b.sync_until(&bob, 10, |syncs| {
+        bodies_in(syncs, &room_id).contains(&"while carol was away 1".to_owned())
+    })
+    .await;
+    // Alice's server restarts with its queue for Carol's server pending.
+    a.restart(|config| crate::common::federated(config, a_port))
+        .await;
+    c.restart(|config| crate::common::federated(config, c_port))
+        .await;
+
+    let seen = c
+        .sync_until(&carol, 40, |syncs| {
+            let bodies = bodies_in(syncs, &room_id);
+            bodies.contains(&"while carol was away 1".to_owned())
+                && bodies.contains(&"while carol was away 2".to_owned())
+        })
+        .await;
+    assert!(seen.is_array());
+
+    // And Carol's server talks again: her message reaches both others.
+    c.send_text(&carol, &room_id, "back again").await;
+    for (server, user) in [(&a, &alice), (&b, &bob)] {
+        server
+            .sync_until(user, 20, |syncs| {
+                bodies_in(syncs, &room_id).contains(&"back again".to_owned())
+            })
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_power_level_changes_resolve_to_the_same_state_everywhere() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "room_version": "11" }),
+        )
+        .await;
+    let joined = join_via(&b, &bob, &room_id, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/");
+    let (_, mut levels) = a.get(&path, Some(&alice.access_token)).await;
+    levels["users"][&bob.user_id] = json!(100);
+    let promoted = a
+        .put(&path, Some(&alice.access_token), levels.clone())
+        .await;
+    assert_eq!(promoted.0, StatusCode::OK, "{}", promoted.1);
+    b.sync_until(&bob, 10, |syncs| {
+        timeline_events(syncs, &room_id).iter().any(|event| {
+            event["type"] == "m.room.power_levels" && event["content"]["users"][&bob.user_id] == 100
+        })
+    })
+    .await;
+
+    // Both admins change the power levels at once, each on their own server.
+    let mut by_alice = levels.clone();
+    by_alice["events_default"] = json!(10);
+    by_alice["users"]["@someone:elsewhere.example"] = json!(50);
+    let mut by_bob = levels.clone();
+    by_bob["events_default"] = json!(20);
+    by_bob["state_default"] = json!(60);
+    let (first, second) = tokio::join!(
+        a.put(&path, Some(&alice.access_token), by_alice),
+        b.put(&path, Some(&bob.access_token), by_bob),
+    );
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    assert_eq!(second.0, StatusCode::OK, "{}", second.1);
+
+    // Each side sends again, which merges the forks; then both agree.
+    a.send_text(&alice, &room_id, "merge from a").await;
+    b.send_text(&bob, &room_id, "merge from b").await;
+    for (server, user, other) in [(&a, &alice, "merge from b"), (&b, &bob, "merge from a")] {
+        server
+            .sync_until(user, 15, |syncs| {
+                bodies_in(syncs, &room_id).contains(&other.to_owned())
+            })
+            .await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, on_a) = a.get(&path, Some(&alice.access_token)).await;
+        let (_, on_b) = b.get(&path, Some(&bob.access_token)).await;
+        let (_, state_a) = a
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/state"),
+                Some(&alice.access_token),
+            )
+            .await;
+        let (_, state_b) = b
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/state"),
+                Some(&bob.access_token),
+            )
+            .await;
+        let ids = |state: &Value| {
+            let mut ids: Vec<String> = state
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|event| event["event_id"].as_str().map(str::to_owned))
+                .collect();
+            ids.sort();
+            ids
+        };
+        if on_a == on_b && ids(&state_a) == ids(&state_b) {
+            assert!(
+                on_a["events_default"] == 10 || on_a["events_default"] == 20,
+                "one of the two changes won: {on_a}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the servers disagree:\nA {on_a}\nB {on_b}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
