@@ -11,6 +11,7 @@ mod discovery;
 mod durability;
 mod ephemeral;
 mod federation;
+mod federation_refusals;
 mod federation_rooms;
 mod filters;
 mod history;

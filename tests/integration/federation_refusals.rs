@@ -1,0 +1,344 @@
+//! Forged and invalid federation traffic is refused: requests signed with the wrong key or not
+//! at all, events with bad signatures, bad content hashes (kept redacted), senders without a
+//! member in the room, events the authorization rules forbid, oversize transactions.
+
+use reqwest::StatusCode;
+use ruma::{
+    CanonicalJsonObject, CanonicalJsonValue, MilliSecondsSinceUnixEpoch, OwnedServerName,
+    OwnedTransactionId, RoomId, UserId,
+    api::{
+        OutgoingRequestExt as _,
+        federation::{authentication::XMatrixSigningInput, transactions::send_transaction_message},
+    },
+    signatures::Ed25519KeyPair,
+};
+use serde_json::{Value, json, value::to_raw_value};
+
+use crate::common::{TestServer, TestUser, message_bodies};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .expect("client")
+}
+
+/// Sends `pdus` in a transaction from `origin` to `destination`, signed with `key` (the
+/// origin's own key unless another is given).
+async fn send_transaction(
+    origin: &TestServer,
+    destination: &TestServer,
+    pdus: Vec<Value>,
+    key: Option<&Ed25519KeyPair>,
+) -> (StatusCode, Value) {
+    let origin_name = OwnedServerName::try_from(origin.server_name()).expect("name");
+    let destination_name = OwnedServerName::try_from(destination.server_name()).expect("name");
+    let mut request = send_transaction_message::v1::Request::new(
+        OwnedTransactionId::from(format!("t{}", rand::random::<u64>())),
+        origin_name.clone(),
+        MilliSecondsSinceUnixEpoch::now(),
+    );
+    request.pdus = pdus
+        .iter()
+        .map(|pdu| to_raw_value(pdu).expect("raw"))
+        .collect();
+    let own_key = &origin.server().services().keys.key_pair;
+    let input = XMatrixSigningInput::new(origin_name, destination_name, key.unwrap_or(own_key));
+    let address = destination.server().federation_addr.expect("federation");
+    let http_request = request
+        .try_into_http_request::<Vec<u8>>(&format!("https://{address}"), input, ())
+        .expect("request");
+    let response = http()
+        .execute(reqwest::Request::try_from(http_request).expect("reqwest request"))
+        .await
+        .expect("sent");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// An event `sender` on `origin` would build in `room_id`, signed by `origin`.
+fn event_from(
+    origin: &TestServer,
+    room_id: &str,
+    sender: &str,
+    kind: &str,
+    state_key: Option<&str>,
+    content: Value,
+) -> (String, CanonicalJsonObject) {
+    let rooms = &origin.server().services().rooms;
+    let room_id = RoomId::parse(room_id).expect("room id");
+    let sender = UserId::parse(sender).expect("user id");
+    let spec = myelin_core::rooms::EventSpec {
+        kind: kind.into(),
+        state_key: state_key.map(str::to_owned),
+        content,
+        redacts: None,
+    };
+    let (version, template) = rooms
+        .event_template(&room_id, &sender, &spec)
+        .expect("template");
+    let event = rooms.sign_template(&version, template).expect("signed");
+    (event.event_id.to_string(), event.object)
+}
+
+async fn setup() -> (TestServer, TestServer, TestUser, TestUser, String) {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "room_version": "11" }),
+        )
+        .await;
+    let (status, body) = b
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?via={}", a.server_name()),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (a, b, alice, bob, room_id)
+}
+
+async fn room_bodies(server: &TestServer, user: &TestUser, room_id: &str) -> Vec<String> {
+    let (status, messages) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100"),
+            Some(&user.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{messages}");
+    message_bodies(&messages["chunk"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_must_carry_a_valid_signature() {
+    let (a, b, _, bob, room_id) = setup().await;
+    let (_, good) = event_from(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.message",
+        None,
+        json!({ "msgtype": "m.text", "body": "signed right" }),
+    );
+
+    // Signed with a key that is not the origin's.
+    let stranger = Ed25519KeyPair::from_der(
+        &Ed25519KeyPair::generate(),
+        b.server().services().keys.key_pair.version().to_owned(),
+    )
+    .expect("key");
+    let (status, body) = send_transaction(
+        &b,
+        &a,
+        vec![serde_json::to_value(&good).expect("json")],
+        Some(&stranger),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["errcode"], "M_UNAUTHORIZED");
+
+    // No signature at all.
+    let address = a.server().federation_addr.expect("federation");
+    let response = http()
+        .put(format!(
+            "https://{address}/_matrix/federation/v1/send/unsigned1"
+        ))
+        .json(&json!({ "origin": b.server_name(), "origin_server_ts": 1, "pdus": [good] }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["errcode"], "M_UNAUTHORIZED");
+
+    // The properly signed request goes through.
+    let (status, body) = send_transaction(
+        &b,
+        &a,
+        vec![serde_json::to_value(&good).expect("json")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let results = body["pdus"].as_object().expect("pdus");
+    assert!(
+        results
+            .values()
+            .all(|result| result.as_object().is_some_and(|r| r.is_empty())),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_events_are_refused_and_bad_hashes_redacted() {
+    let (a, b, alice, bob, room_id) = setup().await;
+
+    // A bad signature: content-independent fields changed after signing.
+    let (_, mut forged) = event_from(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.message",
+        None,
+        json!({ "msgtype": "m.text", "body": "forged" }),
+    );
+    forged.insert(
+        "origin_server_ts".into(),
+        CanonicalJsonValue::Integer(1_000.into()),
+    );
+    // A bad content hash: the content changed after hashing (signatures still hold).
+    let (_, mut tampered) = event_from(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.message",
+        None,
+        json!({ "msgtype": "m.text", "body": "original" }),
+    );
+    tampered.insert(
+        "content".into(),
+        serde_json::from_value(json!({ "msgtype": "m.text", "body": "tampered" }))
+            .expect("content"),
+    );
+    // A sender who is not in the room.
+    let mallory = format!("@mallory:{}", b.server_name());
+    let (_, outsider) = event_from(
+        &b,
+        &room_id,
+        &mallory,
+        "m.room.message",
+        None,
+        json!({ "msgtype": "m.text", "body": "from outside" }),
+    );
+    // An event the authorization rules forbid: Bob (power 0) renames the room.
+    let (_, rename) = event_from(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.name",
+        Some(""),
+        json!({ "name": "Bob's room now" }),
+    );
+
+    let pdus: Vec<Value> = [&forged, &tampered, &outsider, &rename]
+        .iter()
+        .map(|event| serde_json::to_value(event).expect("json"))
+        .collect();
+    let (status, body) = send_transaction(&b, &a, pdus, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let results = body["pdus"].as_object().expect("pdus");
+    let errors: Vec<&str> = results
+        .values()
+        .filter_map(|result| result["error"].as_str())
+        .collect();
+    assert_eq!(
+        errors.len(),
+        3,
+        "forged, outsider and rename are refused: {body}"
+    );
+    assert!(
+        errors.iter().any(|error| error.contains("signature")),
+        "the forgery is named: {body}"
+    );
+    assert!(
+        errors.iter().any(|error| error.contains("not allowed")),
+        "auth failures are named: {body}"
+    );
+
+    // A server with no member in the room at all.
+    let (c, _) = TestServer::start_federated().await;
+    let eve = format!("@eve:{}", c.server_name());
+    let rooms = &b.server().services().rooms;
+    let spec = myelin_core::rooms::EventSpec::message(
+        "m.room.message",
+        json!({ "msgtype": "m.text", "body": "from a stranger server" }),
+    );
+    let (version, template) = rooms
+        .event_template(
+            &RoomId::parse(&room_id).expect("room id"),
+            &UserId::parse(&eve).expect("user id"),
+            &spec,
+        )
+        .expect("template");
+    let stranger = c
+        .server()
+        .services()
+        .rooms
+        .sign_template(&version, template)
+        .expect("signed");
+    let (status, body) = send_transaction(
+        &c,
+        &a,
+        vec![serde_json::to_value(&stranger.object).expect("json")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["pdus"][stranger.event_id.as_str()]["error"].is_string(),
+        "{body}"
+    );
+
+    let bodies = room_bodies(&a, &alice, &room_id).await;
+    for refused in ["forged", "from outside", "from a stranger server"] {
+        assert!(
+            !bodies.contains(&refused.to_owned()),
+            "{refused} must not be in {bodies:?}"
+        );
+    }
+    assert!(!bodies.contains(&"tampered".to_owned()) && !bodies.contains(&"original".to_owned()));
+    let (_, name) = a
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.name/"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_ne!(name["name"], "Bob's room now");
+
+    // The tampered message is in the room, redacted: its content is gone.
+    let (_, messages) = a
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let redacted = messages["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .find(|event| event["type"] == "m.room.message" && event["sender"] == bob.user_id.as_str())
+        .expect("the tampered event, kept redacted");
+    assert_eq!(redacted["content"], json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversize_transactions_are_refused_whole() {
+    let (a, b, alice, bob, room_id) = setup().await;
+    let pdus: Vec<Value> = (0..51)
+        .map(|n| {
+            let (_, event) = event_from(
+                &b,
+                &room_id,
+                &bob.user_id,
+                "m.room.message",
+                None,
+                json!({ "msgtype": "m.text", "body": format!("bulk {n}") }),
+            );
+            serde_json::to_value(event).expect("json")
+        })
+        .collect();
+    let (status, body) = send_transaction(&b, &a, pdus, None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["errcode"], "M_TOO_LARGE");
+    assert!(
+        room_bodies(&a, &alice, &room_id)
+            .await
+            .iter()
+            .all(|body| !body.starts_with("bulk"))
+    );
+}
