@@ -46,6 +46,10 @@ pub trait Federation: Send + Sync {
         invite_room_state: Vec<JsonValue>,
     ) -> BoxFuture<'a, Result<ruma::CanonicalJsonObject>>;
 
+    /// Fetches history from before the room's earliest local event from a server in the room;
+    /// returns how many events were added.
+    fn backfill<'a>(&'a self, room_id: &'a RoomId) -> BoxFuture<'a, Result<usize>>;
+
     /// Asks the server of `user_id` for their profile (`field` or all of it).
     fn query_profile<'a>(
         &'a self,

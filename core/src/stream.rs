@@ -44,6 +44,12 @@ pub enum StreamItem {
 /// A position in the event stream.
 pub type StreamPosition = u64;
 
+/// Where the stream of a new store starts. Positions below it are free for events backfilled
+/// from other servers: each room's history before its first local event counts down from there,
+/// ordered in the room's timeline like every other event (stores created before this start at 0
+/// and can backfill only as far as their room's first position allows).
+pub const STREAM_START: StreamPosition = 1 << 40;
+
 pub struct Notifier {
     state: Mutex<PositionState>,
     watermark: watch::Sender<StreamPosition>,
@@ -123,7 +129,7 @@ impl Notifier {
                     .try_into()
                     .map_err(|_| Error::Storage("bad stream position".into()))?,
             ),
-            None => 0,
+            None => STREAM_START,
         };
         let (watermark, _) = watch::channel(last);
         Ok(Self {
@@ -197,10 +203,17 @@ mod tests {
         let notifier = Notifier::load(&store).expect("notifier");
         let first = notifier.next();
         let second = notifier.next();
-        assert_eq!((first.position, second.position), (1, 2));
+        assert_eq!(
+            (first.position, second.position),
+            (STREAM_START + 1, STREAM_START + 2)
+        );
         drop(second);
-        assert_eq!(notifier.current(), 0, "position 1 is still being written");
+        assert_eq!(
+            notifier.current(),
+            STREAM_START,
+            "the first position is still being written"
+        );
         drop(first);
-        assert_eq!(notifier.current(), 2);
+        assert_eq!(notifier.current(), STREAM_START + 2);
     }
 }

@@ -138,7 +138,7 @@ impl Federation {
     }
 
     /// Stores the auth chain of `pdu` when some of its auth events are unknown.
-    async fn fetch_auth_events(
+    pub(crate) async fn fetch_auth_events(
         &self,
         origin: &ServerName,
         room_id: &RoomId,

@@ -13,6 +13,7 @@ use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, MilliSecondsSinceUnixEpoch, OwnedRoomAliasId,
     OwnedRoomId, OwnedServerName, RoomId, RoomVersionId, ServerName, UserId,
     api::federation::{
+        backfill::get_backfill,
         directory::get_public_rooms_filtered,
         membership::{
             RawStrippedState, create_invite, create_join_event, create_leave_event,
@@ -24,6 +25,9 @@ use ruma::{
 use serde_json::{Value as JsonValue, value::to_raw_value};
 
 use crate::Federation;
+
+/// Events asked for per backfill request.
+const BACKFILL_LIMIT: u32 = 100;
 
 fn template_object(raw: &serde_json::value::RawValue) -> Result<CanonicalJsonObject> {
     serde_json::from_str(raw.get())
@@ -346,6 +350,59 @@ impl ports::Federation for Federation {
                 )));
             }
             Ok(signed)
+        })
+    }
+
+    fn backfill<'a>(&'a self, room_id: &'a RoomId) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            let rooms = &self.services.rooms;
+            let Some(from) = rooms.backfill_point(room_id)? else {
+                return Ok(0);
+            };
+            let rules = self.room_rules(room_id)?;
+            let own = rooms.server_name().clone();
+            let servers: Vec<OwnedServerName> = rooms
+                .joined_servers(room_id)?
+                .into_iter()
+                .filter(|server| *server != own)
+                .collect();
+            for server in servers {
+                let request = get_backfill::v1::Request::new(
+                    room_id.to_owned(),
+                    vec![from.clone()],
+                    BACKFILL_LIMIT.into(),
+                );
+                let response = match self.client.send(&server, request).await {
+                    Ok(response) => response,
+                    Err(error) => {
+                        tracing::info!(%server, %room_id, %error, "backfill failed");
+                        continue;
+                    }
+                };
+                let mut events = Vec::new();
+                for raw in &response.pdus {
+                    let Ok(value) = serde_json::from_str::<JsonValue>(raw.get()) else {
+                        continue;
+                    };
+                    match self.check_pdu(&value, &rules).await {
+                        Ok(event) => {
+                            let pdu = event.pdu()?;
+                            if let Err(error) =
+                                self.fetch_auth_events(&server, room_id, &pdu, &rules).await
+                            {
+                                tracing::info!(%error, "a backfilled event's auth events are out of reach");
+                                continue;
+                            }
+                            events.push(event);
+                        }
+                        Err(error) => {
+                            tracing::info!(%server, %error, "dropping a bad backfilled event")
+                        }
+                    }
+                }
+                return rooms.store_backfilled(room_id, events).await;
+            }
+            Ok(0)
         })
     }
 

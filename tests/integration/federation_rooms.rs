@@ -64,6 +64,28 @@ async fn a_remote_user_joins_and_messages_cross_both_ways() {
         (StatusCode::OK, json!("Across"))
     );
 
+    // History from before the join is fetched from Alice's server when Bob pages back.
+    let (status, history) = b
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let old = message_bodies(&history["chunk"]);
+    assert_eq!(old, vec!["before bob".to_owned()], "{history}");
+    let kinds: Vec<&str> = history["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .filter_map(|event| event["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.last(),
+        Some(&"m.room.create"),
+        "back to the start: {kinds:?}"
+    );
+
     // Alice's server saw the join.
     a.sync_until(&alice, 10, |syncs| {
         timeline_events(syncs, &room_id).iter().any(|event| {

@@ -38,48 +38,56 @@ pub async fn get_message_events(
                 .event_visible(&body.room_id, &identity.user_id, position, membership)
                 .unwrap_or(false)
     };
-    let (start, page) = match body.dir {
-        ApiDirection::Backward => {
-            let from = body
-                .from
-                .as_deref()
-                .map(parse_token)
-                .transpose()?
-                .unwrap_or(readable_until)
-                .min(readable_until);
-            (
-                from,
-                rooms.timeline_where(
-                    &body.room_id,
-                    to.unwrap_or(0),
-                    from,
-                    Direction::Backward,
-                    limit,
-                    keep,
-                )?,
-            )
+    let page_for =
+        |from: Option<u64>| -> Result<(u64, myelin_core::rooms::TimelinePage), ApiError> {
+            Ok(match body.dir {
+                ApiDirection::Backward => {
+                    let from = from.unwrap_or(readable_until).min(readable_until);
+                    (
+                        from,
+                        rooms.timeline_where(
+                            &body.room_id,
+                            to.unwrap_or(0),
+                            from,
+                            Direction::Backward,
+                            limit,
+                            &keep,
+                        )?,
+                    )
+                }
+                ApiDirection::Forward => {
+                    let from = from.unwrap_or(0);
+                    let up_to = to.unwrap_or(readable_until).min(readable_until);
+                    (
+                        from,
+                        rooms.timeline_where(
+                            &body.room_id,
+                            from,
+                            up_to,
+                            Direction::Forward,
+                            limit,
+                            &keep,
+                        )?,
+                    )
+                }
+            })
+        };
+    let from = body.from.as_deref().map(parse_token).transpose()?;
+    let (mut start, mut page) = page_for(from)?;
+    // Paging back past the start of what this server has of a room joined over federation:
+    // fetch the earlier history from a server in the room, then read again.
+    if body.dir == ApiDirection::Backward
+        && !page.more
+        && to.is_none()
+        && rooms.backfill_point(&body.room_id)?.is_some()
+        && let Ok(federation) = state.services.federation.get()
+    {
+        match federation.backfill(&body.room_id).await {
+            Ok(added) if added > 0 => (start, page) = page_for(from)?,
+            Ok(_) => {}
+            Err(error) => tracing::info!(%error, room_id = %body.room_id, "backfill failed"),
         }
-        ApiDirection::Forward => {
-            let from = body
-                .from
-                .as_deref()
-                .map(parse_token)
-                .transpose()?
-                .unwrap_or(0);
-            let up_to = to.unwrap_or(readable_until).min(readable_until);
-            (
-                from,
-                rooms.timeline_where(
-                    &body.room_id,
-                    from,
-                    up_to,
-                    Direction::Forward,
-                    limit,
-                    keep,
-                )?,
-            )
-        }
-    };
+    }
     let shown: Vec<&myelin_core::rooms::PduEvent> =
         page.events.iter().map(|(_, event)| event).collect();
     let chunk: Vec<JsonValue> = shown

