@@ -51,7 +51,7 @@ pub async fn get_message_events(
                             from,
                             Direction::Backward,
                             limit,
-                            &keep,
+                            keep,
                         )?,
                     )
                 }
@@ -66,7 +66,7 @@ pub async fn get_message_events(
                             up_to,
                             Direction::Forward,
                             limit,
-                            &keep,
+                            keep,
                         )?,
                     )
                 }
