@@ -137,3 +137,95 @@ def test_each_side_joins_the_others_room_and_messages_cross(pair, version):
             lambda: sorted(e["event_id"] for e in sam.state(room)) == sorted(e["event_id"] for e in mia.state(room)),
             what="same current state on both sides",
         )
+
+
+def sync_until(client: Client, check, seconds: float = 30, what: str = "condition"):
+    """Long-polls /sync until `check(response)` holds for some response."""
+    deadline = time.time() + seconds
+    since = None
+    while time.time() < deadline:
+        path = "/_matrix/client/v3/sync?timeout=1000" + (f"&since={since}" if since else "")
+        response = client.ok("GET", path)
+        if check(response):
+            return response
+        since = response["next_batch"]
+    raise AssertionError(f"{what} not met within {seconds}s")
+
+
+def ephemeral(response: dict, room_id: str, kind: str) -> list:
+    events = response.get("rooms", {}).get("join", {}).get(room_id, {}).get("ephemeral", {}).get("events", [])
+    return [event for event in events if event["type"] == kind]
+
+
+@pytest.mark.parametrize("version", ["10", "11", "12"])
+def test_edits_redactions_typing_receipts_invites_and_leaves_cross(pair, version):
+    synapse, myelin, sam, mia = pair
+    quoted = urllib.parse.quote
+
+    for creator, guest, creator_server in ((sam, mia, synapse), (mia, sam, myelin)):
+        # The guest is invited across, sees the invite and accepts it.
+        room = creator.create_room(version, preset="private_chat")
+        creator.ok("POST", f"/_matrix/client/v3/rooms/{quoted(room)}/invite", {"user_id": guest.user_id})
+        sync_until(guest, lambda r: room in r.get("rooms", {}).get("invite", {}), what="invite arrives")
+        guest.join(room, creator_server.server_name)
+        eventually(lambda: guest.user_id in creator.members(room), what="the invitee's join arrives")
+
+        # An edit and a redaction cross.
+        original = creator.text(room, "typo")
+        creator.send(
+            room,
+            {
+                "msgtype": "m.text",
+                "body": "* fixed",
+                "m.new_content": {"msgtype": "m.text", "body": "fixed"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+            },
+        )
+        doomed = creator.text(room, "regrettable")
+        eventually(lambda: "* fixed" in bodies(guest, room), what="the edit arrives")
+        edits = guest.ok("GET", f"/_matrix/client/v1/rooms/{quoted(room)}/relations/{quoted(original)}/m.replace")
+        assert [e["content"]["m.new_content"]["body"] for e in edits["chunk"]] == ["fixed"]
+        eventually(lambda: find_event(guest, room, doomed) is not None, what="the doomed message arrives")
+        creator.ok("PUT", f"/_matrix/client/v3/rooms/{quoted(room)}/redact/{quoted(doomed)}/{uuid.uuid4().hex}", {"reason": "oops"})
+        eventually(lambda: find_event(guest, room, doomed)["content"] == {}, what="the redaction arrives")
+
+        # Typing from the guest shows on the creator's side, and a receipt follows.
+        guest.ok("PUT", f"/_matrix/client/v3/rooms/{quoted(room)}/typing/{quoted(guest.user_id)}", {"typing": True, "timeout": 20000})
+        sync_until(
+            creator,
+            lambda r: any(guest.user_id in e["content"]["user_ids"] for e in ephemeral(r, room, "m.typing")),
+            what="typing arrives",
+        )
+        latest = creator.text(room, "read this")
+        eventually(lambda: find_event(guest, room, latest) is not None, what="the message to read arrives")
+        guest.ok("POST", f"/_matrix/client/v3/rooms/{quoted(room)}/receipt/m.read/{quoted(latest)}", {})
+        sync_until(
+            creator,
+            lambda r: any(
+                guest.user_id in e["content"].get(latest, {}).get("m.read", {}) for e in ephemeral(r, room, "m.receipt")
+            ),
+            what="the read receipt arrives",
+        )
+
+        # The guest leaves; both sides agree on who is left and on the state.
+        guest.ok("POST", f"/_matrix/client/v3/rooms/{quoted(room)}/leave", {})
+        eventually(lambda: creator.members(room) == {creator.user_id}, what="the leave arrives")
+        state_ids = lambda client: sorted(e["event_id"] for e in client.state(room))  # noqa: E731
+        creator_state = state_ids(creator)
+        status, _ = guest.call("GET", f"/_matrix/client/v3/rooms/{quoted(room)}/state")
+        if status == 200:
+            assert state_ids(guest) == creator_state
+
+    # An invite that is declined crosses too.
+    room = sam.create_room(version, preset="private_chat")
+    sam.ok("POST", f"/_matrix/client/v3/rooms/{quoted(room)}/invite", {"user_id": mia.user_id})
+    sync_until(mia, lambda r: room in r.get("rooms", {}).get("invite", {}), what="invite to decline arrives")
+    mia.ok("POST", f"/_matrix/client/v3/rooms/{quoted(room)}/leave", {})
+
+    def declined():
+        for event in sam.state(room):
+            if event["type"] == "m.room.member" and event["state_key"] == mia.user_id:
+                return event["content"]["membership"] == "leave"
+        return False
+
+    eventually(declined, what="Synapse sees the invite declined")
