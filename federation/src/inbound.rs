@@ -73,19 +73,7 @@ impl Federation {
 
     /// Whether `server` may take part in the room per its `m.room.server_acl`.
     pub(crate) fn acl_allows(&self, room_id: &RoomId, server: &ServerName) -> Result<bool> {
-        let Some(acl) = self
-            .services
-            .rooms
-            .state_pdu(room_id, "m.room.server_acl", "")?
-        else {
-            return Ok(true);
-        };
-        let content: ruma::events::room::server_acl::RoomServerAclEventContent =
-            match serde_json::from_str(acl.content.get()) {
-                Ok(content) => content,
-                Err(_) => return Ok(true),
-            };
-        Ok(content.is_allowed(server))
+        self.services.rooms.server_acl_allows(room_id, server)
     }
 
     /// Handles one PDU of a transaction (or one fetched for it). `depth` bounds the recursion of

@@ -119,6 +119,7 @@ impl Sender {
         let mut stopped = self.stopped.clone();
         let mut watermark = self.services.notifier.subscribe();
         let mut typing_serial = 0;
+        let mut presence_serial = self.services.typing.serial();
         loop {
             if *stopped.borrow() {
                 return;
@@ -128,6 +129,7 @@ impl Sender {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             typing_serial = self.file_typing(typing_serial);
+            presence_serial = self.file_presence(presence_serial);
             tokio::select! {
                 changed = watermark.changed() => if changed.is_err() { return },
                 _ = stopped.changed() => {}
@@ -238,14 +240,22 @@ impl Sender {
             servers.insert(target.server_name().to_owned());
         }
         servers.remove(rooms.server_name());
-        servers.retain(|server| self.client.policy().server_allowed(server));
+        let room_id = pdu.room();
+        servers.retain(|server| {
+            self.client.policy().server_allowed(server)
+                && rooms.server_acl_allows(&room_id, server).unwrap_or(true)
+        });
         Ok(servers)
     }
 
     fn room_destinations(&self, room_id: &RoomId) -> Result<BTreeSet<OwnedServerName>> {
-        let mut servers = self.services.rooms.joined_servers(room_id)?;
-        servers.remove(self.services.rooms.server_name());
-        servers.retain(|server| self.client.policy().server_allowed(server));
+        let rooms = &self.services.rooms;
+        let mut servers = rooms.joined_servers(room_id)?;
+        servers.remove(rooms.server_name());
+        servers.retain(|server| {
+            self.client.policy().server_allowed(server)
+                && rooms.server_acl_allows(room_id, server).unwrap_or(true)
+        });
         Ok(servers)
     }
 
@@ -301,6 +311,47 @@ impl Sender {
             } else {
                 sent.insert(room_id, now);
             }
+        }
+        serial
+    }
+
+    /// Queues presence changes of local users for the servers that share a room with them;
+    /// returns the serial handled.
+    fn file_presence(&self, since: u64) -> u64 {
+        let presence = &self.services.presence;
+        let serial = self.services.typing.serial();
+        if !presence.enabled() || serial == since {
+            return serial;
+        }
+        let own = self.services.rooms.server_name().clone();
+        let mut pushes: HashMap<OwnedServerName, Vec<JsonValue>> = HashMap::new();
+        for user in presence.changed_since(Some(since)) {
+            if user.server_name() != own {
+                continue;
+            }
+            let status = presence.status(&user);
+            let mut update = json!({
+                "user_id": user,
+                "presence": status.state.as_str(),
+                "currently_active": status.currently_active,
+                "last_active_ago": status.last_active_ago.unwrap_or(0),
+            });
+            if let Some(message) = &status.status_msg {
+                update["status_msg"] = message.clone().into();
+            }
+            let mut servers = BTreeSet::new();
+            for room_id in self.services.rooms.joined_rooms(&user).unwrap_or_default() {
+                servers.extend(self.room_destinations(&room_id).unwrap_or_default());
+            }
+            for server in servers {
+                pushes.entry(server).or_default().push(update.clone());
+            }
+        }
+        for (destination, push) in pushes {
+            let state = self.destination(&destination);
+            lock(&state.ephemeral)
+                .push(json!({ "edu_type": "m.presence", "content": { "push": push } }));
+            state.wake.notify_one();
         }
         serial
     }

@@ -234,6 +234,27 @@ async fn three_servers_invite_join_talk_type_read_leave_and_ban() {
             .await;
     }
 
+    // Presence set on C reaches A.
+    let presence = c
+        .put(
+            &format!("/_matrix/client/v3/presence/{}/status", carol.user_id),
+            Some(&carol.access_token),
+            json!({ "presence": "online", "status_msg": "across servers" }),
+        )
+        .await;
+    assert_eq!(presence.0, StatusCode::OK, "{}", presence.1);
+    a.sync_until(&alice, 15, |syncs| {
+        syncs.as_array().into_iter().flatten().any(|sync| {
+            sync["presence"]["events"].as_array().is_some_and(|events| {
+                events.iter().any(|event| {
+                    event["sender"] == carol.user_id.as_str()
+                        && event["content"]["status_msg"] == "across servers"
+                })
+            })
+        })
+    })
+    .await;
+
     // A read receipt from A reaches B.
     let message = a.send_text(&alice, &room_id, "read me").await;
     let receipt = a
@@ -465,4 +486,66 @@ async fn concurrent_power_level_changes_resolve_to_the_same_state_everywhere() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_acls_stop_traffic_both_ways() {
+    let (a, _) = TestServer::start_federated().await;
+    // Named by IP literal, so an ACL can tell it from `localhost:*` (ACLs ignore ports).
+    let port = crate::common::free_port();
+    let b = TestServer::start_with(|config| {
+        crate::common::federated(config, port);
+        config.server.name = format!("127.0.0.1:{port}");
+    })
+    .await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "room_version": "12" }),
+        )
+        .await;
+    let joined = join_via(&b, &bob, &room_id, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    b.send_text(&bob, &room_id, "allowed").await;
+    a.sync_until(&alice, 10, |syncs| {
+        bodies_in(syncs, &room_id).contains(&"allowed".to_owned())
+    })
+    .await;
+
+    let acl = a
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.server_acl/"),
+            Some(&alice.access_token),
+            json!({ "allow": ["*"], "deny": ["127.0.0.1"], "allow_ip_literals": true }),
+        )
+        .await;
+    assert_eq!(acl.0, StatusCode::OK, "{}", acl.1);
+    // Nothing after it reaches B (as in Synapse, the ACL event itself is not sent to the servers
+    // it denies), and nothing from B is accepted any more.
+    a.send_text(&alice, &room_id, "not for b").await;
+    b.send_text(&bob, &room_id, "refused").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (_, on_b) = b
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert!(
+        !message_bodies(&on_b["chunk"]).contains(&"not for b".to_owned()),
+        "{on_b}"
+    );
+    let (_, on_a) = a
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let bodies = message_bodies(&on_a["chunk"]);
+    assert!(
+        bodies.contains(&"allowed".to_owned()) && !bodies.contains(&"refused".to_owned()),
+        "{bodies:?}"
+    );
 }

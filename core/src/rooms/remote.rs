@@ -162,6 +162,20 @@ impl Rooms {
         }
     }
 
+    /// Whether `server` may take part in the room per its `m.room.server_acl` (inbound events
+    /// and requests, and outbound delivery, all obey it).
+    pub fn server_acl_allows(&self, room_id: &RoomId, server: &ruma::ServerName) -> Result<bool> {
+        let Some(acl) = self.state_pdu(room_id, "m.room.server_acl", "")? else {
+            return Ok(true);
+        };
+        match serde_json::from_str::<ruma::events::room::server_acl::RoomServerAclEventContent>(
+            acl.content.get(),
+        ) {
+            Ok(content) => Ok(content.is_allowed(server)),
+            Err(_) => Ok(true),
+        }
+    }
+
     /// Servers with a joined member in the room now (this one included when it has one).
     pub fn joined_servers(&self, room_id: &RoomId) -> Result<BTreeSet<OwnedServerName>> {
         Ok(self
