@@ -28,6 +28,16 @@ pub trait Federation: Send + Sync {
         reason: Option<String>,
     ) -> BoxFuture<'a, Result<OwnedRoomId>>;
 
+    /// Knocks on a room this server is not in, through one of `via`.
+    fn knock_remote<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        room_id: &'a RoomId,
+        via: Vec<OwnedServerName>,
+        profile: MemberProfile,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<()>>;
+
     /// Leaves (or rejects an invite to) a room this server cannot build events in, through a
     /// server that is in it.
     fn leave_remote<'a>(

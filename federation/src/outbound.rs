@@ -16,15 +16,15 @@ use ruma::{
         backfill::get_backfill,
         directory::get_public_rooms_filtered,
         membership::{
-            RawStrippedState, create_invite, create_join_event, create_leave_event,
-            prepare_join_event, prepare_leave_event,
+            RawStrippedState, create_invite, create_join_event, create_knock_event,
+            create_leave_event, prepare_join_event, prepare_knock_event, prepare_leave_event,
         },
         query::{get_profile_information, get_room_information},
     },
 };
 use serde_json::{Value as JsonValue, value::to_raw_value};
 
-use crate::Federation;
+use crate::{Federation, server::stripped_event};
 
 /// Events asked for per backfill request.
 const BACKFILL_LIMIT: u32 = 100;
@@ -218,6 +218,80 @@ impl ports::Federation for Federation {
                     Ok(room) => return Ok(room),
                     Err(error) => {
                         tracing::info!(%server, %room_id, %error, "remote join failed");
+                        last_error = error;
+                    }
+                }
+            }
+            Err(last_error)
+        })
+    }
+
+    fn knock_remote<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        room_id: &'a RoomId,
+        via: Vec<OwnedServerName>,
+        profile: MemberProfile,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let servers = self.candidate_servers(user_id, room_id, via);
+            let mut last_error = Error::NotFound(
+                "No known server is in this room; give one with server_name/via".into(),
+            );
+            for server in servers {
+                let attempt = async {
+                    let mut request = prepare_knock_event::v1::Request::new(
+                        room_id.to_owned(),
+                        user_id.to_owned(),
+                    );
+                    request.ver = SUPPORTED_ROOM_VERSIONS.to_vec();
+                    let response = self.client.send(&server, request).await?;
+                    let version = response.room_version;
+                    if !SUPPORTED_ROOM_VERSIONS.contains(&version) {
+                        return Err(Error::UnsupportedRoomVersion(format!(
+                            "The room has version {version}, which this server does not support"
+                        )));
+                    }
+                    let template = template_object(&response.event)?;
+                    let content =
+                        member_content(Membership::Knock, &profile, reason.as_deref(), &template);
+                    let knock = self.fill_template(&version, template, user_id, content)?;
+                    let pdu = to_raw_value(&knock.object)
+                        .map_err(|error| Error::Internal(error.to_string()))?;
+                    let response = self
+                        .client
+                        .send(
+                            &server,
+                            create_knock_event::v1::Request::new(
+                                room_id.to_owned(),
+                                knock.event_id.clone(),
+                                pdu,
+                            ),
+                        )
+                        .await?;
+                    let state = response
+                        .knock_room_state
+                        .iter()
+                        .filter_map(stripped_event)
+                        .collect();
+                    Ok::<_, Error>((knock, state))
+                };
+                match attempt.await {
+                    Ok((knock, state)) => {
+                        return self
+                            .services
+                            .rooms
+                            .store_remote_membership(
+                                &knock.event_id,
+                                &knock.object,
+                                state,
+                                Membership::Knock,
+                            )
+                            .await;
+                    }
+                    Err(error) => {
+                        tracing::info!(%server, %room_id, %error, "remote knock failed");
                         last_error = error;
                     }
                 }

@@ -549,3 +549,63 @@ async fn server_acls_stop_traffic_both_ways() {
         "{bodies:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn knocking_on_a_remote_room_then_being_let_in() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(
+            &alice,
+            json!({
+                "room_version": "11",
+                "name": "Knock first",
+                "initial_state": [{ "type": "m.room.join_rules", "state_key": "", "content": { "join_rule": "knock" } }],
+            }),
+        )
+        .await;
+    let knocked = b
+        .post(
+            &format!("/_matrix/client/v3/knock/{room_id}?via={}", a.server_name()),
+            Some(&bob.access_token),
+            json!({ "reason": "let me in" }),
+        )
+        .await;
+    assert_eq!(knocked.0, StatusCode::OK, "{}", knocked.1);
+    // Bob's sync lists the knock with the room's stripped state (its name).
+    b.sync_until(&bob, 10, |syncs| {
+        syncs.as_array().into_iter().flatten().any(|sync| {
+            sync["rooms"]["knock"][&room_id]["knock_state"]["events"]
+                .as_array()
+                .is_some_and(|events| {
+                    events
+                        .iter()
+                        .any(|event| event["content"]["name"] == "Knock first")
+                })
+        })
+    })
+    .await;
+    // Alice sees the knock and lets Bob in.
+    a.sync_until(&alice, 10, |syncs| {
+        membership_of(syncs, &room_id, &bob.user_id).as_deref() == Some("knock")
+    })
+    .await;
+    let invited = a.invite(&alice, &room_id, &bob).await;
+    assert_eq!(invited.0, StatusCode::OK, "{}", invited.1);
+    b.sync_until(&bob, 10, |syncs| {
+        syncs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|sync| sync["rooms"]["invite"][&room_id].is_object())
+    })
+    .await;
+    let joined = b.join(&bob, &room_id).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    a.sync_until(&alice, 10, |syncs| {
+        membership_of(syncs, &room_id, &bob.user_id).as_deref() == Some("join")
+    })
+    .await;
+}

@@ -127,7 +127,7 @@ class SynapseProcess:
     """Synapse from PyPI (installed by scripts/test into .venv-synapse) as a federation peer,
     with the settings of tests/interop/synapse-peer.yaml.template."""
 
-    def __init__(self):
+    def __init__(self, extra_config: str = ""):
         if not SYNAPSE_PYTHON.exists():
             raise RuntimeError(".venv-synapse is missing: scripts/test installs it")
         self.dir = tempfile.TemporaryDirectory(prefix="synapse-interop-")
@@ -149,7 +149,7 @@ class SynapseProcess:
             .replace("@HTTP_PORT@", str(self.http_port))
             .replace("@DIR@", directory)
         )
-        Path(directory, "homeserver.yaml").write_text(config)
+        Path(directory, "homeserver.yaml").write_text(config + extra_config)
         Path(directory, "log.yaml").write_text(LOG_CONFIG.format(dir=directory))
         command = [str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c", f"{directory}/homeserver.yaml"]
         subprocess.run(command + ["--generate-keys"], check=True, capture_output=True)

@@ -12,8 +12,25 @@ pub async fn knock_room(
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
-    let (room_id, _) = crate::room::resolve_room(&state, &request.body.room_id_or_alias).await?;
+    let (room_id, mut servers) =
+        crate::room::resolve_room(&state, &request.body.room_id_or_alias).await?;
     let profile = member_profile(&state, &identity.user_id);
+    if !rooms.is_resident(&room_id)?
+        && let Ok(federation) = state.services.federation.get()
+    {
+        let mut via = request.body.via.clone();
+        via.append(&mut servers);
+        federation
+            .knock_remote(
+                &identity.user_id,
+                &room_id,
+                via,
+                profile,
+                request.body.reason.clone(),
+            )
+            .await?;
+        return Ok(RumaResponse(v3::Response::new(room_id)));
+    }
     rooms
         .knock(
             &room_id,

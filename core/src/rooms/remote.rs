@@ -70,6 +70,19 @@ impl Rooms {
         object: &CanonicalJsonObject,
         invite_state: Vec<JsonValue>,
     ) -> Result<()> {
+        self.store_remote_membership(event_id, object, invite_state, Membership::Invite)
+            .await
+    }
+
+    /// Records a local user's invite or knock in a room this server is not in, with the
+    /// stripped state their sync shows for it.
+    pub async fn store_remote_membership(
+        &self,
+        event_id: &EventId,
+        object: &CanonicalJsonObject,
+        invite_state: Vec<JsonValue>,
+        membership: Membership,
+    ) -> Result<()> {
         let pdu = PduEvent::from_canonical(event_id.to_owned(), object)?;
         let room_id = pdu.room();
         let invitee = pdu
@@ -95,7 +108,7 @@ impl Rooms {
             compound_key(&[room_id.as_bytes(), invitee.as_bytes()]),
             &state,
         );
-        self.record_membership(batch, &room_id, &invitee, Membership::Invite, event_id)
+        self.record_membership(batch, &room_id, &invitee, membership, event_id)
             .await
     }
 

@@ -409,7 +409,7 @@ pub async fn invite_v1(_request: Signed<create_invite::v1::Request>) -> FedResul
 /// One entry of `invite_room_state` in the client's stripped shape (full PDUs since v1.16,
 /// stripped events before).
 #[allow(deprecated)]
-fn stripped_event(raw: &RawStrippedState) -> Option<JsonValue> {
+pub(crate) fn stripped_event(raw: &RawStrippedState) -> Option<JsonValue> {
     let value: JsonValue = match raw {
         RawStrippedState::Pdu(pdu) => serde_json::from_str(pdu.get()).ok()?,
         RawStrippedState::Stripped(stripped) => serde_json::from_str(stripped.json().get()).ok()?,

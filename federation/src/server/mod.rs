@@ -27,6 +27,7 @@ use ruma::api::{
 pub(crate) use self::{
     error::{FedError, FedResult},
     extract::{Signed, Unsigned},
+    membership::stripped_event,
 };
 use crate::Federation;
 
