@@ -185,13 +185,13 @@ fn chain(
     let (version, template) = rooms
         .event_template(room_id, sender, &spec)
         .expect("template");
-    let mut depth = match template.get("depth") {
+    let depth = match template.get("depth") {
         Some(CanonicalJsonValue::Integer(depth)) => i64::from(*depth),
         _ => 1,
     };
     let mut prev: Option<String> = None;
     let mut events = Vec::with_capacity(count);
-    for n in 0..count {
+    for (n, depth) in (0..count).zip(depth..) {
         let mut object = template.clone();
         if let Some(prev) = &prev {
             object.insert(
@@ -214,7 +214,6 @@ fn chain(
         );
         let event = rooms.sign_template(&version, object).expect("signed");
         prev = Some(event.event_id.to_string());
-        depth += 1;
         events.push(event.object);
     }
     events
@@ -316,7 +315,7 @@ fn main() {
         let batches: Vec<Vec<CanonicalJsonObject>> = events.chunks(PDUS_PER_TRANSACTION).map(<[_]>::to_vec).collect();
 
         let federation_a = format!("https://{}", a.federation_addr.expect("federation"));
-        let myelin_seconds = deliver(&b, &a.services().rooms.server_name().to_string(), &federation_a, &batches).await;
+        let myelin_seconds = deliver(&b, a.services().rooms.server_name().as_str(), &federation_a, &batches).await;
         let synapse_seconds = deliver(&b, &synapse.server_name, &synapse.federation, &batches).await;
         let result = json!({
             "transactions": transactions,
