@@ -168,6 +168,113 @@ impl Federation {
         Ok(room)
     }
 
+    async fn knock_through(
+        &self,
+        server: &ServerName,
+        user_id: &UserId,
+        room_id: &RoomId,
+        profile: &MemberProfile,
+        reason: Option<&str>,
+    ) -> Result<(RemoteEvent, Vec<JsonValue>)> {
+        let mut request =
+            prepare_knock_event::v1::Request::new(room_id.to_owned(), user_id.to_owned());
+        request.ver = SUPPORTED_ROOM_VERSIONS.to_vec();
+        let response = self.client.send(server, request).await?;
+        let version = response.room_version;
+        if !SUPPORTED_ROOM_VERSIONS.contains(&version) {
+            return Err(Error::UnsupportedRoomVersion(format!(
+                "The room has version {version}, which this server does not support"
+            )));
+        }
+        let template = template_object(&response.event)?;
+        let content = member_content(Membership::Knock, profile, reason, &template);
+        let knock = self.fill_template(&version, template, user_id, content)?;
+        let pdu =
+            to_raw_value(&knock.object).map_err(|error| Error::Internal(error.to_string()))?;
+        let response = self
+            .client
+            .send(
+                server,
+                create_knock_event::v1::Request::new(
+                    room_id.to_owned(),
+                    knock.event_id.clone(),
+                    pdu,
+                ),
+            )
+            .await?;
+        let state = response
+            .knock_room_state
+            .iter()
+            .filter_map(stripped_event)
+            .collect();
+        Ok((knock, state))
+    }
+
+    async fn leave_through(
+        &self,
+        server: &ServerName,
+        user_id: &UserId,
+        room_id: &RoomId,
+        reason: Option<&str>,
+    ) -> Result<RemoteEvent> {
+        let response = self
+            .client
+            .send(
+                server,
+                prepare_leave_event::v1::Request::new(room_id.to_owned(), user_id.to_owned()),
+            )
+            .await?;
+        let version = response.room_version.unwrap_or(RoomVersionId::V1);
+        let template = template_object(&response.event)?;
+        let content = member_content(
+            Membership::Leave,
+            &MemberProfile::default(),
+            reason,
+            &template,
+        );
+        let leave = self.fill_template(&version, template, user_id, content)?;
+        let pdu =
+            to_raw_value(&leave.object).map_err(|error| Error::Internal(error.to_string()))?;
+        self.client
+            .send(
+                server,
+                create_leave_event::v2::Request::new(
+                    room_id.to_owned(),
+                    leave.event_id.clone(),
+                    pdu,
+                ),
+            )
+            .await?;
+        Ok(leave)
+    }
+
+    /// Runs `attempt` against each server in turn until one succeeds; the last error otherwise.
+    async fn through_any<T, F, Fut>(
+        &self,
+        servers: Vec<OwnedServerName>,
+        what: &str,
+        room_id: &RoomId,
+        attempt: F,
+    ) -> Result<T>
+    where
+        F: Fn(OwnedServerName) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut last_error = Error::NotFound(
+            "No known server is in this room; give one with server_name/via".into(),
+        );
+        for server in servers {
+            match attempt(server.clone()).await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    tracing::info!(%server, %room_id, %error, "remote {what} failed");
+                    last_error = error;
+                }
+            }
+        }
+        Err(last_error)
+    }
+
     /// Candidate servers to reach a room through: the hints, then the room id's server (room
     /// versions before 12 carry one), then the server of whoever invited the user.
     fn candidate_servers(
@@ -204,25 +311,14 @@ impl ports::Federation for Federation {
     ) -> BoxFuture<'a, Result<OwnedRoomId>> {
         Box::pin(async move {
             let servers = self.candidate_servers(user_id, room_id, via);
-            if servers.is_empty() {
-                return Err(Error::NotFound(
-                    "No known server is in this room; give one with server_name/via".into(),
-                ));
-            }
-            let mut last_error = Error::NotFound("No server could help join the room".into());
-            for server in servers {
-                match self
-                    .join_through(&server, user_id, room_id, &profile, reason.as_deref())
-                    .await
-                {
-                    Ok(room) => return Ok(room),
-                    Err(error) => {
-                        tracing::info!(%server, %room_id, %error, "remote join failed");
-                        last_error = error;
-                    }
+            self.through_any(servers, "join", room_id, |server| {
+                let (profile, reason) = (&profile, reason.as_deref());
+                async move {
+                    self.join_through(&server, user_id, room_id, profile, reason)
+                        .await
                 }
-            }
-            Err(last_error)
+            })
+            .await
         })
     }
 
@@ -236,67 +332,19 @@ impl ports::Federation for Federation {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let servers = self.candidate_servers(user_id, room_id, via);
-            let mut last_error = Error::NotFound(
-                "No known server is in this room; give one with server_name/via".into(),
-            );
-            for server in servers {
-                let attempt = async {
-                    let mut request = prepare_knock_event::v1::Request::new(
-                        room_id.to_owned(),
-                        user_id.to_owned(),
-                    );
-                    request.ver = SUPPORTED_ROOM_VERSIONS.to_vec();
-                    let response = self.client.send(&server, request).await?;
-                    let version = response.room_version;
-                    if !SUPPORTED_ROOM_VERSIONS.contains(&version) {
-                        return Err(Error::UnsupportedRoomVersion(format!(
-                            "The room has version {version}, which this server does not support"
-                        )));
+            let (knock, state) = self
+                .through_any(servers, "knock", room_id, |server| {
+                    let (profile, reason) = (&profile, reason.as_deref());
+                    async move {
+                        self.knock_through(&server, user_id, room_id, profile, reason)
+                            .await
                     }
-                    let template = template_object(&response.event)?;
-                    let content =
-                        member_content(Membership::Knock, &profile, reason.as_deref(), &template);
-                    let knock = self.fill_template(&version, template, user_id, content)?;
-                    let pdu = to_raw_value(&knock.object)
-                        .map_err(|error| Error::Internal(error.to_string()))?;
-                    let response = self
-                        .client
-                        .send(
-                            &server,
-                            create_knock_event::v1::Request::new(
-                                room_id.to_owned(),
-                                knock.event_id.clone(),
-                                pdu,
-                            ),
-                        )
-                        .await?;
-                    let state = response
-                        .knock_room_state
-                        .iter()
-                        .filter_map(stripped_event)
-                        .collect();
-                    Ok::<_, Error>((knock, state))
-                };
-                match attempt.await {
-                    Ok((knock, state)) => {
-                        return self
-                            .services
-                            .rooms
-                            .store_remote_membership(
-                                &knock.event_id,
-                                &knock.object,
-                                state,
-                                Membership::Knock,
-                            )
-                            .await;
-                    }
-                    Err(error) => {
-                        tracing::info!(%server, %room_id, %error, "remote knock failed");
-                        last_error = error;
-                    }
-                }
-            }
-            Err(last_error)
+                })
+                .await?;
+            self.services
+                .rooms
+                .store_remote_membership(&knock.event_id, &knock.object, state, Membership::Knock)
+                .await
         })
     }
 
@@ -308,67 +356,26 @@ impl ports::Federation for Federation {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let servers = self.candidate_servers(user_id, room_id, Vec::new());
-            let mut last_error = Error::NotFound("No server in the room could be reached".into());
-            for server in servers {
-                let attempt = async {
-                    let response = self
-                        .client
-                        .send(
-                            &server,
-                            prepare_leave_event::v1::Request::new(
-                                room_id.to_owned(),
-                                user_id.to_owned(),
-                            ),
-                        )
-                        .await?;
-                    let version = response.room_version.unwrap_or(RoomVersionId::V1);
-                    let template = template_object(&response.event)?;
-                    let content = member_content(
-                        Membership::Leave,
-                        &MemberProfile::default(),
-                        reason.as_deref(),
-                        &template,
-                    );
-                    let leave = self.fill_template(&version, template, user_id, content)?;
-                    let pdu = to_raw_value(&leave.object)
-                        .map_err(|error| Error::Internal(error.to_string()))?;
-                    self.client
-                        .send(
-                            &server,
-                            create_leave_event::v2::Request::new(
-                                room_id.to_owned(),
-                                leave.event_id.clone(),
-                                pdu,
-                            ),
-                        )
-                        .await?;
-                    Ok::<_, Error>(leave)
-                };
-                match attempt.await {
-                    Ok(leave) => {
-                        self.services
-                            .rooms
-                            .store_outliers(std::slice::from_ref(&leave))
-                            .await?;
-                        self.services
-                            .rooms
-                            .record_membership(
-                                WriteBatch::new(),
-                                room_id,
-                                user_id,
-                                Membership::Leave,
-                                &leave.event_id,
-                            )
-                            .await?;
-                        return Ok(());
-                    }
-                    Err(error) => {
-                        tracing::info!(%server, %room_id, %error, "remote leave failed");
-                        last_error = error;
-                    }
-                }
-            }
-            Err(last_error)
+            let leave = self
+                .through_any(servers, "leave", room_id, |server| {
+                    let reason = reason.as_deref();
+                    async move { self.leave_through(&server, user_id, room_id, reason).await }
+                })
+                .await?;
+            self.services
+                .rooms
+                .store_outliers(std::slice::from_ref(&leave))
+                .await?;
+            self.services
+                .rooms
+                .record_membership(
+                    WriteBatch::new(),
+                    room_id,
+                    user_id,
+                    Membership::Leave,
+                    &leave.event_id,
+                )
+                .await
         })
     }
 

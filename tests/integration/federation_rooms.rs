@@ -609,3 +609,44 @@ async fn knocking_on_a_remote_room_then_being_let_in() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_room_invites_remote_users_through_their_server() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(
+            &alice,
+            json!({ "preset": "trusted_private_chat", "is_direct": true, "invite": [bob.user_id] }),
+        )
+        .await;
+    let invited = b
+        .sync_until(&bob, 10, |syncs| {
+            syncs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|sync| sync["rooms"]["invite"][&room_id].is_object())
+        })
+        .await;
+    let invite = invited
+        .as_array()
+        .expect("syncs")
+        .iter()
+        .find_map(|sync| {
+            sync["rooms"]["invite"][&room_id]["invite_state"]["events"]
+                .as_array()
+                .cloned()
+        })
+        .expect("invite state")
+        .into_iter()
+        .find(|event| {
+            event["type"] == "m.room.member" && event["state_key"] == bob.user_id.as_str()
+        })
+        .expect("the invite itself");
+    assert_eq!(invite["content"]["membership"], "invite");
+    assert_eq!(invite["content"]["is_direct"], true);
+    assert_eq!(invite["sender"], alice.user_id.as_str());
+}

@@ -30,27 +30,12 @@ pub async fn invite_user(
         .and_then(|value| value.as_bool())
         .unwrap_or(false);
     let profile = member_profile(&state, &recipient.user_id);
-    if !users.is_local(&recipient.user_id) {
-        let federation = state.services.federation.get()?;
-        state
-            .services
-            .rooms
-            .invite_remote(
-                federation.as_ref(),
-                &request.body.room_id,
-                &identity.user_id,
-                &recipient.user_id,
-                &profile,
-                recipient.reason.as_deref(),
-                is_direct,
-            )
-            .await?;
-        return Ok(RumaResponse(v3::Response::new()));
-    }
+    let federation = state.services.federation.get().ok();
     state
         .services
         .rooms
         .invite(
+            federation.as_deref(),
             &request.body.room_id,
             &identity.user_id,
             &recipient.user_id,

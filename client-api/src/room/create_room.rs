@@ -94,7 +94,12 @@ pub async fn create_room(
         creator_displayname: profile.displayname,
         creator_avatar_url: profile.avatar_url,
     };
-    let room_id = state.services.rooms.create_room(creation).await?;
+    let federation = state.services.federation.get().ok();
+    let room_id = state
+        .services
+        .rooms
+        .create_room(creation, federation.as_deref())
+        .await?;
     if let Some(alias) = alias {
         state
             .services

@@ -9,7 +9,7 @@ use ruma::{
 };
 use serde_json::{Map, Value as JsonValue, json};
 
-use super::{EventSpec, RoomInfo, Rooms, SUPPORTED_ROOM_VERSIONS, build::rules_of};
+use super::{EventSpec, MemberProfile, RoomInfo, Rooms, SUPPORTED_ROOM_VERSIONS, build::rules_of};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,11 @@ pub struct CreateRoomRequest {
 impl Rooms {
     /// Creates a room; returns its id once every initial event is persisted.
     #[tracing::instrument(skip_all, fields(creator = %request.creator))]
-    pub async fn create_room(&self, request: CreateRoomRequest) -> Result<OwnedRoomId> {
+    pub async fn create_room(
+        &self,
+        request: CreateRoomRequest,
+        federation: Option<&dyn crate::ports::Federation>,
+    ) -> Result<OwnedRoomId> {
         let version = request
             .room_version
             .clone()
@@ -203,7 +207,11 @@ impl Rooms {
             )
             .await?;
         }
-        for invitee in &request.invite {
+        let (local_invitees, remote_invitees): (Vec<_>, Vec<_>) = request
+            .invite
+            .iter()
+            .partition(|invitee| invitee.server_name() == self.server_name());
+        for invitee in local_invitees {
             let mut content = json!({ "membership": "invite" });
             if request.is_direct {
                 content["is_direct"] = true.into();
@@ -214,6 +222,25 @@ impl Rooms {
                 EventSpec::state(TimelineEventType::RoomMember, invitee.as_str(), content),
             )
             .await?;
+        }
+        // Users of other servers are invited through their servers, as a separate step (as in
+        // Synapse): the room exists even when one of them cannot be reached.
+        drop(lock);
+        for invitee in remote_invitees {
+            if let Err(error) = self
+                .invite(
+                    federation,
+                    &room_id,
+                    creator,
+                    invitee,
+                    &MemberProfile::default(),
+                    None,
+                    request.is_direct,
+                )
+                .await
+            {
+                tracing::info!(%room_id, %invitee, %error, "could not invite a remote user");
+            }
         }
         tracing::info!(%room_id, %version, "room created");
         Ok(room_id)

@@ -550,32 +550,7 @@ impl Rooms {
                 continue;
             }
             position -= 1;
-            let event_id = pdu.event_id.as_bytes().to_vec();
-            batch.put(
-                EVENTID_PDU,
-                event_id.clone(),
-                serde_json::to_vec(&object).map_err(|error| Error::Internal(error.to_string()))?,
-            );
-            batch.put(
-                super::state::EVENTID_POSITION,
-                event_id.clone(),
-                position.to_be_bytes().to_vec(),
-            );
-            batch.put(
-                super::persist::ROOMPOSITION_EVENTID,
-                super::persist::timeline_key(room_id, position),
-                event_id.clone(),
-            );
-            let ts = u64::from(pdu.origin_server_ts.0);
-            batch.put(
-                super::persist::ROOMTS_EVENTID,
-                crate::storage::compound_key(&[
-                    room_id.as_bytes(),
-                    &ts.to_be_bytes(),
-                    &position.to_be_bytes(),
-                ]),
-                event_id,
-            );
+            super::persist::put_timeline_rows(&mut batch, room_id, &pdu, &object, position)?;
             self.index_relation(&mut batch, room_id, &pdu, position)?;
             placed += 1;
         }

@@ -160,8 +160,13 @@ impl Rooms {
         Ok(None)
     }
 
+    /// Invites a user. A user of another server is invited through their server first, which
+    /// signs the event; it is persisted with both signatures (the room lock is held throughout,
+    /// so the event's place in the room stays valid).
+    #[allow(clippy::too_many_arguments)]
     pub async fn invite(
         &self,
+        federation: Option<&dyn crate::ports::Federation>,
         room_id: &RoomId,
         sender: &UserId,
         target: &UserId,
@@ -184,40 +189,14 @@ impl Rooms {
         if is_direct {
             content["is_direct"] = true.into();
         }
-        self.set_membership(room_id, sender, target, content)
-            .await?;
-        Ok(())
-    }
-
-    /// Invites a user of another server: the event goes to their server first, which signs it,
-    /// and is persisted with both signatures (the room lock is held throughout, so the event's
-    /// place in the room stays valid).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn invite_remote(
-        &self,
-        federation: &dyn crate::ports::Federation,
-        room_id: &RoomId,
-        sender: &UserId,
-        target: &UserId,
-        profile: &MemberProfile,
-        reason: Option<&str>,
-        is_direct: bool,
-    ) -> Result<()> {
-        match self.membership(room_id, target)? {
-            Some(Membership::Join) => {
-                return Err(Error::Forbidden(format!("{target} is already in the room")));
-            }
-            Some(Membership::Ban) => {
-                return Err(Error::Forbidden(format!(
-                    "{target} is banned from the room"
-                )));
-            }
-            _ => {}
+        if target.server_name() == self.server_name() {
+            self.set_membership(room_id, sender, target, content)
+                .await?;
+            return Ok(());
         }
-        let mut content = member_content(Membership::Invite, profile, reason);
-        if is_direct {
-            content["is_direct"] = true.into();
-        }
+        let federation = federation.ok_or_else(|| {
+            Error::Forbidden("Federation is disabled: only local users can be invited".into())
+        })?;
         let lock = self.lock(room_id).await;
         let info = self.existing_room(room_id)?;
         let rules = super::build::rules_of(&info)?;

@@ -29,6 +29,41 @@ pub(crate) fn timeline_key(room_id: &RoomId, position: u64) -> Vec<u8> {
     compound_key(&[room_id.as_bytes(), &position.to_be_bytes()])
 }
 
+/// The rows that place an event in its room's timeline at `position`: the event, its position,
+/// and the position and timestamp indexes.
+pub(crate) fn put_timeline_rows(
+    batch: &mut WriteBatch,
+    room_id: &RoomId,
+    pdu: &PduEvent,
+    object: &CanonicalJsonObject,
+    position: u64,
+) -> Result<()> {
+    let event_id = pdu.event_id.as_bytes().to_vec();
+    batch.put(
+        EVENTID_PDU,
+        event_id.clone(),
+        serde_json::to_vec(object).map_err(|error| Error::Internal(error.to_string()))?,
+    );
+    batch.put(
+        EVENTID_POSITION,
+        event_id.clone(),
+        position.to_be_bytes().to_vec(),
+    );
+    batch.put(
+        ROOMPOSITION_EVENTID,
+        timeline_key(room_id, position),
+        event_id.clone(),
+    );
+    let ts = u64::from(pdu.origin_server_ts.0);
+    let ts_key = compound_key(&[
+        room_id.as_bytes(),
+        &ts.to_be_bytes(),
+        &position.to_be_bytes(),
+    ]);
+    batch.put(ROOMTS_EVENTID, ts_key, event_id);
+    Ok(())
+}
+
 /// How persisting an event moves the room's state: the snapshots before and after it, the
 /// room's new current state and forward extremities.
 pub(crate) struct Placement {
@@ -134,28 +169,7 @@ impl Rooms {
         let pending = self.notifier().next();
         let position = pending.position;
         let event_id = pdu.event_id.as_bytes().to_vec();
-        batch.put(
-            EVENTID_PDU,
-            event_id.clone(),
-            serde_json::to_vec(&object).map_err(|error| Error::Internal(error.to_string()))?,
-        );
-        batch.put(
-            EVENTID_POSITION,
-            event_id.clone(),
-            position.to_be_bytes().to_vec(),
-        );
-        batch.put(
-            ROOMPOSITION_EVENTID,
-            timeline_key(room_id, position),
-            event_id.clone(),
-        );
-        let ts = u64::from(pdu.origin_server_ts.0);
-        let ts_key = compound_key(&[
-            room_id.as_bytes(),
-            &ts.to_be_bytes(),
-            &position.to_be_bytes(),
-        ]);
-        batch.put(ROOMTS_EVENTID, ts_key, event_id.clone());
+        put_timeline_rows(&mut batch, room_id, pdu, &object, position)?;
         Self::put_event_snapshots(&mut batch, &pdu.event_id, placement.before, placement.after);
         pending.record(
             &mut batch,
