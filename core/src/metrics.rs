@@ -1,7 +1,14 @@
 //! Per-server metrics in Prometheus text format. Each server owns its own registry (no global
 //! recorder), so several servers in one test process never mix their numbers.
 
-use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+};
 
 const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0,
@@ -25,6 +32,20 @@ struct Registry {
 #[derive(Default)]
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// Counters the federation crate keeps.
+    pub federation: FederationCounters,
+}
+
+/// Federation traffic, counted where it happens.
+#[derive(Default)]
+pub struct FederationCounters {
+    pub pdus_accepted: AtomicU64,
+    pub pdus_soft_failed: AtomicU64,
+    pub pdus_refused: AtomicU64,
+    pub transactions_sent: AtomicU64,
+    pub transactions_failed: AtomicU64,
+    /// PDUs and EDUs waiting in the durable outbound queues.
+    pub queue_depth: AtomicI64,
 }
 
 /// Numbers gathered elsewhere and printed alongside.
@@ -106,6 +127,43 @@ impl Metrics {
         out.push_str("# HELP myelin_store_batches_total Write batches committed.\n");
         out.push_str("# TYPE myelin_store_batches_total counter\n");
         let _ = writeln!(out, "myelin_store_batches_total {}", gauges.store_batches);
+        let federation = &self.federation;
+        out.push_str("# HELP myelin_federation_pdus_received_total Inbound PDUs by outcome.\n");
+        out.push_str("# TYPE myelin_federation_pdus_received_total counter\n");
+        for (outcome, counter) in [
+            ("accepted", &federation.pdus_accepted),
+            ("soft_failed", &federation.pdus_soft_failed),
+            ("refused", &federation.pdus_refused),
+        ] {
+            let _ = writeln!(
+                out,
+                "myelin_federation_pdus_received_total{{outcome=\"{outcome}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP myelin_federation_transactions_sent_total Outbound transactions by result.\n",
+        );
+        out.push_str("# TYPE myelin_federation_transactions_sent_total counter\n");
+        for (result, counter) in [
+            ("ok", &federation.transactions_sent),
+            ("failed", &federation.transactions_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "myelin_federation_transactions_sent_total{{result=\"{result}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP myelin_federation_queue_depth PDUs and EDUs waiting for other servers.\n",
+        );
+        out.push_str("# TYPE myelin_federation_queue_depth gauge\n");
+        let _ = writeln!(
+            out,
+            "myelin_federation_queue_depth {}",
+            federation.queue_depth.load(Ordering::Relaxed).max(0)
+        );
         out
     }
 }

@@ -7,7 +7,7 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
 };
 
@@ -98,6 +98,7 @@ impl Sender {
             .store
             .scan_prefix(DESTINATION_QUEUE, b"", usize::MAX)
         {
+            self.add_queued(rows.len());
             let pending: BTreeSet<OwnedServerName> = rows
                 .iter()
                 .filter_map(|(key, _)| {
@@ -208,16 +209,26 @@ impl Sender {
                 StreamItem::AccountData { .. } | StreamItem::Membership { .. } => {}
             }
         }
+        let filed = batch.len();
         batch.put(
             SENDER_STATE,
             POSITION_KEY.to_vec(),
             watermark.to_be_bytes().to_vec(),
         );
         self.services.store.commit(batch).await?;
+        self.add_queued(filed);
         for destination in woken {
             self.wake(&destination);
         }
         Ok(())
+    }
+
+    fn add_queued(&self, items: usize) {
+        self.services
+            .metrics
+            .federation
+            .queue_depth
+            .fetch_add(i64::try_from(items).unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Servers that must receive a local event: those with joined members before or after it,
@@ -379,6 +390,7 @@ impl Sender {
             );
         }
         self.services.store.commit(batch).await?;
+        self.add_queued(destinations.len());
         for destination in destinations {
             self.wake(&destination);
         }
@@ -577,14 +589,25 @@ impl Worker {
                     }
                 }
                 let mut batch = WriteBatch::new();
+                let sent = sent_keys.len();
                 for key in sent_keys {
                     batch.delete(DESTINATION_QUEUE, key);
                 }
                 self.services.store.commit(batch).await?;
+                let counters = &self.services.metrics.federation;
+                counters.transactions_sent.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .queue_depth
+                    .fetch_sub(i64::try_from(sent).unwrap_or(0), Ordering::Relaxed);
                 Ok(true)
             }
             Err(error) => {
                 // Typing notifications are not worth resending late.
+                self.services
+                    .metrics
+                    .federation
+                    .transactions_failed
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(error)
             }
         }

@@ -369,6 +369,9 @@ async fn a_server_that_was_down_catches_up_and_queues_survive_restarts() {
         bodies_in(syncs, &room_id).contains(&"while carol was away 1".to_owned())
     })
     .await;
+    // Alice's server counts what waits for Carol's server.
+    let waiting = queue_depth(&a).await;
+    assert!(waiting >= 1, "queued for the stopped server: {waiting}");
     // Alice's server restarts with its queue for Carol's server pending.
     a.restart(|config| crate::common::federated(config, a_port))
         .await;
@@ -383,6 +386,12 @@ async fn a_server_that_was_down_catches_up_and_queues_survive_restarts() {
         })
         .await;
     assert!(seen.is_array());
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while queue_depth(&a).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the queue drains");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     // And Carol's server talks again: her message reaches both others.
     c.send_text(&carol, &room_id, "back again").await;
@@ -649,4 +658,17 @@ async fn create_room_invites_remote_users_through_their_server() {
     assert_eq!(invite["content"]["membership"], "invite");
     assert_eq!(invite["content"]["is_direct"], true);
     assert_eq!(invite["sender"], alice.user_id.as_str());
+}
+
+/// `myelin_federation_queue_depth` from a server's metrics.
+async fn queue_depth(server: &TestServer) -> i64 {
+    let (status, metrics) = server.get("/_myelin/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    metrics
+        .as_str()
+        .expect("text")
+        .lines()
+        .find_map(|line| line.strip_prefix("myelin_federation_queue_depth "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("queue depth gauge")
 }

@@ -66,11 +66,20 @@ pub async fn send_transaction(
             tracing::info!(%origin, "dropping a PDU without a room id");
             continue;
         };
+        let counters = &state.services.metrics.federation;
         match state.handle_pdu(&origin, &room_id, &value, 0).await {
-            Ok((event_id, _)) => {
+            Ok((event_id, outcome)) => {
+                let counter = match outcome {
+                    myelin_core::rooms::IngestOutcome::SoftFailed => &counters.pdus_soft_failed,
+                    _ => &counters.pdus_accepted,
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 results.insert(event_id, Ok(()));
             }
             Err(error) => {
+                counters
+                    .pdus_refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(%origin, %room_id, %error, "refused a PDU");
                 if let Some(event_id) = pdu_event_id(&state, &room_id, &value) {
                     results.insert(event_id, Err(error.to_string()));
