@@ -181,6 +181,10 @@ pub fn router(state: AppState) -> Router {
 
     router =
         route::<c::room::create_room::v3::Request, _, _>(router, room::create_room::create_room);
+    router = route::<c::space::get_hierarchy::v1::Request, _, _>(
+        router,
+        room::get_hierarchy::get_hierarchy,
+    );
     router = route::<c::room::get_room_event::v3::Request, _, _>(
         router,
         room::get_room_event::get_room_event,

@@ -73,6 +73,15 @@ pub trait Federation: Send + Sync {
         alias: &'a OwnedRoomAliasId,
     ) -> BoxFuture<'a, Result<(OwnedRoomId, Vec<OwnedServerName>)>>;
 
+    /// A room's summary and children as a server in it sees them (federation `/hierarchy`):
+    /// `{"room", "children", "inaccessible_children"}`.
+    fn hierarchy<'a>(
+        &'a self,
+        servers: &'a [OwnedServerName],
+        room_id: &'a RoomId,
+        suggested_only: bool,
+    ) -> BoxFuture<'a, Result<JsonValue>>;
+
     /// A remote server's public room list (`GET /publicRooms` body as JSON).
     fn public_rooms<'a>(
         &'a self,

@@ -20,6 +20,7 @@ use ruma::{
             create_leave_event, prepare_join_event, prepare_knock_event, prepare_leave_event,
         },
         query::{get_profile_information, get_room_information},
+        space::get_hierarchy,
     },
 };
 use serde_json::{Value as JsonValue, value::to_raw_value};
@@ -513,6 +514,32 @@ impl ports::Federation for Federation {
                 )
                 .await?;
             Ok((response.room_id, response.servers))
+        })
+    }
+
+    fn hierarchy<'a>(
+        &'a self,
+        servers: &'a [OwnedServerName],
+        room_id: &'a RoomId,
+        suggested_only: bool,
+    ) -> BoxFuture<'a, Result<JsonValue>> {
+        Box::pin(async move {
+            self.through_any(
+                servers.to_vec(),
+                "hierarchy",
+                room_id,
+                |server| async move {
+                    let mut request = get_hierarchy::v1::Request::new(room_id.to_owned());
+                    request.suggested_only = suggested_only;
+                    let response = self.client.send(&server, request).await?;
+                    Ok(serde_json::json!({
+                        "room": response.room,
+                        "children": response.children,
+                        "inaccessible_children": response.inaccessible_children,
+                    }))
+                },
+            )
+            .await
         })
     }
 

@@ -672,3 +672,97 @@ async fn queue_depth(server: &TestServer) -> i64 {
         .and_then(|value| value.trim().parse().ok())
         .expect("queue depth gauge")
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn space_hierarchies_span_servers() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let space = a
+        .create_room(
+            &alice,
+            // Version 11: the room id names Alice's server, which is how Bob's server finds it.
+            json!({ "preset": "public_chat", "name": "The space", "room_version": "11", "creation_content": { "type": "m.space" } }),
+        )
+        .await;
+    let local_child = a
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "name": "Local child" }),
+        )
+        .await;
+    let remote_child = b
+        .create_room(
+            &bob,
+            json!({ "preset": "public_chat", "name": "Remote child" }),
+        )
+        .await;
+    for (child, server) in [
+        (&local_child, a.server_name()),
+        (&remote_child, b.server_name()),
+    ] {
+        let linked = a
+            .put(
+                &format!("/_matrix/client/v3/rooms/{space}/state/m.space.child/{child}"),
+                Some(&alice.access_token),
+                json!({ "via": [server], "suggested": true }),
+            )
+            .await;
+        assert_eq!(linked.0, StatusCode::OK, "{}", linked.1);
+    }
+    let names = |response: &Value| -> Vec<String> {
+        response["rooms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|room| room["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    // Alice's server knows the space and one child; the other comes from Bob's server.
+    let (status, seen_by_alice) = a
+        .get(
+            &format!("/_matrix/client/v1/rooms/{space}/hierarchy"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen_by_alice}");
+    let mut listed = names(&seen_by_alice);
+    assert_eq!(listed.first().map(String::as_str), Some("The space"));
+    listed.sort();
+    assert_eq!(listed, ["Local child", "Remote child", "The space"]);
+    let root = &seen_by_alice["rooms"][0];
+    assert_eq!(root["room_type"], "m.space");
+    assert_eq!(root["children_state"].as_array().map(Vec::len), Some(2));
+
+    // Bob's server is not in the space: it asks the server its room id names.
+    let (status, seen_by_bob) = b
+        .get(
+            &format!("/_matrix/client/v1/rooms/{space}/hierarchy?max_depth=1"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen_by_bob}");
+    let mut listed = names(&seen_by_bob);
+    listed.sort();
+    assert_eq!(listed, ["Local child", "Remote child", "The space"]);
+
+    // Paging: one room at a time.
+    let (_, first) = a
+        .get(
+            &format!("/_matrix/client/v1/rooms/{space}/hierarchy?limit=1"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(names(&first), ["The space"]);
+    let next = first["next_batch"].as_str().expect("next_batch");
+    let (_, second) = a
+        .get(
+            &format!("/_matrix/client/v1/rooms/{space}/hierarchy?limit=1&from={next}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(names(&second).len(), 1);
+    assert_ne!(names(&second), ["The space"]);
+}

@@ -2,6 +2,7 @@
 pub mod create_room;
 pub mod get_context;
 pub mod get_event_by_timestamp;
+pub mod get_hierarchy;
 pub mod get_room_event;
 
 use myelin_core::{

@@ -92,7 +92,7 @@ impl Rooms {
         Ok(rooms)
     }
 
-    fn public_room(&self, room_id: &RoomId) -> Result<PublicRoom> {
+    pub(crate) fn public_room(&self, room_id: &RoomId) -> Result<PublicRoom> {
         let content = |kind: &str| -> Result<JsonValue> {
             Ok(self
                 .state_pdu(room_id, kind, "")?

@@ -10,6 +10,7 @@ mod auth;
 mod build;
 mod create;
 mod directory;
+mod hierarchy;
 mod history;
 mod ingest;
 mod membership;
@@ -36,6 +37,7 @@ pub use self::{
     build::{EventSpec, MAX_PDU_BYTES},
     create::{CreateRoomRequest, Preset},
     directory::PublicRoom,
+    hierarchy::{SpaceChild, Viewer},
     history::HistoryVisibility,
     ingest::{IngestOutcome, RemoteEvent},
     membership::MemberProfile,

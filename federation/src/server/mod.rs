@@ -125,6 +125,7 @@ pub fn router(federation: Arc<Federation>) -> Router {
     );
     router = route::<f::query::get_profile_information::v1::Request, _, _>(router, query::profile);
     router = route::<f::query::get_room_information::v1::Request, _, _>(router, query::directory);
+    router = route::<f::space::get_hierarchy::v1::Request, _, _>(router, query::hierarchy);
     router =
         route::<f::directory::get_public_rooms::v1::Request, _, _>(router, query::public_rooms);
     router = route::<f::directory::get_public_rooms_filtered::v1::Request, _, _>(

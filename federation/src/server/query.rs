@@ -2,11 +2,13 @@
 
 use axum::{Json, extract::State};
 use myelin_core::Error;
+use myelin_core::rooms::Viewer;
 use ruma::api::federation::{
     directory::{get_public_rooms, get_public_rooms_filtered},
     query::{get_profile_information, get_room_information},
+    space::get_hierarchy,
 };
-use serde_json::Value as JsonValue;
+use serde_json::{Value as JsonValue, json};
 
 use super::{FedResult, RumaResponse, Signed};
 
@@ -87,4 +89,34 @@ pub async fn public_rooms_filtered(
         body.limit.map(u64::from),
         body.since.as_deref(),
     )?))
+}
+
+/// # `GET /_matrix/federation/v1/hierarchy/{roomId}`
+pub async fn hierarchy(
+    State(state): State<super::State>,
+    request: Signed<get_hierarchy::v1::Request>,
+) -> FedResult<Json<JsonValue>> {
+    let rooms = &state.services.rooms;
+    let body = &request.body;
+    let viewer = Viewer::Server(&request.origin);
+    let room = rooms
+        .hierarchy_summary(&body.room_id, viewer)?
+        .ok_or_else(|| Error::NotFound("Room not found or not accessible".into()))?;
+    let mut children = Vec::new();
+    let mut inaccessible = Vec::new();
+    for child in rooms.space_children(&body.room_id, body.suggested_only)? {
+        match rooms.hierarchy_summary(&child.room_id, viewer)? {
+            Some(mut summary) => {
+                if let Some(object) = summary.as_object_mut() {
+                    object.remove("children_state");
+                }
+                children.push(summary);
+            }
+            None if rooms.room_info(&child.room_id)?.is_some() => inaccessible.push(child.room_id),
+            None => {}
+        }
+    }
+    Ok(Json(
+        json!({ "room": room, "children": children, "inaccessible_children": inaccessible }),
+    ))
 }

@@ -1,0 +1,166 @@
+//! Space hierarchies: a room's summary with its `m.space.child` links, as users (client
+//! `/hierarchy`) and other servers (federation `/hierarchy`) may see it.
+
+use ruma::{OwnedRoomId, OwnedServerName, RoomId, ServerName, UserId};
+use serde_json::{Value as JsonValue, json};
+
+use super::{Membership, Rooms};
+use crate::Result;
+
+/// Who is looking at a room's summary.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer<'a> {
+    User(&'a UserId),
+    Server(&'a ServerName),
+}
+
+/// A child of a space: its id and the servers to reach it through.
+#[derive(Debug, Clone)]
+pub struct SpaceChild {
+    pub room_id: OwnedRoomId,
+    pub via: Vec<OwnedServerName>,
+    pub suggested: bool,
+}
+
+impl Rooms {
+    /// The space's children (`m.space.child` state events with a non-empty `via`), ordered by
+    /// their `order` field, then room id, as the spec asks.
+    pub fn space_children(
+        &self,
+        room_id: &RoomId,
+        suggested_only: bool,
+    ) -> Result<Vec<SpaceChild>> {
+        let mut children = Vec::new();
+        for event in self.current_state(room_id)? {
+            if event.kind.to_string() != "m.space.child" {
+                continue;
+            }
+            let content = event.content_json();
+            let via: Vec<OwnedServerName> = content
+                .get("via")
+                .and_then(JsonValue::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|server| server.as_str())
+                .filter_map(|server| OwnedServerName::try_from(server).ok())
+                .collect();
+            let Some(child) = event
+                .state_key
+                .as_deref()
+                .and_then(|key| RoomId::parse(key).ok())
+            else {
+                continue;
+            };
+            let suggested = content
+                .get("suggested")
+                .and_then(JsonValue::as_bool)
+                .unwrap_or(false);
+            if via.is_empty() || (suggested_only && !suggested) {
+                continue;
+            }
+            let order = content
+                .get("order")
+                .and_then(JsonValue::as_str)
+                .filter(|order| order.len() <= 50)
+                .map(str::to_owned);
+            children.push((
+                order,
+                SpaceChild {
+                    room_id: child,
+                    via,
+                    suggested,
+                },
+            ));
+        }
+        children.sort_by(|(a, x), (b, y)| {
+            match (a, b) {
+                (Some(a), Some(b)) => a.cmp(b),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+            .then_with(|| x.room_id.cmp(&y.room_id))
+        });
+        Ok(children.into_iter().map(|(_, child)| child).collect())
+    }
+
+    /// Whether `viewer` may see the room's summary: members (users, or servers with a member),
+    /// and anyone for rooms that are public, knockable or world-readable.
+    pub fn summary_visible(&self, room_id: &RoomId, viewer: Viewer<'_>) -> Result<bool> {
+        let join_rule = self
+            .state_pdu(room_id, "m.room.join_rules", "")?
+            .and_then(|event| {
+                event
+                    .content_json()
+                    .get("join_rule")
+                    .and_then(JsonValue::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "invite".into());
+        let world_readable = self
+            .state_pdu(room_id, "m.room.history_visibility", "")?
+            .is_some_and(|event| {
+                event
+                    .content_json()
+                    .get("history_visibility")
+                    .and_then(JsonValue::as_str)
+                    == Some("world_readable")
+            });
+        if world_readable || matches!(join_rule.as_str(), "public" | "knock" | "knock_restricted") {
+            return Ok(true);
+        }
+        match viewer {
+            Viewer::User(user) => Ok(matches!(
+                self.membership(room_id, user)?,
+                Some(Membership::Join | Membership::Invite)
+            )),
+            Viewer::Server(server) => self.server_in_room(room_id, server),
+        }
+    }
+
+    /// The room's summary in the spec's `SpaceHierarchyRoomsChunk` shape (with
+    /// `children_state`), or `None` when the room is unknown here or hidden from `viewer`.
+    pub fn hierarchy_summary(
+        &self,
+        room_id: &RoomId,
+        viewer: Viewer<'_>,
+    ) -> Result<Option<JsonValue>> {
+        if self.room_info(room_id)?.is_none() || !self.summary_visible(room_id, viewer)? {
+            return Ok(None);
+        }
+        let mut summary = self.public_room(room_id)?.summary;
+        let mut children_state = Vec::new();
+        for event in self.current_state(room_id)? {
+            if event.kind.to_string() == "m.space.child"
+                && event
+                    .content_json()
+                    .get("via")
+                    .and_then(JsonValue::as_array)
+                    .is_some_and(|via| !via.is_empty())
+            {
+                children_state.push(json!({
+                    "type": "m.space.child",
+                    "state_key": event.state_key,
+                    "sender": event.sender,
+                    "content": event.content_json(),
+                    "origin_server_ts": event.origin_server_ts,
+                }));
+            }
+        }
+        summary["children_state"] = children_state.into();
+        if let Some(rules) = self.state_pdu(room_id, "m.room.join_rules", "")? {
+            let allowed: Vec<JsonValue> = rules
+                .content_json()
+                .get("allow")
+                .and_then(JsonValue::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|condition| condition.get("room_id").cloned())
+                .collect();
+            if !allowed.is_empty() {
+                summary["allowed_room_ids"] = allowed.into();
+            }
+        }
+        Ok(Some(summary))
+    }
+}
