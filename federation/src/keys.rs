@@ -323,8 +323,15 @@ pub fn verify_key_document(
     document: &Raw<ServerSigningKeys>,
     notary: Option<(&str, &BTreeMap<String, String>)>,
 ) -> Result<CachedServerKeys> {
-    let object: CanonicalJsonObject = serde_json::from_str(document.json().get())
+    let mut object: CanonicalJsonObject = serde_json::from_str(document.json().get())
         .map_err(|error| Error::BadJson(format!("Unreadable key document: {error}")))?;
+    // Check the signatures we have keys for: the server's own and, when configured, the
+    // notary's (a notary answer also carries signatures of servers we know nothing of).
+    if let Some(ruma::CanonicalJsonValue::Object(signatures)) = object.get_mut("signatures") {
+        signatures.retain(|entity, _| {
+            entity == server.as_str() || notary.is_some_and(|(name, _)| name == entity)
+        });
+    }
     let parsed: ServerSigningKeys = document
         .deserialize()
         .map_err(|error| Error::BadJson(format!("Unreadable key document: {error}")))?;

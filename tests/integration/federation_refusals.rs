@@ -342,3 +342,77 @@ async fn oversize_transactions_are_refused_whole() {
             .all(|body| !body.starts_with("bulk"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_come_through_a_notary_when_configured_and_certificates_are_checked_by_default() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let notary = a.server_name();
+    // C knows only the notary; its requests to B still need B's keys, and B needs C's.
+    let port = crate::common::free_port();
+    let c = TestServer::start_with(|config| {
+        crate::common::federated(config, port);
+        config.federation.trusted_key_servers = vec![myelin_core::config::TrustedKeyServer {
+            server_name: notary.clone(),
+            verify_keys: Default::default(),
+        }];
+    })
+    .await;
+    let bob = b.register("bob").await;
+    let carol = c.register("carol").await;
+    let room_id = b
+        .create_room(&bob, json!({ "preset": "public_chat" }))
+        .await;
+    // B's server makes the first request to C (the invite) so C must check B's signature with
+    // keys fetched through the notary.
+    let invited = b.invite(&bob, &room_id, &carol).await;
+    assert_eq!(invited.0, StatusCode::OK, "{}", invited.1);
+
+    // The notary's answer carries B's own signature and the notary's.
+    let address = a.server().federation_addr.expect("federation");
+    let response = http()
+        .get(format!(
+            "https://{address}/_matrix/key/v2/query/{}",
+            b.server_name()
+        ))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.expect("json");
+    let document = &answer["server_keys"][0];
+    assert_eq!(
+        document["server_name"],
+        b.server_name().as_str(),
+        "{answer}"
+    );
+    let signatures = document["signatures"].as_object().expect("signatures");
+    assert!(
+        signatures.contains_key(&b.server_name()) && signatures.contains_key(&notary),
+        "{answer}"
+    );
+
+    // A server that verifies certificates (the default) refuses self-signed peers.
+    let strict = TestServer::start_with(|config| {
+        let port = crate::common::free_port();
+        crate::common::federated(config, port);
+        config.federation.verify_certificates = true;
+    })
+    .await;
+    let dave = strict.register("dave").await;
+    let refused = strict
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?via={}", b.server_name()),
+            Some(&dave.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.0, StatusCode::BAD_GATEWAY, "{}", refused.1);
+    assert!(
+        refused.1["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("certificate") || error.contains("reached")),
+        "{}",
+        refused.1
+    );
+}
