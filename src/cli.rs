@@ -33,6 +33,16 @@ enum Command {
     /// Storage benchmark and crash test.
     #[command(subcommand)]
     Store(crate::store_tools::StoreCommand),
+    /// The server's signing keys (run with the server stopped).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Start signing with a new key; the current one is published as an old key (expired now),
+    /// so what it signed still verifies.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +148,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             runtime()?.block_on(token_command(load_config(&cli)?, command))
         }
         Some(Command::Store(command)) => crate::store_tools::run(command),
+        Some(Command::Keys(KeysCommand::Rotate)) => {
+            let config = load_config(&cli)?;
+            let store =
+                myelin_core::storage::Store::open(config.storage.backend, &config.server.data_dir)
+                    .map_err(|error| Failure::Other(error.to_string()))?;
+            let key_id = myelin_core::keys::ServerKeys::rotate(&store)
+                .map_err(|error| Failure::Other(error.to_string()))?;
+            store
+                .flush()
+                .map_err(|error| Failure::Other(error.to_string()))?;
+            println!("now signing with {key_id}; the previous key is published in old_verify_keys");
+            Ok(())
+        }
     }
 }
 

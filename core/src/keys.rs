@@ -11,6 +11,7 @@ use crate::{
 };
 
 const SIGNING_KEY: &[u8] = b"signing_key";
+const OLD_KEYS: &[u8] = b"old_verify_keys";
 
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
@@ -19,9 +20,21 @@ struct StoredKey {
     version: String,
 }
 
-/// The signing key of this server.
+/// A key this server signed with before, published in `old_verify_keys` so signatures made
+/// with it still verify elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OldKey {
+    /// `ed25519:<version>`.
+    pub key_id: String,
+    /// Unpadded base64 public key.
+    pub key: String,
+    pub expired_ts: u64,
+}
+
+/// The signing key of this server, and the ones it used before.
 pub struct ServerKeys {
     pub key_pair: Ed25519KeyPair,
+    pub old_keys: Vec<OldKey>,
 }
 
 impl ServerKeys {
@@ -33,7 +46,8 @@ impl ServerKeys {
             let document = engine.decode(&stored.document).map_err(Error::storage)?;
             let key_pair =
                 Ed25519KeyPair::from_der(&document, stored.version).map_err(Error::storage)?;
-            return Ok(Self { key_pair });
+            let old_keys = store.get_json(SCHEMA_TREE, OLD_KEYS)?.unwrap_or_default();
+            return Ok(Self { key_pair, old_keys });
         }
         let document = Ed25519KeyPair::generate();
         let version = format!("a_{}", random_string(4));
@@ -50,7 +64,38 @@ impl ServerKeys {
         );
         store.apply_now(batch)?;
         tracing::info!(key_id = %format!("ed25519:{}", key_pair.version()), "generated the server signing key");
-        Ok(Self { key_pair })
+        Ok(Self {
+            key_pair,
+            old_keys: Vec::new(),
+        })
+    }
+
+    /// Replaces the signing key with a new one; the old one moves to `old_verify_keys`, expired
+    /// now. Run with the server stopped (the CLI opens the store directly). Returns the new key id.
+    pub fn rotate(store: &Store) -> Result<String> {
+        use base64::Engine as _;
+        let current = Self::load_or_generate(store)?;
+        let mut old_keys = current.old_keys.clone();
+        old_keys.push(OldKey {
+            key_id: current.key_id(),
+            key: base64::engine::general_purpose::STANDARD_NO_PAD
+                .encode(current.key_pair.public_key()),
+            expired_ts: crate::users::now_ms(),
+        });
+        let document = Ed25519KeyPair::generate();
+        let version = format!("a_{}", random_string(4));
+        let mut batch = WriteBatch::new();
+        batch.put_json(
+            SCHEMA_TREE,
+            SIGNING_KEY.to_vec(),
+            &StoredKey {
+                document: base64::engine::general_purpose::STANDARD.encode(&document),
+                version: version.clone(),
+            },
+        );
+        batch.put_json(SCHEMA_TREE, OLD_KEYS.to_vec(), &old_keys);
+        store.apply_now(batch)?;
+        Ok(format!("ed25519:{version}"))
     }
 
     /// `ed25519:<version>`.
@@ -73,7 +118,11 @@ impl ServerKeys {
             "server_name": server_name,
             "valid_until_ts": crate::users::now_ms() + valid_for_ms,
             "verify_keys": { self.key_id(): { "key": public } },
-            "old_verify_keys": {},
+            "old_verify_keys": self
+                .old_keys
+                .iter()
+                .map(|old| (old.key_id.clone(), serde_json::json!({ "key": old.key, "expired_ts": old.expired_ts })))
+                .collect::<serde_json::Map<_, _>>(),
         });
         let mut object: ruma::CanonicalJsonObject =
             serde_json::from_value(document).map_err(|error| Error::Internal(error.to_string()))?;

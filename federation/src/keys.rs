@@ -66,16 +66,25 @@ impl KeyService {
         use base64::Engine as _;
         let key = base64::engine::general_purpose::STANDARD_NO_PAD
             .encode(self.own_keys.key_pair.public_key());
-        CachedServerKeys {
-            keys: BTreeMap::from([(
-                self.own_keys.key_id(),
+        let mut keys = BTreeMap::from([(
+            self.own_keys.key_id(),
+            CachedKey {
+                key,
+                valid_until_ts: u64::MAX,
+                expired_ts: None,
+            },
+        )]);
+        for old in &self.own_keys.old_keys {
+            keys.insert(
+                old.key_id.clone(),
                 CachedKey {
-                    key,
-                    valid_until_ts: u64::MAX,
-                    expired_ts: None,
+                    key: old.key.clone(),
+                    valid_until_ts: old.expired_ts,
+                    expired_ts: Some(old.expired_ts),
                 },
-            )]),
+            );
         }
+        CachedServerKeys { keys }
     }
 
     /// Keys of `server` that can check signatures made at `at_ms`, fetching when one of

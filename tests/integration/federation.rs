@@ -57,6 +57,30 @@ async fn the_key_document_is_self_signed_and_stable_across_restarts() {
         again["verify_keys"], document["verify_keys"],
         "the signing key is generated once and kept"
     );
+
+    // Rotating (server stopped, as the CLI does) publishes the old key as expired.
+    server.stop().await;
+    {
+        let store = myelin_core::storage::Store::open(
+            myelin_core::storage::BackendKind::Redb,
+            server.dir.path(),
+        )
+        .expect("store");
+        let new_key = myelin_core::keys::ServerKeys::rotate(&store).expect("rotate");
+        assert_ne!(new_key, *key_id);
+        store.flush().expect("flush");
+    }
+    server.restart(|_| {}).await;
+    let rotated = key_document(&server);
+    let current = rotated["verify_keys"].as_object().expect("verify_keys");
+    assert_eq!(current.len(), 1);
+    assert!(!current.contains_key(key_id), "{rotated}");
+    let old = &rotated["old_verify_keys"][key_id];
+    assert_eq!(old["key"], key["key"], "{rotated}");
+    assert!(
+        old["expired_ts"].as_u64().is_some_and(|ts| ts >= now),
+        "{rotated}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
