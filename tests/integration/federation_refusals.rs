@@ -661,3 +661,46 @@ async fn state_history_and_queries_are_served_to_servers_in_the_room() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert_eq!(refused["errcode"], "M_FORBIDDEN");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_domains_are_refused_both_ways() {
+    let (a, _) = TestServer::start_federated().await;
+    let denied = a.server_name();
+    let port = crate::common::free_port();
+    let b = TestServer::start_with(|config| {
+        crate::common::federated(config, port);
+        config.federation.domain_denylist = vec![denied.clone()];
+    })
+    .await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = b
+        .create_room(
+            &bob,
+            json!({ "preset": "public_chat", "room_version": "11" }),
+        )
+        .await;
+    // A's requests are refused by B...
+    let refused = a
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?via={}", b.server_name()),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+    // ...and B does not talk to A either.
+    let (status, profile) = b
+        .get(
+            &format!("/_matrix/client/v3/profile/{}", alice.user_id),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{profile}");
+    assert!(
+        profile["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("not allowed")),
+        "{profile}"
+    );
+}
