@@ -4,14 +4,17 @@
 //! from `state_ids`. Placement itself (authorization, state resolution, soft failure) is
 //! `myelin_core::rooms::ingest`.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use myelin_core::{
     Error, Result,
     rooms::{IngestOutcome, PduEvent, RemoteEvent, StateMap},
 };
 use ruma::{
-    CanonicalJsonObject, EventId, OwnedEventId, RoomId, ServerName, UInt,
+    CanonicalJsonObject, EventId, OwnedEventId, OwnedServerName, RoomId, ServerName, UInt,
     api::federation::event::{get_event, get_missing_events, get_room_state_ids},
     room_version_rules::RoomVersionRules,
 };
@@ -39,36 +42,54 @@ impl Federation {
         value: &JsonValue,
         rules: &RoomVersionRules,
     ) -> Result<RemoteEvent> {
-        let size = serde_json::to_vec(value)
-            .map_err(|error| Error::BadJson(error.to_string()))?
-            .len();
-        if size > myelin_core::rooms::MAX_PDU_BYTES {
-            return Err(Error::TooLarge(format!(
-                "PDU is {size} bytes, more than {}",
-                myelin_core::rooms::MAX_PDU_BYTES
-            )));
+        self.check_pdus(std::slice::from_ref(value), rules)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(Error::Internal("no result for a PDU".into())))
+    }
+
+    /// [`Federation::check_pdu`] for many PDUs of one room version at once: the hashing and
+    /// signature checks run in parallel on every core, with each server's keys fetched once.
+    pub(crate) async fn check_pdus(
+        &self,
+        values: &[JsonValue],
+        rules: &RoomVersionRules,
+    ) -> Vec<Result<RemoteEvent>> {
+        let prepared = in_parallel(values.to_vec(), rules, prepare).await;
+        // Every key the signatures name, fetched once per server.
+        let mut wanted: BTreeMap<OwnedServerName, BTreeSet<String>> = BTreeMap::new();
+        for pdu in prepared.iter().flatten() {
+            for server in &pdu.servers {
+                let ids = pdu
+                    .check
+                    .get("signatures")
+                    .and_then(|value| value.as_object())
+                    .and_then(|all| all.get(server.as_str()))
+                    .and_then(|value| value.as_object())
+                    .map(|keys| keys.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                wanted.entry(server.clone()).or_default().extend(ids);
+            }
         }
-        let mut object: CanonicalJsonObject = serde_json::from_value(value.clone())
-            .map_err(|error| Error::BadJson(format!("PDU is not canonical JSON: {error}")))?;
-        // Fields a sender must not set, or that differ per server.
-        object.remove("event_id");
-        object.remove("unsigned");
-        ruma::state_res::check_pdu_format(&object, &rules.event_format)
-            .map_err(|reason| Error::BadJson(format!("Malformed PDU: {reason}")))?;
-        let hash = ruma::signatures::reference_hash(&object, rules)
-            .map_err(|error| Error::BadJson(format!("Cannot hash the PDU: {error}")))?;
-        let event_id = EventId::parse(format!("${hash}"))
-            .map_err(|error| Error::BadJson(error.to_string()))?;
-        let mut check = object.clone();
-        if rules.signatures.check_event_id_server {
-            check.insert("event_id".into(), event_id.to_string().into());
+        let mut keys = BTreeMap::new();
+        for (server, ids) in wanted {
+            let ids: Vec<String> = ids.into_iter().collect();
+            match self.keys.server_keys(&server, &ids).await {
+                Ok(found) => {
+                    keys.insert(server, found);
+                }
+                Err(error) => tracing::info!(%server, %error, "no keys to check signatures with"),
+            }
         }
-        if !self.keys.verify_event(&check, rules).await? {
-            tracing::info!(%event_id, "content hash mismatch: keeping the event redacted");
-            object = ruma::canonical_json::redact(object, &rules.redaction, None)
-                .map_err(|error| Error::BadJson(format!("Cannot redact the PDU: {error}")))?;
-        }
-        Ok(RemoteEvent { event_id, object })
+        let keys = Arc::new(keys);
+        let items: Vec<(Result<Prepared>, Arc<_>)> = prepared
+            .into_iter()
+            .map(|pdu| (pdu, Arc::clone(&keys)))
+            .collect();
+        in_parallel(items, rules, |(pdu, keys), rules| {
+            finish(pdu?, &keys, rules)
+        })
+        .await
     }
 
     /// Whether `server` may take part in the room per its `m.room.server_acl`.
@@ -87,6 +108,20 @@ impl Federation {
     ) -> Result<(OwnedEventId, IngestOutcome)> {
         let rules = self.room_rules(room_id)?;
         let event = self.check_pdu(value, &rules).await?;
+        self.handle_checked(origin, room_id, event, &rules, depth)
+            .await
+    }
+
+    /// [`Federation::handle_pdu`] for a PDU whose signatures and hashes were checked.
+    pub(crate) async fn handle_checked(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        event: RemoteEvent,
+        rules: &RoomVersionRules,
+        depth: u8,
+    ) -> Result<(OwnedEventId, IngestOutcome)> {
+        let rules = rules.clone();
         let pdu = event.pdu()?;
         if pdu.room() != room_id {
             return Err(Error::InvalidParam("PDU is for another room".into()));
@@ -168,8 +203,8 @@ impl Federation {
             }
         };
         let mut verified = Vec::new();
-        for value in &chain {
-            match self.check_pdu(value, rules).await {
+        for checked in self.check_pdus(&chain, rules).await {
+            match checked {
                 Ok(event) => verified.push(event),
                 Err(error) => tracing::info!(%error, "dropping a bad auth chain event"),
             }
@@ -284,4 +319,131 @@ impl Federation {
         }
         Ok(map)
     }
+}
+
+/// A PDU parsed and named, waiting for its signatures to be checked.
+struct Prepared {
+    event_id: OwnedEventId,
+    object: CanonicalJsonObject,
+    /// What is verified: the object, with `event_id` for room versions that sign it.
+    check: CanonicalJsonObject,
+    servers: Vec<OwnedServerName>,
+    at_ms: u64,
+}
+
+/// Size, shape, format and reference hash of a PDU.
+fn prepare(value: JsonValue, rules: &RoomVersionRules) -> Result<Prepared> {
+    let size = serde_json::to_vec(&value)
+        .map_err(|error| Error::BadJson(error.to_string()))?
+        .len();
+    if size > myelin_core::rooms::MAX_PDU_BYTES {
+        return Err(Error::TooLarge(format!(
+            "PDU is {size} bytes, more than {}",
+            myelin_core::rooms::MAX_PDU_BYTES
+        )));
+    }
+    let mut object: CanonicalJsonObject = serde_json::from_value(value)
+        .map_err(|error| Error::BadJson(format!("PDU is not canonical JSON: {error}")))?;
+    // Fields a sender must not set, or that differ per server.
+    object.remove("event_id");
+    object.remove("unsigned");
+    ruma::state_res::check_pdu_format(&object, &rules.event_format)
+        .map_err(|reason| Error::BadJson(format!("Malformed PDU: {reason}")))?;
+    let hash = ruma::signatures::reference_hash(&object, rules)
+        .map_err(|error| Error::BadJson(format!("Cannot hash the PDU: {error}")))?;
+    let event_id =
+        EventId::parse(format!("${hash}")).map_err(|error| Error::BadJson(error.to_string()))?;
+    let mut check = object.clone();
+    if rules.signatures.check_event_id_server {
+        check.insert("event_id".into(), event_id.to_string().into());
+    }
+    let servers =
+        ruma::signatures::required_server_signatures_to_verify_event(&check, &rules.signatures)
+            .map_err(|error| Error::BadJson(format!("Unverifiable event: {error}")))?
+            .into_iter()
+            .collect();
+    let at_ms = match check.get("origin_server_ts") {
+        Some(ruma::CanonicalJsonValue::Integer(ts)) => u64::try_from(i64::from(*ts)).unwrap_or(0),
+        _ => myelin_core::users::now_ms(),
+    };
+    Ok(Prepared {
+        event_id,
+        object,
+        check,
+        servers,
+        at_ms,
+    })
+}
+
+/// Checks the signatures (with the keys valid when the event was made) and the content hash;
+/// an event whose hash fails is kept redacted.
+fn finish(
+    pdu: Prepared,
+    keys: &BTreeMap<OwnedServerName, myelin_core::keys::CachedServerKeys>,
+    rules: &RoomVersionRules,
+) -> Result<RemoteEvent> {
+    let mut map = ruma::signatures::PublicKeyMap::new();
+    for server in &pdu.servers {
+        let set = keys
+            .get(server)
+            .map(|cached| cached.usable_at(pdu.at_ms))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(id, key)| ruma::serde::Base64::parse(key).ok().map(|key| (id, key)))
+            .collect();
+        map.insert(server.to_string(), set);
+    }
+    let mut object = pdu.object;
+    match ruma::signatures::verify_event(&map, &pdu.check, rules) {
+        Ok(ruma::signatures::Verified::All) => {}
+        Ok(ruma::signatures::Verified::Signatures) => {
+            tracing::info!(event_id = %pdu.event_id, "content hash mismatch: keeping the event redacted");
+            object = ruma::canonical_json::redact(object, &rules.redaction, None)
+                .map_err(|error| Error::BadJson(format!("Cannot redact the PDU: {error}")))?;
+        }
+        Err(error) => return Err(Error::Forbidden(format!("Bad event signature: {error}"))),
+    }
+    Ok(RemoteEvent {
+        event_id: pdu.event_id,
+        object,
+    })
+}
+
+/// Maps `items` through `work` on blocking threads, one chunk per core, keeping the order.
+async fn in_parallel<T, R>(
+    items: Vec<T>,
+    rules: &RoomVersionRules,
+    work: fn(T, &RoomVersionRules) -> Result<R>,
+) -> Vec<Result<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    if items.len() < 8 {
+        return items.into_iter().map(|item| work(item, rules)).collect();
+    }
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let chunk = items.len().div_ceil(cores);
+    let mut tasks = Vec::new();
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        let rules = rules.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|item| work(item, &rules))
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(part) => results.extend(part),
+            Err(error) => return vec![Err(Error::Internal(format!("a check failed: {error}")))],
+        }
+    }
+    results
 }

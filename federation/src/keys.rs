@@ -21,7 +21,7 @@ use ruma::{
         ServerSigningKeys, get_remote_server_keys_batch, get_server_keys,
     },
     serde::{Base64, Raw},
-    signatures::{PublicKeyMap, Verified},
+    signatures::PublicKeyMap,
 };
 
 use crate::client::FederationClient;
@@ -85,6 +85,20 @@ impl KeyService {
             );
         }
         CachedServerKeys { keys }
+    }
+
+    /// Every key of `server` we know (fetching when one of `wanted` is unknown or no longer
+    /// valid), for checking many signatures made at different times.
+    pub async fn server_keys(
+        &self,
+        server: &ServerName,
+        wanted: &[String],
+    ) -> Result<CachedServerKeys> {
+        if server == self.own_name {
+            return Ok(self.own());
+        }
+        self.keys_for(server, wanted, now_ms()).await?;
+        cached_server_keys(&self.store, server)
     }
 
     /// Keys of `server` that can check signatures made at `at_ms`, fetching when one of
@@ -245,57 +259,6 @@ impl KeyService {
         Ok(Some(
             serde_json::to_value(document).map_err(|error| Error::Internal(error.to_string()))?,
         ))
-    }
-
-    /// A public-key map with every key needed to check `object`'s signatures (those of the
-    /// servers the room version requires).
-    async fn key_map_for(
-        &self,
-        servers: impl IntoIterator<Item = OwnedServerName>,
-        signatures: Option<&CanonicalJsonObject>,
-        at_ms: u64,
-    ) -> Result<PublicKeyMap> {
-        let mut map = PublicKeyMap::new();
-        for server in servers {
-            let wanted: Vec<String> = signatures
-                .and_then(|all| all.get(server.as_str()))
-                .and_then(|value| value.as_object())
-                .map(|keys| keys.keys().cloned().collect())
-                .unwrap_or_default();
-            let keys = self.keys_for(&server, &wanted, at_ms).await?;
-            let set = keys
-                .into_iter()
-                .filter_map(|(id, key)| Base64::parse(key).ok().map(|key| (id, key)))
-                .collect();
-            map.insert(server.to_string(), set);
-        }
-        Ok(map)
-    }
-
-    /// Checks an event's signatures; `Ok(true)` when its content hash matches too, `Ok(false)`
-    /// when only the signatures hold (the event must be stored redacted).
-    pub async fn verify_event(
-        &self,
-        object: &CanonicalJsonObject,
-        rules: &ruma::room_version_rules::RoomVersionRules,
-    ) -> Result<bool> {
-        let servers =
-            ruma::signatures::required_server_signatures_to_verify_event(object, &rules.signatures)
-                .map_err(|error| Error::BadJson(format!("Unverifiable event: {error}")))?;
-        let signatures = object.get("signatures").and_then(|value| value.as_object());
-        let at_ms = object
-            .get("origin_server_ts")
-            .and_then(|value| match value {
-                ruma::CanonicalJsonValue::Integer(ts) => u64::try_from(i64::from(*ts)).ok(),
-                _ => None,
-            })
-            .unwrap_or_else(now_ms);
-        let map = self.key_map_for(servers, signatures, at_ms).await?;
-        match ruma::signatures::verify_event(&map, object, rules) {
-            Ok(Verified::All) => Ok(true),
-            Ok(Verified::Signatures) => Ok(false),
-            Err(error) => Err(Error::Forbidden(format!("Bad event signature: {error}"))),
-        }
     }
 
     /// Checks a request's `X-Matrix` signature.

@@ -139,28 +139,30 @@ impl Federation {
             }
             None => join,
         };
-        let mut state = Vec::with_capacity(room_state.state.len());
-        for raw in &room_state.state {
-            let value: JsonValue = serde_json::from_str(raw.get())
-                .map_err(|error| Error::BadJson(error.to_string()))?;
-            match self.check_pdu(&value, &rules).await {
-                Ok(event) => state.push(event),
-                Err(error) => {
-                    tracing::info!(%server, %error, "dropping a bad state event from send_join")
-                }
-            }
-        }
-        let mut auth_chain = Vec::with_capacity(room_state.auth_chain.len());
-        for raw in &room_state.auth_chain {
-            let value: JsonValue = serde_json::from_str(raw.get())
-                .map_err(|error| Error::BadJson(error.to_string()))?;
-            match self.check_pdu(&value, &rules).await {
-                Ok(event) => auth_chain.push(event),
-                Err(error) => {
-                    tracing::info!(%server, %error, "dropping a bad auth event from send_join")
-                }
-            }
-        }
+        let parse = |raws: &[Box<serde_json::value::RawValue>]| -> Vec<JsonValue> {
+            raws.iter()
+                .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+                .collect()
+        };
+        let verified = |results: Vec<Result<RemoteEvent>>, what: &str| -> Vec<RemoteEvent> {
+            results
+                .into_iter()
+                .filter_map(|result| {
+                    result
+                        .map_err(|error| tracing::info!(%server, %error, "dropping a bad {what} event from send_join"))
+                        .ok()
+                })
+                .collect()
+        };
+        let state = verified(
+            self.check_pdus(&parse(&room_state.state), &rules).await,
+            "state",
+        );
+        let auth_chain = verified(
+            self.check_pdus(&parse(&room_state.auth_chain), &rules)
+                .await,
+            "auth chain",
+        );
         let room = join.pdu()?.room();
         self.services
             .rooms
@@ -461,12 +463,14 @@ impl ports::Federation for Federation {
                         continue;
                     }
                 };
+                let values: Vec<JsonValue> = response
+                    .pdus
+                    .iter()
+                    .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+                    .collect();
                 let mut events = Vec::new();
-                for raw in &response.pdus {
-                    let Ok(value) = serde_json::from_str::<JsonValue>(raw.get()) else {
-                        continue;
-                    };
-                    match self.check_pdu(&value, &rules).await {
+                for checked in self.check_pdus(&values, &rules).await {
+                    match checked {
                         Ok(event) => {
                             let pdu = event.pdu()?;
                             if let Err(error) =

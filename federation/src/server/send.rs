@@ -52,37 +52,66 @@ pub async fn send_transaction(
         )));
     }
 
-    let mut results = BTreeMap::new();
+    // PDUs grouped by room in their order; each room's are checked (hashes, signatures) in
+    // parallel first, then placed one by one.
+    let mut by_room: Vec<(OwnedRoomId, Vec<JsonValue>)> = Vec::new();
     for raw in &body.pdus {
-        let value: JsonValue = match serde_json::from_str(raw.get()) {
-            Ok(value) => value,
-            Err(_) => continue,
+        let Ok(value) = serde_json::from_str::<JsonValue>(raw.get()) else {
+            continue;
         };
-        let room_id = value
+        let Some(room_id) = value
             .get("room_id")
             .and_then(JsonValue::as_str)
-            .and_then(|id| RoomId::parse(id).ok());
-        let Some(room_id) = room_id else {
+            .and_then(|id| RoomId::parse(id).ok())
+        else {
             tracing::info!(%origin, "dropping a PDU without a room id");
             continue;
         };
-        let counters = &state.services.metrics.federation;
-        match state.handle_pdu(&origin, &room_id, &value, 0).await {
-            Ok((event_id, outcome)) => {
-                let counter = match outcome {
-                    myelin_core::rooms::IngestOutcome::SoftFailed => &counters.pdus_soft_failed,
-                    _ => &counters.pdus_accepted,
-                };
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                results.insert(event_id, Ok(()));
-            }
+        match by_room.iter_mut().find(|(room, _)| *room == room_id) {
+            Some((_, values)) => values.push(value),
+            None => by_room.push((room_id, vec![value])),
+        }
+    }
+    let mut results = BTreeMap::new();
+    let counters = &state.services.metrics.federation;
+    for (room_id, values) in by_room {
+        let rules = match state.room_rules(&room_id) {
+            Ok(rules) => rules,
             Err(error) => {
+                tracing::info!(%origin, %room_id, %error, "PDUs for a room this server does not know");
                 counters
                     .pdus_refused
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!(%origin, %room_id, %error, "refused a PDU");
-                if let Some(event_id) = pdu_event_id(&state, &room_id, &value) {
-                    results.insert(event_id, Err(error.to_string()));
+                    .fetch_add(values.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
+        };
+        let checked = state.check_pdus(&values, &rules).await;
+        for (value, checked) in values.iter().zip(checked) {
+            let outcome = match checked {
+                Ok(event) => {
+                    state
+                        .handle_checked(&origin, &room_id, event, &rules, 0)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok((event_id, outcome)) => {
+                    let counter = match outcome {
+                        myelin_core::rooms::IngestOutcome::SoftFailed => &counters.pdus_soft_failed,
+                        _ => &counters.pdus_accepted,
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    results.insert(event_id, Ok(()));
+                }
+                Err(error) => {
+                    counters
+                        .pdus_refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(%origin, %room_id, %error, "refused a PDU");
+                    if let Some(event_id) = pdu_event_id(&state, &room_id, value) {
+                        results.insert(event_id, Err(error.to_string()));
+                    }
                 }
             }
         }
