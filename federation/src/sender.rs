@@ -34,6 +34,8 @@ const MAX_PDUS: usize = 50;
 const MAX_EDUS: usize = 100;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
+/// Stream positions filed per batch.
+const FILE_STEP: u64 = 1000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -142,11 +144,19 @@ impl Sender {
 
     /// Files stream items after our position into destination queues.
     async fn file_new_items(&self) -> Result<()> {
-        let position = self.position()?;
-        let watermark = self.services.notifier.current();
-        if watermark <= position {
-            return Ok(());
+        loop {
+            let position = self.position()?;
+            let watermark = self.services.notifier.current();
+            if watermark <= position {
+                return Ok(());
+            }
+            // A bounded step at a time: after a long pause the backlog can be large.
+            self.file_items_until(position, watermark.min(position + FILE_STEP))
+                .await?;
         }
+    }
+
+    async fn file_items_until(&self, position: u64, watermark: u64) -> Result<()> {
         let items = items_between(&self.services.store, position, watermark)?;
         let mut batch = WriteBatch::new();
         let mut woken = BTreeSet::new();
@@ -608,6 +618,30 @@ impl Worker {
                     .federation
                     .transactions_failed
                     .fetch_add(1, Ordering::Relaxed);
+                if matches!(
+                    error,
+                    Error::Forbidden(_)
+                        | Error::NotFound(_)
+                        | Error::InvalidParam(_)
+                        | Error::BadJson(_)
+                        | Error::TooLarge(_)
+                ) {
+                    // The destination refuses this transaction for good (it denies us, or finds
+                    // it malformed): retrying would block its queue forever.
+                    tracing::warn!(destination = %self.name, %error, "destination refused a transaction; dropping it");
+                    let mut batch = WriteBatch::new();
+                    let dropped = sent_keys.len();
+                    for key in sent_keys {
+                        batch.delete(DESTINATION_QUEUE, key);
+                    }
+                    self.services.store.commit(batch).await?;
+                    self.services
+                        .metrics
+                        .federation
+                        .queue_depth
+                        .fetch_sub(i64::try_from(dropped).unwrap_or(0), Ordering::Relaxed);
+                    return Ok(true);
+                }
                 Err(error)
             }
         }
