@@ -80,6 +80,16 @@ pub fn items_between(
     after: StreamPosition,
     up_to: StreamPosition,
 ) -> Result<Vec<(StreamPosition, StreamItem)>> {
+    items_after(store, after, up_to, usize::MAX)
+}
+
+/// The first `limit` items with positions in `(after, up_to]`, in order.
+pub fn items_after(
+    store: &Store,
+    after: StreamPosition,
+    up_to: StreamPosition,
+    limit: usize,
+) -> Result<Vec<(StreamPosition, StreamItem)>> {
     if up_to <= after {
         return Ok(Vec::new());
     }
@@ -91,7 +101,7 @@ pub fn items_between(
             std::ops::Bound::Included(&start[..]),
             std::ops::Bound::Included(&end[..]),
             false,
-            usize::MAX,
+            limit,
         )?
         .into_iter()
         .map(|(key, value)| {

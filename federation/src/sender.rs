@@ -14,7 +14,7 @@ use std::{
 use myelin_core::{
     Error, Result, Services,
     storage::{WriteBatch, compound_key, split_key},
-    stream::{StreamItem, items_between},
+    stream::{StreamItem, items_after},
     users::now_ms,
 };
 use ruma::{
@@ -34,8 +34,8 @@ const MAX_PDUS: usize = 50;
 const MAX_EDUS: usize = 100;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
-/// Stream positions filed per batch.
-const FILE_STEP: u64 = 1000;
+/// Stream items filed per batch.
+const FILE_STEP: usize = 1000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -93,7 +93,23 @@ impl Sender {
     }
 
     /// Starts the stream follower and a worker for every destination with a non-empty queue.
+    /// On its very first start the sender begins at the current end of the stream: events from
+    /// before federation was on are not sent anywhere.
     pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        if matches!(
+            self.services.store.get(SENDER_STATE, POSITION_KEY),
+            Ok(None)
+        ) {
+            let mut batch = WriteBatch::new();
+            batch.put(
+                SENDER_STATE,
+                POSITION_KEY.to_vec(),
+                self.services.notifier.current().to_be_bytes().to_vec(),
+            );
+            if let Err(error) = self.services.store.apply_now(batch) {
+                tracing::error!(%error, "cannot record the federation sender's start");
+            }
+        }
         // Queues left from before a restart.
         if let Ok(rows) = self
             .services
@@ -150,14 +166,18 @@ impl Sender {
             if watermark <= position {
                 return Ok(());
             }
-            // A bounded step at a time: after a long pause the backlog can be large.
-            self.file_items_until(position, watermark.min(position + FILE_STEP))
-                .await?;
+            // A bounded number of items at a time: after a long pause the backlog can be large.
+            let items = items_after(&self.services.store, position, watermark, FILE_STEP)?;
+            let until = match items.last() {
+                Some((last, _)) if items.len() == FILE_STEP => *last,
+                _ => watermark,
+            };
+            self.file_items(items, until).await?;
         }
     }
 
-    async fn file_items_until(&self, position: u64, watermark: u64) -> Result<()> {
-        let items = items_between(&self.services.store, position, watermark)?;
+    /// Files `items` and moves the sender's position to `until`.
+    async fn file_items(&self, items: Vec<(u64, StreamItem)>, watermark: u64) -> Result<()> {
         let mut batch = WriteBatch::new();
         let mut woken = BTreeSet::new();
         let own = self.services.rooms.server_name().clone();
