@@ -279,6 +279,8 @@ fn main() {
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(40);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // reqwest is built with `rustls-no-provider` here: install the provider before any client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
         let synapse = start_synapse(&root);

@@ -112,7 +112,8 @@ impl Federation {
             .await
     }
 
-    /// [`Federation::handle_pdu`] for a PDU whose signatures and hashes were checked.
+    /// [`Federation::handle_pdu`] for a PDU whose signatures and hashes were checked. What it
+    /// stores is made durable by the caller's next durable commit (the transaction's result).
     pub(crate) async fn handle_checked(
         &self,
         origin: &ServerName,
@@ -155,7 +156,7 @@ impl Federation {
         let outcome = self
             .services
             .rooms
-            .ingest(room_id, event, state_before)
+            .ingest_unflushed(room_id, event, state_before)
             .await?;
         Ok((event_id, outcome))
     }

@@ -47,7 +47,7 @@ impl TestServer {
         Self {
             server: Some(server),
             url,
-            http: reqwest::Client::new(),
+            http: http_client(),
             dir,
         }
     }
@@ -373,4 +373,16 @@ fn init_test_logging() {
                 .try_init();
         }
     });
+}
+
+/// A client for tests. reqwest is built with `rustls-no-provider` in this workspace, so the
+/// process-wide crypto provider is installed first (servers in the process do it too, but a
+/// test may build its client before starting one).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("http client")
+}
+
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

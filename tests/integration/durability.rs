@@ -97,7 +97,7 @@ async fn acknowledged_writes_survive_sigkill() {
         .unwrap_or(2);
     let dir = tempfile::tempdir().expect("tempdir");
     let environment = server_env(dir.path());
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     let mut server = spawn_server(&environment);
     let alice = register(&http, &server.url, "alice").await;
     for round in 0..rounds {
@@ -260,7 +260,7 @@ async fn accounts_made_with_the_cli_can_log_in_and_cli_deactivation_locks_them_o
                 .await
                 .expect("start");
             let body = json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": localpart }, "password": password });
-            let response = reqwest::Client::new()
+            let response = crate::common::http_client()
                 .post(format!("{}/_matrix/client/v3/login", server.client_url()))
                 .json(&body)
                 .send()
@@ -323,7 +323,7 @@ async fn first_start_tells_the_newcomer_a_token_that_registers_an_account() {
     assert!(line.contains("myelin user create"), "{line}");
     let token = line.rsplit(' ').next().expect("token").trim().to_owned();
     let body = json!({ "username": "newcomer", "password": PASSWORD, "auth": { "type": "m.login.registration_token", "token": token } });
-    let response = reqwest::Client::new()
+    let response = crate::common::http_client()
         .post(format!("{}/_matrix/client/v3/register", server.url))
         .json(&body)
         .send()
@@ -338,7 +338,7 @@ async fn first_start_tells_the_newcomer_a_token_that_registers_an_account() {
 async fn acknowledged_events_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let environment = server_env(dir.path());
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     let mut server = spawn_server(&environment);
     let alice = register(&http, &server.url, "alice").await;
     let created: serde_json::Value = http
@@ -402,4 +402,96 @@ async fn acknowledged_events_survive_sigkill() {
     );
     server.child.kill().expect("kill");
     let _ = server.child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pdus_acknowledged_over_federation_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = crate::common::free_port();
+    let mut environment = server_env(dir.path());
+    environment.retain(|(key, _)| *key != "MYELIN_FEDERATION__ENABLED");
+    environment.extend([
+        ("MYELIN_SERVER__NAME", format!("localhost:{port}")),
+        ("MYELIN_FEDERATION__BIND", format!("127.0.0.1:{port}")),
+        ("MYELIN_FEDERATION__VERIFY_CERTIFICATES", "false".into()),
+        (
+            "MYELIN_FEDERATION__IP_RANGE_ALLOWLIST",
+            r#"["127.0.0.0/8"]"#.into(),
+        ),
+    ]);
+    let http = crate::common::http_client();
+    let mut server = spawn_server(&environment);
+    let alice = register(&http, &server.url, "alice").await;
+    let created: serde_json::Value = http
+        .post(format!("{}/_matrix/client/v3/createRoom", server.url))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({ "preset": "public_chat", "room_version": "11" }))
+        .send()
+        .await
+        .expect("createRoom")
+        .json()
+        .await
+        .expect("json");
+    let room_id = created["room_id"].as_str().expect("room id").to_owned();
+
+    // A second server, in this process, joins and sends three transactions of 50 PDUs.
+    let (origin, _) = crate::common::TestServer::start_federated().await;
+    let bob = origin.register("bob").await;
+    let joined = origin
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?via=localhost:{port}"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let events = crate::federation_refusals::chained_messages(&origin, &room_id, &bob.user_id, 150);
+    let receiver = ReceiverName {
+        name: format!("localhost:{port}"),
+        port,
+    };
+    for batch in events.chunks(50) {
+        let (status, body) = receiver.send(&origin, batch.to_vec()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reaped");
+
+    let mut server = spawn_server(&environment);
+    let page: serde_json::Value = http
+        .get(format!(
+            "{}/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=500",
+            server.url
+        ))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .expect("messages")
+        .json()
+        .await
+        .expect("json");
+    let bodies = crate::common::message_bodies(&page["chunk"]);
+    assert_eq!(
+        bodies.len(),
+        150,
+        "every acknowledged PDU is there after SIGKILL"
+    );
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}
+
+/// The binary under test as a federation destination.
+struct ReceiverName {
+    name: String,
+    port: u16,
+}
+
+impl ReceiverName {
+    async fn send(
+        &self,
+        origin: &crate::common::TestServer,
+        pdus: Vec<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        crate::federation_refusals::send_transaction_to(origin, &self.name, self.port, pdus).await
+    }
 }

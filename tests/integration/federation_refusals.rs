@@ -17,7 +17,7 @@ use serde_json::{Value, json, value::to_raw_value};
 use crate::common::{TestServer, TestUser, message_bodies};
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::common::http_client_builder()
         .tls_danger_accept_invalid_certs(true)
         .build()
         .expect("client")
@@ -31,8 +31,36 @@ async fn send_transaction(
     pdus: Vec<Value>,
     key: Option<&Ed25519KeyPair>,
 ) -> (StatusCode, Value) {
+    let address = destination.server().federation_addr.expect("federation");
+    signed_transaction(
+        origin,
+        &destination.server_name(),
+        address.port(),
+        pdus,
+        key,
+    )
+    .await
+}
+
+/// A transaction from `origin` to the server named `destination` on 127.0.0.1:`port`.
+pub(crate) async fn send_transaction_to(
+    origin: &TestServer,
+    destination: &str,
+    port: u16,
+    pdus: Vec<Value>,
+) -> (StatusCode, Value) {
+    signed_transaction(origin, destination, port, pdus, None).await
+}
+
+async fn signed_transaction(
+    origin: &TestServer,
+    destination: &str,
+    port: u16,
+    pdus: Vec<Value>,
+    key: Option<&Ed25519KeyPair>,
+) -> (StatusCode, Value) {
     let origin_name = OwnedServerName::try_from(origin.server_name()).expect("name");
-    let destination_name = OwnedServerName::try_from(destination.server_name()).expect("name");
+    let destination_name = OwnedServerName::try_from(destination).expect("name");
     let mut request = send_transaction_message::v1::Request::new(
         OwnedTransactionId::from(format!("t{}", rand::random::<u64>())),
         origin_name.clone(),
@@ -44,9 +72,8 @@ async fn send_transaction(
         .collect();
     let own_key = &origin.server().services().keys.key_pair;
     let input = XMatrixSigningInput::new(origin_name, destination_name, key.unwrap_or(own_key));
-    let address = destination.server().federation_addr.expect("federation");
     let http_request = request
-        .try_into_http_request::<Vec<u8>>(&format!("https://{address}"), input, ())
+        .try_into_http_request::<Vec<u8>>(&format!("https://127.0.0.1:{port}"), input, ())
         .expect("request");
     let response = http()
         .execute(reqwest::Request::try_from(http_request).expect("reqwest request"))
@@ -54,6 +81,51 @@ async fn send_transaction(
         .expect("sent");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `count` messages of `sender` chained one after the other from `origin`'s view of the room,
+/// signed by `origin`.
+pub(crate) fn chained_messages(
+    origin: &TestServer,
+    room_id: &str,
+    sender: &str,
+    count: usize,
+) -> Vec<Value> {
+    let rooms = &origin.server().services().rooms;
+    let room_id = RoomId::parse(room_id).expect("room id");
+    let sender = UserId::parse(sender).expect("user id");
+    let spec = myelin_core::rooms::EventSpec::message("m.room.message", json!({}));
+    let (version, template) = rooms
+        .event_template(&room_id, &sender, &spec)
+        .expect("template");
+    let depth = match template.get("depth") {
+        Some(CanonicalJsonValue::Integer(depth)) => i64::from(*depth),
+        _ => 1,
+    };
+    let mut prev: Option<String> = None;
+    let mut events = Vec::new();
+    for (n, depth) in (0..count).zip(depth..) {
+        let mut object = template.clone();
+        if let Some(prev) = &prev {
+            object.insert(
+                "prev_events".into(),
+                CanonicalJsonValue::Array(vec![prev.clone().into()]),
+            );
+        }
+        object.insert(
+            "depth".into(),
+            CanonicalJsonValue::Integer(depth.try_into().expect("depth")),
+        );
+        object.insert(
+            "content".into(),
+            serde_json::from_value(json!({ "msgtype": "m.text", "body": format!("chained {n}") }))
+                .expect("content"),
+        );
+        let event = rooms.sign_template(&version, object).expect("signed");
+        prev = Some(event.event_id.to_string());
+        events.push(serde_json::to_value(&event.object).expect("json"));
+    }
+    events
 }
 
 /// An event `sender` on `origin` would build in `room_id`, signed by `origin`.

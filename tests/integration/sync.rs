@@ -91,7 +91,7 @@ async fn incremental_sync_returns_only_what_is_new_and_long_polls() {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let path = format!("{url}/_matrix/client/v3/rooms/{room_id}/send/m.room.message/wake");
-            reqwest::Client::new()
+            crate::common::http_client()
                 .put(path)
                 .bearer_auth(&alice.access_token)
                 .json(&json!({ "msgtype": "m.text", "body": "wake up" }))

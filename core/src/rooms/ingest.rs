@@ -20,6 +20,28 @@ use super::{
 };
 use crate::{Error, Result, storage::WriteBatch};
 
+/// When a write must be on stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Before the call returns.
+    Now,
+    /// With the next durable commit (which the caller makes before answering anyone).
+    Later,
+}
+
+impl Rooms {
+    pub(crate) async fn commit_with(
+        &self,
+        batch: WriteBatch,
+        durability: Durability,
+    ) -> Result<()> {
+        match durability {
+            Durability::Now => self.store().commit(batch).await,
+            Durability::Later => self.store().commit_lazy(batch).await,
+        }
+    }
+}
+
 /// What became of a remote event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestOutcome {
@@ -134,6 +156,29 @@ impl Rooms {
         event: RemoteEvent,
         state_before: Option<StateMap>,
     ) -> Result<IngestOutcome> {
+        self.ingest_with(room_id, event, state_before, Durability::Now)
+            .await
+    }
+
+    /// [`Rooms::ingest`] without waiting for the flush: for the PDUs of one transaction, whose
+    /// answer is sent after a final durable commit that covers them all.
+    pub async fn ingest_unflushed(
+        &self,
+        room_id: &RoomId,
+        event: RemoteEvent,
+        state_before: Option<StateMap>,
+    ) -> Result<IngestOutcome> {
+        self.ingest_with(room_id, event, state_before, Durability::Later)
+            .await
+    }
+
+    async fn ingest_with(
+        &self,
+        room_id: &RoomId,
+        event: RemoteEvent,
+        state_before: Option<StateMap>,
+        durability: Durability,
+    ) -> Result<IngestOutcome> {
         let lock = self.lock(room_id).await;
         let info = self.existing_room(room_id)?;
         let rules = rules_of(&info)?;
@@ -188,7 +233,7 @@ impl Rooms {
                     .map_err(|error| Error::Internal(error.to_string()))?,
             );
             Self::put_event_snapshots(&mut batch, &pdu.event_id, before_id, after_id);
-            self.store().commit(batch).await?;
+            self.commit_with(batch, durability).await?;
             return Ok(IngestOutcome::SoftFailed);
         }
 
@@ -235,7 +280,16 @@ impl Rooms {
             pending,
         };
         let position = self
-            .persist_placed(&lock, info, &rules, &pdu, event.object, batch, placement)
+            .persist_placed(
+                &lock,
+                info,
+                &rules,
+                &pdu,
+                event.object,
+                batch,
+                placement,
+                durability,
+            )
             .await?;
         Ok(IngestOutcome::Persisted(position))
     }
@@ -451,8 +505,17 @@ impl Rooms {
             extremities: vec![pdu.event_id.clone()],
             pending,
         };
-        self.persist_placed(&lock, info, &rules, &pdu, join.object, batch, placement)
-            .await
+        self.persist_placed(
+            &lock,
+            info,
+            &rules,
+            &pdu,
+            join.object,
+            batch,
+            placement,
+            Durability::Now,
+        )
+        .await
     }
 
     /// The earliest event of the room's timeline on this server, with its position.

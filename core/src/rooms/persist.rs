@@ -148,8 +148,17 @@ impl Rooms {
             extremities: vec![pdu.event_id.clone()],
             pending,
         };
-        self.persist_placed(lock, info, rules, pdu, object, batch, placement)
-            .await
+        self.persist_placed(
+            lock,
+            info,
+            rules,
+            pdu,
+            object,
+            batch,
+            placement,
+            super::ingest::Durability::Now,
+        )
+        .await
     }
 
     /// Writes the event, its indexes, its snapshots and the room's new current state in one
@@ -164,6 +173,7 @@ impl Rooms {
         object: CanonicalJsonObject,
         mut batch: WriteBatch,
         placement: Placement,
+        durability: super::ingest::Durability,
     ) -> Result<u64> {
         let room_id = lock.room_id();
         let pending = self.notifier().next();
@@ -213,7 +223,7 @@ impl Rooms {
         info.latest_depth = info.latest_depth.max(u64::from(pdu.depth));
         info.state_snapshot = Some(placement.current);
         batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
-        self.store().commit(batch).await?;
+        self.commit_with(batch, durability).await?;
         drop(pending);
         Ok(position)
     }
