@@ -18,6 +18,8 @@ PASSWORD = "correct horse battery"
 class Client:
     """A minimal client-server API client (the stdlib only, so what is tested is the servers)."""
 
+    timeout = 60
+
     def __init__(self, base: str, name: str):
         self.base = base
         body = {"username": name, "password": PASSWORD, "auth": {"type": "m.login.dummy"}}
@@ -33,7 +35,7 @@ class Client:
         if auth:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
