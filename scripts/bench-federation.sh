@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Federation benchmarks against Synapse, in one run on this machine (release builds; Synapse from
-# PyPI with SQLite): the time for a user of another server to join a Synapse room with 2,000
-# members and 10,000 state events (Myelin against a second Synapse), and inbound transactions of
-# 50 PDUs per second (Myelin against Synapse receiving the same signed transactions).
+# PyPI with SQLite): the time for a user of another server to join, through Synapse, a room with
+# 2,000 members and 10,000 state events (Myelin against a second Synapse; the room is built on a
+# seed Myelin, which Synapse then joins), and inbound transactions of 50 PDUs per second (Myelin
+# against Synapse receiving the same signed transactions).
 # Writes bench/results/federation-join.json and federation-ingest.json. Takes ~10 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
