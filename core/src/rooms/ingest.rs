@@ -264,7 +264,10 @@ impl Rooms {
                 .filter(|(pair, id)| current.get(*pair) != Some(*id))
                 .map(|(pair, id)| (pair.clone(), id.clone()))
                 .collect();
-            let id = if changes.is_empty() {
+            let id = if linear {
+                // The event's own state is the room's state now.
+                after_id
+            } else if changes.is_empty() {
                 current_id
             } else {
                 self.write_full_snapshot(&mut batch, &mut pending, &resolved)?
