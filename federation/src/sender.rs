@@ -245,7 +245,9 @@ impl Sender {
             POSITION_KEY.to_vec(),
             watermark.to_be_bytes().to_vec(),
         );
-        self.services.store.commit(batch).await?;
+        // Not flushed on its own: losing this batch in a crash loses the position with it, and
+        // the items are filed again after the restart (queue keys make that idempotent).
+        self.services.store.commit_lazy(batch).await?;
         self.add_queued(filed);
         for destination in woken {
             self.wake(&destination);
