@@ -197,7 +197,12 @@ impl Sender {
                     if pdu.sender.server_name() != own {
                         continue;
                     }
-                    for destination in self.event_destinations(&pdu)? {
+                    // One unreadable event must not stop the stream for everyone.
+                    let destinations = self.event_destinations(&pdu).unwrap_or_else(|error| {
+                        tracing::error!(%event_id, %error, "cannot tell where an event goes");
+                        BTreeSet::new()
+                    });
+                    for destination in destinations {
                         queue(
                             &mut batch,
                             &destination,
@@ -226,7 +231,13 @@ impl Sender {
                             "data": data,
                         } } } },
                     });
-                    for destination in self.room_destinations(&receipt.room_id)? {
+                    let destinations =
+                        self.room_destinations(&receipt.room_id)
+                            .unwrap_or_else(|error| {
+                                tracing::error!(%error, "cannot tell where a receipt goes");
+                                BTreeSet::new()
+                            });
+                    for destination in destinations {
                         queue(
                             &mut batch,
                             &destination,
