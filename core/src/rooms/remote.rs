@@ -191,24 +191,44 @@ impl Rooms {
 
     /// Servers with a joined member in the room now (this one included when it has one).
     pub fn joined_servers(&self, room_id: &RoomId) -> Result<BTreeSet<OwnedServerName>> {
-        Ok(self
-            .joined_members(room_id)?
-            .into_iter()
-            .filter_map(|event| {
-                event
-                    .state_key
-                    .as_deref()
-                    .and_then(|key| UserId::parse(key).ok())
-                    .map(|user| user.server_name().to_owned())
-            })
-            .collect())
+        match self
+            .room_info(room_id)?
+            .and_then(|info| info.state_snapshot)
+        {
+            Some(snapshot) => Ok((*self.joined_servers_of(snapshot)?).clone()),
+            // Rooms stored before snapshots existed.
+            None => Ok(self
+                .joined_members(room_id)?
+                .into_iter()
+                .filter_map(|event| {
+                    event
+                        .state_key
+                        .as_deref()
+                        .and_then(|key| UserId::parse(key).ok())
+                        .map(|user| user.server_name().to_owned())
+                })
+                .collect()),
+        }
     }
 
     /// Servers with a joined member in the state after `event_id`.
     pub fn joined_servers_at(&self, event_id: &EventId) -> Result<BTreeSet<OwnedServerName>> {
-        let Some(state) = self.state_after_event(event_id)? else {
-            return Ok(BTreeSet::new());
-        };
+        match self.event_snapshots(event_id)? {
+            Some((_, after)) => Ok((*self.joined_servers_of(after)?).clone()),
+            None => Ok(BTreeSet::new()),
+        }
+    }
+
+    /// Servers with a joined member in a state snapshot; snapshots never change, so the answer
+    /// is cached (federation reads and EDU fan-out ask for it all the time).
+    fn joined_servers_of(
+        &self,
+        snapshot: u64,
+    ) -> Result<std::sync::Arc<BTreeSet<OwnedServerName>>> {
+        if let Some(servers) = self.inner.snapshots.cached_servers(snapshot) {
+            return Ok(servers);
+        }
+        let state = self.snapshot_map(snapshot)?;
         let mut servers = BTreeSet::new();
         for ((kind, key), id) in state.iter() {
             if kind != "m.room.member" {
@@ -230,6 +250,10 @@ impl Rooms {
                 servers.insert(user.server_name().to_owned());
             }
         }
+        let servers = std::sync::Arc::new(servers);
+        self.inner
+            .snapshots
+            .cache_servers(snapshot, std::sync::Arc::clone(&servers));
         Ok(servers)
     }
 

@@ -45,6 +45,29 @@ struct Snapshot {
 pub(crate) struct SnapshotIds {
     next: std::sync::atomic::AtomicU64,
     cache: Mutex<HashMap<u64, Arc<StateMap>>>,
+    /// Snapshot → servers with a joined member in it.
+    servers: Mutex<HashMap<u64, Arc<std::collections::BTreeSet<ruma::OwnedServerName>>>>,
+}
+
+impl SnapshotIds {
+    pub(crate) fn cached_servers(
+        &self,
+        snapshot: u64,
+    ) -> Option<Arc<std::collections::BTreeSet<ruma::OwnedServerName>>> {
+        lock(&self.servers).get(&snapshot).cloned()
+    }
+
+    pub(crate) fn cache_servers(
+        &self,
+        snapshot: u64,
+        servers: Arc<std::collections::BTreeSet<ruma::OwnedServerName>>,
+    ) {
+        let mut cache = lock(&self.servers);
+        if cache.len() >= CACHE_ENTRIES * 4 {
+            cache.clear();
+        }
+        cache.insert(snapshot, servers);
+    }
 }
 
 impl SnapshotIds {
@@ -69,6 +92,7 @@ impl SnapshotIds {
         Ok(Self {
             next: next.into(),
             cache: Mutex::new(HashMap::new()),
+            servers: Mutex::new(HashMap::new()),
         })
     }
 }
