@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod filter;
 mod filtering;
+mod keys;
 mod membership;
 mod message;
 mod ops;
@@ -181,6 +182,10 @@ pub fn router(state: AppState) -> Router {
 
     router =
         route::<c::room::create_room::v3::Request, _, _>(router, room::create_room::create_room);
+    router =
+        route::<c::keys::upload_keys::v3::Request, _, _>(router, keys::upload_keys::upload_keys);
+    router = route::<c::keys::get_keys::v3::Request, _, _>(router, keys::get_keys::get_keys);
+    router = route::<c::keys::claim_keys::v3::Request, _, _>(router, keys::claim_keys::claim_keys);
     router = route::<c::space::get_hierarchy::v1::Request, _, _>(
         router,
         room::get_hierarchy::get_hierarchy,

@@ -9,6 +9,7 @@ mod common;
 mod devices;
 mod discovery;
 mod durability;
+mod e2ee;
 mod ephemeral;
 mod federation;
 mod federation_refusals;

@@ -151,6 +151,7 @@ impl Users {
             batch.delete(REFRESHDIGEST_SESSION, refresh.into_bytes());
         }
         batch.delete(USERDEVICEID_DEVICE, device_key(user_id, device_id));
+        self.remove_device_keys_into(batch, user_id, device_id)?;
         if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
             dirty.remove(&(user_id.to_owned(), device_id.to_owned()));
         }

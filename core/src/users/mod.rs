@@ -4,6 +4,7 @@
 pub(crate) mod account_data;
 mod accounts;
 mod devices;
+mod e2ee;
 mod filters;
 mod passwords;
 mod profile;

@@ -1,0 +1,212 @@
+//! End-to-end encryption keys: upload, query, claim (one-time then fallback), counts in sync,
+//! refusals.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, TestUser, assert_error};
+
+fn device_keys(user: &TestUser) -> Value {
+    json!({
+        "user_id": user.user_id,
+        "device_id": user.device_id,
+        "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+        "keys": {
+            format!("curve25519:{}", user.device_id): "wjLpTLRqbqBzLs63aYaEv2Boi6cFEbbM/sSRQ2oAKk4",
+            format!("ed25519:{}", user.device_id): "nE6W2fCblxDcOFmeEtCHNl8/l8bXcu7GKyAswA4r3mM",
+        },
+        "signatures": { user.user_id.clone(): { format!("ed25519:{}", user.device_id): "dSO80A01XiigH3uBiDVx/EjzaoycHcjq9lfQX0uWsqxl2giMIiSPR8a4d291W1ihKJL/a+myXS367WT6NAIcBA" } },
+    })
+}
+
+fn one_time_key(n: u32) -> Value {
+    json!({ "key": format!("otk{n}"), "signatures": { "@x:y": { "ed25519:D": "sig" } } })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_are_uploaded_queried_and_claimed_once_then_the_fallback() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let upload = json!({
+        "device_keys": device_keys(&alice),
+        "one_time_keys": {
+            "signed_curve25519:AAAAAQ": one_time_key(1),
+            "signed_curve25519:AAAAAg": one_time_key(2),
+            "signed_curve25519:AAAAAw": one_time_key(3),
+        },
+        "fallback_keys": { "signed_curve25519:AAAABA": { "key": "fallback", "fallback": true, "signatures": {} } },
+    });
+    let (status, counts) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            upload.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    assert_eq!(
+        counts["one_time_key_counts"],
+        json!({ "signed_curve25519": 3 })
+    );
+    // Uploading the same keys again changes nothing.
+    let (_, again) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            upload,
+        )
+        .await;
+    assert_eq!(
+        again["one_time_key_counts"],
+        json!({ "signed_curve25519": 3 })
+    );
+
+    let sync = server.sync(&alice, None, 0).await;
+    assert_eq!(
+        sync["device_one_time_keys_count"],
+        json!({ "signed_curve25519": 3 })
+    );
+    assert_eq!(
+        sync["device_unused_fallback_key_types"],
+        json!(["signed_curve25519"])
+    );
+
+    // Bob sees Alice's device keys as she uploaded them.
+    let (status, query) = server
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            json!({ "device_keys": { alice.user_id.clone(): [] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}");
+    let keys = &query["device_keys"][&alice.user_id][&alice.device_id];
+    assert_eq!(keys["keys"], device_keys(&alice)["keys"]);
+    assert_eq!(keys["signatures"], device_keys(&alice)["signatures"]);
+
+    // Three claims take the three one-time keys, each once; then the fallback key, repeatedly.
+    let claim = json!({ "one_time_keys": { alice.user_id.clone(): { alice.device_id.clone(): "signed_curve25519" } } });
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let (status, claimed) = server
+            .post(
+                "/_matrix/client/v3/keys/claim",
+                Some(&bob.access_token),
+                claim.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{claimed}");
+        let keys = claimed["one_time_keys"][&alice.user_id][&alice.device_id]
+            .as_object()
+            .expect("a key")
+            .clone();
+        taken.extend(keys.into_iter().map(|(id, key)| (id, key["key"].clone())));
+    }
+    taken.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        taken.iter().map(|(_, key)| key.clone()).collect::<Vec<_>>(),
+        [json!("otk1"), json!("otk2"), json!("otk3")]
+    );
+    for _ in 0..2 {
+        let (_, claimed) = server
+            .post(
+                "/_matrix/client/v3/keys/claim",
+                Some(&bob.access_token),
+                claim.clone(),
+            )
+            .await;
+        assert_eq!(
+            claimed["one_time_keys"][&alice.user_id][&alice.device_id]["signed_curve25519:AAAABA"]
+                ["key"],
+            "fallback"
+        );
+    }
+    let sync = server.sync(&alice, None, 0).await;
+    assert_eq!(sync["device_one_time_keys_count"], json!({}));
+    assert_eq!(sync["device_unused_fallback_key_types"], json!([]));
+
+    // Unknown devices are simply absent from the answer.
+    let (status, none) = server
+        .post("/_matrix/client/v3/keys/claim", Some(&bob.access_token), json!({ "one_time_keys": { alice.user_id.clone(): { "NOSUCHDEVICE": "signed_curve25519" } } }))
+        .await;
+    assert_eq!(
+        (status, none["one_time_keys"].clone()),
+        (StatusCode::OK, json!({}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_key_uploads_are_refused_and_deleted_devices_lose_their_keys() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    // Device keys for someone else's device.
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&bob) }),
+        )
+        .await;
+    assert_error(&result, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    // A one-time key id reused with another key.
+    let first = json!({ "one_time_keys": { "signed_curve25519:AAAAAQ": one_time_key(1) } });
+    let (status, _) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            first,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let clash = json!({ "one_time_keys": { "signed_curve25519:AAAAAQ": one_time_key(9) } });
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            clash,
+        )
+        .await;
+    assert_error(&result, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    // Not JSON of the right shape.
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "one_time_keys": "nope" }),
+        )
+        .await;
+    assert_error(&result, StatusCode::BAD_REQUEST, "M_BAD_JSON");
+
+    // Keys go with their device.
+    let (status, _) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (second_status, second) = server.login("alice", crate::common::PASSWORD).await;
+    assert_eq!(second_status, StatusCode::OK);
+    let other = crate::common::user_from(&second);
+    let body =
+        json!({ "devices": [alice.device_id], "auth": TestServer::password_auth(&alice, None) });
+    let (status, deleted) = server
+        .post(
+            "/_matrix/client/v3/delete_devices",
+            Some(&other.access_token),
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    let (_, query) = server
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            json!({ "device_keys": { alice.user_id.clone(): [] } }),
+        )
+        .await;
+    assert_eq!(query["device_keys"][&alice.user_id], json!({}), "{query}");
+}
