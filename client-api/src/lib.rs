@@ -25,6 +25,7 @@ mod routing;
 mod session;
 mod state;
 mod sync;
+mod to_device;
 
 use std::{sync::Arc, time::Instant};
 
@@ -182,6 +183,10 @@ pub fn router(state: AppState) -> Router {
 
     router =
         route::<c::room::create_room::v3::Request, _, _>(router, room::create_room::create_room);
+    router = route::<c::to_device::send_event_to_device::v3::Request, _, _>(
+        router,
+        to_device::send_event_to_device::send_event_to_device,
+    );
     router =
         route::<c::keys::upload_keys::v3::Request, _, _>(router, keys::upload_keys::upload_keys);
     router = route::<c::keys::get_keys::v3::Request, _, _>(router, keys::get_keys::get_keys);

@@ -35,6 +35,10 @@ pub enum StreamItem {
         room_id: ruma::OwnedRoomId,
         user_id: ruma::OwnedUserId,
     },
+    /// To-device messages were queued for these devices.
+    ToDevice {
+        recipients: Vec<(ruma::OwnedUserId, ruma::OwnedDeviceId)>,
+    },
     /// A read receipt was set.
     Receipt {
         receipt: Box<crate::ephemeral::Receipt>,

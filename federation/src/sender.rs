@@ -247,7 +247,9 @@ impl Sender {
                         woken.insert(destination);
                     }
                 }
-                StreamItem::AccountData { .. } | StreamItem::Membership { .. } => {}
+                StreamItem::AccountData { .. }
+                | StreamItem::Membership { .. }
+                | StreamItem::ToDevice { .. } => {}
             }
         }
         let filed = batch.len();

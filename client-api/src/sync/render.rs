@@ -223,7 +223,6 @@ pub(super) fn render(
     Ok(json!({
         "rooms": { "join": join, "invite": invite, "leave": leave, "knock": knock },
         "account_data": { "events": view.account_data(global, false) },
-        "to_device": { "events": [] },
         "device_one_time_keys_count": users.one_time_key_counts(&identity.user_id, &identity.device_id)?,
         "device_unused_fallback_key_types": users.unused_fallback_key_types(&identity.user_id, &identity.device_id)?,
     }))

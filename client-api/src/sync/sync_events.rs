@@ -117,20 +117,38 @@ pub async fn sync_events(
         .presence
         .on_sync(&identity.user_id, set_presence);
     let ephemeral_since = since_token.map(|token| token.ephemeral);
-    let (data, ephemeral_serial, typing_rooms, presence_events) = loop {
+    let users = &state.services.users;
+    // Syncing on from `since` acknowledges the to-device messages delivered up to it.
+    if let Some(since) = since {
+        users
+            .acknowledge_to_device(&identity.user_id, &identity.device_id, since)
+            .await?;
+    }
+    let (data, ephemeral_serial, typing_rooms, presence_events, to_device) = loop {
         changes.borrow_and_update();
         // Read the serial first: a change racing with this sync shows up in the next one.
         let ephemeral_serial = state.services.typing.serial();
         let data = state.services.rooms.sync(&sync_request)?;
         let typing_rooms = typing_changes(&state, identity, ephemeral_since)?;
         let presence_events = presence_changes(&state, identity, &filter, ephemeral_since)?;
-        let nothing_new = data.is_empty() && typing_rooms.is_empty() && presence_events.is_empty();
+        let to_device =
+            users.to_device_messages(&identity.user_id, &identity.device_id, data.next_position)?;
+        let nothing_new = data.is_empty()
+            && typing_rooms.is_empty()
+            && presence_events.is_empty()
+            && to_device.is_empty();
         if !nothing_new
             || since.is_none()
             || body.full_state
             || tokio::time::Instant::now() >= deadline
         {
-            break (data, ephemeral_serial, typing_rooms, presence_events);
+            break (
+                data,
+                ephemeral_serial,
+                typing_rooms,
+                presence_events,
+                to_device,
+            );
         }
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
@@ -143,6 +161,7 @@ pub async fn sync_events(
     };
     let mut response = render(&state, &view, &data, &typing_rooms)?;
     response["presence"] = json!({ "events": presence_events });
+    response["to_device"] = json!({ "events": to_device });
     response["next_batch"] = SyncToken {
         events: data.next_position,
         ephemeral: ephemeral_serial,

@@ -106,6 +106,7 @@ impl Rooms {
                         account_data_changes.insert((room_id, event_type));
                     }
                     StreamItem::AccountData { .. } => {}
+                    StreamItem::ToDevice { .. } => {}
                     StreamItem::Membership { room_id, user_id } => {
                         if user_id == request.user_id {
                             changed_rooms.insert(room_id);

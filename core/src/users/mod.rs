@@ -10,6 +10,7 @@ mod passwords;
 mod profile;
 mod registration_tokens;
 mod sessions;
+mod to_device;
 mod uia;
 
 use std::{

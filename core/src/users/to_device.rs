@@ -1,0 +1,158 @@
+//! Send-to-device messages between local devices: queued per device with a stream position,
+//! delivered in `/sync` until the device acknowledges them by syncing on from a later token.
+
+use std::collections::BTreeMap;
+
+use ruma::{DeviceId, OwnedDeviceId, OwnedUserId, UserId};
+use serde_json::{Value as JsonValue, json};
+
+use super::Users;
+use crate::{
+    Error, Result,
+    storage::{WriteBatch, compound_key},
+    stream::StreamItem,
+};
+
+/// `(user, device, position, sequence)` → `{sender, type, content}`.
+const USERDEVICEPOSITION_TODEVICE: &str = "userdeviceposition_todevice";
+/// `(user, device, transaction id)` → nothing: transactions already sent.
+const USERDEVICETXN_TODEVICE: &str = "userdevicetxn_todevice";
+
+/// Messages one request may carry at most (Synapse's limit per `sendToDevice`).
+const MAX_MESSAGES: usize = 10_000;
+
+impl Users {
+    /// Queues `messages` (user → device or `*` → content) of type `kind` from a device. A
+    /// repeated transaction id of the same device changes nothing.
+    pub async fn send_to_device(
+        &self,
+        sender: &UserId,
+        sender_device: &DeviceId,
+        txn_id: &str,
+        kind: &str,
+        messages: &BTreeMap<OwnedUserId, BTreeMap<String, JsonValue>>,
+    ) -> Result<()> {
+        let txn_key = compound_key(&[
+            sender.as_bytes(),
+            sender_device.as_bytes(),
+            txn_id.as_bytes(),
+        ]);
+        if self
+            .store()
+            .get(USERDEVICETXN_TODEVICE, &txn_key)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut recipients: Vec<(OwnedUserId, OwnedDeviceId, JsonValue)> = Vec::new();
+        for (user_id, devices) in messages {
+            if !self.is_local(user_id) {
+                return Err(Error::Unsupported(
+                    "Sending to devices on other servers arrives with federated E2EE".into(),
+                ));
+            }
+            for (device, content) in devices {
+                if !content.is_object() {
+                    return Err(Error::BadJson("To-device content must be an object".into()));
+                }
+                let targets: Vec<OwnedDeviceId> = if device == "*" {
+                    self.devices(user_id)?
+                        .into_iter()
+                        .map(|info| info.device_id)
+                        .collect()
+                } else {
+                    vec![OwnedDeviceId::from(device.as_str())]
+                };
+                for target in targets {
+                    recipients.push((user_id.clone(), target, content.clone()));
+                }
+            }
+        }
+        if recipients.len() > MAX_MESSAGES {
+            return Err(Error::TooLarge(format!(
+                "At most {MAX_MESSAGES} to-device messages per request"
+            )));
+        }
+        let pending = self.inner.notifier.next();
+        let mut batch = WriteBatch::new();
+        for (sequence, (user_id, device_id, content)) in recipients.iter().enumerate() {
+            let sequence = u32::try_from(sequence).unwrap_or(u32::MAX);
+            batch.put_json(
+                USERDEVICEPOSITION_TODEVICE,
+                compound_key(&[
+                    user_id.as_bytes(),
+                    device_id.as_bytes(),
+                    &pending.position.to_be_bytes(),
+                    &sequence.to_be_bytes(),
+                ]),
+                &json!({ "sender": sender, "type": kind, "content": content }),
+            );
+        }
+        batch.put(USERDEVICETXN_TODEVICE, txn_key, Vec::new());
+        pending.record(
+            &mut batch,
+            &StreamItem::ToDevice {
+                recipients: recipients
+                    .into_iter()
+                    .map(|(user, device, _)| (user, device))
+                    .collect(),
+            },
+        );
+        self.store().commit(batch).await
+    }
+
+    /// Messages waiting for a device at or before `up_to`, oldest first.
+    pub fn to_device_messages(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        up_to: u64,
+    ) -> Result<Vec<JsonValue>> {
+        let prefix = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), b""]);
+        let mut messages = Vec::new();
+        for (key, value) in
+            self.store()
+                .scan_prefix(USERDEVICEPOSITION_TODEVICE, &prefix, usize::MAX)?
+        {
+            let position = key
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| Error::Storage("bad to-device key".into()))?;
+            if position > up_to {
+                break;
+            }
+            messages.push(serde_json::from_slice(&value).map_err(Error::storage)?);
+        }
+        Ok(messages)
+    }
+
+    /// Deletes the messages a device has acknowledged: those at or before `since`.
+    pub async fn acknowledge_to_device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        since: u64,
+    ) -> Result<()> {
+        let prefix = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), b""]);
+        let mut batch = WriteBatch::new();
+        for (key, _) in
+            self.store()
+                .scan_prefix(USERDEVICEPOSITION_TODEVICE, &prefix, usize::MAX)?
+        {
+            let position = key
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX);
+            if position > since {
+                break;
+            }
+            batch.delete(USERDEVICEPOSITION_TODEVICE, key);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store().commit_lazy(batch).await
+    }
+}
