@@ -190,6 +190,10 @@ pub fn router(state: AppState) -> Router {
     router =
         route::<c::keys::upload_keys::v3::Request, _, _>(router, keys::upload_keys::upload_keys);
     router = route::<c::keys::get_keys::v3::Request, _, _>(router, keys::get_keys::get_keys);
+    router = route::<c::keys::get_key_changes::v3::Request, _, _>(
+        router,
+        keys::get_key_changes::get_key_changes,
+    );
     router = route::<c::keys::claim_keys::v3::Request, _, _>(router, keys::claim_keys::claim_keys);
     router = route::<c::space::get_hierarchy::v1::Request, _, _>(
         router,

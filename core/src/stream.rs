@@ -35,6 +35,8 @@ pub enum StreamItem {
         room_id: ruma::OwnedRoomId,
         user_id: ruma::OwnedUserId,
     },
+    /// A user's devices or their encryption keys changed.
+    DeviceKeys { user_id: ruma::OwnedUserId },
     /// To-device messages were queued for these devices.
     ToDevice {
         recipients: Vec<(ruma::OwnedUserId, ruma::OwnedDeviceId)>,

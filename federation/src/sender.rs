@@ -249,7 +249,8 @@ impl Sender {
                 }
                 StreamItem::AccountData { .. }
                 | StreamItem::Membership { .. }
-                | StreamItem::ToDevice { .. } => {}
+                | StreamItem::ToDevice { .. }
+                | StreamItem::DeviceKeys { .. } => {}
             }
         }
         let filed = batch.len();

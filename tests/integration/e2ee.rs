@@ -315,3 +315,56 @@ async fn to_device_messages_arrive_once_per_device_until_acknowledged() {
     assert_eq!(result.0, StatusCode::BAD_REQUEST, "{}", result.1);
     assert!(to_device_events(&server.sync(&alice_phone, None, 0).await).len() == 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_list_changes_reach_users_who_share_a_room() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let joined = server.join(&bob, &room_id).await;
+    assert_eq!(joined.0, StatusCode::OK);
+    let bob_since = server.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let carol_since = server.sync(&carol, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let (status, _) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let bob_sync = server.sync(&bob, Some(&bob_since), 5000).await;
+    assert_eq!(
+        bob_sync["device_lists"]["changed"],
+        json!([alice.user_id]),
+        "{bob_sync}"
+    );
+    let carol_sync = server.sync(&carol, Some(&carol_since), 0).await;
+    assert_eq!(
+        carol_sync["device_lists"]["changed"],
+        json!([]),
+        "carol shares no room: {carol_sync}"
+    );
+
+    let to = bob_sync["next_batch"].as_str().expect("token");
+    let (status, changes) = server
+        .get(
+            &format!("/_matrix/client/v3/keys/changes?from={bob_since}&to={to}"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changes}");
+    assert_eq!(changes["changed"], json!([alice.user_id]));
+}

@@ -70,6 +70,8 @@ pub struct SyncData {
     pub account_data_changes: BTreeSet<(Option<OwnedRoomId>, String)>,
     /// Receipts to send, per joined room.
     pub receipts: BTreeMap<OwnedRoomId, Vec<Receipt>>,
+    /// Users whose devices or keys changed (not yet filtered to those sharing a room).
+    pub device_list_changes: BTreeSet<ruma::OwnedUserId>,
 }
 
 impl SyncData {
@@ -79,11 +81,37 @@ impl SyncData {
             && self.knocked.is_empty()
             && self.left.is_empty()
             && self.account_data_changes.is_empty()
+            && self.device_list_changes.is_empty()
             && self.receipts.is_empty()
     }
 }
 
 impl Rooms {
+    /// Users among `candidates` who are `user_id` or share a joined room with them: whose
+    /// device changes `user_id` hears of.
+    pub fn users_sharing_a_room(
+        &self,
+        user_id: &UserId,
+        candidates: BTreeSet<ruma::OwnedUserId>,
+    ) -> Result<BTreeSet<ruma::OwnedUserId>> {
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let mine: BTreeSet<OwnedRoomId> = self.joined_rooms(user_id)?.into_iter().collect();
+        let mut sharing = BTreeSet::new();
+        for candidate in candidates {
+            if candidate == user_id
+                || self
+                    .joined_rooms(&candidate)?
+                    .iter()
+                    .any(|room| mine.contains(room))
+            {
+                sharing.insert(candidate);
+            }
+        }
+        Ok(sharing)
+    }
+
     /// Everything of `request.user_id` that changed after `since`, up to the current watermark.
     #[tracing::instrument(skip_all, fields(user_id = %request.user_id, since = ?request.since))]
     pub fn sync(&self, request: &SyncRequest<'_>) -> Result<SyncData> {
@@ -92,6 +120,7 @@ impl Rooms {
         let mut changed_rooms = BTreeSet::new();
         let mut account_data_changes = BTreeSet::new();
         let mut receipt_changes: BTreeMap<OwnedRoomId, Vec<Receipt>> = BTreeMap::new();
+        let mut device_list_changes = BTreeSet::new();
         if request.since.is_some() {
             for (_, item) in items_between(self.store(), since, now)? {
                 match item {
@@ -107,6 +136,9 @@ impl Rooms {
                     }
                     StreamItem::AccountData { .. } => {}
                     StreamItem::ToDevice { .. } => {}
+                    StreamItem::DeviceKeys { user_id } => {
+                        device_list_changes.insert(user_id);
+                    }
                     StreamItem::Membership { room_id, user_id } => {
                         if user_id == request.user_id {
                             changed_rooms.insert(room_id);
@@ -136,6 +168,7 @@ impl Rooms {
             left: Vec::new(),
             account_data_changes,
             receipts: BTreeMap::new(),
+            device_list_changes: self.users_sharing_a_room(request.user_id, device_list_changes)?,
         };
         // Initial syncs look at every room of the user; incremental ones only at rooms where
         // something happened (the user's own membership changes are events in those rooms), so

@@ -196,7 +196,7 @@ impl Users {
         if logout_devices {
             for device in self.devices(user_id)? {
                 if Some(device.device_id.as_ref()) != keep_device {
-                    self.remove_device_into(&mut batch, user_id, &device.device_id)?;
+                    self.delete_device_into(&mut batch, user_id, &device.device_id)?;
                 }
             }
         }
@@ -224,7 +224,7 @@ impl Users {
             let device_id: ruma::OwnedDeviceId = String::from_utf8_lossy(&key[prefix.len()..])
                 .as_ref()
                 .into();
-            self.remove_device_into(&mut batch, user_id, &device_id)?;
+            self.delete_device_into(&mut batch, user_id, &device_id)?;
         }
         self.store().commit(batch).await
     }

@@ -131,12 +131,32 @@ impl Users {
         let _guard = self.inner.write_lock.lock().await;
         let mut batch = WriteBatch::new();
         for device_id in device_ids {
-            self.remove_device_into(&mut batch, user_id, device_id)?;
+            self.delete_device_into(&mut batch, user_id, device_id)?;
         }
+        let pending = self.inner.notifier.next();
+        pending.record(
+            &mut batch,
+            &crate::stream::StreamItem::DeviceKeys {
+                user_id: user_id.to_owned(),
+            },
+        );
         self.store().commit(batch).await
     }
 
-    /// Adds the removal of a device and its tokens to `batch`. Caller holds the write lock.
+    /// Adds the deletion of a device, its tokens and its encryption keys to `batch`. Caller
+    /// holds the write lock.
+    pub(crate) fn delete_device_into(
+        &self,
+        batch: &mut WriteBatch,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<()> {
+        self.remove_device_into(batch, user_id, device_id)?;
+        self.remove_device_keys_into(batch, user_id, device_id)
+    }
+
+    /// Adds the removal of a device and its tokens to `batch` (its keys stay: logging in again
+    /// with the same device id keeps them). Caller holds the write lock.
     pub(crate) fn remove_device_into(
         &self,
         batch: &mut WriteBatch,
@@ -151,7 +171,6 @@ impl Users {
             batch.delete(REFRESHDIGEST_SESSION, refresh.into_bytes());
         }
         batch.delete(USERDEVICEID_DEVICE, device_key(user_id, device_id));
-        self.remove_device_keys_into(batch, user_id, device_id)?;
         if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
             dirty.remove(&(user_id.to_owned(), device_id.to_owned()));
         }

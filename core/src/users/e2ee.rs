@@ -54,7 +54,14 @@ impl Users {
     ) -> Result<BTreeMap<String, u64>> {
         let _guard = self.inner.write_lock.lock().await;
         let mut batch = WriteBatch::new();
+        let pending = self.inner.notifier.next();
         if let Some(keys) = device_keys {
+            pending.record(
+                &mut batch,
+                &crate::stream::StreamItem::DeviceKeys {
+                    user_id: user_id.to_owned(),
+                },
+            );
             if keys.get("user_id").and_then(JsonValue::as_str) != Some(user_id.as_str())
                 || keys.get("device_id").and_then(JsonValue::as_str) != Some(device_id.as_str())
             {
@@ -114,6 +121,7 @@ impl Users {
             );
         }
         self.store().commit(batch).await?;
+        drop(pending);
         self.one_time_key_counts(user_id, device_id)
     }
 
