@@ -18,6 +18,7 @@ mod message;
 mod ops;
 mod presence;
 mod profile;
+mod push;
 pub mod rate_limit;
 mod relations;
 mod room;
@@ -183,6 +184,31 @@ pub fn router(state: AppState) -> Router {
 
     router =
         route::<c::room::create_room::v3::Request, _, _>(router, room::create_room::create_room);
+    router =
+        route::<c::push::get_pushrules_all::v3::Request, _, _>(router, push::get_pushrules_all);
+    router = route::<c::push::get_pushrules_global_scope::v3::Request, _, _>(
+        router,
+        push::get_pushrules_global_scope,
+    );
+    router = route::<c::push::get_pushrule::v3::Request, _, _>(router, push::get_pushrule);
+    router = route::<c::push::set_pushrule::v3::Request, _, _>(router, push::set_pushrule);
+    router = route::<c::push::delete_pushrule::v3::Request, _, _>(router, push::delete_pushrule);
+    router = route::<c::push::get_pushrule_enabled::v3::Request, _, _>(
+        router,
+        push::get_pushrule_enabled,
+    );
+    router = route::<c::push::set_pushrule_enabled::v3::Request, _, _>(
+        router,
+        push::set_pushrule_enabled,
+    );
+    router = route::<c::push::get_pushrule_actions::v3::Request, _, _>(
+        router,
+        push::get_pushrule_actions,
+    );
+    router = route::<c::push::set_pushrule_actions::v3::Request, _, _>(
+        router,
+        push::set_pushrule_actions,
+    );
     router = route::<c::to_device::send_event_to_device::v3::Request, _, _>(
         router,
         to_device::send_event_to_device::send_event_to_device,

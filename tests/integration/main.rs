@@ -18,6 +18,7 @@ mod filters;
 mod history;
 mod presence;
 mod profile;
+mod push_rules;
 mod relations;
 mod room_extras;
 mod rooms;
