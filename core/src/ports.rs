@@ -82,6 +82,23 @@ pub trait Federation: Send + Sync {
         suggested_only: bool,
     ) -> BoxFuture<'a, Result<JsonValue>>;
 
+    /// Device keys of users on `server` (`{"device_keys": …}` of `user/keys/query`).
+    fn query_keys<'a>(
+        &'a self,
+        server: &'a ruma::ServerName,
+        device_keys: std::collections::BTreeMap<ruma::OwnedUserId, Vec<ruma::OwnedDeviceId>>,
+    ) -> BoxFuture<'a, Result<JsonValue>>;
+
+    /// One-time keys claimed from devices on `server` (`{"one_time_keys": …}`).
+    fn claim_keys<'a>(
+        &'a self,
+        server: &'a ruma::ServerName,
+        claims: std::collections::BTreeMap<
+            ruma::OwnedUserId,
+            std::collections::BTreeMap<ruma::OwnedDeviceId, ruma::OneTimeKeyAlgorithm>,
+        >,
+    ) -> BoxFuture<'a, Result<JsonValue>>;
+
     /// A remote server's public room list (`GET /publicRooms` body as JSON).
     fn public_rooms<'a>(
         &'a self,

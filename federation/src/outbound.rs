@@ -547,6 +547,43 @@ impl ports::Federation for Federation {
         })
     }
 
+    fn query_keys<'a>(
+        &'a self,
+        server: &'a ServerName,
+        device_keys: std::collections::BTreeMap<ruma::OwnedUserId, Vec<ruma::OwnedDeviceId>>,
+    ) -> BoxFuture<'a, Result<JsonValue>> {
+        Box::pin(async move {
+            let response = self
+                .client
+                .send(
+                    server,
+                    ruma::api::federation::keys::get_keys::v1::Request::new(device_keys),
+                )
+                .await?;
+            Ok(serde_json::json!({ "device_keys": response.device_keys }))
+        })
+    }
+
+    fn claim_keys<'a>(
+        &'a self,
+        server: &'a ServerName,
+        claims: std::collections::BTreeMap<
+            ruma::OwnedUserId,
+            std::collections::BTreeMap<ruma::OwnedDeviceId, ruma::OneTimeKeyAlgorithm>,
+        >,
+    ) -> BoxFuture<'a, Result<JsonValue>> {
+        Box::pin(async move {
+            let response = self
+                .client
+                .send(
+                    server,
+                    ruma::api::federation::keys::claim_keys::v1::Request::new(claims),
+                )
+                .await?;
+            Ok(serde_json::json!({ "one_time_keys": response.one_time_keys }))
+        })
+    }
+
     fn public_rooms<'a>(
         &'a self,
         server: &'a ServerName,

@@ -368,3 +368,74 @@ async fn device_list_changes_reach_users_who_share_a_room() {
     assert_eq!(status, StatusCode::OK, "{changes}");
     assert_eq!(changes["changed"], json!([alice.user_id]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_of_users_on_other_servers_are_queried_and_claimed_through_them() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let upload = json!({
+        "device_keys": device_keys(&alice),
+        "one_time_keys": { "signed_curve25519:AAAAAQ": one_time_key(1) },
+    });
+    let (status, _) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            upload,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, query) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            json!({ "device_keys": { alice.user_id.clone(): [] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}");
+    assert_eq!(
+        query["device_keys"][&alice.user_id][&alice.device_id]["keys"],
+        device_keys(&alice)["keys"],
+        "{query}"
+    );
+    assert_eq!(query["failures"], json!({}));
+
+    let claim = json!({ "one_time_keys": { alice.user_id.clone(): { alice.device_id.clone(): "signed_curve25519" } } });
+    let (status, claimed) = b
+        .post(
+            "/_matrix/client/v3/keys/claim",
+            Some(&bob.access_token),
+            claim.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    assert_eq!(
+        claimed["one_time_keys"][&alice.user_id][&alice.device_id]["signed_curve25519:AAAAAQ"]["key"],
+        "otk1"
+    );
+    // Taken once: Alice's server has none left.
+    let (_, again) = b
+        .post(
+            "/_matrix/client/v3/keys/claim",
+            Some(&bob.access_token),
+            claim,
+        )
+        .await;
+    assert_eq!(again["one_time_keys"][&alice.user_id], json!({}), "{again}");
+    let sync = a.sync(&alice, None, 0).await;
+    assert_eq!(sync["device_one_time_keys_count"], json!({}));
+
+    // A server that cannot be reached is named under failures.
+    let (status, query) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            json!({ "device_keys": { "@ghost:127.0.0.1:1": [] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}");
+    assert!(query["failures"]["127.0.0.1:1"].is_object(), "{query}");
+}

@@ -1,10 +1,17 @@
 //! `POST /_matrix/client/v3/keys/claim`
 
+use std::collections::BTreeMap;
+
 use axum::{Json, extract::State};
-use ruma::api::client::keys::claim_keys::v3;
+use ruma::{
+    OneTimeKeyAlgorithm, OwnedDeviceId, OwnedServerName, OwnedUserId,
+    api::client::keys::claim_keys::v3,
+};
 use serde_json::{Map, Value as JsonValue, json};
 
 use crate::{ApiError, AppState, Ruma};
+
+type Claims = BTreeMap<OwnedUserId, BTreeMap<OwnedDeviceId, OneTimeKeyAlgorithm>>;
 
 /// # `POST /_matrix/client/v3/keys/claim`
 ///
@@ -17,13 +24,13 @@ pub async fn claim_keys(
     request.identity()?;
     let users = &state.services.users;
     let mut claimed = Map::new();
-    let mut failures = Map::new();
+    let mut remote: BTreeMap<OwnedServerName, Claims> = BTreeMap::new();
     for (user_id, devices) in &request.body.one_time_keys {
         if !users.is_local(user_id) {
-            failures.insert(
-                user_id.server_name().to_string(),
-                json!({ "errcode": "M_UNRECOGNIZED", "error": "Keys of other servers' users are not claimed yet" }),
-            );
+            remote
+                .entry(user_id.server_name().to_owned())
+                .or_default()
+                .insert(user_id.clone(), devices.clone());
             continue;
         }
         let mut per_device = Map::new();
@@ -37,6 +44,19 @@ pub async fn claim_keys(
         }
         if !per_device.is_empty() {
             claimed.insert(user_id.to_string(), JsonValue::Object(per_device));
+        }
+    }
+    let mut failures = Map::new();
+    for (server, claims) in remote {
+        let answer = match state.services.federation.get() {
+            Ok(federation) => federation.claim_keys(&server, claims).await,
+            Err(error) => Err(error),
+        };
+        match answer {
+            Ok(answer) => super::merge_own_users(&mut claimed, &server, &answer["one_time_keys"]),
+            Err(error) => {
+                failures.insert(server.to_string(), json!({ "error": error.to_string() }));
+            }
         }
     }
     Ok(Json(

@@ -1,5 +1,6 @@
 //! The federation listener's routes. Paths come from ruma's endpoint metadata.
 
+mod e2ee;
 mod error;
 mod events;
 mod extract;
@@ -125,6 +126,9 @@ pub fn router(federation: Arc<Federation>) -> Router {
     );
     router = route::<f::query::get_profile_information::v1::Request, _, _>(router, query::profile);
     router = route::<f::query::get_room_information::v1::Request, _, _>(router, query::directory);
+    router = route::<f::keys::get_keys::v1::Request, _, _>(router, e2ee::query_keys);
+    router = route::<f::keys::claim_keys::v1::Request, _, _>(router, e2ee::claim_keys);
+    router = route::<f::device::get_devices::v1::Request, _, _>(router, e2ee::devices);
     router = route::<f::space::get_hierarchy::v1::Request, _, _>(router, query::hierarchy);
     router =
         route::<f::directory::get_public_rooms::v1::Request, _, _>(router, query::public_rooms);
