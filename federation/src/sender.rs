@@ -443,6 +443,23 @@ impl Sender {
         Ok(())
     }
 
+    /// Queues one EDU for `destination` durably (it goes out with the next transaction).
+    pub async fn queue_edu(&self, destination: &ServerName, edu: JsonValue) -> Result<()> {
+        let pending = self.services.notifier.next();
+        let mut batch = WriteBatch::new();
+        queue(
+            &mut batch,
+            destination,
+            pending.position,
+            &QueueItem::Edu { edu },
+        );
+        self.services.store.commit(batch).await?;
+        drop(pending);
+        self.add_queued(1);
+        self.wake(destination);
+        Ok(())
+    }
+
     /// The destination's state, with a worker started for it on first use.
     fn destination(&self, name: &ServerName) -> Arc<Destination> {
         let mut destinations = lock(&self.destinations);

@@ -439,3 +439,44 @@ async fn keys_of_users_on_other_servers_are_queried_and_claimed_through_them() {
     assert_eq!(status, StatusCode::OK, "{query}");
     assert!(query["failures"]["127.0.0.1:1"].is_object(), "{query}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn to_device_messages_cross_servers() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let messages = json!({ "messages": { bob.user_id.clone(): { bob.device_id.clone(): { "olm": "ciphertext" } } } });
+    let path = "/_matrix/client/v3/sendToDevice/m.room.encrypted/cross1";
+    let (status, body) = a
+        .put(path, Some(&alice.access_token), messages.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A retried transaction is not sent twice.
+    let (status, _) = a.put(path, Some(&alice.access_token), messages).await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut since: Option<String> = None;
+    let mut received = Vec::new();
+    while received.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the message did not arrive"
+        );
+        let sync = b.sync(&bob, since.as_deref(), 1000).await;
+        received = to_device_events(&sync);
+        since = sync["next_batch"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        received,
+        [
+            json!({ "sender": alice.user_id, "type": "m.room.encrypted", "content": { "olm": "ciphertext" } })
+        ]
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let later = b.sync(&bob, since.as_deref(), 0).await;
+    assert!(
+        to_device_events(&later).is_empty(),
+        "delivered once: {later}"
+    );
+}

@@ -22,8 +22,9 @@ const USERDEVICETXN_TODEVICE: &str = "userdevicetxn_todevice";
 const MAX_MESSAGES: usize = 10_000;
 
 impl Users {
-    /// Queues `messages` (user → device or `*` → content) of type `kind` from a device. A
-    /// repeated transaction id of the same device changes nothing.
+    /// Queues `messages` (user → device or `*` → content) of type `kind` from a device for the
+    /// local users among the recipients (the caller sends the rest to their servers). A repeated
+    /// transaction id of the same device changes nothing; returns whether this one was new.
     pub async fn send_to_device(
         &self,
         sender: &UserId,
@@ -31,7 +32,7 @@ impl Users {
         txn_id: &str,
         kind: &str,
         messages: &BTreeMap<OwnedUserId, BTreeMap<String, JsonValue>>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let txn_key = compound_key(&[
             sender.as_bytes(),
             sender_device.as_bytes(),
@@ -42,18 +43,16 @@ impl Users {
             .get(USERDEVICETXN_TODEVICE, &txn_key)?
             .is_some()
         {
-            return Ok(());
+            return Ok(false);
         }
         let mut recipients: Vec<(OwnedUserId, OwnedDeviceId, JsonValue)> = Vec::new();
         for (user_id, devices) in messages {
-            if !self.is_local(user_id) {
-                return Err(Error::Unsupported(
-                    "Sending to devices on other servers arrives with federated E2EE".into(),
-                ));
-            }
             for (device, content) in devices {
                 if !content.is_object() {
                     return Err(Error::BadJson("To-device content must be an object".into()));
+                }
+                if !self.is_local(user_id) {
+                    continue;
                 }
                 let targets: Vec<OwnedDeviceId> = if device == "*" {
                     self.devices(user_id)?
@@ -98,7 +97,8 @@ impl Users {
                     .collect(),
             },
         );
-        self.store().commit(batch).await
+        self.store().commit(batch).await?;
+        Ok(true)
     }
 
     /// Messages waiting for a device at or before `up_to`, oldest first.

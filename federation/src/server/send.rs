@@ -256,6 +256,36 @@ async fn handle_edu(
                 state.services.presence.set(&user_id, presence, status);
             }
         }
+        Some("m.direct_to_device") => {
+            let sender = parse::<ruma::OwnedUserId>(content.get("sender"))?;
+            if sender.server_name() != origin {
+                return Err(Error::Forbidden(
+                    "to-device messages from a user the origin does not own".into(),
+                ));
+            }
+            let kind = content
+                .get("type")
+                .and_then(JsonValue::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let message_id = content
+                .get("message_id")
+                .and_then(JsonValue::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let messages: BTreeMap<ruma::OwnedUserId, BTreeMap<String, JsonValue>> =
+                parse(content.get("messages"))?;
+            let local: BTreeMap<_, _> = messages
+                .into_iter()
+                .filter(|(user, _)| state.services.users.is_local(user))
+                .collect();
+            // The origin's server name stands in for the sending device in the dedupe key.
+            state
+                .services
+                .users
+                .send_to_device(&sender, origin.as_str().into(), &message_id, &kind, &local)
+                .await?;
+        }
         Some(other) => {
             tracing::debug!(edu_type = other, "EDU type not handled");
         }
