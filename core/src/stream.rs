@@ -36,7 +36,13 @@ pub enum StreamItem {
         user_id: ruma::OwnedUserId,
     },
     /// A user's devices or their encryption keys changed.
-    DeviceKeys { user_id: ruma::OwnedUserId },
+    DeviceKeys {
+        user_id: ruma::OwnedUserId,
+        /// The local devices that changed, and whether each was deleted (empty for users of
+        /// other servers, whose servers told us).
+        #[serde(default)]
+        devices: Vec<(ruma::OwnedDeviceId, bool)>,
+    },
     /// To-device messages were queued for these devices.
     ToDevice {
         recipients: Vec<(ruma::OwnedUserId, ruma::OwnedDeviceId)>,

@@ -249,8 +249,50 @@ impl Sender {
                 }
                 StreamItem::AccountData { .. }
                 | StreamItem::Membership { .. }
-                | StreamItem::ToDevice { .. }
-                | StreamItem::DeviceKeys { .. } => {}
+                | StreamItem::ToDevice { .. } => {}
+                StreamItem::DeviceKeys { user_id, devices } => {
+                    if user_id.server_name() != own || devices.is_empty() {
+                        continue;
+                    }
+                    // Servers sharing a room with the user hear of each changed device.
+                    let mut destinations = BTreeSet::new();
+                    for room_id in self
+                        .services
+                        .rooms
+                        .joined_rooms(&user_id)
+                        .unwrap_or_default()
+                    {
+                        destinations.extend(self.room_destinations(&room_id).unwrap_or_default());
+                    }
+                    let keys = self
+                        .services
+                        .users
+                        .device_keys(&user_id, &[])
+                        .unwrap_or_default();
+                    for (sequence, (device_id, deleted)) in devices.iter().enumerate() {
+                        let mut content = json!({
+                            "user_id": user_id,
+                            "device_id": device_id,
+                            "stream_id": item_position,
+                            "prev_id": [],
+                            "deleted": deleted,
+                        });
+                        if let Some(device_keys) = keys.get(device_id.as_str()) {
+                            content["keys"] = device_keys.clone();
+                        }
+                        let edu = json!({ "edu_type": "m.device_list_update", "content": content });
+                        for destination in &destinations {
+                            queue_numbered(
+                                &mut batch,
+                                destination,
+                                item_position,
+                                sequence,
+                                &QueueItem::Edu { edu: edu.clone() },
+                            );
+                            woken.insert(destination.clone());
+                        }
+                    }
+                }
             }
         }
         let filed = batch.len();
@@ -519,6 +561,27 @@ impl Sender {
             .map(|rows| rows.len())
             .unwrap_or(0)
     }
+}
+
+/// Like [`queue`], for several items filed at one position.
+fn queue_numbered(
+    batch: &mut WriteBatch,
+    destination: &ServerName,
+    position: u64,
+    sequence: usize,
+    item: &QueueItem,
+) {
+    let sequence = u32::try_from(sequence).unwrap_or(u32::MAX).to_be_bytes();
+    batch.put_json(
+        DESTINATION_QUEUE,
+        compound_key(&[
+            destination.as_bytes(),
+            &position.to_be_bytes(),
+            b"e",
+            &sequence,
+        ]),
+        item,
+    );
 }
 
 fn queue(batch: &mut WriteBatch, destination: &ServerName, position: u64, item: &QueueItem) {

@@ -480,3 +480,54 @@ async fn to_device_messages_cross_servers() {
         "delivered once: {later}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_list_changes_cross_servers() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let joined = b
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?via={}", a.server_name()),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let since = b.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (status, _) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let changed = b
+        .sync_until(&bob, 10, |syncs| {
+            syncs.as_array().into_iter().flatten().any(|sync| {
+                sync["device_lists"]["changed"]
+                    .as_array()
+                    .is_some_and(|users| users.contains(&json!(alice.user_id)))
+            })
+        })
+        .await;
+    assert!(changed.is_array());
+    let (_, changes) = b
+        .get(
+            &format!(
+                "/_matrix/client/v3/keys/changes?from={since}&to=s{}",
+                u64::MAX / 2
+            ),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(changes["changed"], json!([alice.user_id]), "{changes}");
+}

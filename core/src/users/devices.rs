@@ -138,6 +138,7 @@ impl Users {
             &mut batch,
             &crate::stream::StreamItem::DeviceKeys {
                 user_id: user_id.to_owned(),
+                devices: device_ids.iter().map(|id| (id.clone(), true)).collect(),
             },
         );
         self.store().commit(batch).await

@@ -60,6 +60,7 @@ impl Users {
                 &mut batch,
                 &crate::stream::StreamItem::DeviceKeys {
                     user_id: user_id.to_owned(),
+                    devices: vec![(device_id.to_owned(), false)],
                 },
             );
             if keys.get("user_id").and_then(JsonValue::as_str) != Some(user_id.as_str())
@@ -256,6 +257,21 @@ impl Users {
             self.store().commit(batch).await?;
         }
         Ok(Some((fallback.key_id, fallback.key)))
+    }
+
+    /// Records that a user of another server changed their devices (their server said so), so
+    /// local users sharing a room with them hear of it.
+    pub async fn note_remote_device_change(&self, user_id: &UserId) -> Result<()> {
+        let pending = self.inner.notifier.next();
+        let mut batch = WriteBatch::new();
+        pending.record(
+            &mut batch,
+            &crate::stream::StreamItem::DeviceKeys {
+                user_id: user_id.to_owned(),
+                devices: Vec::new(),
+            },
+        );
+        self.store().commit(batch).await
     }
 
     /// Forgets a deleted device's keys (added to the batch that deletes the device).

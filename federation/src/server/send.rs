@@ -256,6 +256,19 @@ async fn handle_edu(
                 state.services.presence.set(&user_id, presence, status);
             }
         }
+        Some("m.device_list_update") => {
+            let user_id = parse::<ruma::OwnedUserId>(content.get("user_id"))?;
+            if user_id.server_name() != origin {
+                return Err(Error::Forbidden(
+                    "a device list update for a user the origin does not own".into(),
+                ));
+            }
+            state
+                .services
+                .users
+                .note_remote_device_change(&user_id)
+                .await?;
+        }
         Some("m.direct_to_device") => {
             let sender = parse::<ruma::OwnedUserId>(content.get("sender"))?;
             if sender.server_name() != origin {
