@@ -134,8 +134,3 @@ impl FederationPort {
             .ok_or_else(|| Error::Forbidden("Federation is disabled on this server".into()))
     }
 }
-
-/// Users on other servers, for callers that need to tell local from remote.
-pub fn is_remote(user_id: &UserId, server_name: &ruma::ServerName) -> bool {
-    user_id.server_name() != server_name
-}

@@ -445,7 +445,7 @@ async fn pdus_acknowledged_over_federation_survive_sigkill() {
         )
         .await;
     assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
-    let events = crate::federation_refusals::chained_messages(&origin, &room_id, &bob.user_id, 150);
+    let events = crate::federation_helpers::chained_messages(&origin, &room_id, &bob.user_id, 150);
     let receiver = ReceiverName {
         name: format!("localhost:{port}"),
         port,
@@ -492,6 +492,6 @@ impl ReceiverName {
         origin: &crate::common::TestServer,
         pdus: Vec<serde_json::Value>,
     ) -> (StatusCode, serde_json::Value) {
-        crate::federation_refusals::send_transaction_to(origin, &self.name, self.port, pdus).await
+        crate::federation_helpers::send_transaction_to(origin, &self.name, self.port, pdus).await
     }
 }

@@ -4,18 +4,18 @@
 //! against the room's current state. The federation crate verifies signatures and hashes and
 //! fetches what is missing before it calls in here; this module never touches the network.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
 use ruma::{
-    CanonicalJsonObject, EventId, OwnedEventId, RoomId, RoomVersionId, events::StateEventType,
+    CanonicalJsonObject, EventId, OwnedEventId, RoomId, events::StateEventType,
     room_version_rules::RoomVersionRules,
 };
 
 use super::{
-    PduEvent, RoomInfo, Rooms,
+    PduEvent, Rooms,
     build::rules_of,
     persist::Placement,
-    snapshots::{PendingSnapshots, StateMap, from_ruma_map, to_ruma_map},
+    snapshots::{PendingSnapshots, StateMap},
     state::EVENTID_PDU,
 };
 use crate::{Error, Result, storage::WriteBatch};
@@ -101,7 +101,11 @@ impl Rooms {
     }
 
     /// Checks the rules that only need the event's own auth events (all stored).
-    fn authorize_by_auth_events(&self, rules: &RoomVersionRules, pdu: &PduEvent) -> Result<()> {
+    pub(crate) fn authorize_by_auth_events(
+        &self,
+        rules: &RoomVersionRules,
+        pdu: &PduEvent,
+    ) -> Result<()> {
         for auth_event in &pdu.auth_events {
             if !self.has_event(auth_event)? {
                 return Err(Error::BadState(format!(
@@ -118,7 +122,7 @@ impl Rooms {
         })
     }
 
-    fn authorize_against(
+    pub(crate) fn authorize_against(
         &self,
         rules: &RoomVersionRules,
         pdu: &PduEvent,
@@ -334,293 +338,5 @@ impl Rooms {
                 Ok((id, Arc::new(resolved)))
             }
         }
-    }
-
-    /// State resolution (v2, with the v2.1 rules of room version 12) over forks of the state.
-    pub(crate) fn resolve(
-        &self,
-        rules: &RoomVersionRules,
-        maps: &[Arc<StateMap>],
-    ) -> Result<StateMap> {
-        let ruma::room_version_rules::StateResolutionVersion::V2(res_rules) = &rules.state_res
-        else {
-            return Err(Error::Unsupported(
-                "State resolution v1 rooms are not supported".into(),
-            ));
-        };
-        let ruma_maps: Vec<_> = maps.iter().map(|map| to_ruma_map(map)).collect();
-        let auth_chains = maps
-            .iter()
-            .map(|map| self.auth_chain(map.values().cloned()))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .map(|chain| chain.into_iter().collect())
-            .collect();
-        let resolved = ruma::state_res::resolve(
-            &rules.authorization,
-            res_rules,
-            &ruma_maps,
-            auth_chains,
-            |event_id| self.pdu(event_id).ok().flatten(),
-            |conflicted| {
-                let conflicted: HashSet<OwnedEventId> =
-                    conflicted.values().flatten().cloned().collect();
-                self.conflicted_subgraph(&conflicted)
-                    .ok()
-                    .map(|set| set.into_iter().collect())
-            },
-        )
-        .map_err(|error| Error::Internal(format!("state resolution failed: {error}")))?;
-        Ok(from_ruma_map(resolved))
-    }
-
-    /// Every event reachable through `auth_events` from `roots` (the roots not included unless
-    /// reachable from another root).
-    pub fn auth_chain(
-        &self,
-        roots: impl IntoIterator<Item = OwnedEventId>,
-    ) -> Result<HashSet<OwnedEventId>> {
-        let mut seen = HashSet::new();
-        let mut todo: Vec<OwnedEventId> = Vec::new();
-        for root in roots {
-            if let Some(pdu) = self.pdu(&root)? {
-                todo.extend(pdu.auth_events);
-            }
-        }
-        while let Some(id) = todo.pop() {
-            if !seen.insert(id.clone()) {
-                continue;
-            }
-            if let Some(pdu) = self.pdu(&id)? {
-                todo.extend(pdu.auth_events.into_iter().filter(|id| !seen.contains(id)));
-            }
-        }
-        Ok(seen)
-    }
-
-    /// The events of the auth graph that are both descendants and ancestors of conflicted
-    /// events (state resolution v2.1).
-    fn conflicted_subgraph(
-        &self,
-        conflicted: &HashSet<OwnedEventId>,
-    ) -> Result<HashSet<OwnedEventId>> {
-        let mut candidates = self.auth_chain(conflicted.iter().cloned())?;
-        candidates.extend(conflicted.iter().cloned());
-        let mut subgraph = HashSet::new();
-        for candidate in candidates {
-            if conflicted.contains(&candidate)
-                || self
-                    .auth_chain([candidate.clone()])?
-                    .iter()
-                    .any(|id| conflicted.contains(id))
-            {
-                subgraph.insert(candidate);
-            }
-        }
-        Ok(subgraph)
-    }
-
-    /// Makes a remote room known locally from a `send_join` answer: the state before the join
-    /// and its auth chain become outliers, the join event the first event of the local timeline.
-    #[tracing::instrument(skip_all, fields(event_id = %join.event_id))]
-    pub async fn join_remote_room(
-        &self,
-        room_version: RoomVersionId,
-        join: RemoteEvent,
-        state: Vec<RemoteEvent>,
-        auth_chain: Vec<RemoteEvent>,
-    ) -> Result<u64> {
-        let pdu = join.pdu()?;
-        let room_id = pdu.room();
-        let lock = self.lock(&room_id).await;
-        let existing = self.room_info(&room_id)?;
-        let probe = RoomInfo {
-            room_version: room_version.clone(),
-            creator: pdu.sender.clone(),
-            forward_extremities: Vec::new(),
-            latest_depth: 0,
-            state_snapshot: None,
-        };
-        let rules = rules_of(existing.as_ref().unwrap_or(&probe))?;
-        self.store_outliers(&auth_chain).await?;
-        self.store_outliers(&state).await?;
-        let mut map = StateMap::new();
-        for event in &state {
-            let event_pdu = event.pdu()?;
-            if event_pdu.room() != room_id {
-                return Err(Error::InvalidParam(format!(
-                    "State event {} belongs to another room",
-                    event.event_id
-                )));
-            }
-            if let Some(pair) = event_pdu.state_key_pair() {
-                map.insert(pair, event.event_id.clone());
-            }
-        }
-        let create_id = map
-            .get(&("m.room.create".to_owned(), String::new()))
-            .cloned()
-            .ok_or_else(|| Error::BadJson("The room state has no create event".into()))?;
-        let create = self
-            .pdu(&create_id)?
-            .ok_or_else(|| Error::Internal("create event vanished".into()))?;
-        self.authorize_by_auth_events(&rules, &pdu)?;
-        self.authorize_against(&rules, &pdu, &map)
-            .map_err(|reason| {
-                Error::Forbidden(format!(
-                    "The join is not allowed by the room state: {reason}"
-                ))
-            })?;
-
-        let mut info = existing.unwrap_or(probe);
-        info.creator = create.sender.clone();
-        let mut batch = WriteBatch::new();
-        let mut pending = PendingSnapshots::default();
-        let before = self.write_full_snapshot(&mut batch, &mut pending, &map)?;
-        let pair = pdu
-            .state_key_pair()
-            .ok_or_else(|| Error::BadJson("A join must be a state event".into()))?;
-        let after = self.write_snapshot(
-            &mut batch,
-            &mut pending,
-            Some(before),
-            vec![(pair.0.clone(), pair.1.clone(), pdu.event_id.clone())],
-        )?;
-        let mut after_map = map;
-        after_map.insert(pair, pdu.event_id.clone());
-        // A room we knew (left, or invited to) keeps entries of its old current state that the
-        // new state lacks; replace them all.
-        for old in self.current_state(&room_id)? {
-            if let Some(old_pair) = old.state_key_pair()
-                && !after_map.contains_key(&old_pair)
-            {
-                batch.delete(
-                    super::state::ROOMSTATE_EVENTID,
-                    super::state::state_key(&room_id, &old_pair.0, &old_pair.1),
-                );
-            }
-        }
-        let placement = Placement {
-            before,
-            after,
-            current: after,
-            current_changes: after_map.into_iter().collect(),
-            extremities: vec![pdu.event_id.clone()],
-            pending,
-        };
-        self.persist_placed(
-            &lock,
-            info,
-            &rules,
-            &pdu,
-            join.object,
-            batch,
-            placement,
-            Durability::Now,
-        )
-        .await
-    }
-
-    /// The earliest event of the room's timeline on this server, with its position.
-    pub fn earliest_timeline_event(&self, room_id: &RoomId) -> Result<Option<(u64, PduEvent)>> {
-        let prefix = crate::storage::compound_key(&[room_id.as_bytes(), b""]);
-        let Some((key, value)) = self
-            .store()
-            .scan_prefix(super::persist::ROOMPOSITION_EVENTID, &prefix, 1)?
-            .into_iter()
-            .next()
-        else {
-            return Ok(None);
-        };
-        let position = key
-            .get(prefix.len()..)
-            .and_then(|bytes| bytes.try_into().ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| Error::Storage("bad timeline key".into()))?;
-        let event_id = String::from_utf8(value)
-            .ok()
-            .and_then(|id| EventId::parse(id).ok())
-            .ok_or_else(|| Error::Storage("bad timeline value".into()))?;
-        Ok(self.pdu(&event_id)?.map(|pdu| (position, pdu)))
-    }
-
-    /// The earliest timeline event when history before it is missing here (some of its
-    /// `prev_events` are not in the timeline): where backfilling starts.
-    pub fn backfill_point(&self, room_id: &RoomId) -> Result<Option<OwnedEventId>> {
-        let Some((position, earliest)) = self.earliest_timeline_event(room_id)? else {
-            return Ok(None);
-        };
-        if position <= 1 {
-            return Ok(None);
-        }
-        for prev in &earliest.prev_events {
-            if self.event_position(prev)?.is_none() {
-                return Ok(Some(earliest.event_id));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Places events fetched with `backfill` before the room's earliest timeline event, newest
-    /// first. Each must pass the authorization rules against its auth events (stored); events
-    /// that do not are dropped. Returns how many were placed.
-    pub async fn store_backfilled(
-        &self,
-        room_id: &RoomId,
-        events: Vec<RemoteEvent>,
-    ) -> Result<usize> {
-        let _lock = self.lock(room_id).await;
-        let info = self.existing_room(room_id)?;
-        let rules = rules_of(&info)?;
-        let Some((mut position, _)) = self.earliest_timeline_event(room_id)? else {
-            return Ok(0);
-        };
-        let mut pdus = Vec::new();
-        for event in events {
-            let pdu = event.pdu()?;
-            if pdu.room() == room_id && self.event_position(&pdu.event_id)?.is_none() {
-                pdus.push((pdu, event.object));
-            }
-        }
-        pdus.sort_by(|(a, _), (b, _)| {
-            b.depth
-                .cmp(&a.depth)
-                .then_with(|| b.origin_server_ts.cmp(&a.origin_server_ts))
-        });
-        let mut batch = WriteBatch::new();
-        let mut placed = 0;
-        for (pdu, object) in pdus {
-            if position <= 1 {
-                break;
-            }
-            if let Err(error) = self.authorize_by_auth_events(&rules, &pdu) {
-                tracing::info!(event_id = %pdu.event_id, %error, "dropping a backfilled event");
-                continue;
-            }
-            let mut auth_state = StateMap::new();
-            if rules.authorization.room_create_event_id_as_room_id
-                && let Ok(create) = EventId::parse(format!("${}", &room_id.as_str()[1..]))
-            {
-                // Room version 12 leaves the create event out of auth_events: it is the room id.
-                auth_state.insert(("m.room.create".to_owned(), String::new()), create);
-            }
-            for id in &pdu.auth_events {
-                if let Some(auth) = self.pdu(id)?
-                    && let Some(pair) = auth.state_key_pair()
-                {
-                    auth_state.insert(pair, id.clone());
-                }
-            }
-            if let Err(reason) = self.authorize_against(&rules, &pdu, &auth_state) {
-                tracing::info!(event_id = %pdu.event_id, %reason, "dropping a backfilled event");
-                continue;
-            }
-            position -= 1;
-            super::persist::put_timeline_rows(&mut batch, room_id, &pdu, &object, position)?;
-            self.index_relation(&mut batch, room_id, &pdu, position)?;
-            placed += 1;
-        }
-        self.store().commit(batch).await?;
-        Ok(placed)
     }
 }

@@ -7,6 +7,7 @@
 
 mod aliases;
 mod auth;
+mod backfill;
 mod build;
 mod create;
 mod directory;
@@ -19,6 +20,8 @@ mod persist;
 mod push;
 mod relations;
 mod remote;
+mod remote_join;
+mod resolve;
 mod send;
 mod snapshots;
 mod state;

@@ -12,17 +12,13 @@ use std::{
 };
 
 use myelin_core::{
-    Error, Result, Services,
+    Result, Services,
     storage::{WriteBatch, compound_key, split_key},
     stream::{StreamItem, items_after},
-    users::now_ms,
 };
-use ruma::{
-    MilliSecondsSinceUnixEpoch, OwnedRoomId, OwnedServerName, OwnedTransactionId, OwnedUserId,
-    RoomId, ServerName, api::federation::transactions::send_transaction_message, serde::Raw,
-};
+use ruma::{OwnedRoomId, OwnedServerName, OwnedUserId, RoomId, ServerName};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as JsonValue, json, value::RawValue};
+use serde_json::{Value as JsonValue, json};
 use tokio::sync::{Notify, watch};
 
 use crate::client::FederationClient;
@@ -30,6 +26,11 @@ use crate::client::FederationClient;
 const SENDER_STATE: &str = "federation_sender";
 const DESTINATION_QUEUE: &str = "destination_queue";
 const POSITION_KEY: &[u8] = b"position";
+mod ephemeral;
+mod worker;
+
+use worker::Worker;
+
 const MAX_PDUS: usize = 50;
 const MAX_EDUS: usize = 100;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -358,103 +359,6 @@ impl Sender {
         Ok(servers)
     }
 
-    /// Queues typing changes of local users; returns the serial handled.
-    fn file_typing(&self, since: u64) -> u64 {
-        let typing = &self.services.typing;
-        let serial = typing.serial();
-        let own = self.services.rooms.server_name().clone();
-        let mut rooms: BTreeSet<OwnedRoomId> =
-            typing.rooms_changed_since(since).into_iter().collect();
-        rooms.extend(lock(&self.typing_sent).keys().cloned());
-        for room_id in rooms {
-            let now: BTreeSet<OwnedUserId> = typing
-                .typing_users(&room_id)
-                .into_iter()
-                .filter(|user| user.server_name() == own)
-                .collect();
-            let before = lock(&self.typing_sent)
-                .get(&room_id)
-                .cloned()
-                .unwrap_or_default();
-            if now == before {
-                continue;
-            }
-            let Ok(destinations) = self.room_destinations(&room_id) else {
-                continue;
-            };
-            let edus: Vec<JsonValue> = now
-                .iter()
-                .filter(|user| !before.contains(*user))
-                .map(|user| (user, true))
-                .chain(
-                    before
-                        .iter()
-                        .filter(|user| !now.contains(*user))
-                        .map(|user| (user, false)),
-                )
-                .map(|(user, typing)| {
-                    json!({
-                        "edu_type": "m.typing",
-                        "content": { "room_id": room_id, "user_id": user, "typing": typing },
-                    })
-                })
-                .collect();
-            for destination in destinations {
-                let state = self.destination(&destination);
-                lock(&state.ephemeral).extend(edus.iter().cloned());
-                state.wake.notify_one();
-            }
-            let mut sent = lock(&self.typing_sent);
-            if now.is_empty() {
-                sent.remove(&room_id);
-            } else {
-                sent.insert(room_id, now);
-            }
-        }
-        serial
-    }
-
-    /// Queues presence changes of local users for the servers that share a room with them;
-    /// returns the serial handled.
-    fn file_presence(&self, since: u64) -> u64 {
-        let presence = &self.services.presence;
-        let serial = self.services.typing.serial();
-        if !presence.enabled() || serial == since {
-            return serial;
-        }
-        let own = self.services.rooms.server_name().clone();
-        let mut pushes: HashMap<OwnedServerName, Vec<JsonValue>> = HashMap::new();
-        for user in presence.changed_since(Some(since)) {
-            if user.server_name() != own {
-                continue;
-            }
-            let status = presence.status(&user);
-            let mut update = json!({
-                "user_id": user,
-                "presence": status.state.as_str(),
-                "currently_active": status.currently_active,
-                "last_active_ago": status.last_active_ago.unwrap_or(0),
-            });
-            if let Some(message) = &status.status_msg {
-                update["status_msg"] = message.clone().into();
-            }
-            let mut servers = BTreeSet::new();
-            for room_id in self.services.rooms.joined_rooms(&user).unwrap_or_default() {
-                servers.extend(self.room_destinations(&room_id).unwrap_or_default());
-            }
-            for server in servers {
-                pushes.entry(server).or_default().push(update.clone());
-            }
-        }
-        for (destination, push) in pushes {
-            let state = self.destination(&destination);
-            lock(&state.ephemeral)
-                .push(json!({ "edu_type": "m.presence", "content": { "push": push } }));
-            state.wake.notify_one();
-        }
-        serial
-    }
-
     /// Queues an event received by this server as the resident of a join, leave or knock for
     /// every other server in the room.
     pub async fn broadcast(&self, event_id: &ruma::EventId, origin: &ServerName) -> Result<()> {
@@ -548,19 +452,6 @@ impl Sender {
             state.wake.notify_one();
         }
     }
-
-    /// PDUs and EDUs waiting for `name` (for metrics and tests).
-    pub fn queue_len(&self, name: &ServerName) -> usize {
-        self.services
-            .store
-            .scan_prefix(
-                DESTINATION_QUEUE,
-                &compound_key(&[name.as_bytes(), b""]),
-                usize::MAX,
-            )
-            .map(|rows| rows.len())
-            .unwrap_or(0)
-    }
 }
 
 /// Like [`queue`], for several items filed at one position.
@@ -594,172 +485,4 @@ fn queue(batch: &mut WriteBatch, destination: &ServerName, position: u64, item: 
         compound_key(&[destination.as_bytes(), &position.to_be_bytes(), kind]),
         item,
     );
-}
-
-struct Worker {
-    services: Services,
-    client: Arc<FederationClient>,
-    name: OwnedServerName,
-    state: Arc<Destination>,
-    stopped: watch::Receiver<bool>,
-}
-
-impl Worker {
-    async fn run(mut self) {
-        let mut backoff = Duration::ZERO;
-        loop {
-            if *self.stopped.borrow() {
-                return;
-            }
-            match self.send_one().await {
-                Ok(true) => {
-                    backoff = Duration::ZERO;
-                    continue;
-                }
-                Ok(false) => {
-                    backoff = Duration::ZERO;
-                    tokio::select! {
-                        _ = self.state.wake.notified() => {}
-                        _ = self.stopped.changed() => {}
-                    }
-                }
-                Err(error) => {
-                    backoff = (backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
-                    tracing::info!(destination = %self.name, %error, retry_in = ?backoff, "federation transaction failed");
-                    self.state
-                        .up
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                    let deadline = tokio::time::Instant::now() + backoff;
-                    loop {
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(deadline) => break,
-                            _ = self.state.wake.notified() => {
-                                if self.state.up.load(std::sync::atomic::Ordering::Relaxed) {
-                                    backoff = Duration::ZERO;
-                                    break;
-                                }
-                            }
-                            _ = self.stopped.changed() => return,
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends one transaction; `Ok(false)` when there was nothing to send.
-    async fn send_one(&mut self) -> Result<bool> {
-        let prefix = compound_key(&[self.name.as_bytes(), b""]);
-        let rows =
-            self.services
-                .store
-                .scan_prefix(DESTINATION_QUEUE, &prefix, MAX_PDUS + MAX_EDUS)?;
-        let mut pdus: Vec<Box<RawValue>> = Vec::new();
-        let mut edus: Vec<Raw<ruma::api::federation::transactions::edu::Edu>> = Vec::new();
-        let mut sent_keys = Vec::new();
-        for (key, value) in rows {
-            let item: QueueItem = serde_json::from_slice(&value).map_err(Error::storage)?;
-            match item {
-                QueueItem::Pdu { event_id } => {
-                    if pdus.len() >= MAX_PDUS {
-                        continue;
-                    }
-                    if let Some(json) = self.services.rooms.pdu_json(&event_id)? {
-                        let mut json = json;
-                        if let Some(object) = json.as_object_mut() {
-                            object.remove("unsigned");
-                        }
-                        pdus.push(
-                            serde_json::value::to_raw_value(&json)
-                                .map_err(|error| Error::Internal(error.to_string()))?,
-                        );
-                    }
-                }
-                QueueItem::Edu { edu } => {
-                    if edus.len() >= MAX_EDUS {
-                        continue;
-                    }
-                    edus.push(
-                        Raw::new(&edu)
-                            .map_err(|error| Error::Internal(error.to_string()))?
-                            .cast_unchecked(),
-                    );
-                }
-            }
-            sent_keys.push(key);
-        }
-        let ephemeral: Vec<JsonValue> = std::mem::take(&mut *lock(&self.state.ephemeral));
-        for edu in &ephemeral {
-            edus.push(
-                Raw::new(edu)
-                    .map_err(|error| Error::Internal(error.to_string()))?
-                    .cast_unchecked(),
-            );
-        }
-        if pdus.is_empty() && edus.is_empty() {
-            return Ok(false);
-        }
-        let txn_id = OwnedTransactionId::from(format!("{}_{}", now_ms(), rand::random::<u32>()));
-        let mut request = send_transaction_message::v1::Request::new(
-            txn_id,
-            self.services.rooms.server_name().clone(),
-            MilliSecondsSinceUnixEpoch::now(),
-        );
-        request.pdus = pdus;
-        request.edus = edus;
-        match self.client.send(&self.name, request).await {
-            Ok(response) => {
-                for (event_id, result) in response.pdus {
-                    if let Err(error) = result {
-                        tracing::info!(destination = %self.name, %event_id, %error, "destination refused a PDU");
-                    }
-                }
-                let mut batch = WriteBatch::new();
-                let sent = sent_keys.len();
-                for key in sent_keys {
-                    batch.delete(DESTINATION_QUEUE, key);
-                }
-                self.services.store.commit(batch).await?;
-                let counters = &self.services.metrics.federation;
-                counters.transactions_sent.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .queue_depth
-                    .fetch_sub(i64::try_from(sent).unwrap_or(0), Ordering::Relaxed);
-                Ok(true)
-            }
-            Err(error) => {
-                // Typing notifications are not worth resending late.
-                self.services
-                    .metrics
-                    .federation
-                    .transactions_failed
-                    .fetch_add(1, Ordering::Relaxed);
-                if matches!(
-                    error,
-                    Error::Forbidden(_)
-                        | Error::NotFound(_)
-                        | Error::InvalidParam(_)
-                        | Error::BadJson(_)
-                        | Error::TooLarge(_)
-                ) {
-                    // The destination refuses this transaction for good (it denies us, or finds
-                    // it malformed): retrying would block its queue forever.
-                    tracing::warn!(destination = %self.name, %error, "destination refused a transaction; dropping it");
-                    let mut batch = WriteBatch::new();
-                    let dropped = sent_keys.len();
-                    for key in sent_keys {
-                        batch.delete(DESTINATION_QUEUE, key);
-                    }
-                    self.services.store.commit(batch).await?;
-                    self.services
-                        .metrics
-                        .federation
-                        .queue_depth
-                        .fetch_sub(i64::try_from(dropped).unwrap_or(0), Ordering::Relaxed);
-                    return Ok(true);
-                }
-                Err(error)
-            }
-        }
-    }
 }

@@ -1,0 +1,98 @@
+//! State resolution over forks of a room's state (ruma's v2, with the v2.1 rules of room
+//! version 12), and the auth chains it needs.
+
+use std::{collections::HashSet, sync::Arc};
+
+use ruma::{OwnedEventId, room_version_rules::RoomVersionRules};
+
+use super::{
+    Rooms,
+    snapshots::{StateMap, from_ruma_map, to_ruma_map},
+};
+use crate::{Error, Result};
+
+impl Rooms {
+    /// State resolution (v2, with the v2.1 rules of room version 12) over forks of the state.
+    pub(crate) fn resolve(
+        &self,
+        rules: &RoomVersionRules,
+        maps: &[Arc<StateMap>],
+    ) -> Result<StateMap> {
+        let ruma::room_version_rules::StateResolutionVersion::V2(res_rules) = &rules.state_res
+        else {
+            return Err(Error::Unsupported(
+                "State resolution v1 rooms are not supported".into(),
+            ));
+        };
+        let ruma_maps: Vec<_> = maps.iter().map(|map| to_ruma_map(map)).collect();
+        let auth_chains = maps
+            .iter()
+            .map(|map| self.auth_chain(map.values().cloned()))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .map(|chain| chain.into_iter().collect())
+            .collect();
+        let resolved = ruma::state_res::resolve(
+            &rules.authorization,
+            res_rules,
+            &ruma_maps,
+            auth_chains,
+            |event_id| self.pdu(event_id).ok().flatten(),
+            |conflicted| {
+                let conflicted: HashSet<OwnedEventId> =
+                    conflicted.values().flatten().cloned().collect();
+                self.conflicted_subgraph(&conflicted)
+                    .ok()
+                    .map(|set| set.into_iter().collect())
+            },
+        )
+        .map_err(|error| Error::Internal(format!("state resolution failed: {error}")))?;
+        Ok(from_ruma_map(resolved))
+    }
+
+    /// Every event reachable through `auth_events` from `roots` (the roots not included unless
+    /// reachable from another root).
+    pub fn auth_chain(
+        &self,
+        roots: impl IntoIterator<Item = OwnedEventId>,
+    ) -> Result<HashSet<OwnedEventId>> {
+        let mut seen = HashSet::new();
+        let mut todo: Vec<OwnedEventId> = Vec::new();
+        for root in roots {
+            if let Some(pdu) = self.pdu(&root)? {
+                todo.extend(pdu.auth_events);
+            }
+        }
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(pdu) = self.pdu(&id)? {
+                todo.extend(pdu.auth_events.into_iter().filter(|id| !seen.contains(id)));
+            }
+        }
+        Ok(seen)
+    }
+
+    /// The events of the auth graph that are both descendants and ancestors of conflicted
+    /// events (state resolution v2.1).
+    fn conflicted_subgraph(
+        &self,
+        conflicted: &HashSet<OwnedEventId>,
+    ) -> Result<HashSet<OwnedEventId>> {
+        let mut candidates = self.auth_chain(conflicted.iter().cloned())?;
+        candidates.extend(conflicted.iter().cloned());
+        let mut subgraph = HashSet::new();
+        for candidate in candidates {
+            if conflicted.contains(&candidate)
+                || self
+                    .auth_chain([candidate.clone()])?
+                    .iter()
+                    .any(|id| conflicted.contains(id))
+            {
+                subgraph.insert(candidate);
+            }
+        }
+        Ok(subgraph)
+    }
+}
