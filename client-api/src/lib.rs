@@ -184,30 +184,37 @@ pub fn router(state: AppState) -> Router {
 
     router =
         route::<c::room::create_room::v3::Request, _, _>(router, room::create_room::create_room);
-    router =
-        route::<c::push::get_pushrules_all::v3::Request, _, _>(router, push::get_pushrules_all);
+    router = route::<c::push::get_pushrules_all::v3::Request, _, _>(
+        router,
+        push::get_pushrules_all::get_pushrules_all,
+    );
     router = route::<c::push::get_pushrules_global_scope::v3::Request, _, _>(
         router,
-        push::get_pushrules_global_scope,
+        push::get_pushrules_global_scope::get_pushrules_global_scope,
     );
-    router = route::<c::push::get_pushrule::v3::Request, _, _>(router, push::get_pushrule);
-    router = route::<c::push::set_pushrule::v3::Request, _, _>(router, push::set_pushrule);
-    router = route::<c::push::delete_pushrule::v3::Request, _, _>(router, push::delete_pushrule);
+    router =
+        route::<c::push::get_pushrule::v3::Request, _, _>(router, push::get_pushrule::get_pushrule);
+    router =
+        route::<c::push::set_pushrule::v3::Request, _, _>(router, push::set_pushrule::set_pushrule);
+    router = route::<c::push::delete_pushrule::v3::Request, _, _>(
+        router,
+        push::delete_pushrule::delete_pushrule,
+    );
     router = route::<c::push::get_pushrule_enabled::v3::Request, _, _>(
         router,
-        push::get_pushrule_enabled,
+        push::get_pushrule_enabled::get_pushrule_enabled,
     );
     router = route::<c::push::set_pushrule_enabled::v3::Request, _, _>(
         router,
-        push::set_pushrule_enabled,
+        push::set_pushrule_enabled::set_pushrule_enabled,
     );
     router = route::<c::push::get_pushrule_actions::v3::Request, _, _>(
         router,
-        push::get_pushrule_actions,
+        push::get_pushrule_actions::get_pushrule_actions,
     );
     router = route::<c::push::set_pushrule_actions::v3::Request, _, _>(
         router,
-        push::set_pushrule_actions,
+        push::set_pushrule_actions::set_pushrule_actions,
     );
     router = route::<c::to_device::send_event_to_device::v3::Request, _, _>(
         router,

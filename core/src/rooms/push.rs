@@ -43,14 +43,8 @@ impl Rooms {
     /// A user's push rules: their own (`m.push_rules` account data, managed by the push-rule
     /// endpoints) or the spec's defaults.
     fn ruleset_of(&self, user_id: &UserId) -> Ruleset {
-        let key = crate::users::account_data::key(user_id, None, "m.push_rules");
-        self.store()
-            .get_json::<JsonValue>(crate::users::account_data::USERROOMTYPE_ACCOUNTDATA, &key)
-            .ok()
-            .flatten()
-            .and_then(|content| content.get("global").cloned())
-            .and_then(|global| serde_json::from_value(global).ok())
-            .unwrap_or_else(|| Ruleset::server_default(user_id))
+        crate::users::push_rules::stored_push_rules(self.store(), user_id)
+            .unwrap_or_else(|_| Ruleset::server_default(user_id))
     }
 
     fn power_levels_context(

@@ -8,7 +8,7 @@ mod e2ee;
 mod filters;
 mod passwords;
 mod profile;
-mod push_rules;
+pub(crate) mod push_rules;
 mod registration_tokens;
 mod sessions;
 mod to_device;

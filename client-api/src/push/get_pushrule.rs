@@ -1,0 +1,24 @@
+//! `GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}`
+
+use axum::{Json, extract::State};
+use ruma::api::client::push::get_pushrule::v3;
+use serde_json::Value as JsonValue;
+
+use super::rule_json;
+use crate::{ApiError, AppState, Ruma};
+
+/// # `GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}`
+pub async fn get_pushrule(
+    State(state): State<AppState>,
+    request: Ruma<v3::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let rules = state
+        .services
+        .users
+        .push_rules(&request.identity()?.user_id)?;
+    Ok(Json(rule_json(
+        &rules,
+        request.body.kind.clone(),
+        &request.body.rule_id,
+    )?))
+}
