@@ -3,6 +3,7 @@
 //! the *watermark*: the highest position below which every position has been committed, so a
 //! reader never skips an item whose commit was merely slower than a later one.
 
+use crate::lock;
 use std::{collections::BTreeSet, sync::Mutex};
 
 use tokio::sync::watch;
@@ -164,10 +165,7 @@ impl Notifier {
     }
 
     pub fn next(&self) -> PendingPosition<'_> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock(&self.state);
         state.last_assigned += 1;
         let position = state.last_assigned;
         state.in_flight.insert(position);
@@ -178,10 +176,7 @@ impl Notifier {
     }
 
     fn finish(&self, position: StreamPosition) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock(&self.state);
         state.in_flight.remove(&position);
         let watermark = match state.in_flight.first() {
             Some(lowest) => lowest - 1,

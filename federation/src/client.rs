@@ -2,6 +2,7 @@
 //! (certificates verified unless the config says otherwise), `X-Matrix` signatures, and ruma's
 //! typed requests and responses.
 
+use myelin_core::lock;
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
@@ -38,10 +39,7 @@ struct PolicyResolver {
 impl reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = Arc::clone(&self.policy);
-        let target = self
-            .overrides
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let target = lock(&self.overrides)
             .get(name.as_str())
             .cloned()
             .unwrap_or_else(|| name.as_str().to_owned());
@@ -188,10 +186,7 @@ impl FederationClient {
             )));
         }
         if let Some(target) = &resolved.connect_to {
-            self.overrides
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(resolved.host.clone(), target.clone());
+            lock(&self.overrides).insert(resolved.host.clone(), target.clone());
         }
         Ok(resolved)
     }

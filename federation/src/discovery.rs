@@ -2,6 +2,7 @@
 //! `/.well-known/matrix/server` delegation (then the same steps for the delegated name); SRV
 //! `_matrix-fed._tcp` then the deprecated `_matrix._tcp`; port 8448. Results are cached.
 
+use myelin_core::lock;
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -141,12 +142,6 @@ impl Discovery {
     pub fn forget(&self, server: &ServerName) {
         lock(&self.cache).remove(server.as_str());
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Parses a well-known document's `m.server`; `None` when it is missing or not a server name.

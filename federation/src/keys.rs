@@ -2,6 +2,7 @@
 //! checked against their own signatures, cached in the store until `valid_until_ts`; and the
 //! verification of signed events and requests that needs them.
 
+use myelin_core::lock;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
@@ -125,23 +126,17 @@ impl KeyService {
         if satisfied(&cached) {
             return Ok(cached.usable_at(at_ms));
         }
-        let lock = {
-            let mut locks = self
-                .fetch_locks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fetch_lock = {
+            let mut locks = lock(&self.fetch_locks);
             Arc::clone(locks.entry(server.to_owned()).or_default())
         };
-        let _guard = lock.lock().await;
+        let _guard = fetch_lock.lock().await;
         // Someone else may have fetched while we waited.
         let cached = cached_server_keys(&self.store, server)?;
         if satisfied(&cached) {
             return Ok(cached.usable_at(at_ms));
         }
-        let recently_failed = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let recently_failed = lock(&self.failures)
             .get(server)
             .is_some_and(|when| when.elapsed() < FAILURE_BACKOFF);
         if !recently_failed {
@@ -152,10 +147,7 @@ impl KeyService {
                 }
                 Err(error) => {
                     tracing::info!(%server, %error, "could not fetch signing keys");
-                    self.failures
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(server.to_owned(), Instant::now());
+                    lock(&self.failures).insert(server.to_owned(), Instant::now());
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Presence: online / unavailable / offline, set explicitly or by syncing, kept in memory (as
 //! with typing, a restart forgets it until clients sync again).
 
+use crate::lock;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -83,9 +84,7 @@ impl Presence {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OwnedUserId, Entry>> {
-        self.users
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.users)
     }
 
     fn update(&self, user_id: &UserId, change: impl FnOnce(&mut Entry)) {

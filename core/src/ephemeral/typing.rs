@@ -1,6 +1,7 @@
 //! Typing notifications: kept in memory with their expiry. Each change bumps the ephemeral
 //! serial that `/sync` tokens carry.
 
+use crate::lock;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
@@ -41,9 +42,7 @@ impl Typing {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TypingState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// The serial of the latest change.

@@ -28,6 +28,7 @@ mod state;
 mod sync;
 mod timeline;
 
+use crate::lock;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -126,11 +127,7 @@ impl Rooms {
     /// Takes the event-building lock of one room.
     pub async fn lock(&self, room_id: &RoomId) -> RoomLock {
         let mutex = {
-            let mut locks = self
-                .inner
-                .locks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut locks = lock(&self.inner.locks);
             // Drop locks nobody holds, so the map does not grow with every room ever touched.
             if locks.len() > 1024 {
                 locks.retain(|_, mutex| Arc::strong_count(mutex) > 1);

@@ -7,6 +7,7 @@
 //! touches at most that many records. Messages share the snapshot of the state before them, so
 //! only state events (and state resolutions) create snapshots.
 
+use crate::lock;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, atomic::Ordering},
@@ -255,12 +256,6 @@ impl Rooms {
             None => Ok(None),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The state map in ruma's shape, for state resolution.

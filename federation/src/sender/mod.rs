@@ -5,6 +5,7 @@
 //! starting again as soon as it talks to us. Typing notifications are ephemeral and queue in
 //! memory only.
 
+use myelin_core::lock;
 use std::{
     collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex, atomic::Ordering},
@@ -60,12 +61,6 @@ pub struct Sender {
     typing_sent: Mutex<HashMap<OwnedRoomId, BTreeSet<OwnedUserId>>>,
     stopped: watch::Receiver<bool>,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Sender {
