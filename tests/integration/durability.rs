@@ -74,6 +74,27 @@ fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
     }
 }
 
+/// The message bodies of a room (up to 500, newest first) as `user` reads them.
+async fn message_bodies_of(
+    http: &reqwest::Client,
+    url: &str,
+    user: &crate::common::TestUser,
+    room_id: &str,
+) -> Vec<String> {
+    let page: serde_json::Value = http
+        .get(format!(
+            "{url}/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=500"
+        ))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("messages")
+        .json()
+        .await
+        .expect("json");
+    crate::common::message_bodies(&page["chunk"])
+}
+
 async fn register(http: &reqwest::Client, url: &str, localpart: &str) -> crate::common::TestUser {
     let body =
         json!({ "username": localpart, "password": PASSWORD, "auth": { "type": "m.login.dummy" } });
@@ -380,19 +401,7 @@ async fn acknowledged_events_survive_sigkill() {
     server.child.wait().expect("reaped");
 
     let mut server = spawn_server(&environment);
-    let page: serde_json::Value = http
-        .get(format!(
-            "{}/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100",
-            server.url
-        ))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .expect("messages")
-        .json()
-        .await
-        .expect("json");
-    let mut bodies: Vec<String> = crate::common::message_bodies(&page["chunk"]);
+    let mut bodies = message_bodies_of(&http, &server.url, &alice, &room_id).await;
     bodies.sort();
     let mut expected: Vec<String> = (0..40).map(|index| format!("durable {index}")).collect();
     expected.sort();
@@ -458,19 +467,7 @@ async fn pdus_acknowledged_over_federation_survive_sigkill() {
     server.child.wait().expect("reaped");
 
     let mut server = spawn_server(&environment);
-    let page: serde_json::Value = http
-        .get(format!(
-            "{}/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=500",
-            server.url
-        ))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .expect("messages")
-        .json()
-        .await
-        .expect("json");
-    let bodies = crate::common::message_bodies(&page["chunk"]);
+    let bodies = message_bodies_of(&http, &server.url, &alice, &room_id).await;
     assert_eq!(
         bodies.len(),
         150,
