@@ -49,6 +49,11 @@ impl From<Error> for ApiError {
 }
 
 /// Status and errcode for a core error.
+/// The Matrix errcode of a core error (for errors reported inside a successful response).
+pub fn errcode_of(error: &Error) -> &'static str {
+    classify(error).1
+}
+
 fn classify(error: &Error) -> (StatusCode, &'static str) {
     match error {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "M_NOT_FOUND"),
@@ -71,6 +76,8 @@ fn classify(error: &Error) -> (StatusCode, &'static str) {
         Error::LimitExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED"),
         Error::Uia { .. } => (StatusCode::UNAUTHORIZED, "M_FORBIDDEN"),
         Error::Unsupported(_) => (StatusCode::BAD_REQUEST, "M_UNRECOGNIZED"),
+        Error::InvalidSignature(_) => (StatusCode::BAD_REQUEST, "M_INVALID_SIGNATURE"),
+        Error::WrongRoomKeysVersion { .. } => (StatusCode::FORBIDDEN, "M_WRONG_ROOM_KEYS_VERSION"),
         Error::UnsupportedRoomVersion(_) => (StatusCode::BAD_REQUEST, "M_UNSUPPORTED_ROOM_VERSION"),
         Error::RoomInUse(_) => (StatusCode::BAD_REQUEST, "M_ROOM_IN_USE"),
         Error::DuplicateAnnotation(_) => (StatusCode::BAD_REQUEST, "M_DUPLICATE_ANNOTATION"),
@@ -122,6 +129,11 @@ impl IntoResponse for ApiError {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
                 response
+            }
+            Error::WrongRoomKeysVersion { current_version } => {
+                let mut payload = body(errcode, "Wrong backup version");
+                payload["current_version"] = current_version.into();
+                (status, Json(payload)).into_response()
             }
             Error::Storage(_) | Error::Internal(_) => {
                 tracing::error!(%error, "request failed");

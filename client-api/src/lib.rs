@@ -228,6 +228,14 @@ pub fn router(state: AppState) -> Router {
         keys::get_key_changes::get_key_changes,
     );
     router = route::<c::keys::claim_keys::v3::Request, _, _>(router, keys::claim_keys::claim_keys);
+    router = route::<c::keys::upload_signing_keys::v3::Request, _, _>(
+        router,
+        keys::upload_signing_keys::upload_signing_keys,
+    );
+    router = route::<c::keys::upload_signatures::v3::Request, _, _>(
+        router,
+        keys::upload_signatures::upload_signatures,
+    );
     router = route::<c::space::get_hierarchy::v1::Request, _, _>(
         router,
         room::get_hierarchy::get_hierarchy,

@@ -55,6 +55,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Unsupported(String),
+    /// A signature does not verify (cross-signing uploads, signed keys).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// A key backup write names a backup version that is not the current one.
+    #[error("Wrong backup version")]
+    WrongRoomKeysVersion { current_version: Option<String> },
     #[error("{0}")]
     UnsupportedRoomVersion(String),
     #[error("{0}")]

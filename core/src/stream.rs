@@ -44,6 +44,8 @@ pub enum StreamItem {
         #[serde(default)]
         devices: Vec<(ruma::OwnedDeviceId, bool)>,
     },
+    /// A user's cross-signing keys (or the signatures on their master key) changed.
+    SigningKeys { user_id: ruma::OwnedUserId },
     /// To-device messages were queued for these devices.
     ToDevice {
         recipients: Vec<(ruma::OwnedUserId, ruma::OwnedDeviceId)>,

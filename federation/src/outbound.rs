@@ -282,7 +282,11 @@ impl ports::Federation for Federation {
                     ruma::api::federation::keys::get_keys::v1::Request::new(device_keys),
                 )
                 .await?;
-            Ok(serde_json::json!({ "device_keys": response.device_keys }))
+            Ok(serde_json::json!({
+                "device_keys": response.device_keys,
+                "master_keys": response.master_keys,
+                "self_signing_keys": response.self_signing_keys,
+            }))
         })
     }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod aliases;
 mod bad_input;
 mod common;
+mod cross_signing;
 mod devices;
 mod discovery;
 mod durability;

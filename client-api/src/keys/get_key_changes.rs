@@ -22,7 +22,9 @@ pub async fn get_key_changes(
     let changed: BTreeSet<_> = items_between(&state.services.store, from, to)?
         .into_iter()
         .filter_map(|(_, item)| match item {
-            StreamItem::DeviceKeys { user_id, .. } => Some(user_id),
+            StreamItem::DeviceKeys { user_id, .. } | StreamItem::SigningKeys { user_id } => {
+                Some(user_id)
+            }
             _ => None,
         })
         .collect();

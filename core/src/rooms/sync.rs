@@ -136,7 +136,8 @@ impl Rooms {
                     }
                     StreamItem::AccountData { .. } => {}
                     StreamItem::ToDevice { .. } => {}
-                    StreamItem::DeviceKeys { user_id, .. } => {
+                    StreamItem::DeviceKeys { user_id, .. }
+                    | StreamItem::SigningKeys { user_id } => {
                         device_list_changes.insert(user_id);
                     }
                     StreamItem::Membership { room_id, user_id } => {

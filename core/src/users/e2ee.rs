@@ -202,6 +202,7 @@ impl Users {
             if let Some(name) = name {
                 keys["unsigned"]["device_display_name"] = name.into();
             }
+            self.add_signatures(&mut keys, user_id, &device, None)?;
             found.insert(device, keys);
         }
         Ok(found)
@@ -285,6 +286,7 @@ impl Users {
             USERDEVICE_KEYS,
             compound_key(&[user_id.as_bytes(), device_id.as_bytes()]),
         );
+        self.remove_device_signatures_into(batch, user_id, device_id)?;
         let prefix = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), b""]);
         for tree in [USERDEVICEKEY_ONETIMEKEY, USERDEVICEALGORITHM_FALLBACK] {
             for (key, _) in self.store().scan_prefix(tree, &prefix, usize::MAX)? {

@@ -3,6 +3,7 @@
 
 pub(crate) mod account_data;
 mod accounts;
+mod cross_signing;
 mod devices;
 mod e2ee;
 mod filters;
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub use self::{
     accounts::{AccountRecord, validate_new_localpart},
+    cross_signing::{CrossSigningUpload, KeyUsage},
     devices::DeviceInfo,
     registration_tokens::RegistrationToken,
     sessions::{IssuedSession, SessionRequest},

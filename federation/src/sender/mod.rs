@@ -16,6 +16,7 @@ use myelin_core::{
     Result, Services,
     storage::{WriteBatch, compound_key, split_key},
     stream::{StreamItem, items_after},
+    users::KeyUsage,
 };
 use ruma::{OwnedRoomId, OwnedServerName, OwnedUserId, RoomId, ServerName};
 use serde::{Deserialize, Serialize};
@@ -246,20 +247,37 @@ impl Sender {
                 StreamItem::AccountData { .. }
                 | StreamItem::Membership { .. }
                 | StreamItem::ToDevice { .. } => {}
+                StreamItem::SigningKeys { user_id } => {
+                    if user_id.server_name() != own {
+                        continue;
+                    }
+                    let users = &self.services.users;
+                    let mut content = json!({ "user_id": user_id });
+                    for (field, usage) in [
+                        ("master_key", KeyUsage::Master),
+                        ("self_signing_key", KeyUsage::SelfSigning),
+                    ] {
+                        if let Ok(Some(key)) = users.cross_signing_key(&user_id, usage, None) {
+                            content[field] = key;
+                        }
+                    }
+                    let edu = json!({ "edu_type": "m.signing_key_update", "content": content });
+                    for destination in self.user_destinations(&user_id) {
+                        queue(
+                            &mut batch,
+                            &destination,
+                            item_position,
+                            &QueueItem::Edu { edu: edu.clone() },
+                        );
+                        woken.insert(destination);
+                    }
+                }
                 StreamItem::DeviceKeys { user_id, devices } => {
                     if user_id.server_name() != own || devices.is_empty() {
                         continue;
                     }
                     // Servers sharing a room with the user hear of each changed device.
-                    let mut destinations = BTreeSet::new();
-                    for room_id in self
-                        .services
-                        .rooms
-                        .joined_rooms(&user_id)
-                        .unwrap_or_default()
-                    {
-                        destinations.extend(self.room_destinations(&room_id).unwrap_or_default());
-                    }
+                    let destinations = self.user_destinations(&user_id);
                     let keys = self
                         .services
                         .users
@@ -305,6 +323,20 @@ impl Sender {
             self.wake(&destination);
         }
         Ok(())
+    }
+
+    /// Servers sharing a room with a local user.
+    fn user_destinations(&self, user_id: &ruma::UserId) -> BTreeSet<OwnedServerName> {
+        let mut destinations = BTreeSet::new();
+        for room_id in self
+            .services
+            .rooms
+            .joined_rooms(user_id)
+            .unwrap_or_default()
+        {
+            destinations.extend(self.room_destinations(&room_id).unwrap_or_default());
+        }
+        destinations
     }
 
     fn add_queued(&self, items: usize) {

@@ -2,7 +2,7 @@
 //! one-time key claims.
 
 use axum::{Json, extract::State};
-use myelin_core::Error;
+use myelin_core::{Error, users::KeyUsage};
 use ruma::api::federation::{
     device::get_devices,
     keys::{claim_keys, get_keys},
@@ -18,14 +18,26 @@ pub async fn query_keys(
 ) -> FedResult<Json<JsonValue>> {
     let users = &state.services.users;
     let mut device_keys = Map::new();
+    let mut master_keys = Map::new();
+    let mut self_signing_keys = Map::new();
     for (user_id, devices) in &request.body.device_keys {
         if !users.is_local(user_id) {
             continue;
         }
         let keys = users.device_keys(user_id, devices)?;
         device_keys.insert(user_id.to_string(), json!(keys));
+        if let Some(key) = users.cross_signing_key(user_id, KeyUsage::Master, None)? {
+            master_keys.insert(user_id.to_string(), key);
+        }
+        if let Some(key) = users.cross_signing_key(user_id, KeyUsage::SelfSigning, None)? {
+            self_signing_keys.insert(user_id.to_string(), key);
+        }
     }
-    Ok(Json(json!({ "device_keys": device_keys })))
+    Ok(Json(json!({
+        "device_keys": device_keys,
+        "master_keys": master_keys,
+        "self_signing_keys": self_signing_keys,
+    })))
 }
 
 /// # `POST /_matrix/federation/v1/user/keys/claim`
@@ -76,9 +88,16 @@ pub async fn devices(
             Some(entry)
         })
         .collect();
-    Ok(Json(json!({
+    let mut answer = json!({
         "user_id": user_id,
         "stream_id": state.services.notifier.current(),
         "devices": devices,
-    })))
+    });
+    if let Some(key) = users.cross_signing_key(user_id, KeyUsage::Master, None)? {
+        answer["master_key"] = key;
+    }
+    if let Some(key) = users.cross_signing_key(user_id, KeyUsage::SelfSigning, None)? {
+        answer["self_signing_key"] = key;
+    }
+    Ok(Json(answer))
 }

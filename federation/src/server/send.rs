@@ -256,11 +256,13 @@ async fn handle_edu(
                 state.services.presence.set(&user_id, presence, status);
             }
         }
-        Some("m.device_list_update") => {
+        // Clients re-query the keys of users whose devices or cross-signing keys changed; we
+        // proxy those queries to the user's server, so noting the change is all there is to do.
+        Some("m.device_list_update" | "m.signing_key_update") => {
             let user_id = parse::<ruma::OwnedUserId>(content.get("user_id"))?;
             if user_id.server_name() != origin {
                 return Err(Error::Forbidden(
-                    "a device list update for a user the origin does not own".into(),
+                    "a key update for a user the origin does not own".into(),
                 ));
             }
             state
