@@ -4,6 +4,7 @@
 
 mod account;
 mod account_data;
+mod backup;
 mod device;
 mod directory;
 mod discovery;
@@ -228,6 +229,62 @@ pub fn router(state: AppState) -> Router {
         keys::get_key_changes::get_key_changes,
     );
     router = route::<c::keys::claim_keys::v3::Request, _, _>(router, keys::claim_keys::claim_keys);
+    router = route::<c::backup::create_backup_version::v3::Request, _, _>(
+        router,
+        backup::create_backup_version::create_backup_version,
+    );
+    router = route::<c::backup::update_backup_version::v3::Request, _, _>(
+        router,
+        backup::update_backup_version::update_backup_version,
+    );
+    router = route::<c::backup::get_backup_info::v3::Request, _, _>(
+        router,
+        backup::get_backup_info::get_backup_info,
+    );
+    router = route::<c::backup::get_latest_backup_info::v3::Request, _, _>(
+        router,
+        backup::get_latest_backup_info::get_latest_backup_info,
+    );
+    router = route::<c::backup::delete_backup_version::v3::Request, _, _>(
+        router,
+        backup::delete_backup_version::delete_backup_version,
+    );
+    router = route::<c::backup::add_backup_keys::v3::Request, _, _>(
+        router,
+        backup::add_backup_keys::add_backup_keys,
+    );
+    router = route::<c::backup::add_backup_keys_for_room::v3::Request, _, _>(
+        router,
+        backup::add_backup_keys_for_room::add_backup_keys_for_room,
+    );
+    router = route::<c::backup::add_backup_keys_for_session::v3::Request, _, _>(
+        router,
+        backup::add_backup_keys_for_session::add_backup_keys_for_session,
+    );
+    router = route::<c::backup::get_backup_keys::v3::Request, _, _>(
+        router,
+        backup::get_backup_keys::get_backup_keys,
+    );
+    router = route::<c::backup::get_backup_keys_for_room::v3::Request, _, _>(
+        router,
+        backup::get_backup_keys_for_room::get_backup_keys_for_room,
+    );
+    router = route::<c::backup::get_backup_keys_for_session::v3::Request, _, _>(
+        router,
+        backup::get_backup_keys_for_session::get_backup_keys_for_session,
+    );
+    router = route::<c::backup::delete_backup_keys::v3::Request, _, _>(
+        router,
+        backup::delete_backup_keys::delete_backup_keys,
+    );
+    router = route::<c::backup::delete_backup_keys_for_room::v3::Request, _, _>(
+        router,
+        backup::delete_backup_keys_for_room::delete_backup_keys_for_room,
+    );
+    router = route::<c::backup::delete_backup_keys_for_session::v3::Request, _, _>(
+        router,
+        backup::delete_backup_keys_for_session::delete_backup_keys_for_session,
+    );
     router = route::<c::keys::upload_signing_keys::v3::Request, _, _>(
         router,
         keys::upload_signing_keys::upload_signing_keys,

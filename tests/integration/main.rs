@@ -20,6 +20,7 @@ mod federation_refusals;
 mod federation_rooms;
 mod filters;
 mod history;
+mod key_backup;
 mod presence;
 mod profile;
 mod push_rules;

@@ -7,6 +7,7 @@ mod cross_signing;
 mod devices;
 mod e2ee;
 mod filters;
+mod key_backup;
 mod passwords;
 mod profile;
 pub(crate) mod push_rules;
@@ -29,6 +30,7 @@ pub use self::{
     accounts::{AccountRecord, validate_new_localpart},
     cross_signing::{CrossSigningUpload, KeyUsage},
     devices::DeviceInfo,
+    key_backup::{BackupInfo, BackupKeysState, BackupScope},
     registration_tokens::RegistrationToken,
     sessions::{IssuedSession, SessionRequest},
     uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
