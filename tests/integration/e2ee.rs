@@ -370,6 +370,69 @@ async fn device_list_changes_reach_users_who_share_a_room() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn users_who_start_or_stop_sharing_a_room_are_changed_or_left() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let since = server.sync(&alice, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // Carol joins: Alice must fetch her devices. Bob leaves: Alice may forget his.
+    assert_eq!(server.join(&carol, &room_id).await.0, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sync = server.sync(&alice, Some(&since), 0).await;
+    assert_eq!(
+        sync["device_lists"],
+        json!({ "changed": [carol.user_id], "left": [bob.user_id] }),
+        "{sync}"
+    );
+    let to = sync["next_batch"].as_str().expect("token");
+    let (_, changes) = server
+        .get(
+            &format!("/_matrix/client/v3/keys/changes?from={since}&to={to}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(changes["changed"], json!([carol.user_id]), "{changes}");
+    assert_eq!(changes["left"], json!([bob.user_id]), "{changes}");
+
+    // Bob still shares another room with Alice: leaving one room does not make him "left".
+    let other = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &other).await.0, StatusCode::OK);
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let since = server.sync(&alice, Some(to), 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sync = server.sync(&alice, Some(&since), 0).await;
+    assert_eq!(sync["device_lists"]["left"], json!([]), "{sync}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn keys_of_users_on_other_servers_are_queried_and_claimed_through_them() {
     let (a, _) = TestServer::start_federated().await;
     let (b, _) = TestServer::start_federated().await;

@@ -11,7 +11,9 @@ use crate::{ApiError, AppState, Ruma, room::parse_token};
 
 /// # `GET /_matrix/client/v3/keys/changes`
 ///
-/// Users sharing a room with the caller whose devices changed between two sync tokens.
+/// Between two sync tokens: users sharing a room with the caller whose devices or keys changed
+/// or who newly share a room with them, and users who no longer share any room (as sync's
+/// `device_lists`).
 pub async fn get_key_changes(
     State(state): State<AppState>,
     request: Ruma<v3::Request>,
@@ -19,18 +21,23 @@ pub async fn get_key_changes(
     let identity = request.identity()?;
     let from = parse_token(&request.body.from)?;
     let to = parse_token(&request.body.to)?.min(state.services.notifier.current());
-    let changed: BTreeSet<_> = items_between(&state.services.store, from, to)?
-        .into_iter()
-        .filter_map(|(_, item)| match item {
+    let mut key_changes = BTreeSet::new();
+    let mut room_events = Vec::new();
+    for (position, item) in items_between(&state.services.store, from, to)? {
+        match item {
             StreamItem::DeviceKeys { user_id, .. } | StreamItem::SigningKeys { user_id } => {
-                Some(user_id)
+                key_changes.insert(user_id);
             }
-            _ => None,
-        })
-        .collect();
-    let changed = state
-        .services
-        .rooms
-        .users_sharing_a_room(&identity.user_id, changed)?;
-    Ok(Json(json!({ "changed": changed, "left": [] })))
+            StreamItem::Event { room_id } => room_events.push((position, room_id)),
+            _ => {}
+        }
+    }
+    let changes =
+        state
+            .services
+            .rooms
+            .device_list_changes(&identity.user_id, key_changes, &room_events)?;
+    Ok(Json(
+        json!({ "changed": changes.changed, "left": changes.left }),
+    ))
 }

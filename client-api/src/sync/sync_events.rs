@@ -162,7 +162,10 @@ pub async fn sync_events(
     let mut response = render(&state, &view, &data, &typing_rooms)?;
     response["presence"] = json!({ "events": presence_events });
     response["to_device"] = json!({ "events": to_device });
-    response["device_lists"] = json!({ "changed": data.device_list_changes, "left": [] });
+    response["device_lists"] = json!({
+        "changed": data.device_lists.changed,
+        "left": data.device_lists.left,
+    });
     response["next_batch"] = SyncToken {
         events: data.next_position,
         ephemeral: ephemeral_serial,

@@ -10,6 +10,7 @@ mod auth;
 mod backfill;
 mod build;
 mod create;
+mod device_lists;
 mod directory;
 mod hierarchy;
 mod history;
@@ -40,6 +41,7 @@ use tokio::sync::OwnedMutexGuard;
 pub use self::{
     build::{EventSpec, MAX_PDU_BYTES},
     create::{CreateRoomRequest, Preset},
+    device_lists::DeviceListChanges,
     directory::PublicRoom,
     hierarchy::{SpaceChild, Viewer},
     history::HistoryVisibility,

@@ -70,8 +70,8 @@ pub struct SyncData {
     pub account_data_changes: BTreeSet<(Option<OwnedRoomId>, String)>,
     /// Receipts to send, per joined room.
     pub receipts: BTreeMap<OwnedRoomId, Vec<Receipt>>,
-    /// Users whose devices or keys changed (not yet filtered to those sharing a room).
-    pub device_list_changes: BTreeSet<ruma::OwnedUserId>,
+    /// Users whose devices the client must (re)fetch, and those it no longer shares a room with.
+    pub device_lists: super::DeviceListChanges,
 }
 
 impl SyncData {
@@ -81,7 +81,8 @@ impl SyncData {
             && self.knocked.is_empty()
             && self.left.is_empty()
             && self.account_data_changes.is_empty()
-            && self.device_list_changes.is_empty()
+            && self.device_lists.changed.is_empty()
+            && self.device_lists.left.is_empty()
             && self.receipts.is_empty()
     }
 }
@@ -121,10 +122,12 @@ impl Rooms {
         let mut account_data_changes = BTreeSet::new();
         let mut receipt_changes: BTreeMap<OwnedRoomId, Vec<Receipt>> = BTreeMap::new();
         let mut device_list_changes = BTreeSet::new();
+        let mut room_events = Vec::new();
         if request.since.is_some() {
-            for (_, item) in items_between(self.store(), since, now)? {
+            for (position, item) in items_between(self.store(), since, now)? {
                 match item {
                     StreamItem::Event { room_id } => {
+                        room_events.push((position, room_id.clone()));
                         changed_rooms.insert(room_id);
                     }
                     StreamItem::AccountData {
@@ -169,7 +172,11 @@ impl Rooms {
             left: Vec::new(),
             account_data_changes,
             receipts: BTreeMap::new(),
-            device_list_changes: self.users_sharing_a_room(request.user_id, device_list_changes)?,
+            device_lists: self.device_list_changes(
+                request.user_id,
+                device_list_changes,
+                &room_events,
+            )?,
         };
         // Initial syncs look at every room of the user; incremental ones only at rooms where
         // something happened (the user's own membership changes are events in those rooms), so
