@@ -70,6 +70,14 @@ impl RunningServer {
             stopped.clone(),
         )];
         let mut background = Vec::new();
+        // Push gateways are reached under the same outbound address policy as federation.
+        services.push_gateway.plug(std::sync::Arc::new(
+            myelin_federation::push_gateway::PushGatewayClient::new(&config.federation)?,
+        ));
+        background.push(myelin_core::push_delivery::start(
+            services.clone(),
+            stopped.clone(),
+        ));
         if config.federation.enabled {
             let federation = myelin_federation::Federation::new(services.clone(), stopped.clone())?;
             let port: std::sync::Arc<dyn myelin_core::ports::Federation> = federation.clone();

@@ -20,6 +20,7 @@ mod ops;
 mod presence;
 mod profile;
 mod push;
+mod pushers;
 pub mod rate_limit;
 mod relations;
 mod room;
@@ -284,6 +285,14 @@ pub fn router(state: AppState) -> Router {
     router = route::<c::backup::delete_backup_keys_for_session::v3::Request, _, _>(
         router,
         backup::delete_backup_keys_for_session::delete_backup_keys_for_session,
+    );
+    router =
+        route::<c::push::get_pushers::v3::Request, _, _>(router, pushers::get_pushers::get_pushers);
+    router =
+        route::<c::push::set_pusher::v3::Request, _, _>(router, pushers::set_pusher::set_pusher);
+    router = route::<c::push::get_notifications::v3::Request, _, _>(
+        router,
+        pushers::get_notifications::get_notifications,
     );
     router = route::<c::keys::upload_signing_keys::v3::Request, _, _>(
         router,

@@ -82,7 +82,7 @@ pub struct FederationConfig {
     /// Check the certificates of servers we connect to. Turn off only for test peers with
     /// self-signed certificates.
     pub verify_certificates: bool,
-    /// Address ranges (CIDR) outbound federation never connects to. The default is every
+    /// Address ranges (CIDR) outbound federation (and push gateway delivery) never connects to. The default is every
     /// private, loopback, link-local and otherwise non-public range, as Synapse's.
     pub ip_range_denylist: Vec<String>,
     /// Ranges allowed even when the denylist covers them (tests use `["127.0.0.0/8"]`).

@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod ports;
+pub mod push_delivery;
 pub mod rooms;
 pub mod storage;
 pub mod stream;
@@ -44,6 +45,8 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     /// Outbound federation, plugged in by the binary.
     pub federation: ports::FederationPort,
+    /// Push gateway delivery, plugged in by the binary.
+    pub push_gateway: ports::PushGatewayPort,
 }
 
 impl Services {
@@ -77,6 +80,7 @@ impl Services {
             keys,
             metrics: Arc::new(metrics::Metrics::default()),
             federation: ports::FederationPort::default(),
+            push_gateway: ports::PushGatewayPort::default(),
         })
     }
 }

@@ -34,6 +34,15 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// Counters the federation crate keeps.
     pub federation: FederationCounters,
+    /// Push gateway deliveries.
+    pub push: PushCounters,
+}
+
+/// Requests to push gateways, by result.
+#[derive(Default)]
+pub struct PushCounters {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
 }
 
 /// Federation traffic, counted where it happens.
@@ -164,6 +173,15 @@ impl Metrics {
             "myelin_federation_queue_depth {}",
             federation.queue_depth.load(Ordering::Relaxed).max(0)
         );
+        out.push_str("# HELP myelin_push_requests_total Requests to push gateways by result.\n");
+        out.push_str("# TYPE myelin_push_requests_total counter\n");
+        for (result, counter) in [("ok", &self.push.delivered), ("failed", &self.push.failed)] {
+            let _ = writeln!(
+                out,
+                "myelin_push_requests_total{{result=\"{result}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 }

@@ -134,3 +134,32 @@ impl FederationPort {
             .ok_or_else(|| Error::Forbidden("Federation is disabled on this server".into()))
     }
 }
+
+/// Delivery to HTTP push gateways (the Push Gateway API). The federation crate implements it
+/// with its outbound-address policy (push gateway URLs are user input: the same private ranges
+/// are refused as for federation); the binary plugs it in.
+pub trait PushGateway: Send + Sync {
+    /// POSTs `notification` to the gateway at `url`; returns the pushkeys the gateway rejected.
+    /// An error means the notification was not accepted and may be retried.
+    fn notify<'a>(
+        &'a self,
+        url: &'a str,
+        notification: JsonValue,
+    ) -> BoxFuture<'a, Result<Vec<String>>>;
+}
+
+/// The slot the binary plugs the push gateway client into.
+#[derive(Clone, Default)]
+pub struct PushGatewayPort {
+    inner: Arc<OnceLock<Arc<dyn PushGateway>>>,
+}
+
+impl PushGatewayPort {
+    pub fn plug(&self, gateway: Arc<dyn PushGateway>) {
+        let _ = self.inner.set(gateway);
+    }
+
+    pub fn get(&self) -> Option<Arc<dyn PushGateway>> {
+        self.inner.get().cloned()
+    }
+}

@@ -31,9 +31,19 @@ use crate::{
 type Overrides = Arc<Mutex<HashMap<String, String>>>;
 
 /// Resolves names for reqwest and refuses addresses the policy denies.
-struct PolicyResolver {
+pub(crate) struct PolicyResolver {
     policy: Arc<Policy>,
     overrides: Overrides,
+}
+
+impl PolicyResolver {
+    /// A resolver without name overrides (for requests that do no server discovery).
+    pub(crate) fn new(policy: Arc<Policy>) -> Self {
+        Self {
+            policy,
+            overrides: Overrides::default(),
+        }
+    }
 }
 
 impl reqwest::dns::Resolve for PolicyResolver {

@@ -12,6 +12,7 @@ mod inbound;
 pub mod keys;
 mod outbound;
 pub mod policy;
+pub mod push_gateway;
 pub mod sender;
 mod server;
 

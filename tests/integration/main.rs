@@ -24,6 +24,7 @@ mod key_backup;
 mod presence;
 mod profile;
 mod push_rules;
+mod pushers;
 mod relations;
 mod room_extras;
 mod rooms;

@@ -16,6 +16,7 @@ mod hierarchy;
 mod history;
 mod ingest;
 mod membership;
+mod notifications;
 mod pdu;
 mod persist;
 mod push;
@@ -47,6 +48,7 @@ pub use self::{
     history::HistoryVisibility,
     ingest::{IngestOutcome, RemoteEvent},
     membership::MemberProfile,
+    notifications::{ListedNotification, Notification},
     pdu::PduEvent,
     push::UnreadCounts,
     send::Transaction,

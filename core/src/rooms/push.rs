@@ -14,7 +14,7 @@ use ruma::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 
-use super::{PduEvent, Rooms, relations::relation_of};
+use super::{Notification, PduEvent, Rooms, relations::relation_of};
 use crate::{
     Error, Result,
     storage::{WriteBatch, compound_key},
@@ -158,10 +158,23 @@ impl Rooms {
             let ruleset = self.ruleset_of(&user_id);
             let actions = ruleset.get_actions(&event, &context).await;
             if actions.iter().any(|action| action.should_notify()) {
+                let highlight = actions.iter().any(|action| action.is_highlight());
                 let record = NotifyRecord {
-                    highlight: actions.iter().any(|action| action.is_highlight()),
+                    highlight,
                     thread: thread.clone(),
                 };
+                self.record_notification(
+                    batch,
+                    &user_id,
+                    position,
+                    Notification {
+                        room_id: room_id.to_owned(),
+                        event_id: pdu.event_id.clone(),
+                        actions: actions.to_vec(),
+                        ts: crate::users::now_ms(),
+                        highlight,
+                    },
+                );
                 batch.put_json(
                     USERROOMPOSITION_NOTIFY,
                     compound_key(&[

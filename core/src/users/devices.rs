@@ -153,6 +153,7 @@ impl Users {
         device_id: &DeviceId,
     ) -> Result<()> {
         self.remove_device_into(batch, user_id, device_id)?;
+        self.remove_device_pushers_into(batch, user_id, device_id)?;
         self.remove_device_keys_into(batch, user_id, device_id)
     }
 

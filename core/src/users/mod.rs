@@ -11,6 +11,7 @@ mod key_backup;
 mod passwords;
 mod profile;
 pub(crate) mod push_rules;
+mod pushers;
 mod registration_tokens;
 mod sessions;
 mod to_device;
@@ -31,6 +32,7 @@ pub use self::{
     cross_signing::{CrossSigningUpload, KeyUsage},
     devices::DeviceInfo,
     key_backup::{BackupInfo, BackupKeysState, BackupScope},
+    pushers::{PUSH_GATEWAY_PATH, Pusher},
     registration_tokens::RegistrationToken,
     sessions::{IssuedSession, SessionRequest},
     uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
