@@ -88,7 +88,7 @@ fn push(
     let room_id = &notification.room_id;
     let tweaks = tweaks_of(&notification.actions);
     let high_priority = pdu.kind.to_string() == "m.room.encrypted"
-        || tweaks.contains_key("highlight")
+        || tweaks.get("highlight") == Some(&JsonValue::Bool(true))
         || tweaks.contains_key("sound");
     let sender_name = services
         .rooms
@@ -261,11 +261,13 @@ mod tests {
         let actions = vec![
             Action::Notify,
             Action::SetTweak(Tweak::Sound("default".into())),
-            Action::SetTweak(Tweak::Highlight(true)),
+            Action::SetTweak(Tweak::Highlight(true.into())),
+            Action::SetTweak(Tweak::Highlight(false.into())),
         ];
         let tweaks = tweaks_of(&actions);
         assert_eq!(tweaks.get("sound"), Some(&json!("default")));
-        assert_eq!(tweaks.get("highlight"), Some(&json!(true)));
+        // The last highlight tweak wins, as in the rule's action list.
+        assert_eq!(tweaks.get("highlight"), Some(&json!(false)));
         assert_eq!(tweaks.len(), 2);
     }
 }

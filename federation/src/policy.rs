@@ -86,9 +86,11 @@ mod tests {
     use super::*;
 
     fn policy(allow: &[&str]) -> Policy {
-        let mut config = FederationConfig::default();
-        config.ip_range_allowlist = allow.iter().map(|range| (*range).to_owned()).collect();
-        config.domain_denylist = vec!["evil.example".into()];
+        let config = FederationConfig {
+            ip_range_allowlist: allow.iter().map(|range| (*range).to_owned()).collect(),
+            domain_denylist: vec!["evil.example".into()],
+            ..FederationConfig::default()
+        };
         Policy::from_config(&config).expect("valid ranges")
     }
 
@@ -131,8 +133,10 @@ mod tests {
         let good = <&ServerName>::try_from("good.example").expect("server name");
         assert!(!policy.server_allowed(evil));
         assert!(policy.server_allowed(good));
-        let mut config = FederationConfig::default();
-        config.domain_allowlist = vec!["good.example".into()];
+        let config = FederationConfig {
+            domain_allowlist: vec!["good.example".into()],
+            ..FederationConfig::default()
+        };
         let only_good = Policy::from_config(&config).expect("policy");
         assert!(only_good.server_allowed(good));
         assert!(!only_good.server_allowed(<&ServerName>::try_from("other.example").expect("name")));
@@ -140,8 +144,10 @@ mod tests {
 
     #[test]
     fn bad_range_is_a_config_error() {
-        let mut config = FederationConfig::default();
-        config.ip_range_allowlist = vec!["not-a-range".into()];
+        let config = FederationConfig {
+            ip_range_allowlist: vec!["not-a-range".into()],
+            ..FederationConfig::default()
+        };
         assert!(Policy::from_config(&config).is_err());
     }
 }

@@ -510,7 +510,7 @@ mod tests {
     fn single_key_requires_id_matching_the_public_key() {
         let public = encode_public(&[7u8; 32]);
         let good = json!({ "keys": { format!("ed25519:{public}"): public } });
-        assert_eq!(single_key(&good).unwrap().1, public);
+        assert_eq!(single_key(&good).expect("valid test data").1, public);
         let mismatched = json!({ "keys": { "ed25519:other": public } });
         assert!(matches!(
             single_key(&mismatched),
@@ -528,14 +528,14 @@ mod tests {
             &ruma::signatures::Ed25519KeyPair::generate(),
             "KEY".into(),
         )
-        .unwrap();
+        .expect("valid test data");
         let public = encode_public(&pair.public_key());
         let mut object: CanonicalJsonObject =
             serde_json::from_value(json!({ "user_id": "@a:x", "usage": ["self_signing"] }))
-                .unwrap();
-        ruma::signatures::sign_json("@a:x", &pair, &mut object).unwrap();
-        let signed = serde_json::to_value(&object).unwrap();
-        verify_signature(&signed, "@a:x", "ed25519:KEY", &public).unwrap();
+                .expect("valid test data");
+        ruma::signatures::sign_json("@a:x", &pair, &mut object).expect("valid test data");
+        let signed = serde_json::to_value(&object).expect("valid test data");
+        verify_signature(&signed, "@a:x", "ed25519:KEY", &public).expect("valid test data");
         let mut tampered = signed.clone();
         tampered["usage"] = json!(["master"]);
         assert!(matches!(

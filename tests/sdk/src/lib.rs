@@ -1,0 +1,1 @@
+//! Helpers live in the tests; this crate has no library code.
