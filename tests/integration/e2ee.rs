@@ -211,6 +211,81 @@ async fn bad_key_uploads_are_refused_and_deleted_devices_lose_their_keys() {
     assert_eq!(query["device_keys"][&alice.user_id], json!({}), "{query}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_claims_and_oversize_uploads_are_refused() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let token = Some(alice.access_token.as_str());
+    // Unknown devices and users have nothing to claim: left out, as the spec says, not errors.
+    let (status, claimed) = server
+        .post(
+            "/_matrix/client/v3/keys/claim",
+            token,
+            json!({ "one_time_keys": {
+                bob.user_id.clone(): { "NOSUCHDEVICE": "signed_curve25519" },
+                "@nobody:localhost": { "X": "signed_curve25519" },
+            } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    assert_eq!(claimed["one_time_keys"], json!({}), "{claimed}");
+    // Malformed claims and queries.
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/claim",
+            token,
+            json!({ "one_time_keys": { "not a user id": { "D": "signed_curve25519" } } }),
+        )
+        .await;
+    assert_eq!(result.0, StatusCode::BAD_REQUEST, "{}", result.1);
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/query",
+            token,
+            json!({ "device_keys": { bob.user_id.clone(): "all" } }),
+        )
+        .await;
+    assert_error(&result, StatusCode::BAD_REQUEST, "M_BAD_JSON");
+    // A malformed key id.
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            token,
+            json!({ "one_time_keys": { "no-algorithm": one_time_key(1) } }),
+        )
+        .await;
+    assert_eq!(result.0, StatusCode::BAD_REQUEST, "{}", result.1);
+    // More one-time keys than a device may hold, in one upload.
+    let flood: serde_json::Map<String, Value> = (0..1001)
+        .map(|n| (format!("signed_curve25519:K{n}"), one_time_key(n)))
+        .collect();
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            token,
+            json!({ "one_time_keys": flood }),
+        )
+        .await;
+    assert_error(&result, StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE");
+    let sync = server.sync(&alice, None, 0).await;
+    assert_eq!(
+        sync["device_one_time_keys_count"],
+        json!({}),
+        "nothing was stored"
+    );
+    // A body past the request size limit.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let result = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            token,
+            json!({ "device_keys": { "padding": huge } }),
+        )
+        .await;
+    assert_error(&result, StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE");
+}
+
 fn to_device_events(sync: &Value) -> Vec<Value> {
     sync["to_device"]["events"]
         .as_array()
