@@ -90,6 +90,7 @@ struct RoomsInner {
     locks: Mutex<HashMap<OwnedRoomId, Arc<tokio::sync::Mutex<()>>>>,
     snapshots: snapshots::SnapshotIds,
     notifier: Arc<Notifier>,
+    push_rules: crate::users::push_rules::RulesetCache,
 }
 
 impl Rooms {
@@ -112,6 +113,7 @@ impl Rooms {
                 locks: Mutex::new(HashMap::new()),
                 snapshots,
                 notifier,
+                push_rules: Default::default(),
             }),
         })
     }

@@ -2,32 +2,40 @@
 //! evaluation), stored with the event so unread counts are a range count after the member's
 //! read receipt.
 
-use std::collections::{BTreeMap, HashSet};
+use std::{collections::BTreeMap, sync::Arc};
 
 use ruma::{
     Int, OwnedUserId, RoomId, UInt, UserId,
     power_levels::NotificationPowerLevels,
-    push::{PushConditionPowerLevelsCtx, PushConditionRoomCtx, Ruleset},
+    push::{FlattenedJson, PushConditionPowerLevelsCtx, PushConditionRoomCtx, Ruleset},
     room_version_rules::{RoomPowerLevelsRules, RoomVersionRules},
     serde::Raw,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 
-use super::{Notification, PduEvent, Rooms, relations::relation_of};
+use super::{PduEvent, Rooms, relations::relation_of};
 use crate::{
     Error, Result,
     storage::{WriteBatch, compound_key},
 };
 
 /// user, room, position → what the event did for the user.
-const USERROOMPOSITION_NOTIFY: &str = "userroomposition_notify";
+pub(crate) const USERROOMPOSITION_NOTIFY: &str = "userroomposition_notify";
 
+/// What one event did for one user: kept for unread counts (a range count after the user's read
+/// receipt), for `GET /notifications` and for push delivery. One record per notified member is
+/// the whole write cost push rules add to the send path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct NotifyRecord {
-    highlight: bool,
+pub(crate) struct NotifyRecord {
+    pub(crate) highlight: bool,
     /// Thread root for events in a thread.
-    thread: Option<String>,
+    pub(crate) thread: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) actions: Vec<ruma::push::Action>,
+    /// When the event was evaluated (ms); read records are dropped after a retention period.
+    #[serde(default)]
+    pub(crate) ts: u64,
 }
 
 /// Unread counts of one room for one user.
@@ -42,9 +50,50 @@ pub struct UnreadCounts {
 impl Rooms {
     /// A user's push rules: their own (`m.push_rules` account data, managed by the push-rule
     /// endpoints) or the spec's defaults.
-    fn ruleset_of(&self, user_id: &UserId) -> Ruleset {
-        crate::users::push_rules::stored_push_rules(self.store(), user_id)
-            .unwrap_or_else(|_| Ruleset::server_default(user_id))
+    fn ruleset_of(&self, user_id: &UserId) -> std::sync::Arc<Ruleset> {
+        self.inner
+            .push_rules
+            .rules(self.store(), user_id)
+            .unwrap_or_else(|_| std::sync::Arc::new(Ruleset::server_default(user_id)))
+    }
+
+    /// Who an event in the room's current state is evaluated for, cached per state snapshot
+    /// (loading every member event per message would dominate large rooms).
+    fn push_audience(&self, room_id: &RoomId) -> Result<Arc<super::snapshots::PushAudience>> {
+        let snapshot = self
+            .room_info(room_id)?
+            .and_then(|info| info.state_snapshot);
+        if let Some(snapshot) = snapshot
+            && let Some(audience) = self.inner.snapshots.cached_audience(snapshot)
+        {
+            return Ok(audience);
+        }
+        let members = self.joined_members(room_id)?;
+        let mut local: Vec<(OwnedUserId, String)> = members
+            .iter()
+            .filter_map(|member| {
+                let user = UserId::parse(member.state_key.as_deref()?).ok()?;
+                let name = member
+                    .content_json()
+                    .get("displayname")
+                    .and_then(JsonValue::as_str)
+                    .unwrap_or(user.localpart())
+                    .to_owned();
+                (user.server_name() == self.server_name()).then_some((user, name))
+            })
+            .collect();
+        local.sort();
+        local.dedup_by(|a, b| a.0 == b.0);
+        let audience = Arc::new(super::snapshots::PushAudience {
+            member_count: members.len(),
+            local,
+        });
+        if let Some(snapshot) = snapshot {
+            self.inner
+                .snapshots
+                .cache_audience(snapshot, Arc::clone(&audience));
+        }
+        Ok(audience)
     }
 
     fn power_levels_context(
@@ -116,65 +165,48 @@ impl Rooms {
         pdu: &PduEvent,
         position: u64,
     ) -> Result<()> {
-        let members = self.joined_members(room_id)?;
-        let local: Vec<(OwnedUserId, String)> = members
-            .iter()
-            .filter_map(|member| {
-                let user = UserId::parse(member.state_key.as_deref()?).ok()?;
-                let name = member
-                    .content_json()
-                    .get("displayname")
-                    .and_then(JsonValue::as_str)
-                    .unwrap_or(user.localpart())
-                    .to_owned();
-                (user.server_name() == self.server_name() && user != pdu.sender)
-                    .then_some((user, name))
-            })
-            .collect();
-        if local.is_empty() {
+        let audience = self.push_audience(room_id)?;
+        if audience.local.is_empty() {
             return Ok(());
         }
         let event: Raw<ruma::events::AnySyncTimelineEvent> = Raw::from_json(
             serde_json::value::to_raw_value(&pdu.to_client_event(true))
                 .map_err(|error| Error::Internal(error.to_string()))?,
         );
-        let member_count = UInt::try_from(members.len()).unwrap_or(UInt::MAX);
+        // Flattened once for every member (ruma's `get_actions` would flatten per call).
+        let flattened = FlattenedJson::from_raw(&event);
+        let member_count = UInt::try_from(audience.member_count).unwrap_or(UInt::MAX);
         let power_levels = self.power_levels_context(room_id, rules)?;
         let thread = relation_of(pdu)
             .filter(|(rel_type, _)| rel_type == "m.thread")
             .map(|(_, root)| root.to_string());
-        let mut seen = HashSet::new();
-        for (user_id, display_name) in local {
-            if !seen.insert(user_id.clone()) {
+        for (user_id, display_name) in &audience.local {
+            if *user_id == pdu.sender {
                 continue;
             }
             let mut context = PushConditionRoomCtx::new(
                 room_id.to_owned(),
                 member_count,
                 user_id.clone(),
-                display_name,
+                display_name.clone(),
             );
             context.power_levels = power_levels.clone();
-            let ruleset = self.ruleset_of(&user_id);
-            let actions = ruleset.get_actions(&event, &context).await;
+            let ruleset = self.ruleset_of(user_id);
+            let mut actions: &[ruma::push::Action] = &[];
+            for rule in ruleset.iter() {
+                if rule.applies(&flattened, &context).await {
+                    actions = rule.actions();
+                    break;
+                }
+            }
             if actions.iter().any(|action| action.should_notify()) {
-                let highlight = actions.iter().any(|action| action.is_highlight());
                 let record = NotifyRecord {
-                    highlight,
+                    highlight: actions.iter().any(|action| action.is_highlight()),
                     thread: thread.clone(),
+                    actions: actions.to_vec(),
+                    ts: crate::users::now_ms(),
                 };
-                self.record_notification(
-                    batch,
-                    &user_id,
-                    position,
-                    Notification {
-                        room_id: room_id.to_owned(),
-                        event_id: pdu.event_id.clone(),
-                        actions: actions.to_vec(),
-                        ts: crate::users::now_ms(),
-                        highlight,
-                    },
-                );
+                self.queue_push(batch, user_id, room_id, position);
                 batch.put_json(
                     USERROOMPOSITION_NOTIFY,
                     compound_key(&[
@@ -226,7 +258,10 @@ impl Rooms {
         Ok(counts)
     }
 
-    /// Deletes the user's notify records up to `position` in a room.
+    /// Deletes the user's read notify records in a room (up to `position`) once they are older
+    /// than the retention period: unread counts never look at them, and `GET /notifications`
+    /// shows read notifications for that long (Synapse keeps them 30 days too). Records are in
+    /// position order, which is time order, so this stops at the first young one.
     pub(crate) fn prune_notifications(
         &self,
         batch: &mut WriteBatch,
@@ -234,21 +269,40 @@ impl Rooms {
         user_id: &UserId,
         position: u64,
     ) -> Result<()> {
+        let cutoff = crate::users::now_ms().saturating_sub(NOTIFICATION_RETENTION_MS);
         let start = compound_key(&[user_id.as_bytes(), room_id.as_bytes(), &0u64.to_be_bytes()]);
         let end = compound_key(&[
             user_id.as_bytes(),
             room_id.as_bytes(),
             &position.to_be_bytes(),
         ]);
-        for (key, _) in self.store().range(
-            USERROOMPOSITION_NOTIFY,
-            std::ops::Bound::Included(&start),
-            std::ops::Bound::Included(&end),
-            false,
-            usize::MAX,
-        )? {
-            batch.delete(USERROOMPOSITION_NOTIFY, key);
+        const PAGE: usize = 256;
+        let mut from = start;
+        loop {
+            let page = self.store().range(
+                USERROOMPOSITION_NOTIFY,
+                std::ops::Bound::Included(from.as_slice()),
+                std::ops::Bound::Included(end.as_slice()),
+                false,
+                PAGE,
+            )?;
+            for (key, value) in &page {
+                let record: NotifyRecord = serde_json::from_slice(value).map_err(Error::storage)?;
+                if record.ts >= cutoff {
+                    return Ok(());
+                }
+                batch.delete(USERROOMPOSITION_NOTIFY, key.clone());
+            }
+            match page.last() {
+                Some((last, _)) if page.len() == PAGE => {
+                    from = last.clone();
+                    from.push(0);
+                }
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     }
 }
+
+/// How long read notifications are kept for `GET /notifications`.
+const NOTIFICATION_RETENTION_MS: u64 = 30 * 24 * 3600 * 1000;

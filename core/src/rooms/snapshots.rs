@@ -48,6 +48,16 @@ pub(crate) struct SnapshotIds {
     cache: Mutex<HashMap<u64, Arc<StateMap>>>,
     /// Snapshot → servers with a joined member in it.
     servers: Mutex<HashMap<u64, Arc<std::collections::BTreeSet<ruma::OwnedServerName>>>>,
+    /// Snapshot → who push rules are evaluated for (see [`PushAudience`]).
+    audiences: Mutex<HashMap<u64, Arc<PushAudience>>>,
+}
+
+/// The joined members of a room state that matter to push evaluation: how many there are, and
+/// the local ones with the display names their rules match against.
+#[derive(Debug, Default)]
+pub(crate) struct PushAudience {
+    pub(crate) member_count: usize,
+    pub(crate) local: Vec<(ruma::OwnedUserId, String)>,
 }
 
 impl SnapshotIds {
@@ -68,6 +78,20 @@ impl SnapshotIds {
             cache.clear();
         }
         cache.insert(snapshot, servers);
+    }
+}
+
+impl SnapshotIds {
+    pub(crate) fn cached_audience(&self, snapshot: u64) -> Option<Arc<PushAudience>> {
+        lock(&self.audiences).get(&snapshot).cloned()
+    }
+
+    pub(crate) fn cache_audience(&self, snapshot: u64, audience: Arc<PushAudience>) {
+        let mut cache = lock(&self.audiences);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(snapshot, audience);
     }
 }
 
@@ -94,6 +118,7 @@ impl SnapshotIds {
             next: next.into(),
             cache: Mutex::new(HashMap::new()),
             servers: Mutex::new(HashMap::new()),
+            audiences: Mutex::new(HashMap::new()),
         })
     }
 }

@@ -27,6 +27,7 @@ use rand::{Rng, distributions::Alphanumeric};
 use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId};
 use sha2::{Digest, Sha256};
 
+pub(crate) use self::pushers::has_pushers;
 pub use self::{
     accounts::{AccountRecord, validate_new_localpart},
     cross_signing::{CrossSigningUpload, KeyUsage},

@@ -78,6 +78,15 @@ impl Pusher {
     }
 }
 
+/// Whether a user has any pusher (checked per notified user on the send path; a failed read
+/// counts as yes, so a notification is never silently skipped).
+pub(crate) fn has_pushers(store: &crate::storage::Store, user_id: &UserId) -> bool {
+    let prefix = compound_key(&[user_id.as_bytes(), b""]);
+    store
+        .scan_prefix(USERAPPKEY_PUSHER, &prefix, 1)
+        .map_or(true, |rows| !rows.is_empty())
+}
+
 fn pusher_row(user_id: &UserId, app_id: &str, pushkey: &str) -> Vec<u8> {
     compound_key(&[user_id.as_bytes(), app_id.as_bytes(), pushkey.as_bytes()])
 }
