@@ -125,7 +125,7 @@ impl Rooms {
                 }
             }
         }
-        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_by_key(|candidate| std::cmp::Reverse(candidate.0));
         candidates.truncate(limit);
         let mut read_positions: HashMap<OwnedRoomId, u64> = HashMap::new();
         let mut listed = Vec::with_capacity(candidates.len());
