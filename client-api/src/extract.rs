@@ -87,14 +87,45 @@ impl<T> Ruma<T> {
 }
 
 fn access_token(request: &Request<Body>) -> Option<String> {
-    if let Some(header) = request.headers().get(axum::http::header::AUTHORIZATION) {
+    access_token_of(request.headers(), request.uri())
+}
+
+fn access_token_of(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    if let Some(header) = headers.get(axum::http::header::AUTHORIZATION) {
         let value = header.to_str().ok()?;
         return value
             .strip_prefix("Bearer ")
             .map(|token| token.trim().to_owned());
     }
-    let query = request.uri().query()?;
+    let query = uri.query()?;
     url_query_value(query, "access_token")
+}
+
+/// Authenticates a request by its access token, for handlers that read their body themselves
+/// (media uploads stream theirs to disk instead of buffering it).
+pub(crate) fn authenticate_parts(
+    parts: &axum::http::request::Parts,
+    state: &AppState,
+) -> Result<Identity, ApiError> {
+    let token = access_token_of(&parts.headers, &parts.uri).ok_or(Error::MissingToken)?;
+    let identity = state.services.users.authenticate(&token)?;
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+    state
+        .services
+        .users
+        .record_last_seen(&identity, client_ip.to_string());
+    Ok(identity)
+}
+
+/// The value of a query parameter, percent-decoded.
+pub(crate) fn query_parameter(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    let axum::extract::Query(mut pairs) =
+        axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(uri)
+            .ok()?;
+    pairs.remove(name)
 }
 
 fn url_query_value(query: &str, name: &str) -> Option<String> {

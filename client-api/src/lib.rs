@@ -14,6 +14,7 @@ mod extract;
 mod filter;
 mod filtering;
 mod keys;
+mod media;
 mod membership;
 mod message;
 mod ops;
@@ -294,6 +295,7 @@ pub fn router(state: AppState) -> Router {
         router,
         pushers::get_notifications::get_notifications,
     );
+    router = media::routes(router);
     router = route::<c::keys::upload_signing_keys::v3::Request, _, _>(
         router,
         keys::upload_signing_keys::upload_signing_keys,

@@ -20,6 +20,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub rooms: RoomsConfig,
     pub presence: PresenceConfig,
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -285,6 +286,40 @@ pub struct PresenceConfig {
 impl Default for PresenceConfig {
     fn default() -> Self {
         Self { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Largest file a user may upload, and largest remote file fetched (bytes).
+    pub max_upload_bytes: u64,
+    /// Total bytes one user may have uploaded; none by default.
+    pub user_quota_bytes: Option<u64>,
+    /// Serve the legacy unauthenticated `/_matrix/media/v3/download` and `/thumbnail`
+    /// endpoints (Synapse turned them off by default in 1.120; so does Myelin).
+    pub legacy_unauthenticated: bool,
+    /// How long a media id from `POST /_matrix/media/v1/create` waits for its upload (ms).
+    pub unused_id_lifetime_ms: u64,
+    /// Delete cached remote media not accessed for this many days (none: keep).
+    pub remote_retention_days: Option<u64>,
+    /// Delete local media not accessed for this many days (none: keep).
+    pub local_retention_days: Option<u64>,
+    /// Largest image (in pixels) that thumbnails are made of.
+    pub max_thumbnail_source_pixels: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 50 * 1024 * 1024,
+            user_quota_bytes: None,
+            legacy_unauthenticated: false,
+            unused_id_lifetime_ms: 24 * 3600 * 1000,
+            remote_retention_days: None,
+            local_retention_days: None,
+            max_thumbnail_source_pixels: 32_000_000,
+        }
     }
 }
 

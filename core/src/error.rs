@@ -58,6 +58,12 @@ pub enum Error {
     /// A signature does not verify (cross-signing uploads, signed keys).
     #[error("{0}")]
     InvalidSignature(String),
+    /// An asynchronous upload's media id already has content.
+    #[error("This media already has content")]
+    CannotOverwriteMedia,
+    /// The media id was created but its content not uploaded yet.
+    #[error("The media has not been uploaded yet")]
+    MediaNotYetUploaded,
     /// A key backup write names a backup version that is not the current one.
     #[error("Wrong backup version")]
     WrongRoomKeysVersion { current_version: Option<String> },

@@ -6,6 +6,7 @@ pub mod config;
 pub mod ephemeral;
 pub mod error;
 pub mod keys;
+pub mod media;
 pub mod metrics;
 pub mod ports;
 pub mod push_delivery;
@@ -47,6 +48,7 @@ pub struct Services {
     pub federation: ports::FederationPort,
     /// Push gateway delivery, plugged in by the binary.
     pub push_gateway: ports::PushGatewayPort,
+    pub media: media::Media,
 }
 
 impl Services {
@@ -69,7 +71,13 @@ impl Services {
             Arc::clone(&keys),
             Arc::clone(&notifier),
         )?;
+        let media = media::Media::new(
+            store.clone(),
+            Arc::clone(&config),
+            rooms.server_name().clone(),
+        )?;
         Ok(Self {
+            media,
             config,
             store,
             users,

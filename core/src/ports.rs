@@ -112,6 +112,13 @@ pub trait Federation: Send + Sync {
         server: &'a ruma::ServerName,
         request: JsonValue,
     ) -> BoxFuture<'a, Result<JsonValue>>;
+
+    /// Downloads media of another server (at most the configured upload size).
+    fn fetch_media<'a>(
+        &'a self,
+        server: &'a ruma::ServerName,
+        media_id: &'a str,
+    ) -> BoxFuture<'a, Result<crate::media::RemoteContent>>;
 }
 
 /// The slot the binary plugs the federation service into. It holds the service weakly: the

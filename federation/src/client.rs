@@ -221,8 +221,86 @@ impl FederationClient {
         let http_request = request
             .try_into_http_request::<Vec<u8>>(&resolved.base_url(), input, ())
             .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
-        self.execute::<R::IncomingResponse>(destination, &resolved, http_request)
+        self.execute::<R::IncomingResponse>(
+            destination,
+            &resolved,
+            http_request,
+            MAX_RESPONSE_BYTES,
+        )
+        .await
+    }
+
+    /// Like [`Self::send`], refusing answers longer than `max_bytes` (media).
+    pub async fn send_limited<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+        max_bytes: u64,
+    ) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
+    {
+        if destination == self.server_name {
+            return Err(Error::Internal(
+                "a federation request to this very server".into(),
+            ));
+        }
+        let resolved = self.destination(destination).await?;
+        let input = XMatrixSigningInput::new(
+            self.server_name.clone(),
+            destination.to_owned(),
+            &self.keys.key_pair,
+        );
+        let http_request = request
+            .try_into_http_request::<Vec<u8>>(&resolved.base_url(), input, ())
+            .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
+        // Room for the multipart framing around the content.
+        let limit = max_bytes.saturating_add(64 * 1024);
+        self.execute::<R::IncomingResponse>(destination, &resolved, http_request, limit)
             .await
+    }
+
+    /// Fetches media a server redirected us to (a `Location` answer of a media download):
+    /// a plain GET under the same address policy, size-limited.
+    pub async fn fetch_location(
+        &self,
+        url: &str,
+        max_bytes: u64,
+    ) -> Result<myelin_core::media::RemoteContent> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|error| Error::Unavailable(format!("bad media location {url}: {error}")))?;
+        if let Some(host) = parsed.host_str()
+            && let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
+            && !self.policy.ip_allowed(ip)
+        {
+            return Err(Error::Forbidden(format!(
+                "media location {host} is in a denied address range"
+            )));
+        }
+        let response = self
+            .http
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|error| Error::Unavailable(format!("media location: {error}")))?;
+        if !response.status().is_success() {
+            return Err(Error::Unavailable(format!(
+                "media location answered {}",
+                response.status()
+            )));
+        }
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let bytes = read_limited(response, max_bytes).await?;
+        Ok(myelin_core::media::RemoteContent {
+            bytes: bytes.to_vec(),
+            content_type,
+            filename: None,
+        })
     }
 
     /// Sends an unauthenticated request (the key endpoints).
@@ -239,8 +317,13 @@ impl FederationClient {
         let http_request = request
             .try_into_http_request::<Vec<u8>>(&resolved.base_url(), (), ())
             .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
-        self.execute::<R::IncomingResponse>(destination, &resolved, http_request)
-            .await
+        self.execute::<R::IncomingResponse>(
+            destination,
+            &resolved,
+            http_request,
+            MAX_RESPONSE_BYTES,
+        )
+        .await
     }
 
     async fn execute<T: IncomingResponse>(
@@ -248,6 +331,7 @@ impl FederationClient {
         destination: &ServerName,
         resolved: &Resolved,
         mut http_request: http::Request<Vec<u8>>,
+        max_bytes: u64,
     ) -> Result<T> {
         http_request.headers_mut().insert(
             http::header::HOST,
@@ -274,9 +358,14 @@ impl FederationClient {
         for (name, value) in response.headers() {
             builder = builder.header(name, value);
         }
-        let body = response.bytes().await.map_err(|error| {
-            Error::Unavailable(format!("{destination} broke off its answer: {error}"))
-        })?;
+        let body = read_limited(response, max_bytes)
+            .await
+            .map_err(|error| match error {
+                Error::TooLarge(_) => Error::TooLarge(format!(
+                    "{destination} answered {method} {path} with more than {max_bytes} bytes"
+                )),
+                other => other,
+            })?;
         let http_response = builder
             .body(body.as_ref())
             .map_err(|error| Error::Internal(error.to_string()))?;
@@ -289,6 +378,31 @@ impl FederationClient {
             )),
         })
     }
+}
+
+/// Largest federation answer read (a `send_join` of a huge room is tens of megabytes).
+const MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Reads an answer's body, refusing to go past `max_bytes`.
+async fn read_limited(mut response: reqwest::Response, max_bytes: u64) -> Result<bytes::Bytes> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > max_bytes)
+    {
+        return Err(Error::TooLarge("answer too large".into()));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| Error::Unavailable(format!("the answer broke off: {error}")))?
+    {
+        if body.len() as u64 + chunk.len() as u64 > max_bytes {
+            return Err(Error::TooLarge("answer too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// A remote server's error, in core terms (its errcode decides).

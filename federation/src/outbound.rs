@@ -352,4 +352,36 @@ impl ports::Federation for Federation {
             Ok(answer)
         })
     }
+
+    fn fetch_media<'a>(
+        &'a self,
+        server: &'a ServerName,
+        media_id: &'a str,
+    ) -> BoxFuture<'a, Result<myelin_core::media::RemoteContent>> {
+        Box::pin(async move {
+            use ruma::api::federation::authenticated_media::{FileOrLocation, get_content};
+            let limit = self.services.media.max_upload_bytes();
+            let response = self
+                .client
+                .send_limited(
+                    server,
+                    get_content::v1::Request::new(media_id.to_owned()),
+                    limit,
+                )
+                .await?;
+            match response.content {
+                FileOrLocation::File(content) => Ok(myelin_core::media::RemoteContent {
+                    bytes: content.file,
+                    content_type: content.content_type,
+                    filename: content
+                        .content_disposition
+                        .and_then(|disposition| disposition.filename),
+                }),
+                FileOrLocation::Location(url) => self.client.fetch_location(&url, limit).await,
+                _ => Err(myelin_core::Error::Unavailable(format!(
+                    "{server} answered a media download with something unknown"
+                ))),
+            }
+        })
+    }
 }

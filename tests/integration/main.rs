@@ -21,6 +21,7 @@ mod federation_rooms;
 mod filters;
 mod history;
 mod key_backup;
+mod media;
 mod presence;
 mod profile;
 mod push_rules;

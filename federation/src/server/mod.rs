@@ -5,6 +5,7 @@ mod error;
 mod events;
 mod extract;
 mod keys;
+mod media;
 mod membership;
 mod query;
 mod send;
@@ -129,6 +130,12 @@ pub fn router(federation: Arc<Federation>) -> Router {
     router = route::<f::keys::get_keys::v1::Request, _, _>(router, e2ee::query_keys);
     router = route::<f::keys::claim_keys::v1::Request, _, _>(router, e2ee::claim_keys);
     router = route::<f::device::get_devices::v1::Request, _, _>(router, e2ee::devices);
+    router =
+        route::<f::authenticated_media::get_content::v1::Request, _, _>(router, media::download);
+    router = route::<f::authenticated_media::get_content_thumbnail::v1::Request, _, _>(
+        router,
+        media::thumbnail,
+    );
     router = route::<f::space::get_hierarchy::v1::Request, _, _>(router, query::hierarchy);
     router =
         route::<f::directory::get_public_rooms::v1::Request, _, _>(router, query::public_rooms);
