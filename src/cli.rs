@@ -36,6 +36,51 @@ enum Command {
     /// The server's signing keys (run with the server stopped).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The media repository (run with the server stopped).
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Delete media not accessed for a while (ages like `30d`, `12h`, `90m`), and created ids
+    /// that expired unused; shows progress.
+    Purge {
+        /// Cached media of other servers not accessed for this long.
+        #[arg(long, value_parser = parse_age)]
+        remote_older_than: Option<u64>,
+        /// Media uploaded here not accessed for this long.
+        #[arg(long, value_parser = parse_age)]
+        local_older_than: Option<u64>,
+    },
+}
+
+/// An age like `30d`, `12h`, `90m` or `45s`, in milliseconds.
+fn parse_age(text: &str) -> Result<u64, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age like 30d, 12h, 90m or 45s"))?;
+    let unit_ms = match unit {
+        "d" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1_000,
+        _ => return Err(format!("`{text}` is not an age like 30d, 12h, 90m or 45s")),
+    };
+    Ok(number.saturating_mul(unit_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ages_parse_with_units() {
+        assert_eq!(super::parse_age("30d"), Ok(30 * 86_400_000));
+        assert_eq!(super::parse_age("90m"), Ok(90 * 60_000));
+        assert!(super::parse_age("30").is_err());
+        assert!(super::parse_age("d").is_err());
+        assert!(super::parse_age("5w").is_err());
+    }
 }
 
 #[derive(Subcommand)]
@@ -148,6 +193,33 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             runtime()?.block_on(token_command(load_config(&cli)?, command))
         }
         Some(Command::Store(command)) => crate::store_tools::run(command),
+        Some(Command::Media(MediaCommand::Purge {
+            remote_older_than,
+            local_older_than,
+        })) => {
+            let services = open(load_config(&cli)?)?;
+            let now = myelin_core::users::now_ms();
+            let report = runtime()?
+                .block_on(services.media.purge(
+                    remote_older_than.map(|age| now.saturating_sub(age)),
+                    local_older_than.map(|age| now.saturating_sub(age)),
+                    |done, total| {
+                        if done == total || done % 100 == 0 {
+                            eprintln!("purged {done}/{total}");
+                        }
+                    },
+                ))
+                .map_err(|error| Failure::Other(error.to_string()))?;
+            services
+                .store
+                .flush()
+                .map_err(|error| Failure::Other(error.to_string()))?;
+            println!(
+                "deleted {} media ({} bytes); files no other media uses are gone",
+                report.media, report.bytes
+            );
+            Ok(())
+        }
         Some(Command::Keys(KeysCommand::Rotate)) => {
             let config = load_config(&cli)?;
             let store =

@@ -78,6 +78,7 @@ impl RunningServer {
             services.clone(),
             stopped.clone(),
         ));
+        background.push(services.media.start_retention(stopped.clone()));
         if config.federation.enabled {
             let federation = myelin_federation::Federation::new(services.clone(), stopped.clone())?;
             let port: std::sync::Arc<dyn myelin_core::ports::Federation> = federation.clone();

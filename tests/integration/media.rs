@@ -516,3 +516,57 @@ async fn media_of_another_server_is_fetched_over_federation_and_cached() {
         response.status()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_purge_command_deletes_cached_remote_media_and_keeps_local_media() {
+    let (a, _) = TestServer::start_federated().await;
+    let (mut b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let (_, remote) = upload(&a, &alice, b"from afar".to_vec(), "text/plain", None).await;
+    let remote_id = media_path(remote["content_uri"].as_str().expect("uri"));
+    let (_, local) = upload(&b, &bob, b"from here".to_vec(), "text/plain", None).await;
+    let local_id = media_path(local["content_uri"].as_str().expect("uri"));
+    let response = download(
+        &b,
+        Some(&bob.access_token),
+        &format!("/_matrix/client/v1/media/download/{remote_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let blobs = b
+        .server()
+        .services()
+        .config
+        .server
+        .data_dir
+        .join("media/blobs");
+    assert_eq!(walk(&blobs).len(), 2);
+
+    let data_dir = b.server().services().config.server.data_dir.clone();
+    b.stop().await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_myelin"))
+        .args(["media", "purge", "--remote-older-than", "0s"])
+        .env("MYELIN_SERVER__DATA_DIR", &data_dir)
+        .env("MYELIN_FEDERATION__ENABLED", "false")
+        .output()
+        .expect("myelin media purge runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("deleted 1 media"), "{stdout}");
+    assert!(stderr.contains("purged 1/1"), "progress is shown: {stderr}");
+    assert_eq!(walk(&blobs).len(), 1, "the remote copy's file is gone");
+
+    b.restart(|_| {}).await;
+    let response = download(
+        &b,
+        Some(&bob.access_token),
+        &format!("/_matrix/client/v1/media/download/{local_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK, "local media stays");
+    assert_eq!(&response.bytes().await.expect("body")[..], b"from here");
+}

@@ -667,4 +667,40 @@ impl Media {
         }
         Ok(report)
     }
+
+    /// Runs the retention policy (and expires unused created ids) every hour until `stopped`.
+    pub fn start_retention(
+        &self,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let media = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let config = &media.inner.config.media;
+                let now = now_ms();
+                let day = 86_400_000u64;
+                let remote = config
+                    .remote_retention_days
+                    .map(|days| now.saturating_sub(days.saturating_mul(day)));
+                let local = config
+                    .local_retention_days
+                    .map(|days| now.saturating_sub(days.saturating_mul(day)));
+                match media.purge(remote, local, |_, _| {}).await {
+                    Ok(report) if report.media > 0 => {
+                        tracing::info!(
+                            media = report.media,
+                            bytes = report.bytes,
+                            "media retention purged"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "media retention failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        })
+    }
 }
