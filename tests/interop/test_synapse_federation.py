@@ -231,3 +231,64 @@ def test_edits_redactions_typing_receipts_invites_and_leaves_cross(pair, version
         return False
 
     eventually(declined, what="Synapse sees the invite declined")
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """A solid-colour RGB PNG, made with the standard library."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xc8\x1e\x1e" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def raw(client: Client, method: str, path: str, data: bytes = None, content_type: str = None):
+    request = urllib.request.Request(client.base + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {client.token}")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=client.timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def upload(client: Client, data: bytes, content_type: str) -> str:
+    status, _, body = raw(client, "POST", "/_matrix/media/v3/upload?filename=file", data, content_type)
+    assert status == 200, body
+    return json.loads(body)["content_uri"].removeprefix("mxc://")
+
+
+def test_media_crosses_both_ways_with_thumbnails(pair):
+    synapse, myelin, sam, mia = pair
+    payload = bytes(range(256)) * 400
+
+    # Myelin fetches Synapse's media over federation (multipart answer) and serves it.
+    on_synapse = upload(sam, payload, "application/octet-stream")
+    assert on_synapse.startswith(synapse.server_name)
+    status, headers, body = raw(mia, "GET", f"/_matrix/client/v1/media/download/{on_synapse}")
+    assert status == 200, body[:200]
+    assert body == payload
+
+    # Synapse fetches Myelin's media from Myelin's federation media endpoint.
+    on_myelin = upload(mia, payload[::-1], "application/octet-stream")
+    assert on_myelin.startswith(myelin.server_name)
+    status, headers, body = raw(sam, "GET", f"/_matrix/client/v1/media/download/{on_myelin}")
+    assert status == 200, body[:200]
+    assert body == payload[::-1]
+
+    # And a thumbnail of a Myelin image through Synapse (Myelin's federation thumbnail endpoint).
+    image = upload(mia, tiny_png(300, 200), "image/png")
+    status, headers, body = raw(sam, "GET", f"/_matrix/client/v1/media/thumbnail/{image}?width=32&height=32&method=crop")
+    assert status == 200, body[:200]
+    assert body.startswith(b"\x89PNG"), body[:16]
+    # A thumbnail of Synapse's image through Myelin.
+    synapse_image = upload(sam, tiny_png(300, 200), "image/png")
+    status, headers, body = raw(mia, "GET", f"/_matrix/client/v1/media/thumbnail/{synapse_image}?width=96&height=96&method=crop")
+    assert status == 200, body[:200]
+    assert body.startswith(b"\x89PNG"), body[:16]
