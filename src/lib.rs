@@ -79,6 +79,11 @@ impl RunningServer {
             stopped.clone(),
         ));
         background.push(services.media.start_retention(stopped.clone()));
+        if config.media.url_preview_enabled {
+            services.url_fetcher.plug(std::sync::Arc::new(
+                myelin_federation::url_fetcher::PreviewFetcher::new(&config.media)?,
+            ));
+        }
         if config.federation.enabled {
             let federation = myelin_federation::Federation::new(services.clone(), stopped.clone())?;
             let port: std::sync::Arc<dyn myelin_core::ports::Federation> = federation.clone();

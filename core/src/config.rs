@@ -307,6 +307,15 @@ pub struct MediaConfig {
     pub local_retention_days: Option<u64>,
     /// Largest image (in pixels) that thumbnails are made of.
     pub max_thumbnail_source_pixels: u64,
+    /// Serve `GET /_matrix/client/v1/media/preview_url` (the server fetches pages users link).
+    pub url_preview_enabled: bool,
+    /// Address ranges previews never fetch from (default: the private, loopback and
+    /// link-local ranges, as federation's).
+    pub url_preview_ip_range_denylist: Vec<String>,
+    /// Ranges allowed even when the denylist covers them.
+    pub url_preview_ip_range_allowlist: Vec<String>,
+    /// Largest page or image a preview downloads (bytes).
+    pub url_preview_max_bytes: u64,
 }
 
 impl Default for MediaConfig {
@@ -319,6 +328,13 @@ impl Default for MediaConfig {
             remote_retention_days: None,
             local_retention_days: None,
             max_thumbnail_source_pixels: 32_000_000,
+            url_preview_enabled: false,
+            url_preview_ip_range_denylist: DEFAULT_IP_RANGE_DENYLIST
+                .iter()
+                .map(|range| (*range).to_owned())
+                .collect(),
+            url_preview_ip_range_allowlist: Vec::new(),
+            url_preview_max_bytes: 10 * 1024 * 1024,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Services {
     /// Push gateway delivery, plugged in by the binary.
     pub push_gateway: ports::PushGatewayPort,
     pub media: media::Media,
+    /// URL fetching for previews, plugged in by the binary when previews are enabled.
+    pub url_fetcher: ports::UrlFetcherPort,
 }
 
 impl Services {
@@ -89,6 +91,7 @@ impl Services {
             metrics: Arc::new(metrics::Metrics::default()),
             federation: ports::FederationPort::default(),
             push_gateway: ports::PushGatewayPort::default(),
+            url_fetcher: ports::UrlFetcherPort::default(),
         })
     }
 }

@@ -170,3 +170,31 @@ impl PushGatewayPort {
         self.inner.get().cloned()
     }
 }
+
+/// A fetched web resource (URL previews).
+pub struct FetchedUrl {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+/// Fetching URLs users linked, for previews: implemented under the preview address policy
+/// (private ranges refused unless allowlisted, on every resolved address and redirect).
+pub trait UrlFetcher: Send + Sync {
+    fn fetch<'a>(&'a self, url: &'a str, max_bytes: u64) -> BoxFuture<'a, Result<FetchedUrl>>;
+}
+
+/// The slot the binary plugs the URL fetcher into (only when previews are enabled).
+#[derive(Clone, Default)]
+pub struct UrlFetcherPort {
+    inner: Arc<OnceLock<Arc<dyn UrlFetcher>>>,
+}
+
+impl UrlFetcherPort {
+    pub fn plug(&self, fetcher: Arc<dyn UrlFetcher>) {
+        let _ = self.inner.set(fetcher);
+    }
+
+    pub fn get(&self) -> Option<Arc<dyn UrlFetcher>> {
+        self.inner.get().cloned()
+    }
+}

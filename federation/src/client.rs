@@ -384,7 +384,10 @@ impl FederationClient {
 const MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Reads an answer's body, refusing to go past `max_bytes`.
-async fn read_limited(mut response: reqwest::Response, max_bytes: u64) -> Result<bytes::Bytes> {
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+) -> Result<bytes::Bytes> {
     if response
         .content_length()
         .is_some_and(|length| length > max_bytes)

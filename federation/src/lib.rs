@@ -15,6 +15,7 @@ pub mod policy;
 pub mod push_gateway;
 pub mod sender;
 mod server;
+pub mod url_fetcher;
 
 use std::sync::Arc;
 

@@ -23,18 +23,26 @@ fn parse_ranges(ranges: &[String], key: &str) -> Result<Vec<IpNet>> {
             range
                 .parse::<IpNet>()
                 .or_else(|_| range.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    Error::InvalidParam(format!("federation.{key}: {range:?} is not an IP range"))
-                })
+                .map_err(|_| Error::InvalidParam(format!("{key}: {range:?} is not an IP range")))
         })
         .collect()
 }
 
 impl Policy {
+    /// A policy of address ranges only (no domain lists): URL previews.
+    pub fn from_ranges(denied: &[String], allowed: &[String], section: &str) -> Result<Self> {
+        Ok(Self {
+            denied: parse_ranges(denied, &format!("{section}ip_range_denylist"))?,
+            allowed: parse_ranges(allowed, &format!("{section}ip_range_allowlist"))?,
+            domain_allowlist: Vec::new(),
+            domain_denylist: Vec::new(),
+        })
+    }
+
     pub fn from_config(config: &FederationConfig) -> Result<Self> {
         Ok(Self {
-            denied: parse_ranges(&config.ip_range_denylist, "ip_range_denylist")?,
-            allowed: parse_ranges(&config.ip_range_allowlist, "ip_range_allowlist")?,
+            denied: parse_ranges(&config.ip_range_denylist, "federation.ip_range_denylist")?,
+            allowed: parse_ranges(&config.ip_range_allowlist, "federation.ip_range_allowlist")?,
             domain_allowlist: config.domain_allowlist.clone(),
             domain_denylist: config.domain_denylist.clone(),
         })

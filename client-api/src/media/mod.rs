@@ -8,6 +8,7 @@ pub mod create_mxc_uri;
 pub mod get_content;
 pub mod get_content_thumbnail;
 pub mod get_media_config;
+pub mod get_media_preview;
 
 use std::time::Duration;
 
@@ -60,6 +61,14 @@ pub(crate) fn routes(mut router: axum::Router<AppState>) -> axum::Router<AppStat
     router = route::<v1::get_content_thumbnail::v1::Request, _, _>(
         router,
         get_content_thumbnail::get_content_thumbnail,
+    );
+    router = route::<v1::get_media_preview::v1::Request, _, _>(
+        router,
+        get_media_preview::get_media_preview,
+    );
+    router = route::<v3::get_media_preview::v3::Request, _, _>(
+        router,
+        get_media_preview::get_media_preview_legacy,
     );
     router = route::<v3::get_content_thumbnail::v3::Request, _, _>(
         router,

@@ -4,6 +4,7 @@
 //! [`blobs::BlobStore`] keyed by SHA-256, so identical files are stored once.
 
 pub mod blobs;
+mod previews;
 pub mod thumbnails;
 
 use std::{
@@ -489,6 +490,19 @@ impl Media {
         self.add_reference(&mut batch, &sha256, 1)?;
         self.store().commit(batch).await?;
         Ok(record)
+    }
+
+    /// Turns a record stored as fetched media into this server's own (preview images).
+    fn mark_local(
+        &self,
+        server: &ServerName,
+        media_id: &str,
+        mut record: MediaRecord,
+    ) -> Result<()> {
+        record.remote = false;
+        let mut batch = WriteBatch::new();
+        batch.put_json(SERVERMEDIA_RECORD, media_key(server, media_id), &record);
+        self.store().apply_now(batch)
     }
 
     /// The thumbnail serving a request, made (once) if needed. `None` when the media is
