@@ -272,6 +272,13 @@ fn serve(
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
+        // Without TCP_NODELAY a response written in two pieces (headers, then a streamed
+        // body) waits for the client's delayed ACK: ~40 ms per small media response.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         if let Err(error) = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
