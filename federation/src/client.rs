@@ -207,27 +207,8 @@ impl FederationClient {
         R: OutgoingRequest<Authentication = ServerSignatures>,
         for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
     {
-        if destination == self.server_name {
-            return Err(Error::Internal(
-                "a federation request to this very server".into(),
-            ));
-        }
-        let resolved = self.destination(destination).await?;
-        let input = XMatrixSigningInput::new(
-            self.server_name.clone(),
-            destination.to_owned(),
-            &self.keys.key_pair,
-        );
-        let http_request = request
-            .try_into_http_request::<Vec<u8>>(&resolved.base_url(), input, ())
-            .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
-        self.execute::<R::IncomingResponse>(
-            destination,
-            &resolved,
-            http_request,
-            MAX_RESPONSE_BYTES,
-        )
-        .await
+        self.send_limited(destination, request, MAX_RESPONSE_BYTES)
+            .await
     }
 
     /// Like [`Self::send`], refusing answers longer than `max_bytes` (media).
@@ -255,9 +236,7 @@ impl FederationClient {
         let http_request = request
             .try_into_http_request::<Vec<u8>>(&resolved.base_url(), input, ())
             .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
-        // Room for the multipart framing around the content.
-        let limit = max_bytes.saturating_add(64 * 1024);
-        self.execute::<R::IncomingResponse>(destination, &resolved, http_request, limit)
+        self.execute::<R::IncomingResponse>(destination, &resolved, http_request, max_bytes)
             .await
     }
 
@@ -268,37 +247,10 @@ impl FederationClient {
         url: &str,
         max_bytes: u64,
     ) -> Result<myelin_core::media::RemoteContent> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|error| Error::Unavailable(format!("bad media location {url}: {error}")))?;
-        if let Some(host) = parsed.host_str()
-            && let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
-            && !self.policy.ip_allowed(ip)
-        {
-            return Err(Error::Forbidden(format!(
-                "media location {host} is in a denied address range"
-            )));
-        }
-        let response = self
-            .http
-            .get(parsed)
-            .send()
-            .await
-            .map_err(|error| Error::Unavailable(format!("media location: {error}")))?;
-        if !response.status().is_success() {
-            return Err(Error::Unavailable(format!(
-                "media location answered {}",
-                response.status()
-            )));
-        }
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let bytes = read_limited(response, max_bytes).await?;
+        let fetched = plain_get(&self.http, &self.policy, url, max_bytes).await?;
         Ok(myelin_core::media::RemoteContent {
-            bytes: bytes.to_vec(),
-            content_type,
+            bytes: fetched.bytes,
+            content_type: fetched.content_type,
             filename: None,
         })
     }
@@ -378,6 +330,60 @@ impl FederationClient {
             )),
         })
     }
+}
+
+/// A plain GET of `url` under `policy` (IP literals checked here, resolved names by the
+/// client's resolver), size-limited; the body and its content type.
+pub(crate) async fn plain_get(
+    http: &reqwest::Client,
+    policy: &Policy,
+    url: &str,
+    max_bytes: u64,
+) -> Result<myelin_core::ports::FetchedUrl> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|error| Error::InvalidParam(format!("Not a URL: {error}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::InvalidParam(
+            "Only http and https URLs are fetched".into(),
+        ));
+    }
+    if literal_denied(policy, &parsed) {
+        return Err(Error::Forbidden(
+            "This address is in a range this server may not connect to".into(),
+        ));
+    }
+    let response = http.get(parsed).send().await.map_err(|error| {
+        // A refusal by the resolver or a redirect policy is the address policy speaking.
+        let text = format!("{error:?}");
+        if text.contains("denied address range") || text.contains("ip_range_denylist") {
+            Error::Forbidden("This address is in a range this server may not connect to".into())
+        } else {
+            Error::Unavailable(format!("Cannot fetch {url}: {}", error_chain(&error)))
+        }
+    })?;
+    if !response.status().is_success() {
+        return Err(Error::Unavailable(format!(
+            "{url} answered {}",
+            response.status()
+        )));
+    }
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let bytes = read_limited(response, max_bytes).await?;
+    Ok(myelin_core::ports::FetchedUrl {
+        bytes: bytes.to_vec(),
+        content_type,
+    })
+}
+
+/// Whether `url` names an IP literal the policy denies (names are checked when resolved).
+pub(crate) fn literal_denied(policy: &Policy, url: &reqwest::Url) -> bool {
+    url.host_str()
+        .and_then(|host| host.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+        .is_some_and(|ip| !policy.ip_allowed(ip))
 }
 
 /// Largest federation answer read (a `send_join` of a huge room is tens of megabytes).

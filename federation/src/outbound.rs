@@ -366,7 +366,8 @@ impl ports::Federation for Federation {
                 .send_limited(
                     server,
                     get_content::v1::Request::new(media_id.to_owned()),
-                    limit,
+                    // Room for the multipart framing around the content.
+                    limit.saturating_add(64 * 1024),
                 )
                 .await?;
             match response.content {

@@ -3,12 +3,15 @@
 //! as federation (no private, loopback or link-local targets unless allowlisted; checked on
 //! every resolved address and on IP literals), follow no redirects, and time out.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use myelin_core::{Error, Result, config::FederationConfig, ports::BoxFuture};
 use serde_json::Value as JsonValue;
 
-use crate::{client::PolicyResolver, policy::Policy};
+use crate::{
+    client::{PolicyResolver, literal_denied},
+    policy::Policy,
+};
 
 pub struct PushGatewayClient {
     http: reqwest::Client,
@@ -35,12 +38,10 @@ impl PushGatewayClient {
         let parsed = reqwest::Url::parse(url)
             .map_err(|error| Error::InvalidParam(format!("bad push gateway URL: {error}")))?;
         // IP literals never reach the resolver, so they are checked here.
-        let host = parsed.host_str().unwrap_or_default();
-        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
-            && !self.policy.ip_allowed(ip)
-        {
+        if literal_denied(&self.policy, &parsed) {
             return Err(Error::Forbidden(format!(
-                "push gateway {host} is in a denied address range (ip_range_denylist)"
+                "push gateway {} is in a denied address range (ip_range_denylist)",
+                parsed.host_str().unwrap_or_default()
             )));
         }
         let response = self

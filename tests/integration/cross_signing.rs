@@ -9,7 +9,10 @@ use ruma::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, TestUser, assert_error};
+use crate::{
+    common::{TestServer, TestUser, assert_error},
+    e2ee::{SharedRoom, users_sharing_a_room_across_servers, wait_until_device_list_changes},
+};
 
 /// An ed25519 key pair and its public key in unpadded base64.
 pub struct SigningKey {
@@ -367,25 +370,13 @@ async fn forged_and_misplaced_signatures_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_signing_keys_cross_servers() {
-    let (a, _) = TestServer::start_federated().await;
-    let (b, _) = TestServer::start_federated().await;
-    let alice = a.register("alice").await;
-    let bob = b.register("bob").await;
-    let room_id = a
-        .create_room(&alice, json!({ "preset": "public_chat" }))
-        .await;
-    let joined = b
-        .post(
-            &format!("/_matrix/client/v3/join/{room_id}?via={}", a.server_name()),
-            Some(&bob.access_token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
-    let since = b.sync(&bob, None, 0).await["next_batch"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let SharedRoom {
+        a,
+        b,
+        alice,
+        bob,
+        since,
+    } = users_sharing_a_room_across_servers().await;
 
     let alice_keys = set_up_cross_signing(&a, &alice).await;
     let signed_device = alice_keys
@@ -401,19 +392,7 @@ async fn cross_signing_keys_cross_servers() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Bob's server hears of the change (m.signing_key_update / m.device_list_update).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut token = since;
-    loop {
-        let sync = b.sync(&bob, Some(&token), 1000).await;
-        if sync["device_lists"]["changed"]
-            .as_array()
-            .is_some_and(|users| users.contains(&json!(alice.user_id)))
-        {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no change: {sync}");
-        token = sync["next_batch"].as_str().expect("token").to_owned();
-    }
+    wait_until_device_list_changes(&b, &bob, &since, &alice).await;
     // And gets the keys from Alice's server, signatures included.
     let seen = query(&b, &bob, &alice).await;
     assert_eq!(

@@ -621,6 +621,45 @@ async fn to_device_messages_cross_servers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn device_list_changes_cross_servers() {
+    let SharedRoom {
+        a,
+        b,
+        alice,
+        bob,
+        since,
+    } = users_sharing_a_room_across_servers().await;
+    let (status, _) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_until_device_list_changes(&b, &bob, &since, &alice).await;
+    let (_, changes) = b
+        .get(
+            &format!(
+                "/_matrix/client/v3/keys/changes?from={since}&to=s{}",
+                u64::MAX / 2
+            ),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(changes["changed"], json!([alice.user_id]), "{changes}");
+}
+
+/// Alice on one server and Bob on another, in one room; `since` is Bob's sync token from after
+/// the join.
+pub struct SharedRoom {
+    pub a: TestServer,
+    pub b: TestServer,
+    pub alice: TestUser,
+    pub bob: TestUser,
+    pub since: String,
+}
+
+pub async fn users_sharing_a_room_across_servers() -> SharedRoom {
     let (a, _) = TestServer::start_federated().await;
     let (b, _) = TestServer::start_federated().await;
     let alice = a.register("alice").await;
@@ -640,24 +679,32 @@ async fn device_list_changes_cross_servers() {
         .as_str()
         .expect("token")
         .to_owned();
-    let (status, _) = a
-        .post(
-            "/_matrix/client/v3/keys/upload",
-            Some(&alice.access_token),
-            json!({ "device_keys": device_keys(&alice) }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    // Incremental syncs from before the upload (an initial sync reports no changes).
+    SharedRoom {
+        a,
+        b,
+        alice,
+        bob,
+        since,
+    }
+}
+
+/// Syncs `user` incrementally from `since` (an initial sync reports no changes) until
+/// `changed` shows in `device_lists.changed`.
+pub async fn wait_until_device_list_changes(
+    server: &TestServer,
+    user: &TestUser,
+    since: &str,
+    changed: &TestUser,
+) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut token = since.clone();
+    let mut token = since.to_owned();
     loop {
-        let sync = b.sync(&bob, Some(&token), 1000).await;
+        let sync = server.sync(user, Some(&token), 1000).await;
         if sync["device_lists"]["changed"]
             .as_array()
-            .is_some_and(|users| users.contains(&json!(alice.user_id)))
+            .is_some_and(|users| users.contains(&json!(changed.user_id)))
         {
-            break;
+            return;
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -665,14 +712,4 @@ async fn device_list_changes_cross_servers() {
         );
         token = sync["next_batch"].as_str().expect("token").to_owned();
     }
-    let (_, changes) = b
-        .get(
-            &format!(
-                "/_matrix/client/v3/keys/changes?from={since}&to=s{}",
-                u64::MAX / 2
-            ),
-            Some(&bob.access_token),
-        )
-        .await;
-    assert_eq!(changes["changed"], json!([alice.user_id]), "{changes}");
 }

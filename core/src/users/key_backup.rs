@@ -251,7 +251,7 @@ impl Users {
         sessions: Vec<(OwnedRoomId, String, JsonValue)>,
     ) -> Result<BackupKeysState> {
         let _guard = self.inner.write_lock.lock().await;
-        let (number, mut stored) = self.live_backup_version(user_id, version)?;
+        let (number, stored) = self.live_backup_version(user_id, version)?;
         let current = self
             .latest_backup_version(user_id)?
             .map(|(number, _)| number);
@@ -275,15 +275,8 @@ impl Users {
                 batch.put_json(USERVERSIONROOMSESSION_BACKUPKEY, row, &session);
             }
         }
-        if !batch.is_empty() {
-            stored.etag += 1;
-            batch.put_json(USERVERSION_BACKUP, version_row(user_id, number), &stored);
-            self.store().commit(batch).await?;
-        }
-        Ok(BackupKeysState {
-            etag: stored.etag,
-            count: self.backup_key_count(user_id, number)?,
-        })
+        self.commit_key_changes(batch, user_id, number, stored)
+            .await
     }
 
     /// The sessions of a version within `scope`, by room and session id.
@@ -330,9 +323,22 @@ impl Users {
         scope: BackupScope<'_>,
     ) -> Result<BackupKeysState> {
         let _guard = self.inner.write_lock.lock().await;
-        let (number, mut stored) = self.live_backup_version(user_id, version)?;
+        let (number, stored) = self.live_backup_version(user_id, version)?;
         let mut batch = WriteBatch::new();
         self.delete_backup_keys_into(&mut batch, user_id, number, scope)?;
+        self.commit_key_changes(batch, user_id, number, stored)
+            .await
+    }
+
+    /// Commits changed keys with the version's etag moved on (nothing changed, nothing moves);
+    /// returns the new state.
+    async fn commit_key_changes(
+        &self,
+        mut batch: WriteBatch,
+        user_id: &UserId,
+        number: u64,
+        mut stored: BackupVersion,
+    ) -> Result<BackupKeysState> {
         if !batch.is_empty() {
             stored.etag += 1;
             batch.put_json(USERVERSION_BACKUP, version_row(user_id, number), &stored);
