@@ -60,6 +60,10 @@ impl RunningServer {
             .then_some(config.federation.bind);
 
         let services = Services::open(config)?;
+        services
+            .users
+            .ensure_appservice_senders(&services.appservices)
+            .await?;
         let config = services.config.clone();
         let (stop, stopped) = watch::channel(false);
         let mut federation_service = None;
@@ -79,6 +83,13 @@ impl RunningServer {
             stopped.clone(),
         ));
         background.push(services.media.start_retention(stopped.clone()));
+        services
+            .appservice_queries
+            .plug(myelin_appservices::queries(&services)?);
+        background.extend(myelin_appservices::start(
+            services.clone(),
+            stopped.clone(),
+        )?);
         if config.media.url_preview_enabled {
             services.url_fetcher.plug(std::sync::Arc::new(
                 myelin_federation::url_fetcher::PreviewFetcher::new(&config.media)?,

@@ -33,6 +33,9 @@ pub enum AuthPolicy {
     Optional,
     /// A valid token is required.
     Required,
+    /// Only an appservice's token is looked at (registration of its users); any other token
+    /// is unknown here.
+    AppserviceOptional,
 }
 
 pub trait EndpointAuth {
@@ -51,13 +54,11 @@ impl EndpointAuth for AccessToken {
 impl EndpointAuth for AccessTokenOptional {
     const POLICY: AuthPolicy = AuthPolicy::Optional;
 }
-// Application services arrive with their own issue; until then their tokens are ordinary
-// unknown tokens and the endpoints behave as for normal clients.
 impl EndpointAuth for AppserviceToken {
     const POLICY: AuthPolicy = AuthPolicy::Required;
 }
 impl EndpointAuth for AppserviceTokenOptional {
-    const POLICY: AuthPolicy = AuthPolicy::None;
+    const POLICY: AuthPolicy = AuthPolicy::AppserviceOptional;
 }
 
 /// A decoded request with its caller.
@@ -108,7 +109,7 @@ pub(crate) fn authenticate_parts(
     state: &AppState,
 ) -> Result<Identity, ApiError> {
     let token = access_token_of(&parts.headers, &parts.uri).ok_or(Error::MissingToken)?;
-    let identity = state.services.users.authenticate(&token)?;
+    let identity = authenticate_token(state, &token, &parts.uri)?;
     let client_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -118,6 +119,55 @@ pub(crate) fn authenticate_parts(
         .users
         .record_last_seen(&identity, client_ip.to_string());
     Ok(identity)
+}
+
+/// The identity behind an access token: a user's session, or an appservice acting as its
+/// sender or (with `?user_id=`) as a user in its namespace it registered, on a device named by
+/// `?device_id=` when the registration opts into MSC3202.
+fn authenticate_token(
+    state: &AppState,
+    token: &str,
+    uri: &axum::http::Uri,
+) -> Result<Identity, ApiError> {
+    let Some(appservice) = state.services.appservices.by_token(token) else {
+        return Ok(state.services.users.authenticate(token)?);
+    };
+    let user_id = match query_parameter(uri, "user_id") {
+        Some(user) => ruma::UserId::parse(user.as_str())
+            .map_err(|error| Error::InvalidParam(format!("Bad user_id: {error}")))?,
+        None => appservice.sender.clone(),
+    };
+    if !appservice.may_act_as(&user_id) {
+        // 403 M_FORBIDDEN, as Synapse answers.
+        return Err(Error::Forbidden(format!(
+            "Application service cannot masquerade as {user_id}"
+        ))
+        .into());
+    }
+    if user_id != appservice.sender && state.services.users.account(&user_id)?.is_none() {
+        return Err(
+            Error::Forbidden(format!("Application service has not registered {user_id}")).into(),
+        );
+    }
+    let device_id = match query_parameter(uri, "device_id")
+        .filter(|_| appservice.registration.msc3202)
+    {
+        Some(device) => {
+            let device: ruma::OwnedDeviceId = device.into();
+            if state.services.users.device(&user_id, &device)?.is_none() {
+                return Err(Error::Forbidden(format!("{user_id} has no device {device}")).into());
+            }
+            device
+        }
+        // Appservice requests have no device of their own; one fixed id per appservice keeps
+        // transaction-id deduplication per sender working.
+        None => format!("appservice:{}", appservice.id()).into(),
+    };
+    Ok(Identity {
+        user_id,
+        device_id,
+        appservice_id: Some(appservice.id().to_owned()),
+    })
 }
 
 /// The value of a query parameter, percent-decoded.
@@ -171,10 +221,17 @@ where
             <T::Authentication as EndpointAuth>::POLICY,
             access_token(&request),
         ) {
-            (AuthPolicy::None, _) | (AuthPolicy::Optional, None) => None,
+            (AuthPolicy::None, _)
+            | (AuthPolicy::Optional | AuthPolicy::AppserviceOptional, None) => None,
+            (AuthPolicy::AppserviceOptional, Some(token)) => {
+                if state.services.appservices.by_token(&token).is_none() {
+                    return Err(Error::UnknownToken { soft_logout: false }.into());
+                }
+                Some(authenticate_token(state, &token, request.uri())?)
+            }
             (AuthPolicy::Required, None) => return Err(Error::MissingToken.into()),
             (AuthPolicy::Optional | AuthPolicy::Required, Some(token)) => {
-                let identity = state.services.users.authenticate(&token)?;
+                let identity = authenticate_token(state, &token, request.uri())?;
                 state
                     .services
                     .users

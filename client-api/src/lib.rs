@@ -4,6 +4,7 @@
 
 mod account;
 mod account_data;
+mod appservice;
 mod backup;
 mod device;
 mod directory;
@@ -68,6 +69,25 @@ impl AppState {
     pub fn new(services: Services) -> Self {
         let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
         Self { services, limits }
+    }
+
+    /// The per-user message limit; appservices registered with `rate_limited: false` (and
+    /// the users they act as) are not limited.
+    pub(crate) fn check_message_rate(
+        &self,
+        identity: &myelin_core::users::Identity,
+    ) -> Result<(), ApiError> {
+        let unlimited = identity
+            .appservice_id
+            .as_deref()
+            .and_then(|id| self.services.appservices.by_id(id))
+            .is_some_and(|appservice| !appservice.rate_limited());
+        if !unlimited {
+            self.limits
+                .messages_per_user
+                .check(&identity.user_id.to_string())?;
+        }
+        Ok(())
     }
 }
 
@@ -296,6 +316,10 @@ pub fn router(state: AppState) -> Router {
         pushers::get_notifications::get_notifications,
     );
     router = media::routes(router);
+    router = route::<c::appservice::request_ping::v1::Request, _, _>(
+        router,
+        appservice::request_ping::request_ping,
+    );
     router = route::<c::keys::upload_signing_keys::v3::Request, _, _>(
         router,
         keys::upload_signing_keys::upload_signing_keys,

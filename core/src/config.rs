@@ -21,6 +21,14 @@ pub struct Config {
     pub rooms: RoomsConfig,
     pub presence: PresenceConfig,
     pub media: MediaConfig,
+    pub appservices: AppservicesConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppservicesConfig {
+    /// Registration files (YAML, as bridges generate them), read at startup.
+    pub registration_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

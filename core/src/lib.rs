@@ -2,6 +2,7 @@
 //! everything else the protocol crates share. It knows nothing of HTTP.
 #![forbid(unsafe_code)]
 
+pub mod appservice;
 pub mod config;
 pub mod ephemeral;
 pub mod error;
@@ -51,6 +52,10 @@ pub struct Services {
     pub media: media::Media,
     /// URL fetching for previews, plugged in by the binary when previews are enabled.
     pub url_fetcher: ports::UrlFetcherPort,
+    /// Application-service registrations.
+    pub appservices: Arc<appservice::Appservices>,
+    /// Queries to appservices, plugged in by the binary.
+    pub appservice_queries: ports::AppserviceQueriesPort,
 }
 
 impl Services {
@@ -73,12 +78,17 @@ impl Services {
             Arc::clone(&keys),
             Arc::clone(&notifier),
         )?;
+        let appservices = Arc::new(appservice::Appservices::load(
+            &config.appservices.registration_files,
+            rooms.server_name(),
+        )?);
         let media = media::Media::new(
             store.clone(),
             Arc::clone(&config),
             rooms.server_name().clone(),
         )?;
         Ok(Self {
+            appservices,
             media,
             config,
             store,
@@ -92,6 +102,7 @@ impl Services {
             federation: ports::FederationPort::default(),
             push_gateway: ports::PushGatewayPort::default(),
             url_fetcher: ports::UrlFetcherPort::default(),
+            appservice_queries: ports::AppserviceQueriesPort::default(),
         })
     }
 }

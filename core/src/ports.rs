@@ -198,3 +198,43 @@ impl UrlFetcherPort {
         self.inner.get().cloned()
     }
 }
+
+/// Requests to appservices the client API makes (the appservices crate implements it).
+pub trait AppserviceQueries: Send + Sync {
+    /// Asks the appservice whether a user in its namespace exists (creating it if it likes).
+    fn query_user<'a>(
+        &'a self,
+        appservice_id: &'a str,
+        user_id: &'a UserId,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Asks the appservice whether an alias in its namespace exists (creating it if it likes).
+    fn query_alias<'a>(
+        &'a self,
+        appservice_id: &'a str,
+        alias: &'a ruma::RoomAliasId,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Pings the appservice (`POST /_matrix/app/v1/ping`); the round trip in milliseconds.
+    fn ping<'a>(
+        &'a self,
+        appservice_id: &'a str,
+        transaction_id: Option<String>,
+    ) -> BoxFuture<'a, Result<u64>>;
+}
+
+/// The slot the binary plugs the appservice client into.
+#[derive(Clone, Default)]
+pub struct AppserviceQueriesPort {
+    inner: Arc<OnceLock<Arc<dyn AppserviceQueries>>>,
+}
+
+impl AppserviceQueriesPort {
+    pub fn plug(&self, queries: Arc<dyn AppserviceQueries>) {
+        let _ = self.inner.set(queries);
+    }
+
+    pub fn get(&self) -> Option<Arc<dyn AppserviceQueries>> {
+        self.inner.get().cloned()
+    }
+}

@@ -210,6 +210,7 @@ pub(crate) fn event_from(
         state_key: state_key.map(str::to_owned),
         content,
         redacts: None,
+        timestamp: None,
     };
     let (version, template) = rooms
         .event_template(&room_id, &sender, &spec)

@@ -4,6 +4,7 @@
 mod account_data;
 mod accounts;
 mod aliases;
+mod appservices;
 mod bad_input;
 mod common;
 mod cross_signing;

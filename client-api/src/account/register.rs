@@ -21,6 +21,15 @@ pub async fn register(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let users = &state.services.users;
+    let appservice_flow = request
+        .json
+        .as_ref()
+        .and_then(|json| json.get("type"))
+        .and_then(serde_json::Value::as_str)
+        == Some("m.login.application_service");
+    if appservice_flow {
+        return register_for_appservice(&state, &request).await;
+    }
     state.limits.registration_per_ip.check(&request.client_ip)?;
     if request.body.kind == RegistrationKind::Guest {
         return Err(Error::GuestAccessForbidden.into());
@@ -37,6 +46,15 @@ pub async fn register(
         Some(localpart) => Some(users.check_username_available(&localpart.to_lowercase())?),
         None => None,
     };
+    if let Some(user_id) = &requested_user
+        && let Some(owner) = state.services.appservices.exclusive_user_owner(user_id)
+    {
+        return Err(Error::Exclusive(format!(
+            "{user_id} is reserved by the appservice {}",
+            owner.id()
+        ))
+        .into());
+    }
     let Some(password) = request.body.password.as_deref() else {
         return Err(Error::MissingParam("Missing params: password".into()).into());
     };
@@ -76,5 +94,57 @@ pub async fn register(
     response.device_id = Some(session.device_id);
     response.refresh_token = session.refresh_token;
     response.expires_in = session.expires_in_ms.map(Duration::from_millis);
+    Ok(RumaResponse(response))
+}
+
+/// `m.login.application_service`: an appservice (by its `as_token`) registers a user in its
+/// namespace; no password, no UIA, no rate limit.
+async fn register_for_appservice(
+    state: &AppState,
+    request: &Ruma<v3::Request>,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
+    let Some(identity) = request.identity.as_ref() else {
+        return Err(Error::MissingToken.into());
+    };
+    let Some(appservice) = identity
+        .appservice_id
+        .as_deref()
+        .and_then(|id| state.services.appservices.by_id(id))
+    else {
+        return Err(ApiError::forbidden(
+            "Only application services can use m.login.application_service",
+        ));
+    };
+    let users = &state.services.users;
+    let Some(localpart) = request.body.username.as_deref() else {
+        return Err(Error::MissingParam("Missing params: username".into()).into());
+    };
+    let user_id = users.check_username_available(&localpart.to_lowercase())?;
+    if !appservice.user_in_namespace(&user_id, false) {
+        return Err(Error::Exclusive(format!(
+            "{user_id} is not in the namespace of the appservice {}",
+            appservice.id()
+        ))
+        .into());
+    }
+    users
+        .create_appservice_account(&user_id, appservice.id())
+        .await?;
+    tracing::info!(%user_id, appservice = appservice.id(), "registered an appservice user");
+    let mut response = v3::Response::new(user_id.clone());
+    if request.body.inhibit_login {
+        return Ok(RumaResponse(response));
+    }
+    let session = users
+        .open_session(SessionRequest {
+            user_id,
+            device_id: request.body.device_id.clone(),
+            initial_display_name: request.body.initial_device_display_name.clone(),
+            refreshable: false,
+            client_ip: request.client_ip.to_string(),
+        })
+        .await?;
+    response.access_token = Some(session.access_token);
+    response.device_id = Some(session.device_id);
     Ok(RumaResponse(response))
 }

@@ -16,6 +16,19 @@ pub async fn create_alias(
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
     let body = &request.body;
+    if let Some(owner) = state
+        .services
+        .appservices
+        .exclusive_alias_owner(&body.room_alias)
+        && identity.appservice_id.as_deref() != Some(owner.id())
+    {
+        return Err(Error::Exclusive(format!(
+            "{} is reserved by the appservice {}",
+            body.room_alias,
+            owner.id()
+        ))
+        .into());
+    }
     if !rooms.is_joined(&body.room_id, &identity.user_id)? {
         rooms.existing_room(&body.room_id)?;
         return Err(Error::Forbidden("You must be in the room to give it an alias".into()).into());

@@ -22,9 +22,25 @@ pub async fn get_alias(
             .await?;
         return Ok(RumaResponse(v3::Response::new(room_id, servers)));
     }
-    let room_id = rooms
-        .resolve_local_alias(&request.body.room_alias)?
-        .ok_or_else(|| Error::NotFound("Room alias not found".into()))?;
+    let mut room_id = rooms.resolve_local_alias(alias)?;
+    if room_id.is_none() {
+        // An alias in an appservice's namespace may exist on the bridged side: ask, and look
+        // again if the appservice says it made it.
+        if let Some(queries) = state.services.appservice_queries.get() {
+            for appservice in state.services.appservices.all() {
+                if appservice.alias_in_namespace(alias, false)
+                    && queries
+                        .query_alias(appservice.id(), alias)
+                        .await
+                        .unwrap_or(false)
+                {
+                    room_id = rooms.resolve_local_alias(alias)?;
+                    break;
+                }
+            }
+        }
+    }
+    let room_id = room_id.ok_or_else(|| Error::NotFound("Room alias not found".into()))?;
     Ok(RumaResponse(v3::Response::new(
         room_id,
         vec![rooms.server_name().clone()],

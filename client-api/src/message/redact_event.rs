@@ -13,10 +13,7 @@ pub async fn redact_event(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
-    state
-        .limits
-        .messages_per_user
-        .check(&identity.user_id.to_string())?;
+    state.check_message_rate(identity)?;
     let body = &request.body;
     // `redacts` sits in the content too (room version 11 and later read it from there; older
     // versions ignore it).
@@ -29,6 +26,7 @@ pub async fn redact_event(
         state_key: None,
         content,
         redacts: Some(body.event_id.clone()),
+        timestamp: None,
     };
     let transaction = Transaction {
         device_id: &identity.device_id,

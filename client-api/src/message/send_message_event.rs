@@ -14,17 +14,18 @@ pub async fn send_message_event(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
-    state
-        .limits
-        .messages_per_user
-        .check(&identity.user_id.to_string())?;
+    state.check_message_rate(identity)?;
     let body = &request.body;
     let content = request
         .json
         .clone()
         .filter(|json| json.is_object())
         .ok_or_else(|| ApiError::bad_json("Event content must be a JSON object"))?;
-    let spec = EventSpec::message(body.event_type.to_string(), content);
+    let mut spec = EventSpec::message(body.event_type.to_string(), content);
+    // Timestamp massaging (`?ts=`) is for appservices only; others get the server's clock.
+    if identity.appservice_id.is_some() {
+        spec.timestamp = body.timestamp.map(|ts| u64::from(ts.0));
+    }
     let transaction = Transaction {
         device_id: &identity.device_id,
         txn_id: body.txn_id.as_str(),

@@ -24,5 +24,22 @@ pub async fn get_profile(
             _ => Ok(Json(Map::new())),
         };
     }
-    Ok(Json(state.services.users.profile(user_id)?))
+    let users = &state.services.users;
+    if users.account(user_id)?.is_none()
+        && let Some(queries) = state.services.appservice_queries.get()
+    {
+        // A user in an appservice's namespace may exist on the bridged side: ask, so the
+        // appservice can register the ghost before its profile is read.
+        for appservice in state.services.appservices.all() {
+            if appservice.user_in_namespace(user_id, false)
+                && queries
+                    .query_user(appservice.id(), user_id)
+                    .await
+                    .unwrap_or(false)
+            {
+                break;
+            }
+        }
+    }
+    Ok(Json(users.profile(user_id)?))
 }

@@ -12,10 +12,7 @@ pub async fn send_state_event(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
-    state
-        .limits
-        .messages_per_user
-        .check(&identity.user_id.to_string())?;
+    state.check_message_rate(identity)?;
     let body = &request.body;
     let content = request
         .json

@@ -24,6 +24,8 @@ pub struct EventSpec {
     pub content: JsonValue,
     /// For `m.room.redaction`: placed top-level or in `content` as the room version wants.
     pub redacts: Option<OwnedEventId>,
+    /// The event's `origin_server_ts` when an appservice sets it (`?ts=`); now otherwise.
+    pub timestamp: Option<u64>,
 }
 
 impl EventSpec {
@@ -37,6 +39,7 @@ impl EventSpec {
             state_key: Some(state_key.into()),
             content,
             redacts: None,
+            timestamp: None,
         }
     }
 
@@ -46,6 +49,7 @@ impl EventSpec {
             state_key: None,
             content,
             redacts: None,
+            timestamp: None,
         }
     }
 }
@@ -149,10 +153,14 @@ impl Rooms {
                     .map_err(|_| Error::Internal("depth overflow".into()))?,
             ),
         );
-        let now = MilliSecondsSinceUnixEpoch::now();
+        let timestamp = match spec.timestamp {
+            Some(timestamp) => ruma::UInt::try_from(timestamp)
+                .map_err(|_| Error::InvalidParam("ts is out of range".into()))?,
+            None => MilliSecondsSinceUnixEpoch::now().0,
+        };
         object.insert(
             "origin_server_ts".into(),
-            CanonicalJsonValue::Integer(now.0.into()),
+            CanonicalJsonValue::Integer(timestamp.into()),
         );
         if let Some(room_id) = room_id {
             object.insert(

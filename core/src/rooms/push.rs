@@ -57,6 +57,16 @@ impl Rooms {
             .unwrap_or_else(|_| std::sync::Arc::new(Ruleset::server_default(user_id)))
     }
 
+    /// The local users joined to a room now (cached per state snapshot).
+    pub fn local_joined_members(&self, room_id: &RoomId) -> Result<Vec<OwnedUserId>> {
+        Ok(self
+            .push_audience(room_id)?
+            .local
+            .iter()
+            .map(|(user, _)| user.clone())
+            .collect())
+    }
+
     /// Who an event in the room's current state is evaluated for, cached per state snapshot
     /// (loading every member event per message would dominate large rooms).
     fn push_audience(&self, room_id: &RoomId) -> Result<Arc<super::snapshots::PushAudience>> {

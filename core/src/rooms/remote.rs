@@ -341,16 +341,6 @@ impl Rooms {
         Ok(self.pdu(event_id)?.filter(|pdu| pdu.room() == room_id))
     }
 
-    /// The local users in a room who are joined.
-    pub fn local_joined_members(&self, room_id: &RoomId) -> Result<Vec<ruma::OwnedUserId>> {
-        Ok(self
-            .joined_members(room_id)?
-            .into_iter()
-            .filter_map(|event| event.state_key.and_then(|key| UserId::parse(key).ok()))
-            .filter(|user| user.server_name() == self.server_name())
-            .collect())
-    }
-
     /// The event persisted at a stream position.
     pub fn event_at_position(
         &self,

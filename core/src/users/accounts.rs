@@ -20,6 +20,9 @@ pub struct AccountRecord {
     pub deactivated: bool,
     #[serde(default)]
     pub admin: bool,
+    /// The appservice that registered this (ghost or sender) user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appservice_id: Option<String>,
 }
 
 /// Checks a localpart a user asks for against the rules for new accounts (the spec's historical
@@ -95,6 +98,47 @@ impl Users {
             }
             None => None,
         };
+        self.insert_account(
+            user_id,
+            AccountRecord {
+                password_hash,
+                created_ts: now_ms(),
+                deactivated: false,
+                admin,
+                appservice_id: None,
+            },
+            registration_token,
+        )
+        .await
+    }
+
+    /// Registers a user for an appservice (its sender, or a ghost in its namespace): no
+    /// password, marked as the appservice's.
+    pub async fn create_appservice_account(
+        &self,
+        user_id: &UserId,
+        appservice_id: &str,
+    ) -> Result<()> {
+        self.insert_account(
+            user_id,
+            AccountRecord {
+                password_hash: None,
+                created_ts: now_ms(),
+                deactivated: false,
+                admin: false,
+                appservice_id: Some(appservice_id.to_owned()),
+            },
+            None,
+        )
+        .await
+    }
+
+    async fn insert_account(
+        &self,
+        user_id: &UserId,
+        record: AccountRecord,
+        registration_token: Option<&str>,
+    ) -> Result<()> {
         let _guard = self.inner.write_lock.lock().await;
         if self.account(user_id)?.is_some() {
             return Err(Error::UserInUse("User ID already taken.".into()));
@@ -103,12 +147,6 @@ impl Users {
         if let Some(token) = registration_token {
             self.consume_registration_token(&mut batch, token)?;
         }
-        let record = AccountRecord {
-            password_hash,
-            created_ts: now_ms(),
-            deactivated: false,
-            admin,
-        };
         batch.put_json(USERID_ACCOUNT, user_id.as_bytes().to_vec(), &record);
         batch.put_json(
             USERID_PROFILE,
@@ -227,6 +265,33 @@ impl Users {
             self.delete_device_into(&mut batch, user_id, &device_id)?;
         }
         self.store().commit(batch).await
+    }
+}
+
+impl Users {
+    /// Creates each appservice's sender user when missing; refuses a sender name that belongs to
+    /// a user the appservice did not register (a clash with a local user).
+    pub async fn ensure_appservice_senders(
+        &self,
+        appservices: &crate::appservice::Appservices,
+    ) -> Result<()> {
+        for appservice in appservices.all() {
+            match self.account(&appservice.sender)? {
+                None => {
+                    self.create_appservice_account(&appservice.sender, appservice.id())
+                        .await?
+                }
+                Some(record) if record.appservice_id.as_deref() == Some(appservice.id()) => {}
+                Some(_) => {
+                    return Err(Error::InvalidParam(format!(
+                        "appservice {}: its sender {} is an existing local user",
+                        appservice.id(),
+                        appservice.sender
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -45,6 +45,8 @@ use crate::{config::Config, storage::Store, stream::Notifier};
 pub struct Identity {
     pub user_id: OwnedUserId,
     pub device_id: OwnedDeviceId,
+    /// Set when an appservice makes the request (with its `as_token`).
+    pub appservice_id: Option<String>,
 }
 
 /// The user service. Cheap to clone.

@@ -158,6 +158,7 @@ impl Users {
         Ok(Identity {
             user_id: session.user_id,
             device_id: session.device_id,
+            appservice_id: None,
         })
     }
 

@@ -1,0 +1,242 @@
+//! One appservice's transaction sender. It reads the event stream after its durable position,
+//! picks the events the appservice's namespaces make it interested in, and writes them as a
+//! pending transaction (with the next transaction id) before sending: a crash or an outage
+//! means the same transaction is sent again, which the appservice recognises by its id, so
+//! events arrive once and in order. While the appservice is down it backs off exponentially.
+
+use std::{sync::Arc, time::Duration};
+
+use myelin_core::{
+    Result, Services,
+    appservice::Appservice,
+    rooms::PduEvent,
+    storage::{WriteBatch, compound_key},
+    stream::{StreamItem, items_after},
+};
+use ruma::{UserId, events::TimelineEventType};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as JsonValue, json};
+use tokio::sync::watch;
+
+/// `(appservice id, field)` → the sender's durable state.
+const APPSERVICE_SENDER: &str = "appservice_sender";
+/// Stream items read per step, and the most events in one transaction.
+const STEP: usize = 100;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A transaction written down before it is sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    txn_id: u64,
+    events: Vec<JsonValue>,
+    /// The stream position the sender moves to once the appservice took it.
+    until: u64,
+}
+
+pub(crate) struct Sender {
+    services: Services,
+    appservice: Arc<Appservice>,
+    http: reqwest::Client,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Sender {
+    pub(crate) fn new(
+        services: Services,
+        appservice: Arc<Appservice>,
+        http: reqwest::Client,
+        stopped: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            services,
+            appservice,
+            http,
+            stopped,
+        }
+    }
+
+    fn key(&self, field: &str) -> Vec<u8> {
+        compound_key(&[self.appservice.id().as_bytes(), field.as_bytes()])
+    }
+
+    fn load<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<Option<T>> {
+        self.services
+            .store
+            .get_json(APPSERVICE_SENDER, &self.key(field))
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut watermark = self.services.notifier.subscribe();
+        // A new appservice starts at the end of the stream: bridges want what happens from now.
+        if matches!(self.load::<u64>("position"), Ok(None)) {
+            let mut batch = WriteBatch::new();
+            batch.put_json(
+                APPSERVICE_SENDER,
+                self.key("position"),
+                &self.services.notifier.current(),
+            );
+            if let Err(error) = self.services.store.commit(batch).await {
+                tracing::error!(%error, "cannot record an appservice sender's start");
+            }
+        }
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            if *self.stopped.borrow() {
+                return;
+            }
+            match self.step().await {
+                Ok(true) => {
+                    backoff = FIRST_BACKOFF;
+                    continue; // More may be waiting.
+                }
+                Ok(false) => backoff = FIRST_BACKOFF,
+                Err(error) => {
+                    tracing::warn!(%error, appservice = self.appservice.id(), retry_in = ?backoff, "appservice transaction failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = self.stopped.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+            tokio::select! {
+                changed = watermark.changed() => if changed.is_err() { return },
+                _ = self.stopped.changed() => {}
+            }
+        }
+    }
+
+    /// Sends the pending transaction, or prepares the next one; `true` when it did something.
+    async fn step(&self) -> Result<bool> {
+        if let Some(pending) = self.load::<Pending>("pending")? {
+            self.send(&pending).await?;
+            let mut batch = WriteBatch::new();
+            batch.delete(APPSERVICE_SENDER, self.key("pending"));
+            batch.put_json(APPSERVICE_SENDER, self.key("position"), &pending.until);
+            self.services.store.commit(batch).await?;
+            return Ok(true);
+        }
+        let position = self.load::<u64>("position")?.unwrap_or(0);
+        let watermark = self.services.notifier.current();
+        if watermark <= position {
+            return Ok(false);
+        }
+        let items = items_after(&self.services.store, position, watermark, STEP)?;
+        let until = match items.last() {
+            Some((last, _)) if items.len() == STEP => *last,
+            _ => watermark,
+        };
+        let mut events = Vec::new();
+        for (item_position, item) in items {
+            let StreamItem::Event { room_id } = item else {
+                continue;
+            };
+            let Some(event_id) = self
+                .services
+                .rooms
+                .event_at_position(&room_id, item_position)?
+            else {
+                continue;
+            };
+            let Some(pdu) = self.services.rooms.pdu(&event_id)? else {
+                continue;
+            };
+            if self.interested(&pdu)? {
+                events.push(pdu.to_client_event(true));
+            }
+        }
+        let mut batch = WriteBatch::new();
+        if events.is_empty() {
+            batch.put_json(APPSERVICE_SENDER, self.key("position"), &until);
+            self.services.store.commit(batch).await?;
+            return Ok(true);
+        }
+        let txn_id = self.load::<u64>("next_txn")?.unwrap_or(1);
+        let pending = Pending {
+            txn_id,
+            events,
+            until,
+        };
+        batch.put_json(APPSERVICE_SENDER, self.key("pending"), &pending);
+        batch.put_json(APPSERVICE_SENDER, self.key("next_txn"), &(txn_id + 1));
+        self.services.store.commit(batch).await?;
+        Ok(true)
+    }
+
+    async fn send(&self, pending: &Pending) -> Result<()> {
+        let body = json!({ "events": pending.events, "ephemeral": [] });
+        let (status, answer) = crate::call(
+            &self.http,
+            &self.appservice,
+            reqwest::Method::PUT,
+            &format!("/_matrix/app/v1/transactions/{}", pending.txn_id),
+            Some(&body),
+        )
+        .await?;
+        if !status.is_success() {
+            return Err(myelin_core::Error::Unavailable(format!(
+                "appservice {} answered transaction {} with {status}: {answer}",
+                self.appservice.id(),
+                pending.txn_id
+            )));
+        }
+        tracing::debug!(
+            appservice = self.appservice.id(),
+            txn = pending.txn_id,
+            events = pending.events.len(),
+            "transaction delivered"
+        );
+        Ok(())
+    }
+
+    /// Whether the appservice wants this event: sent by or about a user in its namespace, in
+    /// a room of its namespace or with an alias of it, or in a room where one of its users is.
+    fn interested(&self, pdu: &PduEvent) -> Result<bool> {
+        let appservice = &self.appservice;
+        if appservice.may_act_as(&pdu.sender) {
+            return Ok(true);
+        }
+        if pdu.kind == TimelineEventType::RoomMember
+            && let Some(target) = pdu
+                .state_key
+                .as_deref()
+                .and_then(|key| UserId::parse(key).ok())
+            && appservice.may_act_as(&target)
+        {
+            return Ok(true);
+        }
+        let room_id = &pdu.room();
+        if appservice.room_in_namespace(room_id) {
+            return Ok(true);
+        }
+        if let Some(aliases) =
+            self.services
+                .rooms
+                .state_pdu(room_id, "m.room.canonical_alias", "")?
+        {
+            let content = aliases.content_json();
+            let mut names: Vec<&str> = content
+                .get("alt_aliases")
+                .and_then(JsonValue::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(JsonValue::as_str)
+                .collect();
+            names.extend(content.get("alias").and_then(JsonValue::as_str));
+            if names.into_iter().any(|alias| {
+                ruma::RoomAliasId::parse(alias)
+                    .is_ok_and(|alias| appservice.alias_in_namespace(&alias, false))
+            }) {
+                return Ok(true);
+            }
+        }
+        Ok(self
+            .services
+            .rooms
+            .local_joined_members(room_id)?
+            .iter()
+            .any(|member| appservice.may_act_as(member)))
+    }
+}

@@ -1,0 +1,2 @@
+//! Endpoints for application services themselves.
+pub mod request_ping;

@@ -1,0 +1,383 @@
+//! Application services: registration files, ghosts registered with the `as_token`, exclusive
+//! namespaces, masquerading, timestamp massaging, transactions delivered in order and once
+//! (also after the bridge was down), queries and the ping.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode as AxumStatus},
+    routing::{get, post, put},
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, assert_error};
+
+const AS_TOKEN: &str = "as-token-of-the-bridge";
+const HS_TOKEN: &str = "hs-token-of-the-bridge";
+
+/// What the stub bridge saw, and whether it is "down".
+#[derive(Clone, Default)]
+struct Bridge {
+    transactions: Arc<Mutex<Vec<(String, Value)>>>,
+    queries: Arc<Mutex<Vec<String>>>,
+    pings: Arc<Mutex<Vec<Value>>>,
+    down: Arc<Mutex<bool>>,
+}
+
+fn authorised(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        == Some(&format!("Bearer {HS_TOKEN}"))
+}
+
+async fn transaction(
+    State(bridge): State<Bridge>,
+    Path(txn_id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (AxumStatus, Json<Value>) {
+    if !authorised(&headers) {
+        return (
+            AxumStatus::FORBIDDEN,
+            Json(json!({ "errcode": "M_FORBIDDEN" })),
+        );
+    }
+    if *bridge.down.lock().expect("lock") {
+        return (AxumStatus::SERVICE_UNAVAILABLE, Json(json!({})));
+    }
+    bridge
+        .transactions
+        .lock()
+        .expect("lock")
+        .push((txn_id, body));
+    (AxumStatus::OK, Json(json!({})))
+}
+
+async fn query(
+    State(bridge): State<Bridge>,
+    Path(what): Path<String>,
+) -> (AxumStatus, Json<Value>) {
+    bridge.queries.lock().expect("lock").push(what);
+    (
+        AxumStatus::NOT_FOUND,
+        Json(json!({ "errcode": "M_NOT_FOUND" })),
+    )
+}
+
+async fn ping(State(bridge): State<Bridge>, Json(body): Json<Value>) -> Json<Value> {
+    bridge.pings.lock().expect("lock").push(body);
+    Json(json!({}))
+}
+
+impl Bridge {
+    async fn start(&self) -> String {
+        let app = Router::new()
+            .route("/_matrix/app/v1/transactions/{txn}", put(transaction))
+            .route("/_matrix/app/v1/users/{user}", get(query))
+            .route("/_matrix/app/v1/rooms/{alias}", get(query))
+            .route("/_matrix/app/v1/ping", post(ping))
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    /// Every event delivered so far, in delivery order.
+    fn events(&self) -> Vec<Value> {
+        self.transactions
+            .lock()
+            .expect("lock")
+            .iter()
+            .flat_map(|(_, body)| body["events"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    async fn wait_for_event(&self, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(event) = self.events().into_iter().find(|event| check(event)) {
+                return event;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not delivered; got {:?}",
+                self.events()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn server_with_bridge(bridge: &Bridge) -> (TestServer, tempfile::TempDir) {
+    let url = bridge.start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("bridge.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "id: testbridge\nurl: {url}\nas_token: {AS_TOKEN}\nhs_token: {HS_TOKEN}\nsender_localpart: bridgebot\nrate_limited: false\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@bridge_.*:localhost'\n  aliases:\n    - exclusive: true\n      regex: '#bridge_.*:localhost'\n"
+        ),
+    )
+    .expect("registration");
+    let server = TestServer::start_with(|config| {
+        config.appservices.registration_files = vec![file.clone()];
+    })
+    .await;
+    (server, dir)
+}
+
+async fn as_call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    server
+        .request(method, path, Some(AS_TOKEN), Some(body))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bridge_registers_ghosts_speaks_for_them_and_receives_events_in_order() {
+    let bridge = Bridge::default();
+    let (server, _dir) = server_with_bridge(&bridge).await;
+    let alice = server.register("alice").await;
+
+    // Ghosts are registered with the as_token; others may not take the namespace.
+    let (status, ghost) = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v3/register",
+        json!({ "type": "m.login.application_service", "username": "bridge_bob", "inhibit_login": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ghost}");
+    assert_eq!(ghost["user_id"], "@bridge_bob:localhost");
+    let outside = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v3/register",
+        json!({ "type": "m.login.application_service", "username": "carol" }),
+    )
+    .await;
+    assert_error(&outside, StatusCode::BAD_REQUEST, "M_EXCLUSIVE");
+    let squatter = server
+        .post(
+            "/_matrix/client/v3/register",
+            None,
+            json!({ "username": "bridge_eve", "password": crate::common::PASSWORD, "auth": { "type": "m.login.dummy" } }),
+        )
+        .await;
+    assert_error(&squatter, StatusCode::BAD_REQUEST, "M_EXCLUSIVE");
+    let wrong_token = server
+        .request(
+            reqwest::Method::GET,
+            "/_matrix/client/v3/account/whoami",
+            Some("not-a-token"),
+            None,
+        )
+        .await;
+    assert_error(&wrong_token, StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN");
+
+    // The bridge acts as itself and, with ?user_id=, as its ghost; not as anyone else.
+    let (status, whoami) = server
+        .request(
+            reqwest::Method::GET,
+            "/_matrix/client/v3/account/whoami",
+            Some(AS_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(whoami["user_id"], "@bridgebot:localhost");
+    let masquerade = "?user_id=%40bridge_bob%3Alocalhost";
+    let (status, whoami) = server
+        .request(
+            reqwest::Method::GET,
+            &format!("/_matrix/client/v3/account/whoami{masquerade}"),
+            Some(AS_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{whoami}");
+    assert_eq!(whoami["user_id"], "@bridge_bob:localhost");
+    let not_ours = server
+        .request(
+            reqwest::Method::GET,
+            &format!(
+                "/_matrix/client/v3/account/whoami?user_id={}",
+                alice.user_id.replace('@', "%40").replace(':', "%3A")
+            ),
+            Some(AS_TOKEN),
+            None,
+        )
+        .await;
+    assert_error(&not_ours, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+
+    // The ghost makes a room and invites Alice: the bridge hears of the invite.
+    let (status, created) = as_call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/_matrix/client/v3/createRoom{masquerade}"),
+        json!({ "invite": [alice.user_id], "name": "bridged" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let room_id = created["room_id"].as_str().expect("room").to_owned();
+    bridge
+        .wait_for_event(|event| {
+            event["type"] == "m.room.member"
+                && event["state_key"] == json!(alice.user_id)
+                && event["content"]["membership"] == "invite"
+        })
+        .await;
+
+    // Alice joins and writes; the bridge gets her message.
+    assert_eq!(server.join(&alice, &room_id).await.0, StatusCode::OK);
+    let said = server.send_text(&alice, &room_id, "hello bridge").await;
+    let delivered = bridge
+        .wait_for_event(|event| event["event_id"] == json!(said))
+        .await;
+    assert_eq!(delivered["content"]["body"], "hello bridge");
+    assert_eq!(delivered["room_id"], json!(room_id));
+
+    // The ghost answers, with the bridged network's timestamp.
+    let (status, answer) = as_call(
+        &server,
+        reqwest::Method::PUT,
+        &format!(
+            "/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t1{masquerade}&ts=1234567890"
+        ),
+        json!({ "msgtype": "m.text", "body": "hello alice" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, event) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/event/{}",
+                answer["event_id"].as_str().expect("id")
+            ),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(event["sender"], "@bridge_bob:localhost");
+    assert_eq!(event["origin_server_ts"], 1234567890);
+    assert_eq!(event["content"]["body"], "hello alice");
+
+    // The bridge goes down; messages queue and arrive once, in order, when it is back.
+    *bridge.down.lock().expect("lock") = true;
+    let mut sent = Vec::new();
+    for index in 0..5 {
+        sent.push(
+            server
+                .send_text(&alice, &room_id, &format!("queued {index}"))
+                .await,
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    *bridge.down.lock().expect("lock") = false;
+    let last = sent.last().expect("sent").clone();
+    bridge
+        .wait_for_event(|event| event["event_id"] == json!(last))
+        .await;
+    let delivered: Vec<Value> = bridge
+        .events()
+        .into_iter()
+        .filter(|event| sent.contains(&event["event_id"].as_str().unwrap_or_default().to_owned()))
+        .map(|event| event["event_id"].clone())
+        .collect();
+    assert_eq!(
+        delivered,
+        sent.iter().map(|id| json!(id)).collect::<Vec<_>>(),
+        "in order, once"
+    );
+    let txn_ids: Vec<String> = bridge
+        .transactions
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut unique = txn_ids.clone();
+    unique.dedup();
+    assert_eq!(unique, txn_ids, "each transaction delivered once");
+
+    // An exclusive alias is the bridge's; unknown ones in its namespace are asked of it.
+    let taken = server
+        .put(
+            "/_matrix/client/v3/directory/room/%23bridge_general:localhost",
+            Some(&alice.access_token),
+            json!({ "room_id": room_id }),
+        )
+        .await;
+    assert_error(&taken, StatusCode::BAD_REQUEST, "M_EXCLUSIVE");
+    let unknown = server
+        .get(
+            "/_matrix/client/v3/directory/room/%23bridge_other:localhost",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    assert!(
+        bridge
+            .queries
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|query| query == "#bridge_other:localhost"),
+        "the bridge was asked"
+    );
+
+    // The ping.
+    let (status, pinged) = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v1/appservice/testbridge/ping",
+        json!({ "transaction_id": "ping-1" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{pinged}");
+    assert!(pinged["duration_ms"].is_u64());
+    assert_eq!(
+        bridge.pings.lock().expect("lock")[0]["transaction_id"],
+        "ping-1"
+    );
+    let not_allowed = server
+        .post(
+            "/_matrix/client/v1/appservice/testbridge/ping",
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_error(&not_allowed, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_registration_files_stop_the_server_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(
+        &file,
+        "id: broken\nurl: null\nas_token: a\nhs_token: b\nsender_localpart: bot\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@broken_(:localhost'\n",
+    )
+    .expect("write");
+    let mut config = crate::common::test_config(dir.path());
+    config.appservices.registration_files = vec![file];
+    let error = myelin::RunningServer::start(config)
+        .await
+        .err()
+        .expect("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("regex") && message.contains("broken.yaml"),
+        "{message}"
+    );
+}
