@@ -81,5 +81,8 @@ pub fn start(
 
 /// The queries port, ready to plug in.
 pub fn queries(services: &Services) -> Result<Arc<Queries>> {
-    Ok(Arc::new(Queries::new(services.clone(), http_client()?)))
+    Ok(Arc::new(Queries::new(
+        Arc::clone(&services.appservices),
+        http_client()?,
+    )))
 }

@@ -3,23 +3,26 @@
 
 use std::time::Instant;
 
-use myelin_core::{Error, Result, Services, ports::BoxFuture};
+use std::sync::Arc;
+
+use myelin_core::{Error, Result, appservice::Appservices, ports::BoxFuture};
 use ruma::{RoomAliasId, UserId};
 use serde_json::json;
 
+/// Holds the registrations, not the services: it is plugged into the services, which must not
+/// keep themselves alive through it.
 pub struct Queries {
-    services: Services,
+    appservices: Arc<Appservices>,
     http: reqwest::Client,
 }
 
 impl Queries {
-    pub(crate) fn new(services: Services, http: reqwest::Client) -> Self {
-        Self { services, http }
+    pub(crate) fn new(appservices: Arc<Appservices>, http: reqwest::Client) -> Self {
+        Self { appservices, http }
     }
 
-    fn appservice(&self, id: &str) -> Result<std::sync::Arc<myelin_core::appservice::Appservice>> {
-        self.services
-            .appservices
+    fn appservice(&self, id: &str) -> Result<Arc<myelin_core::appservice::Appservice>> {
+        self.appservices
             .by_id(id)
             .ok_or_else(|| Error::NotFound(format!("No appservice {id}")))
     }
