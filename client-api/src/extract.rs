@@ -109,7 +109,7 @@ pub(crate) fn authenticate_parts(
     state: &AppState,
 ) -> Result<Identity, ApiError> {
     let token = access_token_of(&parts.headers, &parts.uri).ok_or(Error::MissingToken)?;
-    let identity = authenticate_token(state, &token, &parts.uri)?;
+    let identity = authenticate_token(state, &token, &parts.uri, false)?;
     let client_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -128,6 +128,7 @@ fn authenticate_token(
     state: &AppState,
     token: &str,
     uri: &axum::http::Uri,
+    registering: bool,
 ) -> Result<Identity, ApiError> {
     let Some(appservice) = state.services.appservices.by_token(token) else {
         return Ok(state.services.users.authenticate(token)?);
@@ -144,7 +145,10 @@ fn authenticate_token(
         ))
         .into());
     }
-    if user_id != appservice.sender && state.services.users.account(&user_id)?.is_none() {
+    if !registering
+        && user_id != appservice.sender
+        && state.services.users.account(&user_id)?.is_none()
+    {
         return Err(
             Error::Forbidden(format!("Application service has not registered {user_id}")).into(),
         );
@@ -227,11 +231,12 @@ where
                 if state.services.appservices.by_token(&token).is_none() {
                     return Err(Error::UnknownToken { soft_logout: false }.into());
                 }
-                Some(authenticate_token(state, &token, request.uri())?)
+                // Registering the very user named by `?user_id=` (mautrix sends it).
+                Some(authenticate_token(state, &token, request.uri(), true)?)
             }
             (AuthPolicy::Required, None) => return Err(Error::MissingToken.into()),
             (AuthPolicy::Optional | AuthPolicy::Required, Some(token)) => {
-                let identity = authenticate_token(state, &token, request.uri())?;
+                let identity = authenticate_token(state, &token, request.uri(), false)?;
                 state
                     .services
                     .users
