@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 use myelin_core::{
     Result, Services,
     appservice::Appservice,
+    ephemeral::ReceiptType,
     rooms::PduEvent,
     storage::{WriteBatch, compound_key},
     stream::{StreamItem, items_after},
@@ -30,6 +31,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 struct Pending {
     txn_id: u64,
     events: Vec<JsonValue>,
+    /// Typing, receipts and presence, for registrations that ask for them.
+    #[serde(default)]
+    ephemeral: Vec<JsonValue>,
     /// The stream position the sender moves to once the appservice took it.
     until: u64,
 }
@@ -39,6 +43,9 @@ pub(crate) struct Sender {
     appservice: Arc<Appservice>,
     http: reqwest::Client,
     stopped: watch::Receiver<bool>,
+    /// The ephemeral serial up to which typing and presence were looked at (in memory:
+    /// ephemeral data is not replayed after a restart, as in Synapse).
+    ephemeral_serial: std::sync::atomic::AtomicU64,
 }
 
 impl Sender {
@@ -48,11 +55,13 @@ impl Sender {
         http: reqwest::Client,
         stopped: watch::Receiver<bool>,
     ) -> Self {
+        let ephemeral_serial = services.typing.serial().into();
         Self {
             services,
             appservice,
             http,
             stopped,
+            ephemeral_serial,
         }
     }
 
@@ -120,16 +129,37 @@ impl Sender {
         }
         let position = self.load::<u64>("position")?.unwrap_or(0);
         let watermark = self.services.notifier.current();
-        if watermark <= position {
+        // Typing and presence wake the sender without a stream item.
+        let mut ephemeral = self.typing_and_presence()?;
+        if watermark <= position && ephemeral.is_empty() {
             return Ok(false);
         }
-        let items = items_after(&self.services.store, position, watermark, STEP)?;
+        let items = if watermark > position {
+            items_after(&self.services.store, position, watermark, STEP)?
+        } else {
+            Vec::new()
+        };
         let until = match items.last() {
             Some((last, _)) if items.len() == STEP => *last,
-            _ => watermark,
+            _ => watermark.max(position),
         };
         let mut events = Vec::new();
         for (item_position, item) in items {
+            if let StreamItem::Receipt { receipt } = &item {
+                if self.appservice.wants_ephemeral()
+                    && receipt.receipt_type == ReceiptType::Read
+                    && self.room_interesting(&receipt.room_id)?
+                {
+                    ephemeral.push(json!({
+                        "type": "m.receipt",
+                        "room_id": receipt.room_id,
+                        "content": { receipt.event_id.as_str(): { "m.read": {
+                            receipt.user_id.as_str(): { "ts": receipt.ts },
+                        } } },
+                    }));
+                }
+                continue;
+            }
             let StreamItem::Event { room_id } = item else {
                 continue;
             };
@@ -148,7 +178,7 @@ impl Sender {
             }
         }
         let mut batch = WriteBatch::new();
-        if events.is_empty() {
+        if events.is_empty() && ephemeral.is_empty() {
             batch.put_json(APPSERVICE_SENDER, self.key("position"), &until);
             self.services.store.commit(batch).await?;
             return Ok(true);
@@ -157,6 +187,7 @@ impl Sender {
         let pending = Pending {
             txn_id,
             events,
+            ephemeral,
             until,
         };
         batch.put_json(APPSERVICE_SENDER, self.key("pending"), &pending);
@@ -166,7 +197,12 @@ impl Sender {
     }
 
     async fn send(&self, pending: &Pending) -> Result<()> {
-        let body = json!({ "events": pending.events, "ephemeral": [] });
+        // Ephemeral events under the stable key and MSC2409's (which mautrix reads).
+        let body = json!({
+            "events": pending.events,
+            "ephemeral": pending.ephemeral,
+            "de.sorunome.msc2409.ephemeral": pending.ephemeral,
+        });
         let (status, answer) = crate::call(
             &self.http,
             &self.appservice,
@@ -189,6 +225,67 @@ impl Sender {
             "transaction delivered"
         );
         Ok(())
+    }
+
+    /// Typing changes in rooms the appservice is interested in, and presence changes of users
+    /// sharing such a room, since the last look (for registrations that ask for them).
+    fn typing_and_presence(&self) -> Result<Vec<JsonValue>> {
+        use std::sync::atomic::Ordering;
+        let since = self.ephemeral_serial.load(Ordering::Relaxed);
+        let serial = self.services.typing.serial();
+        self.ephemeral_serial.store(serial, Ordering::Relaxed);
+        if !self.appservice.wants_ephemeral() || serial == since {
+            return Ok(Vec::new());
+        }
+        let mut ephemeral = Vec::new();
+        for room_id in self.services.typing.rooms_changed_since(since) {
+            if self.room_interesting(&room_id)? {
+                ephemeral.push(json!({
+                    "type": "m.typing",
+                    "room_id": room_id,
+                    "content": { "user_ids": self.services.typing.typing_users(&room_id) },
+                }));
+            }
+        }
+        let presence = &self.services.presence;
+        if presence.enabled() {
+            for user in presence.changed_since(Some(since)) {
+                let shares = self
+                    .services
+                    .rooms
+                    .joined_rooms(&user)?
+                    .iter()
+                    .any(|room_id| self.room_interesting(room_id).unwrap_or(false));
+                if !shares {
+                    continue;
+                }
+                let status = presence.status(&user);
+                let mut content = json!({
+                    "presence": status.state.as_str(),
+                    "currently_active": status.currently_active,
+                });
+                if let Some(ago) = status.last_active_ago {
+                    content["last_active_ago"] = ago.into();
+                }
+                if let Some(message) = &status.status_msg {
+                    content["status_msg"] = message.clone().into();
+                }
+                ephemeral.push(json!({ "type": "m.presence", "sender": user, "content": content }));
+            }
+        }
+        Ok(ephemeral)
+    }
+
+    /// Whether a room is the appservice's business: in its room namespace, or with one of its
+    /// users joined.
+    fn room_interesting(&self, room_id: &ruma::RoomId) -> Result<bool> {
+        Ok(self.appservice.room_in_namespace(room_id)
+            || self
+                .services
+                .rooms
+                .local_joined_members(room_id)?
+                .iter()
+                .any(|member| self.appservice.may_act_as(member)))
     }
 
     /// Whether the appservice wants this event: sent by or about a user in its namespace, in

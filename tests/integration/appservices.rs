@@ -89,6 +89,16 @@ impl Bridge {
         format!("http://{address}")
     }
 
+    /// Every ephemeral event delivered so far.
+    fn ephemeral(&self) -> Vec<Value> {
+        self.transactions
+            .lock()
+            .expect("lock")
+            .iter()
+            .flat_map(|(_, body)| body["ephemeral"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
     /// Every event delivered so far, in delivery order.
     fn events(&self) -> Vec<Value> {
         self.transactions
@@ -116,13 +126,18 @@ impl Bridge {
 }
 
 async fn server_with_bridge(bridge: &Bridge) -> (TestServer, tempfile::TempDir) {
+    server_with_bridge_and(bridge, "").await
+}
+
+/// The test bridge's registration with `extra` lines appended.
+async fn server_with_bridge_and(bridge: &Bridge, extra: &str) -> (TestServer, tempfile::TempDir) {
     let url = bridge.start().await;
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("bridge.yaml");
     std::fs::write(
         &file,
         format!(
-            "id: testbridge\nurl: {url}\nas_token: {AS_TOKEN}\nhs_token: {HS_TOKEN}\nsender_localpart: bridgebot\nrate_limited: false\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@bridge_.*:localhost'\n  aliases:\n    - exclusive: true\n      regex: '#bridge_.*:localhost'\n"
+            "id: testbridge\nurl: {url}\nas_token: {AS_TOKEN}\nhs_token: {HS_TOKEN}\nsender_localpart: bridgebot\nrate_limited: false\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@bridge_.*:localhost'\n  aliases:\n    - exclusive: true\n      regex: '#bridge_.*:localhost'\n{extra}"
         ),
     )
     .expect("registration");
@@ -380,4 +395,73 @@ async fn bad_registration_files_stop_the_server_with_a_clear_error() {
         message.contains("regex") && message.contains("broken.yaml"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typing_and_receipts_reach_bridges_that_ask_for_them() {
+    let bridge = Bridge::default();
+    let (server, _dir) =
+        server_with_bridge_and(&bridge, "de.sorunome.msc2409.push_ephemeral: true\n").await;
+    let alice = server.register("alice").await;
+    let (status, _) = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v3/register",
+        json!({ "type": "m.login.application_service", "username": "bridge_bob", "inhibit_login": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let (status, joined) = as_call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/_matrix/client/v3/join/{room_id}?user_id=%40bridge_bob%3Alocalhost"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let said = server.send_text(&alice, &room_id, "typing next").await;
+    let (status, _) = server
+        .put(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/typing/{}",
+                alice.user_id
+            ),
+            Some(&alice.access_token),
+            json!({ "typing": true, "timeout": 10000 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{said}"),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let ephemeral = bridge.ephemeral();
+        let typing = ephemeral.iter().any(|event| {
+            event["type"] == "m.typing"
+                && event["content"]["user_ids"]
+                    .as_array()
+                    .is_some_and(|users| users.contains(&json!(alice.user_id)))
+        });
+        let receipt = ephemeral.iter().any(|event| {
+            event["type"] == "m.receipt"
+                && event["content"][&said]["m.read"][&alice.user_id].is_object()
+        });
+        if typing && receipt {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ephemeral events missing: {ephemeral:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
