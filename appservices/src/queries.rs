@@ -40,7 +40,7 @@ impl Queries {
 }
 
 /// Percent-encodes a path segment (user ids and aliases carry `@`, `#` and `:`).
-fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     text.bytes()
         .map(|byte| {
             if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
@@ -73,6 +73,30 @@ impl myelin_core::ports::AppserviceQueries for Queries {
             appservice_id,
             format!("/_matrix/app/v1/rooms/{}", segment(alias.as_str())),
         ))
+    }
+
+    fn thirdparty<'a>(
+        &'a self,
+        appservice_id: &'a str,
+        path_and_query: String,
+    ) -> BoxFuture<'a, Result<serde_json::Value>> {
+        Box::pin(async move {
+            let appservice = self.appservice(appservice_id)?;
+            let (status, answer) = crate::call(
+                &self.http,
+                &appservice,
+                reqwest::Method::GET,
+                &format!("/_matrix/app/v1/thirdparty/{path_and_query}"),
+                None,
+            )
+            .await?;
+            if !status.is_success() {
+                return Err(Error::Unavailable(format!(
+                    "appservice {appservice_id} answered {status}"
+                )));
+            }
+            Ok(answer)
+        })
     }
 
     fn ping<'a>(

@@ -30,6 +30,7 @@ mod routing;
 mod session;
 mod state;
 mod sync;
+mod thirdparty;
 mod to_device;
 
 use std::{sync::Arc, time::Instant};
@@ -316,6 +317,30 @@ pub fn router(state: AppState) -> Router {
         pushers::get_notifications::get_notifications,
     );
     router = media::routes(router);
+    router = route::<c::thirdparty::get_protocols::v3::Request, _, _>(
+        router,
+        thirdparty::get_protocols::get_protocols,
+    );
+    router = route::<c::thirdparty::get_protocol::v3::Request, _, _>(
+        router,
+        thirdparty::get_protocol::get_protocol,
+    );
+    router = route::<c::thirdparty::get_location_for_protocol::v3::Request, _, _>(
+        router,
+        thirdparty::get_location_for_protocol::get_location_for_protocol,
+    );
+    router = route::<c::thirdparty::get_user_for_protocol::v3::Request, _, _>(
+        router,
+        thirdparty::get_user_for_protocol::get_user_for_protocol,
+    );
+    router = route::<c::thirdparty::get_location_for_room_alias::v3::Request, _, _>(
+        router,
+        thirdparty::get_location_for_room_alias::get_location_for_room_alias,
+    );
+    router = route::<c::thirdparty::get_user_for_user_id::v3::Request, _, _>(
+        router,
+        thirdparty::get_user_for_user_id::get_user_for_user_id,
+    );
     router = route::<c::appservice::request_ping::v1::Request, _, _>(
         router,
         appservice::request_ping::request_ping,

@@ -215,6 +215,14 @@ pub trait AppserviceQueries: Send + Sync {
         alias: &'a ruma::RoomAliasId,
     ) -> BoxFuture<'a, Result<bool>>;
 
+    /// A third-party lookup (`GET /_matrix/app/v1/thirdparty/...`, `path_and_query` after
+    /// `thirdparty/`); the appservice's JSON answer.
+    fn thirdparty<'a>(
+        &'a self,
+        appservice_id: &'a str,
+        path_and_query: String,
+    ) -> BoxFuture<'a, Result<JsonValue>>;
+
     /// Pings the appservice (`POST /_matrix/app/v1/ping`); the round trip in milliseconds.
     fn ping<'a>(
         &'a self,

@@ -73,6 +73,27 @@ async fn ping(State(bridge): State<Bridge>, Json(body): Json<Value>) -> Json<Val
     Json(json!({}))
 }
 
+async fn irc_protocol() -> Json<Value> {
+    Json(json!({
+        "user_fields": ["network", "nickname"],
+        "location_fields": ["network", "channel"],
+        "icon": "mxc://localhost/irc",
+        "field_types": {},
+        "instances": [{ "network_id": "loopnet", "desc": "Loop network", "fields": {} }],
+    }))
+}
+
+async fn irc_location(
+    axum::extract::Query(fields): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Json<Value> {
+    let channel = fields.get("channel").cloned().unwrap_or_default();
+    Json(json!([{
+        "alias": format!("#bridge_{}:localhost", channel.trim_start_matches('#')),
+        "protocol": "irc",
+        "fields": { "network": "loopnet", "channel": channel },
+    }]))
+}
+
 impl Bridge {
     async fn start(&self) -> String {
         let app = Router::new()
@@ -80,6 +101,8 @@ impl Bridge {
             .route("/_matrix/app/v1/users/{user}", get(query))
             .route("/_matrix/app/v1/rooms/{alias}", get(query))
             .route("/_matrix/app/v1/ping", post(ping))
+            .route("/_matrix/app/v1/thirdparty/protocol/irc", get(irc_protocol))
+            .route("/_matrix/app/v1/thirdparty/location/irc", get(irc_location))
             .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -464,4 +487,44 @@ async fn typing_and_receipts_reach_bridges_that_ask_for_them() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn third_party_lookups_are_answered_by_the_bridge() {
+    let bridge = Bridge::default();
+    let (server, _dir) = server_with_bridge_and(&bridge, "protocols: [irc]\n").await;
+    let alice = server.register("alice").await;
+    let (status, protocols) = server
+        .get(
+            "/_matrix/client/v3/thirdparty/protocols",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{protocols}");
+    assert_eq!(protocols["irc"]["instances"][0]["network_id"], "loopnet");
+    assert_eq!(protocols["irc"]["instances"][0]["instance_id"], "loopnet");
+    let (status, protocol) = server
+        .get(
+            "/_matrix/client/v3/thirdparty/protocol/irc",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(protocol["location_fields"], json!(["network", "channel"]));
+    let missing = server
+        .get(
+            "/_matrix/client/v3/thirdparty/protocol/xmpp",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    let (status, locations) = server
+        .get(
+            "/_matrix/client/v3/thirdparty/location/irc?channel=%23chat&network=loopnet",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{locations}");
+    assert_eq!(locations[0]["alias"], "#bridge_chat:localhost");
+    assert_eq!(locations[0]["fields"]["channel"], "#chat");
 }
