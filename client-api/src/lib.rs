@@ -341,6 +341,10 @@ pub fn router(state: AppState) -> Router {
         router,
         thirdparty::get_user_for_user_id::get_user_for_user_id,
     );
+    router = route::<c::appservice::set_room_visibility::v3::Request, _, _>(
+        router,
+        directory::set_room_visibility_appservice::set_room_visibility_appservice,
+    );
     router = route::<c::appservice::request_ping::v1::Request, _, _>(
         router,
         appservice::request_ping::request_ping,

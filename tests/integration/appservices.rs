@@ -527,4 +527,60 @@ async fn third_party_lookups_are_answered_by_the_bridge() {
     assert_eq!(status, StatusCode::OK, "{locations}");
     assert_eq!(locations[0]["alias"], "#bridge_chat:localhost");
     assert_eq!(locations[0]["fields"]["channel"], "#chat");
+
+    // The bridge lists a room in its network's directory, not in Matrix's.
+    let (_, created) = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v3/createRoom",
+        json!({ "name": "#chat on loopnet", "preset": "public_chat" }),
+    )
+    .await;
+    let room_id = created["room_id"].as_str().expect("room").to_owned();
+    let path = format!("/_matrix/client/v3/directory/list/appservice/loopnet/{room_id}");
+    let refused = server
+        .put(
+            &path,
+            Some(&alice.access_token),
+            json!({ "visibility": "public" }),
+        )
+        .await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    let (status, _) = as_call(
+        &server,
+        reqwest::Method::PUT,
+        &path,
+        json!({ "visibility": "public" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = |body: Value| {
+        let server = &server;
+        let token = alice.access_token.clone();
+        async move {
+            let (_, page) = server
+                .post("/_matrix/client/v3/publicRooms", Some(&token), body)
+                .await;
+            page["chunk"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|room| room["room_id"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        !listed(json!({})).await.contains(&room_id),
+        "not in Matrix's directory"
+    );
+    assert!(
+        listed(json!({ "third_party_instance_id": "loopnet" }))
+            .await
+            .contains(&room_id)
+    );
+    assert!(
+        listed(json!({ "include_all_networks": true }))
+            .await
+            .contains(&room_id)
+    );
 }

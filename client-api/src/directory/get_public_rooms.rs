@@ -2,6 +2,7 @@
 //! server's through federation.
 
 use axum::{Json, extract::State};
+use myelin_core::rooms::DirectoryNetwork;
 use ruma::api::client::directory::{get_public_rooms, get_public_rooms_filtered};
 use serde_json::{Value as JsonValue, json};
 
@@ -11,6 +12,7 @@ async fn page(
     state: &AppState,
     server: Option<&ruma::ServerName>,
     search: Option<&str>,
+    network: DirectoryNetwork<'_>,
     limit: Option<ruma::UInt>,
     since: Option<&str>,
 ) -> Result<JsonValue, ApiError> {
@@ -38,7 +40,7 @@ async fn page(
     Ok(state
         .services
         .rooms
-        .public_rooms_page(search, limit, since)?)
+        .public_rooms_page(search, network, limit, since)?)
 }
 
 /// # `GET /_matrix/client/v3/publicRooms`
@@ -52,6 +54,7 @@ pub async fn get_public_rooms(
             &state,
             body.server.as_deref(),
             None,
+            DirectoryNetwork::Matrix,
             body.limit,
             body.since.as_deref(),
         )
@@ -71,6 +74,7 @@ pub async fn get_public_rooms_filtered(
             &state,
             body.server.as_deref(),
             body.filter.generic_search_term.as_deref(),
+            DirectoryNetwork::of(&body.room_network),
             body.limit,
             body.since.as_deref(),
         )

@@ -6,3 +6,4 @@ pub mod get_public_rooms;
 pub mod get_room_aliases;
 pub mod get_room_visibility;
 pub mod set_room_visibility;
+pub mod set_room_visibility_appservice;

@@ -98,10 +98,25 @@ impl Rooms {
     }
 
     pub async fn set_published(&self, room_id: &RoomId, published: bool) -> Result<()> {
+        self.set_published_in(room_id, None, published).await
+    }
+
+    /// Publishes a room (or takes it out) in the directory of a bridged network (an
+    /// appservice's `network_id`), or of Matrix itself when `network` is `None`.
+    pub async fn set_published_in(
+        &self,
+        room_id: &RoomId,
+        network: Option<&str>,
+        published: bool,
+    ) -> Result<()> {
         self.existing_room(room_id)?;
         let mut batch = WriteBatch::new();
         if published {
-            batch.put(PUBLISHED_ROOMID, room_id.as_bytes().to_vec(), Vec::new());
+            batch.put(
+                PUBLISHED_ROOMID,
+                room_id.as_bytes().to_vec(),
+                network.unwrap_or_default().as_bytes().to_vec(),
+            );
         } else {
             batch.delete(PUBLISHED_ROOMID, room_id.as_bytes().to_vec());
         }

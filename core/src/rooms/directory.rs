@@ -13,6 +13,26 @@ pub struct PublicRoom {
     pub summary: JsonValue,
 }
 
+/// Which directory a listing reads: rooms published for Matrix, for one bridged network
+/// (`third_party_instance_id`), or all of them (`include_all_networks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryNetwork<'a> {
+    Matrix,
+    Instance(&'a str),
+    All,
+}
+
+impl<'a> DirectoryNetwork<'a> {
+    /// The directory a listing request names (Matrix alone unless it names a network).
+    pub fn of(network: &'a ruma::directory::RoomNetwork) -> Self {
+        match network {
+            ruma::directory::RoomNetwork::All => Self::All,
+            ruma::directory::RoomNetwork::ThirdParty(instance) => Self::Instance(instance),
+            _ => Self::Matrix,
+        }
+    }
+}
+
 /// Rooms per directory page when the caller sets no limit.
 const DEFAULT_PAGE: usize = 100;
 
@@ -22,10 +42,11 @@ impl Rooms {
     pub fn public_rooms_page(
         &self,
         search: Option<&str>,
+        network: DirectoryNetwork<'_>,
         limit: Option<u64>,
         since: Option<&str>,
     ) -> Result<JsonValue> {
-        let rooms = self.public_rooms(search)?;
+        let rooms = self.public_rooms(search, network)?;
         let limit = limit
             .map_or(DEFAULT_PAGE, |limit| {
                 usize::try_from(limit).unwrap_or(DEFAULT_PAGE)
@@ -56,15 +77,27 @@ impl Rooms {
 
     /// Every published room matching `search` (name, topic or alias, case-insensitive), ordered
     /// by joined members then room id, so pagination by offset is stable.
-    pub fn public_rooms(&self, search: Option<&str>) -> Result<Vec<PublicRoom>> {
+    pub fn public_rooms(
+        &self,
+        search: Option<&str>,
+        network: DirectoryNetwork<'_>,
+    ) -> Result<Vec<PublicRoom>> {
         let search = search
             .map(str::to_lowercase)
             .filter(|term| !term.is_empty());
         let mut rooms = Vec::new();
-        for (key, _) in self
+        for (key, published_in) in self
             .store()
             .scan_prefix(PUBLISHED_ROOMID, b"", usize::MAX)?
         {
+            let listed = match network {
+                DirectoryNetwork::All => true,
+                DirectoryNetwork::Matrix => published_in.is_empty(),
+                DirectoryNetwork::Instance(instance) => published_in == instance.as_bytes(),
+            };
+            if !listed {
+                continue;
+            }
             let Some(room_id) = String::from_utf8(key)
                 .ok()
                 .and_then(|id| RoomId::parse(id).ok())

@@ -43,7 +43,7 @@ pub use self::{
     build::{EventSpec, MAX_PDU_BYTES},
     create::{CreateRoomRequest, Preset},
     device_lists::DeviceListChanges,
-    directory::PublicRoom,
+    directory::{DirectoryNetwork, PublicRoom},
     hierarchy::{SpaceChild, Viewer},
     history::HistoryVisibility,
     ingest::{IngestOutcome, RemoteEvent},

@@ -2,6 +2,7 @@
 
 use axum::{Json, extract::State};
 use myelin_core::Error;
+use myelin_core::rooms::DirectoryNetwork;
 use myelin_core::rooms::Viewer;
 use ruma::api::federation::{
     directory::{get_public_rooms, get_public_rooms_filtered},
@@ -73,6 +74,7 @@ pub async fn public_rooms(
     let body = &request.body;
     Ok(Json(state.services.rooms.public_rooms_page(
         None,
+        DirectoryNetwork::of(&body.room_network),
         body.limit.map(u64::from),
         body.since.as_deref(),
     )?))
@@ -86,6 +88,7 @@ pub async fn public_rooms_filtered(
     let body = &request.body;
     Ok(Json(state.services.rooms.public_rooms_page(
         body.filter.generic_search_term.as_deref(),
+        DirectoryNetwork::of(&body.room_network),
         body.limit.map(u64::from),
         body.since.as_deref(),
     )?))
