@@ -34,6 +34,9 @@ struct Pending {
     /// Typing, receipts and presence, for registrations that ask for them.
     #[serde(default)]
     ephemeral: Vec<JsonValue>,
+    /// To-device messages for the appservice's users (MSC2409), with the same opt-in.
+    #[serde(default)]
+    to_device: Vec<JsonValue>,
     /// The stream position the sender moves to once the appservice took it.
     until: u64,
 }
@@ -144,7 +147,19 @@ impl Sender {
             _ => watermark.max(position),
         };
         let mut events = Vec::new();
+        let mut to_device_recipients = std::collections::BTreeSet::new();
         for (item_position, item) in items {
+            if let StreamItem::ToDevice { recipients } = &item {
+                if self.appservice.wants_ephemeral() {
+                    to_device_recipients.extend(
+                        recipients
+                            .iter()
+                            .filter(|(user, _)| self.appservice.may_act_as(user))
+                            .cloned(),
+                    );
+                }
+                continue;
+            }
             if let StreamItem::Receipt { receipt } = &item {
                 if self.appservice.wants_ephemeral()
                     && receipt.receipt_type == ReceiptType::Read
@@ -178,7 +193,24 @@ impl Sender {
             }
         }
         let mut batch = WriteBatch::new();
-        if events.is_empty() && ephemeral.is_empty() {
+        // Messages to the appservice's devices move into the transaction (and out of their
+        // queues) in the batch that records it.
+        let mut to_device = Vec::new();
+        for (user_id, device_id) in &to_device_recipients {
+            for mut message in self
+                .services
+                .users
+                .to_device_messages(user_id, device_id, until)?
+            {
+                message["to_user_id"] = user_id.as_str().into();
+                message["to_device_id"] = device_id.as_str().into();
+                to_device.push(message);
+            }
+            self.services
+                .users
+                .remove_to_device_into(&mut batch, user_id, device_id, until)?;
+        }
+        if events.is_empty() && ephemeral.is_empty() && to_device.is_empty() {
             batch.put_json(APPSERVICE_SENDER, self.key("position"), &until);
             self.services.store.commit(batch).await?;
             return Ok(true);
@@ -188,6 +220,7 @@ impl Sender {
             txn_id,
             events,
             ephemeral,
+            to_device,
             until,
         };
         batch.put_json(APPSERVICE_SENDER, self.key("pending"), &pending);
@@ -202,6 +235,7 @@ impl Sender {
             "events": pending.events,
             "ephemeral": pending.ephemeral,
             "de.sorunome.msc2409.ephemeral": pending.ephemeral,
+            "de.sorunome.msc2409.to_device": pending.to_device,
         });
         let (status, answer) = crate::call(
             &self.http,

@@ -421,19 +421,21 @@ async fn bad_registration_files_stop_the_server_with_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn typing_and_receipts_reach_bridges_that_ask_for_them() {
+async fn typing_receipts_and_to_device_messages_reach_bridges_that_ask_for_them() {
     let bridge = Bridge::default();
     let (server, _dir) =
         server_with_bridge_and(&bridge, "de.sorunome.msc2409.push_ephemeral: true\n").await;
     let alice = server.register("alice").await;
-    let (status, _) = as_call(
+    // A ghost with a device (an encrypting bridge's), so it can receive to-device messages.
+    let (status, ghost) = as_call(
         &server,
         reqwest::Method::POST,
         "/_matrix/client/v3/register",
-        json!({ "type": "m.login.application_service", "username": "bridge_bob", "inhibit_login": true }),
+        json!({ "type": "m.login.application_service", "username": "bridge_bob" }),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{ghost}");
+    let ghost_device = ghost["device_id"].as_str().expect("a device").to_owned();
     let room_id = server
         .create_room(&alice, json!({ "preset": "public_chat" }))
         .await;
@@ -465,7 +467,41 @@ async fn typing_and_receipts_reach_bridges_that_ask_for_them() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .put(
+            "/_matrix/client/v3/sendToDevice/m.room_key_request/td1",
+            Some(&alice.access_token),
+            json!({ "messages": { "@bridge_bob:localhost": { ghost_device.clone(): { "hello": "device" } } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let to_device: Vec<Value> = bridge
+            .transactions
+            .lock()
+            .expect("lock")
+            .iter()
+            .flat_map(|(_, body)| {
+                body["de.sorunome.msc2409.to_device"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        if to_device.iter().any(|message| {
+            message["to_device_id"] == json!(ghost_device)
+                && message["content"]["hello"] == "device"
+                && message["sender"] == json!(alice.user_id)
+        }) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no to-device message: {to_device:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     loop {
         let ephemeral = bridge.ephemeral();
         let typing = ephemeral.iter().any(|event| {

@@ -127,6 +127,33 @@ impl Users {
         Ok(messages)
     }
 
+    /// Adds the deletion of a device's messages at or before `up_to` to `batch` (handed to an
+    /// appservice in the same batch that records the transaction carrying them).
+    pub fn remove_to_device_into(
+        &self,
+        batch: &mut WriteBatch,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        up_to: u64,
+    ) -> Result<()> {
+        let prefix = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), b""]);
+        for (key, _) in
+            self.store()
+                .scan_prefix(USERDEVICEPOSITION_TODEVICE, &prefix, usize::MAX)?
+        {
+            let position = key
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX);
+            if position > up_to {
+                break;
+            }
+            batch.delete(USERDEVICEPOSITION_TODEVICE, key);
+        }
+        Ok(())
+    }
+
     /// Deletes the messages a device has acknowledged: those at or before `since`.
     pub async fn acknowledge_to_device(
         &self,
