@@ -169,7 +169,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
-        None | Some(Command::Serve) => serve(load_config(&cli)?),
+        None | Some(Command::Serve) => serve(load_config(&cli)?, &cli),
         Some(Command::Config(ConfigCommand::Check)) => {
             let config = load_config(&cli)?;
             println!(
@@ -236,25 +236,52 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn serve(config: Config) -> Result<(), Failure> {
+fn serve(config: Config, cli: &Cli) -> Result<(), Failure> {
     runtime()?.block_on(async {
         // Listen for signals before anything else: a SIGTERM that arrives while the server is
         // still starting must shut it down cleanly, not kill it.
-        let signals = Signals::install()?;
+        let mut signals = Signals::install()?;
         let server = RunningServer::start(config).await?;
-        signals.wait().await;
+        while signals.wait().await == Wake::Reload {
+            // SIGHUP: the configuration's appservice registrations are read again.
+            match load_config(cli) {
+                Ok(config) => {
+                    if let Err(error) = server
+                        .reload_appservices(&config.appservices.registration_files)
+                        .await
+                    {
+                        tracing::error!(%error, "appservice registrations not reloaded");
+                    }
+                }
+                Err(Failure::Config(error)) => {
+                    tracing::error!(%error, "configuration not reloaded");
+                }
+                Err(Failure::Other(error)) => {
+                    tracing::error!(%error, "configuration not reloaded");
+                }
+            }
+        }
         tracing::info!("shutting down: finishing in-flight requests");
         server.shutdown().await;
         Ok(())
     })
 }
 
-/// SIGTERM and SIGINT, registered up front.
+/// What woke the serving loop.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    Shutdown,
+    Reload,
+}
+
+/// SIGTERM and SIGINT (shut down) and SIGHUP (reload), registered up front.
 struct Signals {
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -265,20 +292,25 @@ impl Signals {
             Ok(Self {
                 terminate: signal(SignalKind::terminate())?,
                 interrupt: signal(SignalKind::interrupt())?,
+                hangup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(not(unix))]
         Ok(Self {})
     }
 
-    async fn wait(mut self) {
+    async fn wait(&mut self) -> Wake {
         #[cfg(unix)]
         tokio::select! {
-            _ = self.terminate.recv() => {}
-            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => Wake::Shutdown,
+            _ = self.interrupt.recv() => Wake::Shutdown,
+            _ = self.hangup.recv() => Wake::Reload,
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Wake::Shutdown
+        }
     }
 }
 

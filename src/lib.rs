@@ -36,6 +36,7 @@ pub struct RunningServer {
     listeners: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     federation: Option<std::sync::Arc<myelin_federation::Federation>>,
+    appservice_senders: std::sync::Arc<myelin_appservices::Senders>,
 }
 
 impl RunningServer {
@@ -86,10 +87,8 @@ impl RunningServer {
         services
             .appservice_queries
             .plug(myelin_appservices::queries(&services)?);
-        background.extend(myelin_appservices::start(
-            services.clone(),
-            stopped.clone(),
-        )?);
+        let appservice_senders =
+            myelin_appservices::Senders::start(services.clone(), stopped.clone())?;
         if config.media.url_preview_enabled {
             services.url_fetcher.plug(std::sync::Arc::new(
                 myelin_federation::url_fetcher::PreviewFetcher::new(&config.media)?,
@@ -135,6 +134,7 @@ impl RunningServer {
             listeners,
             background,
             federation: federation_service,
+            appservice_senders,
         };
         server.greet_newcomer().await?;
         Ok(server)
@@ -142,6 +142,26 @@ impl RunningServer {
 
     pub fn services(&self) -> &Services {
         &self.services
+    }
+
+    /// Reads the appservice registration files again (SIGHUP): new ones start receiving
+    /// transactions, removed ones stop and their tokens stop working. On a bad file nothing
+    /// changes. Returns the ids added and removed.
+    pub async fn reload_appservices(
+        &self,
+        files: &[std::path::PathBuf],
+    ) -> Result<(Vec<String>, Vec<String>), StartError> {
+        let services = &self.services;
+        let (added, removed) = services
+            .appservices
+            .reload(files, services.rooms.server_name())?;
+        services
+            .users
+            .ensure_appservice_senders(&services.appservices)
+            .await?;
+        self.appservice_senders.refresh();
+        tracing::info!(?added, ?removed, "appservice registrations reloaded");
+        Ok((added, removed))
     }
 
     /// Base URL of the client API, for tests and tools.
@@ -162,6 +182,7 @@ impl RunningServer {
         for task in self.background {
             let _ = task.await;
         }
+        self.appservice_senders.join().await;
         if let Some(federation) = self.federation {
             federation.stop().await;
         }

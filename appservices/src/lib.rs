@@ -57,26 +57,60 @@ async fn call(
     Ok((status, body))
 }
 
-/// Starts a sender for every registration with a URL; they end when `stopped` turns true.
-pub fn start(
+/// The transaction senders, one per registration with a URL; after a reload of the
+/// registrations, [`Senders::refresh`] starts senders for new or changed ones (the old ones
+/// notice they are outdated and stop).
+pub struct Senders {
     services: Services,
+    http: reqwest::Client,
     stopped: watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>> {
-    let http = http_client()?;
-    let mut tasks = Vec::new();
-    for appservice in services.appservices.all() {
-        if appservice.registration.url.is_none() {
-            continue;
-        }
-        let sender = sender::Sender::new(
-            services.clone(),
-            Arc::clone(appservice),
-            http.clone(),
-            stopped.clone(),
-        );
-        tasks.push(tokio::spawn(sender.run()));
+    running: std::sync::Mutex<Vec<(Arc<Appservice>, tokio::task::JoinHandle<()>)>>,
+}
+
+impl Senders {
+    pub fn start(services: Services, stopped: watch::Receiver<bool>) -> Result<Arc<Self>> {
+        let senders = Arc::new(Self {
+            services,
+            http: http_client()?,
+            stopped,
+            running: std::sync::Mutex::new(Vec::new()),
+        });
+        senders.refresh();
+        Ok(senders)
     }
-    Ok(tasks)
+
+    /// Starts a sender for every current registration that has none.
+    pub fn refresh(&self) {
+        let mut running = myelin_core::lock(&self.running);
+        running.retain(|(_, task)| !task.is_finished());
+        for appservice in self.services.appservices.all() {
+            if appservice.registration.url.is_none()
+                || running
+                    .iter()
+                    .any(|(current, _)| Arc::ptr_eq(current, &appservice))
+            {
+                continue;
+            }
+            let sender = sender::Sender::new(
+                self.services.clone(),
+                Arc::clone(&appservice),
+                self.http.clone(),
+                self.stopped.clone(),
+            );
+            running.push((appservice, tokio::spawn(sender.run())));
+        }
+    }
+
+    /// Waits for every sender to stop (after `stopped` turned true).
+    pub async fn join(&self) {
+        let tasks: Vec<_> = myelin_core::lock(&self.running)
+            .drain(..)
+            .map(|(_, task)| task)
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 /// The queries port, ready to plug in.

@@ -68,6 +68,14 @@ impl Sender {
         }
     }
 
+    /// Whether this sender's registration is still the current one (a reload replaces it).
+    fn current(&self) -> bool {
+        self.services
+            .appservices
+            .by_id(self.appservice.id())
+            .is_some_and(|current| Arc::ptr_eq(&current, &self.appservice))
+    }
+
     fn key(&self, field: &str) -> Vec<u8> {
         compound_key(&[self.appservice.id().as_bytes(), field.as_bytes()])
     }
@@ -94,7 +102,7 @@ impl Sender {
         }
         let mut backoff = FIRST_BACKOFF;
         loop {
-            if *self.stopped.borrow() {
+            if *self.stopped.borrow() || !self.current() {
                 return;
             }
             match self.step().await {

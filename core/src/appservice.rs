@@ -3,7 +3,10 @@
 //! sender in the server's namespace), and the namespace questions everything else asks: whose
 //! token is this, which appservice owns this user or alias, is this event of interest to it.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{Arc, RwLock},
+};
 
 use regex::Regex;
 use ruma::{OwnedUserId, RoomAliasId, RoomId, ServerName, UserId};
@@ -149,15 +152,53 @@ impl Appservice {
     }
 }
 
-/// Every registration of the server.
+/// Every registration of the server (replaced as a whole when the files are reloaded).
 #[derive(Debug, Default)]
 pub struct Appservices {
-    all: Vec<Arc<Appservice>>,
+    all: RwLock<Vec<Arc<Appservice>>>,
 }
 
 impl Appservices {
     /// Loads and checks the registration files; every problem names its file.
     pub fn load(files: &[impl AsRef<Path>], server_name: &ServerName) -> Result<Self> {
+        Ok(Self {
+            all: RwLock::new(Self::read(files, server_name)?),
+        })
+    }
+
+    /// Reads the files again (SIGHUP): on success they replace the registrations, and the ids
+    /// added and removed are returned; on any problem nothing changes.
+    pub fn reload(
+        &self,
+        files: &[impl AsRef<Path>],
+        server_name: &ServerName,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let fresh = Self::read(files, server_name)?;
+        let mut all = self
+            .all
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ids = |list: &[Arc<Appservice>]| -> Vec<String> {
+            list.iter()
+                .map(|appservice| appservice.id().to_owned())
+                .collect()
+        };
+        let (old_ids, new_ids) = (ids(&all), ids(&fresh));
+        let added = new_ids
+            .iter()
+            .filter(|id| !old_ids.contains(id))
+            .cloned()
+            .collect();
+        let removed = old_ids
+            .iter()
+            .filter(|id| !new_ids.contains(id))
+            .cloned()
+            .collect();
+        *all = fresh;
+        Ok((added, removed))
+    }
+
+    fn read(files: &[impl AsRef<Path>], server_name: &ServerName) -> Result<Vec<Arc<Appservice>>> {
         let mut all: Vec<Arc<Appservice>> = Vec::new();
         for file in files {
             let path = file.as_ref();
@@ -178,7 +219,7 @@ impl Appservices {
             Self::check_unique(&all, &appservice, path)?;
             all.push(Arc::new(appservice));
         }
-        Ok(Self { all })
+        Ok(all)
     }
 
     fn check_unique(all: &[Arc<Appservice>], new: &Appservice, path: &Path) -> Result<()> {
@@ -214,50 +255,46 @@ impl Appservices {
         Ok(())
     }
 
-    pub fn all(&self) -> &[Arc<Appservice>] {
-        &self.all
+    /// The current registrations.
+    pub fn all(&self) -> Vec<Arc<Appservice>> {
+        self.all
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The appservice an access token belongs to.
     pub fn by_token(&self, token: &str) -> Option<Arc<Appservice>> {
         use subtle::ConstantTimeEq as _;
-        self.all
-            .iter()
-            .find(|appservice| {
-                bool::from(
-                    appservice
-                        .registration
-                        .as_token
-                        .as_bytes()
-                        .ct_eq(token.as_bytes()),
-                )
-            })
-            .cloned()
+        self.all().into_iter().find(|appservice| {
+            bool::from(
+                appservice
+                    .registration
+                    .as_token
+                    .as_bytes()
+                    .ct_eq(token.as_bytes()),
+            )
+        })
     }
 
     pub fn by_id(&self, id: &str) -> Option<Arc<Appservice>> {
-        self.all
-            .iter()
+        self.all()
+            .into_iter()
             .find(|appservice| appservice.id() == id)
-            .cloned()
     }
 
     /// The appservice that claims `user_id` exclusively, if any.
     pub fn exclusive_user_owner(&self, user_id: &UserId) -> Option<Arc<Appservice>> {
-        self.all
-            .iter()
-            .find(|appservice| {
-                appservice.sender == user_id || appservice.user_in_namespace(user_id, true)
-            })
-            .cloned()
+        self.all().into_iter().find(|appservice| {
+            appservice.sender == user_id || appservice.user_in_namespace(user_id, true)
+        })
     }
 
     /// The appservice that claims `alias` exclusively, if any.
     pub fn exclusive_alias_owner(&self, alias: &RoomAliasId) -> Option<Arc<Appservice>> {
-        self.all
-            .iter()
+        self.all()
+            .into_iter()
             .find(|appservice| appservice.alias_in_namespace(alias, true))
-            .cloned()
     }
 }
 

@@ -620,3 +620,75 @@ async fn third_party_lookups_are_answered_by_the_bridge() {
             .contains(&room_id)
     );
 }
+
+fn registration_text(id: &str, url: &str, prefix: &str) -> String {
+    format!(
+        "id: {id}\nurl: {url}\nas_token: as-{id}\nhs_token: {HS_TOKEN}-{id}\nsender_localpart: {id}bot\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@{prefix}_.*:localhost'\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registrations_reload_without_a_restart() {
+    let bridge = Bridge::default();
+    let (server, dir) = server_with_bridge(&bridge).await;
+    let first = dir.path().join("bridge.yaml");
+    let second = dir.path().join("second.yaml");
+    std::fs::write(
+        &second,
+        registration_text("second", "http://127.0.0.1:9", "second"),
+    )
+    .expect("write");
+    let whoami = |token: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .request(
+                    reqwest::Method::GET,
+                    "/_matrix/client/v3/account/whoami",
+                    Some(token),
+                    None,
+                )
+                .await
+        }
+    };
+    assert_error(
+        &whoami("as-second").await,
+        StatusCode::UNAUTHORIZED,
+        "M_UNKNOWN_TOKEN",
+    );
+
+    let (added, removed) = server
+        .server()
+        .reload_appservices(&[first.clone(), second.clone()])
+        .await
+        .expect("reloaded");
+    assert_eq!((added, removed), (vec!["second".to_owned()], Vec::new()));
+    let (status, me) = whoami("as-second").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["user_id"], "@secondbot:localhost");
+
+    // A broken file changes nothing.
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "id: [").expect("write");
+    assert!(
+        server
+            .server()
+            .reload_appservices(&[first.clone(), broken])
+            .await
+            .is_err()
+    );
+    assert_eq!(whoami("as-second").await.0, StatusCode::OK);
+
+    // Removing the first registration: its token stops working.
+    let (_, removed) = server
+        .server()
+        .reload_appservices(&[second])
+        .await
+        .expect("reloaded");
+    assert_eq!(removed, vec!["testbridge".to_owned()]);
+    assert_error(
+        &whoami(AS_TOKEN).await,
+        StatusCode::UNAUTHORIZED,
+        "M_UNKNOWN_TOKEN",
+    );
+}

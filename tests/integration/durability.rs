@@ -492,3 +492,51 @@ impl ReceiverName {
         crate::federation_helpers::send_transaction_to(origin, &self.name, self.port, pdus).await
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_appservice_registrations() {
+    let dir = tempfile::tempdir().expect("dir");
+    let registration = dir.path().join("late.yaml");
+    std::fs::write(
+        &registration,
+        "id: late\nurl: null\nas_token: late-as-token\nhs_token: late-hs-token\nsender_localpart: latebot\nnamespaces:\n  users: []\n",
+    )
+    .expect("registration");
+    let config = dir.path().join("myelin.toml");
+    std::fs::write(&config, "[appservices]\nregistration_files = []\n").expect("config");
+    let mut environment = server_env(&dir.path().join("data"));
+    environment.push(("MYELIN_CONFIG", config.display().to_string()));
+    let mut server = spawn_server(&environment);
+    let http = crate::common::http_client();
+    let whoami = || {
+        http.get(format!("{}/_matrix/client/v3/account/whoami", server.url))
+            .bearer_auth("late-as-token")
+            .send()
+    };
+    assert_eq!(
+        whoami().await.expect("sent").status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The registration is added to the config; SIGHUP makes it count.
+    std::fs::write(
+        &config,
+        format!(
+            "[appservices]\nregistration_files = [{:?}]\n",
+            registration.display().to_string()
+        ),
+    )
+    .expect("config");
+    let status = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    wait_for_line(&server.lines, "appservice registrations reloaded");
+    let response = whoami().await.expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["user_id"], "@latebot:localhost");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
