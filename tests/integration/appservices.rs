@@ -309,6 +309,44 @@ async fn a_bridge_registers_ghosts_speaks_for_them_and_receives_events_in_order(
     assert_eq!(event["sender"], "@bridge_bob:localhost");
     assert_eq!(event["origin_server_ts"], 1234567890);
     assert_eq!(event["content"]["body"], "hello alice");
+    let (status, topic) = as_call(
+        &server,
+        reqwest::Method::PUT,
+        &format!(
+            "/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/{masquerade}&ts=1234567000"
+        ),
+        json!({ "topic": "bridged topic" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{topic}");
+    let (_, event) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/event/{}",
+                topic["event_id"].as_str().expect("id")
+            ),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(event["origin_server_ts"], 1234567000);
+    // Ordinary users cannot massage timestamps.
+    let (_, plain) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t2?ts=1"),
+            Some(&alice.access_token),
+            json!({ "msgtype": "m.text", "body": "now" }),
+        )
+        .await;
+    let (_, event) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/event/{}",
+                plain["event_id"].as_str().expect("id")
+            ),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_ne!(event["origin_server_ts"], 1);
 
     // The bridge goes down; messages queue and arrive once, in order, when it is back.
     *bridge.down.lock().expect("lock") = true;

@@ -37,6 +37,10 @@ pub async fn send_state_event(
             &kind,
             &body.state_key,
             content,
+            // Timestamp massaging (`?ts=`) is for appservices only.
+            body.timestamp
+                .filter(|_| identity.appservice_id.is_some())
+                .map(|ts| u64::from(ts.0)),
         )
         .await?;
     Ok(RumaResponse(v3::Response::new(event_id)))

@@ -99,8 +99,8 @@ impl Rooms {
         Ok(pdu.event_id)
     }
 
-    /// Sets room state. Setting exactly the current content again sends nothing and returns the
-    /// current event, as Synapse does.
+    /// Sets room state (`timestamp`: an appservice's `?ts=`). Setting exactly the current
+    /// content again sends nothing and returns the current event, as Synapse does.
     pub async fn send_state(
         &self,
         room_id: &RoomId,
@@ -108,6 +108,7 @@ impl Rooms {
         kind: &str,
         state_key: &str,
         content: JsonValue,
+        timestamp: Option<u64>,
     ) -> Result<OwnedEventId> {
         self.existing_room(room_id)?;
         if let Some(current) = self.state_pdu(room_id, kind, state_key)?
@@ -117,13 +118,9 @@ impl Rooms {
             return Ok(current.event_id);
         }
         let lock = self.lock(room_id).await;
-        let pdu = self
-            .append(
-                &lock,
-                sender,
-                EventSpec::state(TimelineEventType::from(kind), state_key, content),
-            )
-            .await?;
+        let mut spec = EventSpec::state(TimelineEventType::from(kind), state_key, content);
+        spec.timestamp = timestamp;
+        let pdu = self.append(&lock, sender, spec).await?;
         Ok(pdu.event_id)
     }
 
