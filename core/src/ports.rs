@@ -155,22 +155,6 @@ pub trait PushGateway: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<String>>>;
 }
 
-/// The slot the binary plugs the push gateway client into.
-#[derive(Clone, Default)]
-pub struct PushGatewayPort {
-    inner: Arc<OnceLock<Arc<dyn PushGateway>>>,
-}
-
-impl PushGatewayPort {
-    pub fn plug(&self, gateway: Arc<dyn PushGateway>) {
-        let _ = self.inner.set(gateway);
-    }
-
-    pub fn get(&self) -> Option<Arc<dyn PushGateway>> {
-        self.inner.get().cloned()
-    }
-}
-
 /// A fetched web resource (URL previews).
 pub struct FetchedUrl {
     pub bytes: Vec<u8>,
@@ -181,22 +165,6 @@ pub struct FetchedUrl {
 /// (private ranges refused unless allowlisted, on every resolved address and redirect).
 pub trait UrlFetcher: Send + Sync {
     fn fetch<'a>(&'a self, url: &'a str, max_bytes: u64) -> BoxFuture<'a, Result<FetchedUrl>>;
-}
-
-/// The slot the binary plugs the URL fetcher into (only when previews are enabled).
-#[derive(Clone, Default)]
-pub struct UrlFetcherPort {
-    inner: Arc<OnceLock<Arc<dyn UrlFetcher>>>,
-}
-
-impl UrlFetcherPort {
-    pub fn plug(&self, fetcher: Arc<dyn UrlFetcher>) {
-        let _ = self.inner.set(fetcher);
-    }
-
-    pub fn get(&self) -> Option<Arc<dyn UrlFetcher>> {
-        self.inner.get().cloned()
-    }
 }
 
 /// Requests to appservices the client API makes (the appservices crate implements it).
@@ -231,18 +199,38 @@ pub trait AppserviceQueries: Send + Sync {
     ) -> BoxFuture<'a, Result<u64>>;
 }
 
-/// The slot the binary plugs the appservice client into.
-#[derive(Clone, Default)]
-pub struct AppserviceQueriesPort {
-    inner: Arc<OnceLock<Arc<dyn AppserviceQueries>>>,
+/// A slot the binary plugs an implementation into once, at startup (the push gateway client,
+/// the URL fetcher, the appservice client). Strong: nothing plugged here holds the services.
+pub struct Slot<T: ?Sized> {
+    inner: Arc<OnceLock<Arc<T>>>,
 }
 
-impl AppserviceQueriesPort {
-    pub fn plug(&self, queries: Arc<dyn AppserviceQueries>) {
-        let _ = self.inner.set(queries);
+impl<T: ?Sized> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: ?Sized> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+impl<T: ?Sized> Slot<T> {
+    pub fn plug(&self, implementation: Arc<T>) {
+        let _ = self.inner.set(implementation);
     }
 
-    pub fn get(&self) -> Option<Arc<dyn AppserviceQueries>> {
+    pub fn get(&self) -> Option<Arc<T>> {
         self.inner.get().cloned()
     }
 }
+
+pub type PushGatewayPort = Slot<dyn PushGateway>;
+pub type UrlFetcherPort = Slot<dyn UrlFetcher>;
+pub type AppserviceQueriesPort = Slot<dyn AppserviceQueries>;

@@ -76,17 +76,28 @@ pub async fn register(
         )
         .await?;
     tracing::info!(%user_id, "registered a new account");
+    registered(&state, &request, user_id, request.body.refresh_token).await
+}
 
+/// The answer to a registration: the user id, and a session unless `inhibit_login`.
+async fn registered(
+    state: &AppState,
+    request: &Ruma<v3::Request>,
+    user_id: ruma::OwnedUserId,
+    refreshable: bool,
+) -> Result<RumaResponse<v3::Response>, ApiError> {
     let mut response = v3::Response::new(user_id.clone());
     if request.body.inhibit_login {
         return Ok(RumaResponse(response));
     }
-    let session = users
+    let session = state
+        .services
+        .users
         .open_session(SessionRequest {
             user_id,
             device_id: request.body.device_id.clone(),
             initial_display_name: request.body.initial_device_display_name.clone(),
-            refreshable: request.body.refresh_token,
+            refreshable,
             client_ip: request.client_ip.to_string(),
         })
         .await?;
@@ -131,20 +142,6 @@ async fn register_for_appservice(
         .create_appservice_account(&user_id, appservice.id())
         .await?;
     tracing::info!(%user_id, appservice = appservice.id(), "registered an appservice user");
-    let mut response = v3::Response::new(user_id.clone());
-    if request.body.inhibit_login {
-        return Ok(RumaResponse(response));
-    }
-    let session = users
-        .open_session(SessionRequest {
-            user_id,
-            device_id: request.body.device_id.clone(),
-            initial_display_name: request.body.initial_device_display_name.clone(),
-            refreshable: false,
-            client_ip: request.client_ip.to_string(),
-        })
-        .await?;
-    response.access_token = Some(session.access_token);
-    response.device_id = Some(session.device_id);
-    Ok(RumaResponse(response))
+    // Appservice sessions do not expire: bridges keep their ghosts' tokens.
+    registered(state, request, user_id, false).await
 }

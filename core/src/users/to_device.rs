@@ -161,22 +161,8 @@ impl Users {
         device_id: &DeviceId,
         since: u64,
     ) -> Result<()> {
-        let prefix = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), b""]);
         let mut batch = WriteBatch::new();
-        for (key, _) in
-            self.store()
-                .scan_prefix(USERDEVICEPOSITION_TODEVICE, &prefix, usize::MAX)?
-        {
-            let position = key
-                .get(prefix.len()..prefix.len() + 8)
-                .and_then(|bytes| bytes.try_into().ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(u64::MAX);
-            if position > since {
-                break;
-            }
-            batch.delete(USERDEVICEPOSITION_TODEVICE, key);
-        }
+        self.remove_to_device_into(&mut batch, user_id, device_id, since)?;
         if batch.is_empty() {
             return Ok(());
         }
