@@ -4,6 +4,7 @@
 //! retried with exponential backoff, and a pushkey the gateway rejects removes its pusher.
 
 use std::{
+    collections::HashSet,
     sync::{Arc, atomic::Ordering},
     time::Duration,
 };
@@ -30,11 +31,12 @@ pub fn start(services: Services, stopped: watch::Receiver<bool>) -> tokio::task:
     tokio::spawn(async move {
         let mut watermark = services.notifier.subscribe();
         let mut stop = stopped.clone();
+        let in_flight = InFlight::default();
         loop {
             if *stop.borrow() {
                 return;
             }
-            if let Err(error) = deliver_pending(&services, &stopped).await {
+            if let Err(error) = deliver_pending(&services, &in_flight, &stopped).await {
                 tracing::error!(%error, "push delivery could not read its queue");
             }
             tokio::select! {
@@ -45,45 +47,104 @@ pub fn start(services: Services, stopped: watch::Receiver<bool>) -> tokio::task:
     })
 }
 
-/// Hands every pending notification over, then forgets it.
-async fn deliver_pending(services: &Services, stopped: &watch::Receiver<bool>) -> Result<()> {
+/// Queue entries being delivered now (their tasks remove them when done).
+type InFlight = Arc<std::sync::Mutex<HashSet<(u64, OwnedUserId)>>>;
+
+/// Most deliveries under way at once; the rest wait in the durable queue.
+const MAX_IN_FLIGHT: usize = 10_000;
+
+/// Starts delivering every pending notification not under way yet. A queue entry is removed
+/// only once its deliveries finished (delivered, refused or given up), so a restart resends
+/// what was under way rather than losing it.
+async fn deliver_pending(
+    services: &Services,
+    in_flight: &InFlight,
+    stopped: &watch::Receiver<bool>,
+) -> Result<()> {
     loop {
-        let pending = services.rooms.pending_pushes(BATCH)?;
-        if pending.is_empty() {
+        let busy = crate::lock(in_flight).len();
+        if busy >= MAX_IN_FLIGHT {
             return Ok(());
         }
+        let pending = services.rooms.pending_pushes(BATCH + busy)?;
+        let page_full = pending.len() == BATCH + busy;
+        let mut started = 0;
         let mut batch = WriteBatch::new();
-        for (position, user_id, notification) in &pending {
-            if let Some(notification) = notification
-                && let Err(error) = push(services, user_id, notification, stopped)
-            {
-                tracing::warn!(%error, %user_id, "cannot build a push notification");
+        for (position, user_id, notification) in pending {
+            let key = (position, user_id.clone());
+            if crate::lock(in_flight).contains(&key) {
+                continue;
             }
-            services
-                .rooms
-                .clear_pending_push(&mut batch, *position, user_id);
+            let deliveries = match &notification {
+                Some(notification) => {
+                    deliveries(services, &user_id, notification).unwrap_or_else(|error| {
+                        tracing::warn!(%error, %user_id, "cannot build a push notification");
+                        Vec::new()
+                    })
+                }
+                None => Vec::new(),
+            };
+            let gateway = services.push_gateway.get();
+            let (Some(gateway), false) = (gateway, deliveries.is_empty()) else {
+                services
+                    .rooms
+                    .clear_pending_push(&mut batch, position, &user_id);
+                continue;
+            };
+            crate::lock(in_flight).insert(key.clone());
+            started += 1;
+            let (services, in_flight, stopped) =
+                (services.clone(), Arc::clone(in_flight), stopped.clone());
+            tokio::spawn(async move {
+                let mut finished = true;
+                for (pusher, url, body) in deliveries {
+                    finished &= deliver_with_retries(
+                        &services,
+                        gateway.as_ref(),
+                        &user_id,
+                        &pusher,
+                        &url,
+                        body,
+                        stopped.clone(),
+                    )
+                    .await;
+                }
+                if finished {
+                    let mut batch = WriteBatch::new();
+                    services
+                        .rooms
+                        .clear_pending_push(&mut batch, position, &user_id);
+                    if let Err(error) = services.store.commit_lazy(batch).await {
+                        tracing::warn!(%error, "cannot forget a delivered push");
+                    }
+                }
+                crate::lock(&in_flight).remove(&key);
+            });
         }
-        services.store.commit_lazy(batch).await?;
+        let cleared = batch.len();
+        if !batch.is_empty() {
+            services.store.commit_lazy(batch).await?;
+        }
+        // A full page that moved nothing forward would only be read again.
+        if !page_full || started + cleared == 0 {
+            return Ok(());
+        }
     }
 }
 
-/// Sends `notification` to each pusher of the user, each in its own task with retries.
-fn push(
+/// What to send to each pusher of the user for `notification`: the pusher, its gateway URL
+/// and the request body.
+fn deliveries(
     services: &Services,
     user_id: &UserId,
     notification: &Notification,
-    stopped: &watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<Vec<(Pusher, String, JsonValue)>> {
     let pushers = services.users.pushers(user_id)?;
     if pushers.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let Some(gateway) = services.push_gateway.get() else {
-        tracing::warn!("no push gateway client: notifications are not delivered");
-        return Ok(());
-    };
     let Some(pdu) = services.rooms.pdu(&notification.event_id)? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let room_id = &notification.room_id;
     let tweaks = tweaks_of(&notification.actions);
@@ -110,6 +171,7 @@ fn push(
                 .map(str::to_owned)
         });
     let counts = json!({ "unread": unread_rooms(services, user_id)? });
+    let mut deliveries = Vec::new();
     for pusher in pushers {
         let Some(url) = pusher.url().map(str::to_owned) else {
             continue;
@@ -136,17 +198,9 @@ fn push(
                     (pdu.state_key.as_deref() == Some(user_id.as_str())).into();
             }
         }
-        tokio::spawn(deliver_with_retries(
-            services.clone(),
-            Arc::clone(&gateway),
-            user_id.to_owned(),
-            pusher,
-            url,
-            json!({ "notification": body }),
-            stopped.clone(),
-        ));
+        deliveries.push((pusher, url, json!({ "notification": body })));
     }
-    Ok(())
+    Ok(deliveries)
 }
 
 /// The `devices` entry of a pusher: its ids and data (without the gateway URL) and the tweaks.
@@ -199,18 +253,20 @@ fn unread_rooms(services: &Services, user_id: &UserId) -> Result<u64> {
     Ok(rooms)
 }
 
+/// Delivers one notification to one pusher, retrying with backoff. `false` when the server
+/// is stopping before it finished (the queue entry then stays, to be sent after a restart).
 async fn deliver_with_retries(
-    services: Services,
-    gateway: Arc<dyn PushGateway>,
-    user_id: OwnedUserId,
-    pusher: Pusher,
-    url: String,
+    services: &Services,
+    gateway: &dyn PushGateway,
+    user_id: &UserId,
+    pusher: &Pusher,
+    url: &str,
     body: JsonValue,
     mut stopped: watch::Receiver<bool>,
-) {
+) -> bool {
     let mut delay = FIRST_BACKOFF;
     for attempt in 1..=MAX_ATTEMPTS {
-        match gateway.notify(&url, body.clone()).await {
+        match gateway.notify(url, body.clone()).await {
             Ok(rejected) => {
                 services
                     .metrics
@@ -221,20 +277,20 @@ async fn deliver_with_retries(
                     tracing::info!(%user_id, app_id = %pusher.app_id, "gateway rejected the pushkey; removing the pusher");
                     if let Err(error) = services
                         .users
-                        .remove_pusher(&user_id, &pusher.app_id, &pusher.pushkey)
+                        .remove_pusher(user_id, &pusher.app_id, &pusher.pushkey)
                         .await
                     {
                         tracing::error!(%error, "cannot remove a rejected pusher");
                     }
                 }
-                return;
+                return true;
             }
             Err(error @ (crate::Error::Forbidden(_) | crate::Error::InvalidParam(_))) => {
                 // The URL itself is refused (denied address range, unparsable): retrying
                 // cannot help.
                 services.metrics.push.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, %url, "push gateway refused by policy");
-                return;
+                return true;
             }
             Err(error) => {
                 services.metrics.push.failed.fetch_add(1, Ordering::Relaxed);
@@ -243,11 +299,12 @@ async fn deliver_with_retries(
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => return false,
         }
         delay = (delay * 2).min(MAX_BACKOFF);
     }
     tracing::warn!(%user_id, %url, "giving up on a push notification");
+    true
 }
 
 #[cfg(test)]

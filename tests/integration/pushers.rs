@@ -339,3 +339,46 @@ async fn bad_pushers_are_refused_and_deleted_ones_go() {
     }
     assert!(gateway.received.lock().expect("lock").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_under_way_survives_a_restart() {
+    let gateway = Gateway::default();
+    gateway
+        .script
+        .lock()
+        .expect("lock")
+        .extend([Answer::Fail, Answer::Fail]);
+    let url = gateway.start().await;
+    let mut server = server_reaching_loopback().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "is_direct": true, "invite": [bob.user_id] }),
+        )
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    assert_eq!(
+        set_pusher(&server, &bob, &url, "bobkey").await.0,
+        StatusCode::OK
+    );
+    let sent = server
+        .send_text(&alice, &room_id, "while the gateway is down")
+        .await;
+    gateway.wait_for(1).await;
+    // Stopped while the delivery is being retried: it is still owed after the restart.
+    server
+        .restart(|config| config.federation.ip_range_allowlist = vec!["127.0.0.0/8".into()])
+        .await;
+    let received = gateway.wait_for(3).await;
+    assert!(
+        received
+            .iter()
+            .all(|request| request["notification"]["event_id"] == json!(sent)),
+        "{received:?}"
+    );
+    // Delivered: nothing more arrives.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(gateway.received.lock().expect("lock").len(), 3);
+}
