@@ -4,7 +4,10 @@
 //! reader never skips an item whose commit was merely slower than a later one.
 
 use crate::lock;
-use std::{collections::BTreeSet, sync::Mutex};
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
 
 use tokio::sync::watch;
 
@@ -82,7 +85,26 @@ pub struct PendingPosition<'a> {
     pub position: StreamPosition,
 }
 
+tokio::task_local! {
+    /// Positions whose writes wait for the caller's final durable commit (see
+    /// [`Notifier::with_deferred_visibility`]).
+    static DEFERRED: Arc<Mutex<Vec<StreamPosition>>>;
+}
+
 impl PendingPosition<'_> {
+    /// Finishes the position after a lazy (not yet durable) commit: inside
+    /// [`Notifier::with_deferred_visibility`] it stays unreadable until that scope ends, after
+    /// the durable commit that covers it; elsewhere it finishes now.
+    pub(crate) fn finish_lazily(self) {
+        let position = self.position;
+        if DEFERRED
+            .try_with(|deferred| lock(deferred).push(position))
+            .is_ok()
+        {
+            std::mem::forget(self);
+        }
+    }
+
     /// Adds the position's `position_item` entry to the batch that commits the item.
     pub fn record(&self, batch: &mut WriteBatch, item: &StreamItem) {
         batch.put_json(POSITION_ITEM, self.position.to_be_bytes().to_vec(), item);
@@ -206,6 +228,49 @@ impl Notifier {
 
     /// Wakes waiters without a new event (typing, receipts, account data changes that live
     /// outside the event stream can use this to end long-polls).
+    /// Runs `work` (which ends with a durable commit) so that the positions of its lazy
+    /// commits become readable only when it is over: nobody reads, and hands out, an event a
+    /// crash could still take back. Whether `work` completes, fails or is dropped, its
+    /// positions are finished then.
+    pub async fn with_deferred_visibility<F: std::future::Future>(&self, work: F) -> F::Output {
+        struct Release<'a> {
+            notifier: &'a Notifier,
+            positions: Arc<Mutex<Vec<StreamPosition>>>,
+        }
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                for position in lock(&self.positions).drain(..) {
+                    self.notifier.finish(position);
+                }
+            }
+        }
+        let release = Release {
+            notifier: self,
+            positions: Arc::default(),
+        };
+        DEFERRED.scope(Arc::clone(&release.positions), work).await
+    }
+
+    /// Before a slow step inside [`Self::with_deferred_visibility`] (a request to another
+    /// server): makes the lazy writes so far durable and their positions readable, so local
+    /// readers do not wait for the network.
+    pub async fn release_deferred(&self, store: &Store) -> Result<()> {
+        let Ok(positions) = DEFERRED.try_with(Arc::clone) else {
+            return Ok(());
+        };
+        if lock(&positions).is_empty() {
+            return Ok(());
+        }
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|error| Error::Internal(format!("flush task: {error}")))??;
+        for position in lock(&positions).drain(..) {
+            self.finish(position);
+        }
+        Ok(())
+    }
+
     pub fn poke(&self) {
         self.watermark.send_modify(|_| {});
     }
@@ -234,5 +299,65 @@ mod tests {
         );
         drop(first);
         assert_eq!(notifier.current(), STREAM_START + 2);
+    }
+
+    #[tokio::test]
+    async fn lazily_written_positions_stay_unreadable_until_the_scope_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(crate::storage::BackendKind::Redb, dir.path()).expect("store");
+        let notifier = Notifier::load(&store).expect("notifier");
+        let seen_inside = notifier
+            .with_deferred_visibility(async {
+                notifier.next().finish_lazily();
+                // Durable writes after it wait too: the stream has no holes.
+                drop(notifier.next());
+                notifier.current()
+            })
+            .await;
+        assert_eq!(
+            seen_inside, STREAM_START,
+            "nothing readable inside the scope"
+        );
+        assert_eq!(
+            notifier.current(),
+            STREAM_START + 2,
+            "all readable after it"
+        );
+
+        // Released early before a slow step.
+        let released = notifier
+            .with_deferred_visibility(async {
+                notifier.next().finish_lazily();
+                notifier.release_deferred(&store).await.expect("release");
+                notifier.current()
+            })
+            .await;
+        assert_eq!(released, STREAM_START + 3);
+
+        // A scope dropped half-way (a client hanging up) still releases its positions.
+        let mut abandoned = Box::pin(notifier.with_deferred_visibility(async {
+            notifier.next().finish_lazily();
+            std::future::pending::<()>().await;
+        }));
+        assert!(futures_poll_once(abandoned.as_mut()).await.is_none());
+        assert_eq!(notifier.current(), STREAM_START + 3);
+        drop(abandoned);
+        assert_eq!(notifier.current(), STREAM_START + 4);
+
+        // Outside any scope a lazy finish is an ordinary one.
+        notifier.next().finish_lazily();
+        assert_eq!(notifier.current(), STREAM_START + 5);
+    }
+
+    /// Polls a future once.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(future: F) -> Option<F::Output> {
+        let mut future = future;
+        std::future::poll_fn(|context| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(context) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 }

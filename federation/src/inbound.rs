@@ -161,6 +161,15 @@ impl Federation {
         Ok((event_id, outcome))
     }
 
+    /// Makes what the transaction placed so far durable and readable before asking another
+    /// server for something (which can take seconds).
+    async fn release_before_network(&self) -> Result<()> {
+        self.services
+            .notifier
+            .release_deferred(&self.services.store)
+            .await
+    }
+
     /// Stores the auth chain of `pdu` when some of its auth events are unknown.
     pub(crate) async fn fetch_auth_events(
         &self,
@@ -178,6 +187,7 @@ impl Federation {
         if missing.is_empty() {
             return Ok(());
         }
+        self.release_before_network().await?;
         let response = self
             .client
             .send(
@@ -242,6 +252,9 @@ impl Federation {
         let Ok(info) = self.services.rooms.existing_room(room_id) else {
             return;
         };
+        if let Err(error) = self.release_before_network().await {
+            tracing::warn!(%error, "cannot flush before fetching missing events");
+        }
         let mut request = get_missing_events::v1::Request::new(
             room_id.to_owned(),
             info.forward_extremities.clone(),
@@ -279,6 +292,7 @@ impl Federation {
         event_id: &EventId,
         rules: &RoomVersionRules,
     ) -> Result<StateMap> {
+        self.release_before_network().await?;
         let response = self
             .client
             .send(

@@ -224,7 +224,10 @@ impl Rooms {
         info.state_snapshot = Some(placement.current);
         batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
         self.commit_with(batch, durability).await?;
-        drop(pending);
+        match durability {
+            super::ingest::Durability::Now => drop(pending),
+            super::ingest::Durability::Later => pending.finish_lazily(),
+        }
         Ok(position)
     }
 

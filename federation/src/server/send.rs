@@ -52,6 +52,21 @@ pub async fn send_transaction(
         )));
     }
 
+    // The PDUs are written lazily and covered by the final durable commit; until then, their
+    // stream positions stay unreadable (no client sees an event a crash could take back).
+    let notifier = std::sync::Arc::clone(&state.services.notifier);
+    notifier
+        .with_deferred_visibility(place_and_answer(state, origin, body, key))
+        .await
+}
+
+/// Places the PDUs, handles the EDUs and records the answer durably.
+async fn place_and_answer(
+    state: super::State,
+    origin: ruma::OwnedServerName,
+    body: send_transaction_message::v1::Request,
+    key: Vec<u8>,
+) -> FedResult<RumaResponse<send_transaction_message::v1::Response>> {
     // PDUs grouped by room in their order; each room's are checked (hashes, signatures) in
     // parallel first, then placed one by one.
     let mut by_room: Vec<(OwnedRoomId, Vec<JsonValue>)> = Vec::new();
