@@ -78,7 +78,15 @@ pub struct FederationClient {
     discovery: Discovery,
     lookups: RealLookups,
     overrides: Overrides,
+    /// Servers that could not be reached lately: consecutive failures and when to try again.
+    /// Requests to them fail at once meanwhile (as Synapse's `NotRetryingDestination`), so a
+    /// dead server does not make every key query or profile lookup wait for a timeout.
+    backoff: Mutex<HashMap<OwnedServerName, (u32, std::time::Instant)>>,
 }
+
+/// First and longest wait before a server that could not be reached is tried again.
+const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 
 struct RealLookups {
     http: reqwest::Client,
@@ -174,6 +182,7 @@ impl FederationClient {
             policy,
             discovery: Discovery::default(),
             overrides,
+            backoff: Mutex::new(HashMap::new()),
         })
     }
 
@@ -201,7 +210,8 @@ impl FederationClient {
         Ok(resolved)
     }
 
-    /// Sends a signed request to `destination` and decodes the answer.
+    /// Sends a signed request to `destination` and decodes the answer; fails at once while the
+    /// destination is backed off.
     pub async fn send<R>(&self, destination: &ServerName, request: R) -> Result<R::IncomingResponse>
     where
         R: OutgoingRequest<Authentication = ServerSignatures>,
@@ -211,8 +221,74 @@ impl FederationClient {
             .await
     }
 
+    /// Sends a transaction: the sender keeps its own per-destination backoff (and is woken
+    /// when the destination talks to us), so the client's does not apply.
+    pub async fn send_transaction<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+    ) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
+    {
+        self.send_signed(destination, request, MAX_RESPONSE_BYTES)
+            .await
+    }
+
+    fn check_backoff(&self, destination: &ServerName) -> Result<()> {
+        if let Some((_, retry_at)) = lock(&self.backoff).get(destination)
+            && let Some(wait) = retry_at.checked_duration_since(std::time::Instant::now())
+        {
+            return Err(Error::Unavailable(format!(
+                "{destination} could not be reached lately; not trying again for {}s",
+                wait.as_secs().max(1)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records whether `destination` could be reached at all (any HTTP answer counts).
+    fn note_reachable(&self, destination: &ServerName, reachable: bool) {
+        let mut backoff = lock(&self.backoff);
+        if reachable {
+            backoff.remove(destination);
+            return;
+        }
+        let failures = backoff
+            .get(destination)
+            .map_or(0, |(failures, _)| *failures)
+            + 1;
+        let wait = FIRST_BACKOFF
+            .saturating_mul(1 << (failures - 1).min(10))
+            .min(MAX_BACKOFF);
+        backoff.insert(
+            destination.to_owned(),
+            (failures, std::time::Instant::now() + wait),
+        );
+    }
+
+    /// The destination contacted us: it is up, try it again at once.
+    pub fn destination_is_up(&self, destination: &ServerName) {
+        lock(&self.backoff).remove(destination);
+    }
+
     /// Like [`Self::send`], refusing answers longer than `max_bytes` (media).
     pub async fn send_limited<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+        max_bytes: u64,
+    ) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
+    {
+        self.check_backoff(destination)?;
+        self.send_signed(destination, request, max_bytes).await
+    }
+
+    async fn send_signed<R>(
         &self,
         destination: &ServerName,
         request: R,
@@ -295,8 +371,12 @@ impl FederationClient {
         let request = reqwest::Request::try_from(http_request)
             .map_err(|error| Error::Internal(format!("building a federation request: {error}")))?;
         let response = match self.http.execute(request).await {
-            Ok(response) => response,
+            Ok(response) => {
+                self.note_reachable(destination, true);
+                response
+            }
             Err(error) => {
+                self.note_reachable(destination, false);
                 self.discovery.forget(destination);
                 tracing::debug!(%destination, %method, %path, error = %error_chain(&error), "federation request failed");
                 return Err(Error::Unavailable(format!(

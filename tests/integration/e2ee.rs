@@ -576,6 +576,20 @@ async fn keys_of_users_on_other_servers_are_queried_and_claimed_through_them() {
         .await;
     assert_eq!(status, StatusCode::OK, "{query}");
     assert!(query["failures"]["127.0.0.1:1"].is_object(), "{query}");
+    // Asked again soon after, the unreachable server is not even tried (backoff).
+    let (_, again) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            json!({ "device_keys": { "@ghost:127.0.0.1:1": [] } }),
+        )
+        .await;
+    assert!(
+        again["failures"]["127.0.0.1:1"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("not trying again")),
+        "{again}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

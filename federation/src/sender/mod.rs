@@ -473,6 +473,7 @@ impl Sender {
 
     /// The destination reached us: whatever waits for it goes now.
     pub fn destination_is_up(&self, name: &ServerName) {
+        self.client.destination_is_up(name);
         let state = lock(&self.destinations).get(name).cloned();
         if let Some(state) = state {
             state.up.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -134,7 +134,7 @@ impl Worker {
         );
         request.pdus = pdus;
         request.edus = edus;
-        match self.client.send(&self.name, request).await {
+        match self.client.send_transaction(&self.name, request).await {
             Ok(response) => {
                 for (event_id, result) in response.pdus {
                     if let Err(error) = result {
