@@ -1,7 +1,6 @@
 //! `POST /_matrix/client/v3/account/password`
 
 use axum::extract::State;
-use myelin_core::users::{STAGE_PASSWORD, UiaFlow};
 use ruma::api::client::account::change_password::v3;
 
 use crate::{ApiError, AppState, Ruma, RumaResponse};
@@ -18,11 +17,7 @@ pub async fn change_password(
     let users = &state.services.users;
     users.check_password_policy(&request.body.new_password)?;
     users
-        .user_interactive_auth(
-            vec![UiaFlow::single(STAGE_PASSWORD)],
-            request.auth_json(),
-            Some(&identity.user_id),
-        )
+        .confirm_password(&identity.user_id, request.auth_json())
         .await?;
     users
         .set_password(

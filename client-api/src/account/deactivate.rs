@@ -1,7 +1,6 @@
 //! `POST /_matrix/client/v3/account/deactivate`
 
 use axum::extract::State;
-use myelin_core::users::{STAGE_PASSWORD, UiaFlow};
 use ruma::api::client::account::{ThirdPartyIdRemovalStatus, deactivate::v3};
 
 use crate::{ApiError, AppState, Ruma, RumaResponse};
@@ -14,11 +13,7 @@ pub async fn deactivate(
     let identity = request.identity()?;
     let users = &state.services.users;
     users
-        .user_interactive_auth(
-            vec![UiaFlow::single(STAGE_PASSWORD)],
-            request.auth_json(),
-            Some(&identity.user_id),
-        )
+        .confirm_password(&identity.user_id, request.auth_json())
         .await?;
     users.deactivate(&identity.user_id).await?;
     tracing::info!(user_id = %identity.user_id, "account deactivated");

@@ -1,7 +1,6 @@
 //! `DELETE /_matrix/client/v3/devices/{deviceId}`
 
 use axum::extract::State;
-use myelin_core::users::{STAGE_PASSWORD, UiaFlow};
 use ruma::api::client::device::delete_device::v3;
 
 use crate::{ApiError, AppState, Ruma, RumaResponse};
@@ -16,11 +15,7 @@ pub async fn delete_device(
     let identity = request.identity()?;
     let users = &state.services.users;
     users
-        .user_interactive_auth(
-            vec![UiaFlow::single(STAGE_PASSWORD)],
-            request.auth_json(),
-            Some(&identity.user_id),
-        )
+        .confirm_password(&identity.user_id, request.auth_json())
         .await?;
     users
         .delete_devices(

@@ -1,7 +1,6 @@
 //! `POST /_matrix/client/v3/delete_devices`
 
 use axum::extract::State;
-use myelin_core::users::{STAGE_PASSWORD, UiaFlow};
 use ruma::api::client::device::delete_devices::v3;
 
 use crate::{ApiError, AppState, Ruma, RumaResponse};
@@ -14,11 +13,7 @@ pub async fn delete_devices(
     let identity = request.identity()?;
     let users = &state.services.users;
     users
-        .user_interactive_auth(
-            vec![UiaFlow::single(STAGE_PASSWORD)],
-            request.auth_json(),
-            Some(&identity.user_id),
-        )
+        .confirm_password(&identity.user_id, request.auth_json())
         .await?;
     users
         .delete_devices(&identity.user_id, &request.body.devices)

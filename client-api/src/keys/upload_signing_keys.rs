@@ -1,7 +1,7 @@
 //! `POST /_matrix/client/v3/keys/device_signing/upload`
 
 use axum::{Json, extract::State};
-use myelin_core::users::{CrossSigningUpload, STAGE_PASSWORD, UiaFlow};
+use myelin_core::users::CrossSigningUpload;
 use ruma::api::client::keys::upload_signing_keys::v3;
 use serde_json::{Value as JsonValue, json};
 
@@ -34,11 +34,7 @@ pub async fn upload_signing_keys(
     let users = &state.services.users;
     if users.cross_signing_upload_needs_auth(&identity.user_id, &upload)? {
         users
-            .user_interactive_auth(
-                vec![UiaFlow::single(STAGE_PASSWORD)],
-                request.auth_json(),
-                Some(&identity.user_id),
-            )
+            .confirm_password(&identity.user_id, request.auth_json())
             .await?;
     }
     users

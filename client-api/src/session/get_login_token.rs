@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use myelin_core::users::{STAGE_PASSWORD, UiaFlow};
 use ruma::api::client::session::get_login_token::v1;
 
 use crate::{ApiError, AppState, Ruma, RumaResponse};
@@ -18,11 +17,7 @@ pub async fn get_login_token(
     let identity = request.identity()?;
     let users = &state.services.users;
     users
-        .user_interactive_auth(
-            vec![UiaFlow::single(STAGE_PASSWORD)],
-            request.auth_json(),
-            Some(&identity.user_id),
-        )
+        .confirm_password(&identity.user_id, request.auth_json())
         .await?;
     let (token, lifetime_ms) = users.create_login_token(&identity.user_id).await?;
     Ok(RumaResponse(v1::Response::new(

@@ -78,6 +78,14 @@ fn password_stage_user(auth: &JsonValue) -> Option<&str> {
 }
 
 impl Users {
+    /// The UIA round of endpoints that only need the user to confirm their password (changing
+    /// it, deleting devices, deactivating, login tokens, replacing cross-signing keys).
+    pub async fn confirm_password(&self, user_id: &UserId, auth: Option<&JsonValue>) -> Result<()> {
+        self.user_interactive_auth(vec![UiaFlow::single(STAGE_PASSWORD)], auth, Some(user_id))
+            .await
+            .map(|_| ())
+    }
+
     /// Runs one round of user-interactive authentication. `auth` is the request's `auth` object,
     /// `user_id` the account being acted on (for `m.login.password`). Returns `Error::Uia` until
     /// one flow is complete.
