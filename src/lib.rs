@@ -275,8 +275,11 @@ async fn serve_tls(
     let listener = listener
         .into_std()
         .map_err(|error| StartError::Tls(error.to_string()))?;
+    // TCP_NODELAY, as on the client listener: a TLS record written in pieces must not wait for
+    // the peer's delayed ACK.
     let server = axum_server::from_tcp_rustls(listener, tls)
-        .map_err(|error| StartError::Tls(error.to_string()))?;
+        .map_err(|error| StartError::Tls(error.to_string()))?
+        .map(|acceptor| acceptor.acceptor(axum_server::accept::NoDelayAcceptor::new()));
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
