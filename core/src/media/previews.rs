@@ -230,19 +230,17 @@ impl Media {
         let size = bytes.len();
         let media_id = crate::users::random_string(24);
         let own = self.inner.server_name.clone();
-        let record = self
-            .store_remote(
-                &own,
-                &media_id,
-                RemoteContent {
-                    bytes,
-                    content_type: content_type.clone(),
-                    filename: None,
-                },
-            )
-            .await?;
-        // Stored through the remote path, but it is this server's media now.
-        self.mark_local(&own, &media_id, record)?;
+        self.store_fetched(
+            &own,
+            &media_id,
+            RemoteContent {
+                bytes,
+                content_type: content_type.clone(),
+                filename: None,
+            },
+            false,
+        )
+        .await?;
         preview.insert("og:image".into(), format!("mxc://{own}/{media_id}").into());
         preview.insert("matrix:image:size".into(), size.into());
         if let Some(kind) = content_type {
