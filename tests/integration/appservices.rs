@@ -2,185 +2,15 @@
 //! namespaces, masquerading, timestamp massaging, transactions delivered in order and once
 //! (also after the bridge was down), queries and the ping.
 
-use std::sync::{Arc, Mutex};
-
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode as AxumStatus},
-    routing::{get, post, put},
-};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, assert_error};
-
-const AS_TOKEN: &str = "as-token-of-the-bridge";
-const HS_TOKEN: &str = "hs-token-of-the-bridge";
-
-/// What the stub bridge saw, and whether it is "down".
-#[derive(Clone, Default)]
-struct Bridge {
-    transactions: Arc<Mutex<Vec<(String, Value)>>>,
-    queries: Arc<Mutex<Vec<String>>>,
-    pings: Arc<Mutex<Vec<Value>>>,
-    down: Arc<Mutex<bool>>,
-}
-
-fn authorised(headers: &HeaderMap) -> bool {
-    headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        == Some(&format!("Bearer {HS_TOKEN}"))
-}
-
-async fn transaction(
-    State(bridge): State<Bridge>,
-    Path(txn_id): Path<String>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (AxumStatus, Json<Value>) {
-    if !authorised(&headers) {
-        return (
-            AxumStatus::FORBIDDEN,
-            Json(json!({ "errcode": "M_FORBIDDEN" })),
-        );
-    }
-    if *bridge.down.lock().expect("lock") {
-        return (AxumStatus::SERVICE_UNAVAILABLE, Json(json!({})));
-    }
-    bridge
-        .transactions
-        .lock()
-        .expect("lock")
-        .push((txn_id, body));
-    (AxumStatus::OK, Json(json!({})))
-}
-
-async fn query(
-    State(bridge): State<Bridge>,
-    Path(what): Path<String>,
-) -> (AxumStatus, Json<Value>) {
-    bridge.queries.lock().expect("lock").push(what);
-    (
-        AxumStatus::NOT_FOUND,
-        Json(json!({ "errcode": "M_NOT_FOUND" })),
-    )
-}
-
-async fn ping(State(bridge): State<Bridge>, Json(body): Json<Value>) -> Json<Value> {
-    bridge.pings.lock().expect("lock").push(body);
-    Json(json!({}))
-}
-
-async fn irc_protocol() -> Json<Value> {
-    Json(json!({
-        "user_fields": ["network", "nickname"],
-        "location_fields": ["network", "channel"],
-        "icon": "mxc://localhost/irc",
-        "field_types": {},
-        "instances": [{ "network_id": "loopnet", "desc": "Loop network", "fields": {} }],
-    }))
-}
-
-async fn irc_location(
-    axum::extract::Query(fields): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> Json<Value> {
-    let channel = fields.get("channel").cloned().unwrap_or_default();
-    Json(json!([{
-        "alias": format!("#bridge_{}:localhost", channel.trim_start_matches('#')),
-        "protocol": "irc",
-        "fields": { "network": "loopnet", "channel": channel },
-    }]))
-}
-
-impl Bridge {
-    async fn start(&self) -> String {
-        let app = Router::new()
-            .route("/_matrix/app/v1/transactions/{txn}", put(transaction))
-            .route("/_matrix/app/v1/users/{user}", get(query))
-            .route("/_matrix/app/v1/rooms/{alias}", get(query))
-            .route("/_matrix/app/v1/ping", post(ping))
-            .route("/_matrix/app/v1/thirdparty/protocol/irc", get(irc_protocol))
-            .route("/_matrix/app/v1/thirdparty/location/irc", get(irc_location))
-            .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{address}")
-    }
-
-    /// Every ephemeral event delivered so far.
-    fn ephemeral(&self) -> Vec<Value> {
-        self.transactions
-            .lock()
-            .expect("lock")
-            .iter()
-            .flat_map(|(_, body)| body["ephemeral"].as_array().cloned().unwrap_or_default())
-            .collect()
-    }
-
-    /// Every event delivered so far, in delivery order.
-    fn events(&self) -> Vec<Value> {
-        self.transactions
-            .lock()
-            .expect("lock")
-            .iter()
-            .flat_map(|(_, body)| body["events"].as_array().cloned().unwrap_or_default())
-            .collect()
-    }
-
-    async fn wait_for_event(&self, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            if let Some(event) = self.events().into_iter().find(|event| check(event)) {
-                return event;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not delivered; got {:?}",
-                self.events()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn server_with_bridge(bridge: &Bridge) -> (TestServer, tempfile::TempDir) {
-    server_with_bridge_and(bridge, "").await
-}
-
-/// The test bridge's registration with `extra` lines appended.
-async fn server_with_bridge_and(bridge: &Bridge, extra: &str) -> (TestServer, tempfile::TempDir) {
-    let url = bridge.start().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("bridge.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "id: testbridge\nurl: {url}\nas_token: {AS_TOKEN}\nhs_token: {HS_TOKEN}\nsender_localpart: bridgebot\nrate_limited: false\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@bridge_.*:localhost'\n  aliases:\n    - exclusive: true\n      regex: '#bridge_.*:localhost'\n{extra}"
-        ),
-    )
-    .expect("registration");
-    let server = TestServer::start_with(|config| {
-        config.appservices.registration_files = vec![file.clone()];
-    })
-    .await;
-    (server, dir)
-}
-
-async fn as_call(
-    server: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    server
-        .request(method, path, Some(AS_TOKEN), Some(body))
-        .await
-}
+use crate::{
+    appservice_bridge::{
+        AS_TOKEN, Bridge, as_call, registration_text, server_with_bridge, server_with_bridge_and,
+    },
+    common::assert_error,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bridge_registers_ghosts_speaks_for_them_and_receives_events_in_order() {
@@ -657,12 +487,6 @@ async fn third_party_lookups_are_answered_by_the_bridge() {
             .await
             .contains(&room_id)
     );
-}
-
-fn registration_text(id: &str, url: &str, prefix: &str) -> String {
-    format!(
-        "id: {id}\nurl: {url}\nas_token: as-{id}\nhs_token: {HS_TOKEN}-{id}\nsender_localpart: {id}bot\nnamespaces:\n  users:\n    - exclusive: true\n      regex: '@{prefix}_.*:localhost'\n"
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

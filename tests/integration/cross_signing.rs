@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::{
     common::{TestServer, TestUser, assert_error},
-    e2ee::{SharedRoom, users_sharing_a_room_across_servers, wait_until_device_list_changes},
+    device_lists::{
+        SharedRoom, users_sharing_a_room_across_servers, wait_until_device_list_changes,
+    },
 };
 
 /// An ed25519 key pair and its public key in unpadded base64.

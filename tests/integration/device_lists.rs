@@ -1,0 +1,221 @@
+//! Device lists in sync and `/keys/changes`: users whose keys changed, who newly share a room
+//! or share none any more, on one server and across servers.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{
+    common::{TestServer, TestUser},
+    e2ee::device_keys,
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_list_changes_reach_users_who_share_a_room() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let joined = server.join(&bob, &room_id).await;
+    assert_eq!(joined.0, StatusCode::OK);
+    let bob_since = server.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let carol_since = server.sync(&carol, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let (status, _) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let bob_sync = server.sync(&bob, Some(&bob_since), 5000).await;
+    assert_eq!(
+        bob_sync["device_lists"]["changed"],
+        json!([alice.user_id]),
+        "{bob_sync}"
+    );
+    let carol_sync = server.sync(&carol, Some(&carol_since), 0).await;
+    assert_eq!(
+        carol_sync["device_lists"]["changed"],
+        json!([]),
+        "carol shares no room: {carol_sync}"
+    );
+
+    let to = bob_sync["next_batch"].as_str().expect("token");
+    let (status, changes) = server
+        .get(
+            &format!("/_matrix/client/v3/keys/changes?from={bob_since}&to={to}"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changes}");
+    assert_eq!(changes["changed"], json!([alice.user_id]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_who_start_or_stop_sharing_a_room_are_changed_or_left() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let since = server.sync(&alice, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // Carol joins: Alice must fetch her devices. Bob leaves: Alice may forget his.
+    assert_eq!(server.join(&carol, &room_id).await.0, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sync = server.sync(&alice, Some(&since), 0).await;
+    assert_eq!(
+        sync["device_lists"],
+        json!({ "changed": [carol.user_id], "left": [bob.user_id] }),
+        "{sync}"
+    );
+    let to = sync["next_batch"].as_str().expect("token");
+    let (_, changes) = server
+        .get(
+            &format!("/_matrix/client/v3/keys/changes?from={since}&to={to}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(changes["changed"], json!([carol.user_id]), "{changes}");
+    assert_eq!(changes["left"], json!([bob.user_id]), "{changes}");
+
+    // Bob still shares another room with Alice: leaving one room does not make him "left".
+    let other = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &other).await.0, StatusCode::OK);
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let since = server.sync(&alice, Some(to), 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sync = server.sync(&alice, Some(&since), 0).await;
+    assert_eq!(sync["device_lists"]["left"], json!([]), "{sync}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_list_changes_cross_servers() {
+    let SharedRoom {
+        a,
+        b,
+        alice,
+        bob,
+        since,
+    } = users_sharing_a_room_across_servers().await;
+    let (status, _) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_until_device_list_changes(&b, &bob, &since, &alice).await;
+    let (_, changes) = b
+        .get(
+            &format!(
+                "/_matrix/client/v3/keys/changes?from={since}&to=s{}",
+                u64::MAX / 2
+            ),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(changes["changed"], json!([alice.user_id]), "{changes}");
+}
+
+/// Alice on one server and Bob on another, in one room; `since` is Bob's sync token from after
+/// the join.
+pub struct SharedRoom {
+    pub a: TestServer,
+    pub b: TestServer,
+    pub alice: TestUser,
+    pub bob: TestUser,
+    pub since: String,
+}
+
+pub async fn users_sharing_a_room_across_servers() -> SharedRoom {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let joined = b
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?via={}", a.server_name()),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let since = b.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    SharedRoom {
+        a,
+        b,
+        alice,
+        bob,
+        since,
+    }
+}
+
+/// Syncs `user` incrementally from `since` (an initial sync reports no changes) until
+/// `changed` shows in `device_lists.changed`.
+pub async fn wait_until_device_list_changes(
+    server: &TestServer,
+    user: &TestUser,
+    since: &str,
+    changed: &TestUser,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut token = since.to_owned();
+    loop {
+        let sync = server.sync(user, Some(&token), 1000).await;
+        if sync["device_lists"]["changed"]
+            .as_array()
+            .is_some_and(|users| users.contains(&json!(changed.user_id)))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change did not arrive: {sync}"
+        );
+        token = sync["next_batch"].as_str().expect("token").to_owned();
+    }
+}
