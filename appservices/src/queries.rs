@@ -39,17 +39,16 @@ impl Queries {
     }
 }
 
+/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes a path segment (user ids and aliases carry `@`, `#` and `:`).
-pub(crate) fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                (byte as char).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
+fn segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 impl myelin_core::ports::AppserviceQueries for Queries {

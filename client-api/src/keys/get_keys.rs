@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
-use myelin_core::users::KeyUsage;
+use myelin_core::users::{KeyUsage, cross_signing_public_key};
 use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId, UserId, api::client::keys::get_keys::v3};
 use serde_json::{Map, Value as JsonValue, json};
 
@@ -73,7 +73,9 @@ pub async fn get_keys(
         for (user, mut key) in masters {
             // The caller's own signature on the key (made with their user-signing key) is kept
             // here, not on the key owner's server.
-            if let (Ok(user_id), Some(public)) = (UserId::parse(&user), master_public(&key)) {
+            if let (Ok(user_id), Some(public)) =
+                (UserId::parse(&user), cross_signing_public_key(&key))
+            {
                 users.add_signatures(&mut key, &user_id, &public, Some(viewer))?;
             }
             found.master_keys.insert(user, key);
@@ -91,14 +93,4 @@ pub async fn get_keys(
         "user_signing_keys": found.user_signing_keys,
         "failures": failures,
     })))
-}
-
-/// The public key of a master key (its single `ed25519:` entry).
-fn master_public(key: &JsonValue) -> Option<String> {
-    key.get("keys")?
-        .as_object()?
-        .values()
-        .next()?
-        .as_str()
-        .map(str::to_owned)
 }

@@ -114,6 +114,21 @@ const CONTENT_SECURITY_POLICY: &str = "sandbox; default-src 'none'; script-src '
 /// Longest a download waits for a created id's upload.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// RFC 5987 `attr-char`: what may stand unencoded in `filename*`.
+const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
 fn content_disposition(content_type: &str, filename: Option<&str>) -> String {
     let essence = content_type
         .split(';')
@@ -128,17 +143,8 @@ fn content_disposition(content_type: &str, filename: Option<&str>) -> String {
     };
     match filename {
         Some(name) if !name.is_empty() => {
-            // RFC 6266 / 5987: the UTF-8 name percent-encoded, nothing else unquoted.
-            let encoded: String = name
-                .bytes()
-                .map(|byte| {
-                    if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
-                        (byte as char).to_string()
-                    } else {
-                        format!("%{byte:02X}")
-                    }
-                })
-                .collect();
+            // RFC 6266 / 5987: the UTF-8 name percent-encoded except the attr-chars.
+            let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
             format!("{kind}; filename*=utf-8''{encoded}")
         }
         _ => kind.to_owned(),

@@ -73,6 +73,11 @@ fn single_key(key: &JsonValue) -> Result<(String, String)> {
     Ok((key_id.clone(), public.to_owned()))
 }
 
+/// The public key of a well-formed cross-signing key (its single `ed25519:<key>` entry).
+pub fn cross_signing_public_key(key: &JsonValue) -> Option<String> {
+    single_key(key).ok().map(|(_, public)| public)
+}
+
 /// Checks the shape of an uploaded cross-signing key.
 fn check_key(user_id: &UserId, key: &JsonValue, usage: KeyUsage) -> Result<(String, String)> {
     if key.get("user_id").and_then(JsonValue::as_str) != Some(user_id.as_str()) {

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 pub(crate) use self::pushers::has_pushers;
 pub use self::{
     accounts::{AccountRecord, validate_new_localpart},
-    cross_signing::{CrossSigningUpload, KeyUsage},
+    cross_signing::{CrossSigningUpload, KeyUsage, cross_signing_public_key},
     devices::DeviceInfo,
     key_backup::{BackupInfo, BackupKeysState, BackupScope},
     pushers::{PUSH_GATEWAY_PATH, Pusher},
