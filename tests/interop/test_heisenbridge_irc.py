@@ -193,8 +193,11 @@ def test_messages_cross_between_matrix_and_irc():
         network = owner.wait(lambda sync: next(iter(invites(sync)), None), "the network room")
         owner.join(network)
         owner.say(network, "CONNECT")
+        # Wait for the IRC server's RPL_WELCOME (001), relayed by the bridge as a notice. Not any
+        # "Welcome": the bridge greets the new network room with one before it even connects, and a
+        # JOIN sent before the IRC registration completes is refused by the IRC server.
         owner.wait(
-            lambda sync: any("onnected" in event["content"].get("body", "") or "Welcome" in event["content"].get("body", "")
+            lambda sync: any("Internet Relay Network" in event["content"].get("body", "")
                              for _, event in messages(sync, network)),
             "the IRC connection",
         )
@@ -223,7 +226,10 @@ def test_messages_cross_between_matrix_and_irc():
                 bridge.kill()
                 output, _ = bridge.communicate()
             keep_logs("heisenbridge", output or "")
+            # pytest shows captured output only when the test fails: the bridge's last words.
+            print("--- heisenbridge ---\n" + (output or "")[-6000:])
         ircd.terminate()
-        ircd.wait(timeout=10)
+        ircd_output, _ = ircd.communicate(timeout=10)
+        print("--- ngircd ---\n" + (ircd_output or "")[-3000:])
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
