@@ -64,12 +64,18 @@ use crate::{
 pub struct AppState {
     pub services: Services,
     pub limits: Arc<RateLimits>,
+    /// Simplified sliding sync connections (in memory).
+    pub(crate) sliding: Arc<sync::sliding::Connections>,
 }
 
 impl AppState {
     pub fn new(services: Services) -> Self {
         let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
-        Self { services, limits }
+        Self {
+            services,
+            limits,
+            sliding: Arc::default(),
+        }
     }
 
     /// The per-user message limit; appservices registered with `rate_limited: false` (and
@@ -433,6 +439,7 @@ pub fn router(state: AppState) -> Router {
     );
     router =
         route::<c::sync::sync_events::v3::Request, _, _>(router, sync::sync_events::sync_events);
+    router = route::<c::sync::sync_events::v5::Request, _, _>(router, sync::sliding::sliding_sync);
     router = route::<c::alias::create_alias::v3::Request, _, _>(
         router,
         directory::create_alias::create_alias,

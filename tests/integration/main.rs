@@ -34,6 +34,7 @@ mod relations;
 mod room_extras;
 mod rooms;
 mod sessions;
+mod sliding_sync;
 mod sync;
 mod to_device;
 mod unread;

@@ -14,5 +14,10 @@ pub const SUPPORTED_VERSIONS: &[&str] = &[
 pub async fn get_supported_versions(
     _request: crate::Ruma<ruma::api::client::discovery::get_supported_versions::Request>,
 ) -> Json<JsonValue> {
-    Json(json!({ "versions": SUPPORTED_VERSIONS, "unstable_features": {} }))
+    // Simplified sliding sync (MSC4186) under the unstable name matrix-rust-sdk and Element X
+    // look for, as Synapse advertises it.
+    Json(json!({
+        "versions": SUPPORTED_VERSIONS,
+        "unstable_features": { "org.matrix.simplified_msc3575": true },
+    }))
 }

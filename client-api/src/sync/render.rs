@@ -268,7 +268,7 @@ fn render_left(state: &AppState, view: &View<'_>, room: &LeftRoom) -> JsonValue 
 }
 
 /// One `m.receipt` event: `{event_id: {receipt_type: {user_id: {ts, thread_id?}}}}`.
-fn receipt_event(receipts: &[Receipt]) -> JsonValue {
+pub(super) fn receipt_event(receipts: &[Receipt]) -> JsonValue {
     let mut content = Map::new();
     for receipt in receipts {
         let mut entry = json!({ "ts": receipt.ts });

@@ -5,7 +5,6 @@ use std::time::Duration;
 use axum::{Json, extract::State};
 use myelin_core::{
     Error,
-    ephemeral::PresenceState,
     rooms::{PduEvent, SyncRequest},
     users::Identity,
 };
@@ -110,12 +109,7 @@ pub async fn sync_events(
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
     let mut changes = state.services.notifier.subscribe();
-    let set_presence =
-        PresenceState::parse(body.set_presence.as_str()).unwrap_or(PresenceState::Online);
-    state
-        .services
-        .presence
-        .on_sync(&identity.user_id, set_presence);
+    super::mark_syncing(&state, identity, body.set_presence.as_str());
     let ephemeral_since = since_token.map(|token| token.ephemeral);
     let users = &state.services.users;
     // Syncing on from `since` acknowledges the to-device messages delivered up to it.

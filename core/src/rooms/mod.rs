@@ -25,6 +25,7 @@ mod remote;
 mod remote_join;
 mod resolve;
 mod send;
+mod sliding;
 mod snapshots;
 mod state;
 mod sync;
@@ -52,9 +53,10 @@ pub use self::{
     pdu::PduEvent,
     push::UnreadCounts,
     send::Transaction,
+    sliding::{ListedRoom, RoomWindow},
     snapshots::StateMap,
     state::{Membership, RoomInfo},
-    sync::{InvitedRoom, JoinedRoom, LeftRoom, SyncData, SyncRequest},
+    sync::{InvitedRoom, JoinedRoom, LeftRoom, StreamChanges, SyncData, SyncRequest},
     timeline::{Direction, TimelinePage},
 };
 use crate::{config::Config, keys::ServerKeys, storage::Store, stream::Notifier};

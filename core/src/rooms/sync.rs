@@ -74,6 +74,21 @@ pub struct SyncData {
     pub device_lists: super::DeviceListChanges,
 }
 
+/// What [`Rooms::changes_between`] found in the stream.
+#[derive(Default)]
+pub struct StreamChanges {
+    /// Rooms with new events, or where the user's own membership changed.
+    pub rooms: BTreeSet<OwnedRoomId>,
+    /// Each new event's position and room, in stream order.
+    pub room_events: Vec<(StreamPosition, OwnedRoomId)>,
+    /// Account data types that changed: global (`None`) or per room.
+    pub account_data: BTreeSet<(Option<OwnedRoomId>, String)>,
+    /// New receipts the user may see, per room.
+    pub receipts: BTreeMap<OwnedRoomId, Vec<Receipt>>,
+    /// Users whose device or cross-signing keys changed.
+    pub device_key_users: BTreeSet<OwnedUserId>,
+}
+
 impl SyncData {
     pub fn is_empty(&self) -> bool {
         self.joined.is_empty()
@@ -113,57 +128,76 @@ impl Rooms {
         Ok(sharing)
     }
 
+    /// What the stream holds for `user_id` in `(since, now]`: rooms with new events (or the
+    /// user's own membership changes), their account data, receipts and device-key changes.
+    /// Both `/sync` and sliding sync start from this one pass over the stream.
+    pub fn changes_between(
+        &self,
+        user_id: &UserId,
+        since: StreamPosition,
+        now: StreamPosition,
+    ) -> Result<StreamChanges> {
+        let mut changes = StreamChanges::default();
+        for (position, item) in items_between(self.store(), since, now)? {
+            match item {
+                StreamItem::Event { room_id } => {
+                    changes.room_events.push((position, room_id.clone()));
+                    changes.rooms.insert(room_id);
+                }
+                StreamItem::AccountData {
+                    user_id: owner,
+                    room_id,
+                    event_type,
+                } if owner == user_id => {
+                    changes.account_data.insert((room_id, event_type));
+                }
+                StreamItem::AccountData { .. } => {}
+                StreamItem::ToDevice { .. } => {}
+                StreamItem::DeviceKeys { user_id, .. } | StreamItem::SigningKeys { user_id } => {
+                    changes.device_key_users.insert(user_id);
+                }
+                StreamItem::Membership {
+                    room_id,
+                    user_id: member,
+                } => {
+                    if member == user_id {
+                        changes.rooms.insert(room_id);
+                    }
+                }
+                StreamItem::Receipt { receipt } => {
+                    let receipt = *receipt;
+                    // Private receipts are only for their owner.
+                    if receipt.receipt_type == ReceiptType::ReadPrivate
+                        && receipt.user_id != user_id
+                    {
+                        continue;
+                    }
+                    changes
+                        .receipts
+                        .entry(receipt.room_id.clone())
+                        .or_default()
+                        .push(receipt);
+                }
+            }
+        }
+        Ok(changes)
+    }
+
     /// Everything of `request.user_id` that changed after `since`, up to the current watermark.
     #[tracing::instrument(skip_all, fields(user_id = %request.user_id, since = ?request.since))]
     pub fn sync(&self, request: &SyncRequest<'_>) -> Result<SyncData> {
         let now = self.notifier().current();
         let since = request.since.unwrap_or(0);
-        let mut changed_rooms = BTreeSet::new();
-        let mut account_data_changes = BTreeSet::new();
-        let mut receipt_changes: BTreeMap<OwnedRoomId, Vec<Receipt>> = BTreeMap::new();
-        let mut device_list_changes = BTreeSet::new();
-        let mut room_events = Vec::new();
-        if request.since.is_some() {
-            for (position, item) in items_between(self.store(), since, now)? {
-                match item {
-                    StreamItem::Event { room_id } => {
-                        room_events.push((position, room_id.clone()));
-                        changed_rooms.insert(room_id);
-                    }
-                    StreamItem::AccountData {
-                        user_id,
-                        room_id,
-                        event_type,
-                    } if user_id == request.user_id => {
-                        account_data_changes.insert((room_id, event_type));
-                    }
-                    StreamItem::AccountData { .. } => {}
-                    StreamItem::ToDevice { .. } => {}
-                    StreamItem::DeviceKeys { user_id, .. }
-                    | StreamItem::SigningKeys { user_id } => {
-                        device_list_changes.insert(user_id);
-                    }
-                    StreamItem::Membership { room_id, user_id } => {
-                        if user_id == request.user_id {
-                            changed_rooms.insert(room_id);
-                        }
-                    }
-                    StreamItem::Receipt { receipt } => {
-                        let receipt = *receipt;
-                        // Private receipts are only for their owner.
-                        if receipt.receipt_type == ReceiptType::ReadPrivate
-                            && receipt.user_id != request.user_id
-                        {
-                            continue;
-                        }
-                        receipt_changes
-                            .entry(receipt.room_id.clone())
-                            .or_default()
-                            .push(receipt);
-                    }
-                }
-            }
-        }
+        let StreamChanges {
+            rooms: changed_rooms,
+            room_events,
+            account_data: account_data_changes,
+            receipts: mut receipt_changes,
+            device_key_users: device_list_changes,
+        } = match request.since {
+            Some(since) => self.changes_between(request.user_id, since, now)?,
+            None => StreamChanges::default(),
+        };
         let mut data = SyncData {
             next_position: now,
             joined: Vec::new(),
@@ -346,7 +380,7 @@ impl Rooms {
     }
 
     /// Joined and invited counts, and up to five other members to name an unnamed room by.
-    fn member_summary(
+    pub fn member_summary(
         &self,
         room_id: &RoomId,
         user_id: &UserId,

@@ -1,0 +1,6 @@
+//! Interop tests with matrix-sdk (the Rust SDK behind Element X) against a real `myelin`
+//! process. One test binary, so matrix-sdk links once.
+
+mod common;
+mod e2ee;
+mod sliding_sync;
