@@ -169,6 +169,33 @@ impl Client {
     }
 }
 
+impl Client {
+    /// One simplified sliding sync request (MSC4186) with `timeout=0`, and its size.
+    pub async fn sliding_sync(
+        &self,
+        pos: Option<&str>,
+        body: &Value,
+    ) -> Result<(Value, usize), Error> {
+        let mut path =
+            "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?timeout=0".to_owned();
+        if let Some(pos) = pos {
+            path.push_str(&format!("&pos={}", encode(pos)));
+        }
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let value: Value = serde_json::from_slice(&bytes)?;
+        check(status, &value, "sliding sync")?;
+        Ok((value, bytes.len()))
+    }
+}
+
 /// Percent-encodes a path segment (room ids contain `!` and `:`).
 pub fn encode(segment: &str) -> String {
     segment

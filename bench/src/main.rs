@@ -8,6 +8,7 @@ mod more_scenarios;
 mod progress;
 mod report;
 mod scenarios;
+mod sliding;
 mod stats;
 
 use std::path::PathBuf;
@@ -51,6 +52,13 @@ enum Scenario {
     /// A user in R rooms with history: initial and empty incremental sync.
     InitialSync {
         #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 5)]
+        history: usize,
+    },
+    /// An Element X room list over simplified sliding sync in R rooms, against `/sync`.
+    SlidingSync {
+        #[arg(long, default_value_t = 500)]
         rooms: usize,
         #[arg(long, default_value_t = 5)]
         history: usize,
@@ -119,6 +127,9 @@ async fn run(cli: Cli) -> Result<Value, Error> {
         }
         Scenario::InitialSync { rooms, history } => {
             more_scenarios::initial_sync(&http, server, &prefix, rooms, history).await?
+        }
+        Scenario::SlidingSync { rooms, history } => {
+            sliding::sliding_sync(&http, server, &prefix, rooms, history).await?
         }
         Scenario::JoinStorm { users } => {
             more_scenarios::join_storm(&http, server, &prefix, users).await?

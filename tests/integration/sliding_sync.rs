@@ -373,6 +373,7 @@ async fn extensions_carry_to_device_keys_account_data_receipts_and_typing() {
     };
 
     let first = sliding(&server, &alice, None, 0, &extensions(None)).await;
+    assert_eq!(first["rooms"][&room]["notification_count"], 1, "{first}");
     let ext = &first["extensions"];
     assert!(
         ext["e2ee"]["device_one_time_keys_count"].is_object(),
@@ -452,6 +453,25 @@ async fn extensions_carry_to_device_keys_account_data_receipts_and_typing() {
         json!([]),
         "{third}"
     );
+    // Alice reads the room on another device: the room comes again with its count cleared.
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{message}"),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let read = sliding(
+        &server,
+        &alice,
+        Some(&pos(&third)),
+        5000,
+        &extensions(Some(&token)),
+    )
+    .await;
+    assert_eq!(read["rooms"][&room]["notification_count"], 0, "{read}");
+
     // A new session sees no to-device message either (acknowledged for the device).
     let fresh = sliding(&server, &alice, None, 0, &extensions(None)).await;
     assert_eq!(

@@ -2,6 +2,8 @@
 //! and sort them by, and one room's window of timeline. The connection bookkeeping (which room
 //! was sent up to where) belongs to the client API; this module only answers questions.
 
+use std::collections::{BTreeSet, HashMap};
+
 use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::Value as JsonValue;
 
@@ -49,12 +51,15 @@ pub struct RoomWindow {
 impl Rooms {
     /// The rooms a user's lists choose from: joined, invited and knocked rooms, and rooms left or
     /// banned from after `since` (so the client hears of the departure). Memberships whose
-    /// commit is still in flight (after `now`) are left for the next request.
+    /// commit is still in flight (after `now`) are left for the next request. Entries of `known`
+    /// are reused for rooms outside `changed` whose membership is the same (a room's encryption
+    /// and type change only through its own events).
     pub fn listed_rooms(
         &self,
         user_id: &UserId,
-        since: Option<StreamPosition>,
-        now: StreamPosition,
+        (since, now): (Option<StreamPosition>, StreamPosition),
+        known: &HashMap<OwnedRoomId, ListedRoom>,
+        changed: &BTreeSet<OwnedRoomId>,
     ) -> Result<Vec<ListedRoom>> {
         let mut rooms = Vec::new();
         for (room_id, record) in self.user_rooms(user_id)? {
@@ -63,6 +68,12 @@ impl Rooms {
             }
             let departed = matches!(record.membership, Membership::Leave | Membership::Ban);
             if departed && since.is_none_or(|since| record.position <= since) {
+                continue;
+            }
+            if let Some(room) = known.get(&room_id).filter(|room| {
+                room.membership_position == record.position && !changed.contains(&room_id)
+            }) {
+                rooms.push(room.clone());
                 continue;
             }
             let (encrypted, room_type, direct_invite) =
@@ -122,14 +133,18 @@ impl Rooms {
             Membership::Invite | Membership::Knock => return Ok(room.membership_position),
             Membership::Leave | Membership::Ban => room.membership_position,
         };
-        let page = self.timeline(&room.room_id, 0, until, Direction::Backward, BUMP_SCAN)?;
-        let bump = page
-            .events
-            .iter()
-            .find(|(_, event)| BUMP_TYPES.contains(&event.kind.to_string().as_str()))
-            .or(page.events.last())
-            .map(|(position, _)| *position);
-        Ok(bump.unwrap_or(room.membership_position))
+        // Ids first (one range read), events one by one: usually the newest is the answer.
+        let mut oldest = None;
+        for (position, event_id) in self.newest_event_ids(&room.room_id, until, BUMP_SCAN)? {
+            oldest = Some(position);
+            if self
+                .pdu(&event_id)?
+                .is_some_and(|event| BUMP_TYPES.contains(&event.kind.to_string().as_str()))
+            {
+                return Ok(position);
+            }
+        }
+        Ok(oldest.unwrap_or(room.membership_position))
     }
 
     /// Up to `limit` events in `(after, until]` the user may see and `keep` accepts, newest last.

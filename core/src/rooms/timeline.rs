@@ -2,7 +2,7 @@
 
 use std::ops::Bound;
 
-use ruma::{EventId, RoomId, UserId};
+use ruma::{EventId, OwnedEventId, RoomId, UserId};
 
 use super::{
     Membership, PduEvent, Rooms,
@@ -89,23 +89,37 @@ impl Rooms {
         room_id: &RoomId,
         rows: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<Vec<(u64, PduEvent)>> {
-        let prefix_len = room_id.as_bytes().len() + 1;
         rows.into_iter()
-            .map(|(key, value)| {
-                let position = key
-                    .get(prefix_len..)
-                    .and_then(|bytes| bytes.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| Error::Storage("bad timeline key".into()))?;
-                let event_id = String::from_utf8(value)
-                    .ok()
-                    .and_then(|id| EventId::parse(id).ok())
-                    .ok_or_else(|| Error::Storage("bad timeline value".into()))?;
+            .map(|row| {
+                let (position, event_id) = decode_timeline_row(room_id, row)?;
                 let pdu = self
                     .pdu(&event_id)?
                     .ok_or_else(|| Error::Storage(format!("timeline event {event_id} missing")))?;
                 Ok((position, pdu))
             })
+            .collect()
+    }
+
+    /// Positions and ids of the newest `limit` events at or before `up_to`, newest first,
+    /// without reading the events.
+    pub(super) fn newest_event_ids(
+        &self,
+        room_id: &RoomId,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, OwnedEventId)>> {
+        let start = timeline_key(room_id, 1);
+        let end = timeline_key(room_id, up_to);
+        self.store()
+            .range(
+                ROOMPOSITION_EVENTID,
+                Bound::Included(&start),
+                Bound::Included(&end),
+                true,
+                limit,
+            )?
+            .into_iter()
+            .map(|row| decode_timeline_row(room_id, row))
             .collect()
     }
 
@@ -269,4 +283,22 @@ impl Rooms {
         )?;
         Ok(Some((position, earlier, later)))
     }
+}
+
+/// A timeline row: the position from the key, the event id from the value.
+fn decode_timeline_row(
+    room_id: &RoomId,
+    (key, value): (Vec<u8>, Vec<u8>),
+) -> Result<(u64, OwnedEventId)> {
+    let prefix_len = room_id.as_bytes().len() + 1;
+    let position = key
+        .get(prefix_len..)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| Error::Storage("bad timeline key".into()))?;
+    let event_id = String::from_utf8(value)
+        .ok()
+        .and_then(|id| EventId::parse(id).ok())
+        .ok_or_else(|| Error::Storage("bad timeline value".into()))?;
+    Ok((position, event_id))
 }

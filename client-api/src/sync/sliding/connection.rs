@@ -15,7 +15,7 @@ use std::{
 };
 
 use axum::http::StatusCode;
-use myelin_core::rooms::Membership;
+use myelin_core::rooms::{ListedRoom, Membership};
 use ruma::{OwnedDeviceId, OwnedRoomId, OwnedUserId};
 
 use crate::ApiError;
@@ -59,6 +59,8 @@ pub(crate) struct Snapshot {
     pub rooms: HashMap<OwnedRoomId, SentRoom>,
     /// Each listed room's bump stamp, kept so that only rooms with news are looked at again.
     pub bumps: HashMap<OwnedRoomId, u64>,
+    /// Each listed room's filter facts, kept for the same reason.
+    pub listed: HashMap<OwnedRoomId, ListedRoom>,
     pub list_counts: BTreeMap<String, usize>,
 }
 

@@ -67,14 +67,33 @@ pub(super) fn extensions(
                 .account_data
                 .contains(&(room.cloned(), kind.to_owned()))
         };
-        let global: Vec<JsonValue> = users
-            .all_account_data(&identity.user_id, None)?
-            .into_iter()
-            .filter(|(kind, _)| context.since.is_none() || changed(None, kind))
-            .map(|(kind, content)| json!({ "type": kind, "content": content }))
-            .collect();
+        // Read only where something may be new: everything on a new session or for a room sent
+        // whole, otherwise only where the stream names a change.
+        let global_changed = context.since.is_none()
+            || context
+                .changes
+                .account_data
+                .iter()
+                .any(|(room, _)| room.is_none());
+        let global: Vec<JsonValue> = if global_changed {
+            users
+                .all_account_data(&identity.user_id, None)?
+                .into_iter()
+                .filter(|(kind, _)| context.since.is_none() || changed(None, kind))
+                .map(|(kind, content)| json!({ "type": kind, "content": content }))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut rooms = Map::new();
-        for room in selected {
+        for room in selected.iter().filter(|room| {
+            room.fresh
+                || context
+                    .changes
+                    .account_data
+                    .iter()
+                    .any(|(changed_room, _)| changed_room.as_ref() == Some(&room.room_id))
+        }) {
             let events: Vec<JsonValue> = users
                 .all_account_data(&identity.user_id, Some(&room.room_id))?
                 .into_iter()

@@ -132,7 +132,13 @@ fn respond(
         ignored: filtering::ignored_users(state, &identity.user_id),
         direct_rooms: direct_rooms(state, identity)?,
     };
-    let listed = rooms.listed_rooms(&identity.user_id, since, now)?;
+    let empty = HashMap::new();
+    let listed = rooms.listed_rooms(
+        &identity.user_id,
+        (since, now),
+        previous.map_or(&empty, |snapshot| &snapshot.listed),
+        &context.changes.rooms,
+    )?;
     // Bump stamps: kept from the last response unless the room saw news since.
     let mut bumps = HashMap::new();
     for room in &listed {
@@ -227,6 +233,10 @@ fn respond(
         ephemeral,
         rooms: sent_rooms,
         bumps,
+        listed: listed
+            .iter()
+            .map(|room| (room.room_id.clone(), room.clone()))
+            .collect(),
         list_counts,
     };
     Ok((response, snapshot, news))

@@ -83,7 +83,13 @@ pub(super) fn room_update(
         Some(previous) if !fresh => previous.through,
         _ => 0,
     };
-    if !fresh {
+    // The user's own read receipt (from another device) changes the room's unread counts.
+    let read_elsewhere = context
+        .changes
+        .receipts
+        .get(&room.room_id)
+        .is_some_and(|receipts| receipts.iter().any(|receipt| receipt.user_id == *user_id));
+    if !fresh && !read_elsewhere {
         // Nothing can be new unless the stream touched the room after the last response, or
         // the room was last sent before that response (it was out of every range meanwhile).
         let quiet = after >= until
@@ -112,7 +118,13 @@ pub(super) fn room_update(
     } else {
         rooms.state_changed_after(&room.room_id, after)?
     };
-    if !fresh && window.timeline.is_empty() && state_events.is_empty() {
+    // With `timeline_limit: 0` new events show only as `limited`: still news (bump, counts).
+    if !fresh
+        && !read_elsewhere
+        && window.timeline.is_empty()
+        && !window.limited
+        && state_events.is_empty()
+    {
         return Ok(RoomUpdate {
             json: None,
             sent,
