@@ -14,19 +14,17 @@ use crate::{
     stats::millis,
 };
 
-/// `initial-sync`: one user in `rooms` rooms with `history` messages each; times (median of
-/// three) and sizes of an initial sync and of an incremental sync with nothing new.
-pub async fn initial_sync(
+/// A new user in `rooms` new rooms (in creation order) with `history` messages each.
+pub async fn user_in_rooms(
     http: &reqwest::Client,
     base: &str,
     prefix: &str,
     rooms: usize,
     history: usize,
-) -> Result<Value, Error> {
-    let user = register_users(http, base, &format!("{prefix}i"), 1, 1)
-        .await?
-        .remove(0);
+) -> Result<(crate::client::Client, Vec<String>), Error> {
+    let user = register_users(http, base, prefix, 1, 1).await?.remove(0);
     let progress = Progress::new("creating rooms", rooms);
+    let mut room_ids = Vec::with_capacity(rooms);
     for room in 0..rooms {
         let room_id = user.create_room(false).await?;
         for message in 0..history {
@@ -37,9 +35,23 @@ pub async fn initial_sync(
             )
             .await?;
         }
+        room_ids.push(room_id);
         progress.tick();
     }
     progress.finish();
+    Ok((user, room_ids))
+}
+
+/// `initial-sync`: one user in `rooms` rooms with `history` messages each; times (median of
+/// three) and sizes of an initial sync and of an incremental sync with nothing new.
+pub async fn initial_sync(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    rooms: usize,
+    history: usize,
+) -> Result<Value, Error> {
+    let (user, _) = user_in_rooms(http, base, &format!("{prefix}i"), rooms, history).await?;
     let mut initial = Vec::new();
     let mut incremental = Vec::new();
     let (mut initial_bytes, mut incremental_bytes) = (0, 0);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{client::Error, progress::Progress, scenarios::register_users, stats::millis};
+use crate::{client::Error, stats::millis};
 
 /// The request matrix-rust-sdk's room list service makes (its `all_rooms` list, trimmed to a
 /// first page of 20), with the extensions it enables.
@@ -47,21 +47,9 @@ pub async fn sliding_sync(
     rooms: usize,
     history: usize,
 ) -> Result<Value, Error> {
-    let user = register_users(http, base, &format!("{prefix}s"), 1, 1)
-        .await?
-        .remove(0);
-    let progress = Progress::new("creating rooms", rooms);
-    let mut room_ids = Vec::with_capacity(rooms);
-    for room in 0..rooms {
-        let room_id = user.create_room(false).await?;
-        for message in 0..history {
-            user.send_text(&room_id, &format!("s{room}-{message}"), "some history")
-                .await?;
-        }
-        room_ids.push(room_id);
-        progress.tick();
-    }
-    progress.finish();
+    let (user, room_ids) =
+        crate::more_scenarios::user_in_rooms(http, base, &format!("{prefix}s"), rooms, history)
+            .await?;
     let request = room_list_request();
     let (mut first, mut idle, mut moved, mut baseline) = (vec![], vec![], vec![], vec![]);
     let (mut first_bytes, mut baseline_bytes) = (0, 0);

@@ -4,13 +4,13 @@
 use ruma::{EventId, OwnedEventId, RoomId};
 
 use super::{PduEvent, Rooms, build::rules_of, ingest::RemoteEvent, snapshots::StateMap};
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{Result, storage::WriteBatch};
 
 impl Rooms {
     /// The earliest event of the room's timeline on this server, with its position.
     pub fn earliest_timeline_event(&self, room_id: &RoomId) -> Result<Option<(u64, PduEvent)>> {
         let prefix = crate::storage::compound_key(&[room_id.as_bytes(), b""]);
-        let Some((key, value)) = self
+        let Some(row) = self
             .store()
             .scan_prefix(super::persist::ROOMPOSITION_EVENTID, &prefix, 1)?
             .into_iter()
@@ -18,15 +18,7 @@ impl Rooms {
         else {
             return Ok(None);
         };
-        let position = key
-            .get(prefix.len()..)
-            .and_then(|bytes| bytes.try_into().ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| Error::Storage("bad timeline key".into()))?;
-        let event_id = String::from_utf8(value)
-            .ok()
-            .and_then(|id| EventId::parse(id).ok())
-            .ok_or_else(|| Error::Storage("bad timeline value".into()))?;
+        let (position, event_id) = super::timeline::decode_timeline_row(room_id, row)?;
         Ok(self.pdu(&event_id)?.map(|pdu| (position, pdu)))
     }
 

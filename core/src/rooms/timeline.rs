@@ -286,7 +286,7 @@ impl Rooms {
 }
 
 /// A timeline row: the position from the key, the event id from the value.
-fn decode_timeline_row(
+pub(super) fn decode_timeline_row(
     room_id: &RoomId,
     (key, value): (Vec<u8>, Vec<u8>),
 ) -> Result<(u64, OwnedEventId)> {
