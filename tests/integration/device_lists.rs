@@ -219,3 +219,97 @@ pub async fn wait_until_device_list_changes(
         token = sync["next_batch"].as_str().expect("token").to_owned();
     }
 }
+
+/// Keys of another server's user are cached while a room is shared: asked again, they come
+/// from the cache even with that server down; a device-list update from it makes the next
+/// query fetch afresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_keys_are_cached_until_their_server_reports_a_change() {
+    let SharedRoom {
+        mut a,
+        b,
+        alice,
+        bob,
+        since,
+    } = users_sharing_a_room_across_servers().await;
+    let (status, _) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_until_device_list_changes(&b, &bob, &since, &alice).await;
+    let query = json!({ "device_keys": { alice.user_id.clone(): [] } });
+    let devices_of_alice = |answer: &serde_json::Value| -> Vec<String> {
+        answer["device_keys"][&alice.user_id]
+            .as_object()
+            .map(|devices| devices.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (status, first) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            query.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        devices_of_alice(&first),
+        std::slice::from_ref(&alice.device_id),
+        "{first}"
+    );
+
+    // Alice's server goes down: Bob's server still knows her keys.
+    let name = a.server_name();
+    let port: u16 = name
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("port");
+    a.stop().await;
+    let (status, cached) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            query.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cached}");
+    assert_eq!(cached["failures"], json!({}), "{cached}");
+    assert_eq!(cached["device_keys"], first["device_keys"]);
+
+    // Back up, Alice adds a device; her server's update makes Bob's server ask again.
+    a.restart(|config| crate::common::federated(config, port))
+        .await;
+    let since = b.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (status, login) = a.login("alice", crate::common::PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let phone = crate::common::user_from(&login);
+    let (status, _) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&phone.access_token),
+            json!({ "device_keys": device_keys(&phone) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_until_device_list_changes(&b, &bob, &since, &alice).await;
+    let (_, fresh) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            query,
+        )
+        .await;
+    let mut expected = vec![alice.device_id.clone(), phone.device_id.clone()];
+    expected.sort();
+    let mut found = devices_of_alice(&fresh);
+    found.sort();
+    assert_eq!(found, expected, "{fresh}");
+}

@@ -227,6 +227,17 @@ impl Rooms {
         Ok(())
     }
 
+    /// Whether a user (of another server) is joined to a room this server follows: then their
+    /// server tells us of their device and cross-signing key changes.
+    pub fn shares_room_with_local(&self, user_id: &UserId) -> Result<bool> {
+        for room_id in self.joined_rooms(user_id)? {
+            if self.is_resident(&room_id)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether this server follows the room: it knows it and has a joined member in it.
     pub fn is_resident(&self, room_id: &RoomId) -> Result<bool> {
         Ok(self.room_info(room_id)?.is_some() && !self.local_joined_members(room_id)?.is_empty())

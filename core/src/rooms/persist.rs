@@ -306,6 +306,11 @@ impl Rooms {
             compound_key(&[user.as_bytes(), room_id.as_bytes()]),
             &record,
         );
+        if user.server_name() != self.server_name() {
+            // Whether this server hears of the user's key changes may have changed with this:
+            // their cached keys are fetched afresh when next asked for.
+            batch.delete(crate::users::REMOTEUSER_KEYS, user.as_bytes().to_vec());
+        }
         Ok(())
     }
 

@@ -260,11 +260,13 @@ impl Users {
         Ok(Some((fallback.key_id, fallback.key)))
     }
 
-    /// Records that a user of another server changed their devices (their server said so), so
-    /// local users sharing a room with them hear of it.
+    /// Records that a user of another server changed their devices or cross-signing keys (their
+    /// server said so): local users sharing a room with them hear of it, and the cached copy of
+    /// their keys is stale.
     pub async fn note_remote_device_change(&self, user_id: &UserId) -> Result<()> {
         let pending = self.inner.notifier.next();
         let mut batch = WriteBatch::new();
+        self.mark_remote_keys_stale_into(&mut batch, user_id)?;
         pending.record(
             &mut batch,
             &crate::stream::StreamItem::DeviceKeys {

@@ -13,6 +13,7 @@ mod profile;
 pub(crate) mod push_rules;
 mod pushers;
 mod registration_tokens;
+mod remote_keys;
 mod sessions;
 mod to_device;
 mod uia;
@@ -27,7 +28,6 @@ use rand::{Rng, distributions::Alphanumeric};
 use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId};
 use sha2::{Digest, Sha256};
 
-pub(crate) use self::pushers::has_pushers;
 pub use self::{
     accounts::{AccountRecord, validate_new_localpart},
     cross_signing::{CrossSigningUpload, KeyUsage, cross_signing_public_key},
@@ -35,9 +35,11 @@ pub use self::{
     key_backup::{BackupInfo, BackupKeysState, BackupScope},
     pushers::{PUSH_GATEWAY_PATH, Pusher},
     registration_tokens::RegistrationToken,
+    remote_keys::RemoteKeys,
     sessions::{IssuedSession, SessionRequest},
     uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
 };
+pub(crate) use self::{pushers::has_pushers, remote_keys::REMOTEUSER_KEYS};
 use crate::{config::Config, storage::Store, stream::Notifier};
 
 /// The authenticated caller of a request.
