@@ -29,14 +29,7 @@ async fn device_list_changes_reach_users_who_share_a_room() {
         .expect("token")
         .to_owned();
 
-    let (status, _) = server
-        .post(
-            "/_matrix/client/v3/keys/upload",
-            Some(&alice.access_token),
-            json!({ "device_keys": device_keys(&alice) }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    upload_device_keys(&server, &alice).await;
 
     let bob_sync = server.sync(&bob, Some(&bob_since), 5000).await;
     assert_eq!(
@@ -134,14 +127,7 @@ async fn device_list_changes_cross_servers() {
         bob,
         since,
     } = users_sharing_a_room_across_servers().await;
-    let (status, _) = a
-        .post(
-            "/_matrix/client/v3/keys/upload",
-            Some(&alice.access_token),
-            json!({ "device_keys": device_keys(&alice) }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    upload_device_keys(&a, &alice).await;
     wait_until_device_list_changes(&b, &bob, &since, &alice).await;
     let (_, changes) = b
         .get(
@@ -232,14 +218,7 @@ async fn remote_keys_are_cached_until_their_server_reports_a_change() {
         bob,
         since,
     } = users_sharing_a_room_across_servers().await;
-    let (status, _) = a
-        .post(
-            "/_matrix/client/v3/keys/upload",
-            Some(&alice.access_token),
-            json!({ "device_keys": device_keys(&alice) }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    upload_device_keys(&a, &alice).await;
     wait_until_device_list_changes(&b, &bob, &since, &alice).await;
     let query = json!({ "device_keys": { alice.user_id.clone(): [] } });
     let devices_of_alice = |answer: &serde_json::Value| -> Vec<String> {
@@ -291,14 +270,7 @@ async fn remote_keys_are_cached_until_their_server_reports_a_change() {
     let (status, login) = a.login("alice", crate::common::PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{login}");
     let phone = crate::common::user_from(&login);
-    let (status, _) = a
-        .post(
-            "/_matrix/client/v3/keys/upload",
-            Some(&phone.access_token),
-            json!({ "device_keys": device_keys(&phone) }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    upload_device_keys(&a, &phone).await;
     wait_until_device_list_changes(&b, &bob, &since, &alice).await;
     let (_, fresh) = b
         .post(
@@ -312,4 +284,16 @@ async fn remote_keys_are_cached_until_their_server_reports_a_change() {
     let mut found = devices_of_alice(&fresh);
     found.sort();
     assert_eq!(found, expected, "{fresh}");
+}
+
+/// Uploads `user`'s device keys (the test keys of [`device_keys`]).
+async fn upload_device_keys(server: &TestServer, user: &TestUser) {
+    let (status, answer) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&user.access_token),
+            json!({ "device_keys": device_keys(user) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
