@@ -289,7 +289,13 @@ where
         if args.len() + 1 == crate::routing::path_parameter_count::<T>() {
             args.push("");
         }
-        let body = T::try_from_http_request(request, &args).map_err(decoding_error)?;
+        // ruma's decoders can panic on some malformed bodies (its `LoginInfo` indexes the body
+        // for `type`): such a body is the client's mistake, answered like any other bad JSON.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            T::try_from_http_request(request, &args)
+        }))
+        .map_err(|_| ApiError::bad_json("The request body does not have the expected shape"))?;
+        let body = decoded.map_err(decoding_error)?;
         Ok(Ruma {
             body,
             identity,

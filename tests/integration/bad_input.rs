@@ -41,6 +41,14 @@ async fn unparsable_json_is_not_json_and_wrong_shapes_are_bad_json() {
         StatusCode::BAD_REQUEST,
         "M_BAD_JSON",
     );
+    // A login body without `type` used to panic inside ruma's decoder and drop the connection.
+    for body in [json!({}), json!({ "user": "alice", "password": "x" })] {
+        assert_error(
+            &server.post("/_matrix/client/v3/login", None, body).await,
+            StatusCode::BAD_REQUEST,
+            "M_BAD_JSON",
+        );
+    }
     assert_error(
         &server
             .post(

@@ -63,7 +63,16 @@ fn decode<T: IncomingRequest>(
 ) -> Result<T, FedError> {
     let request = Request::from_parts(parts, bytes);
     let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
-    T::try_from_http_request(request, &args).map_err(|error| {
+    // ruma's decoders can panic on some malformed bodies: the sender's mistake, answered as one.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        T::try_from_http_request(request, &args)
+    }))
+    .map_err(|_| {
+        FedError(Error::BadJson(
+            "The request body does not have the expected shape".into(),
+        ))
+    })?;
+    decoded.map_err(|error| {
         FedError(match error {
             FromHttpRequestError::Deserialization(DeserializationError::Json(error)) => {
                 Error::BadJson(error.to_string())
