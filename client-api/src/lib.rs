@@ -200,6 +200,9 @@ pub fn router(state: AppState) -> Router {
         router,
         account_data::get_room_account_data::get_room_account_data,
     );
+    router = route::<c::tag::get_tags::v3::Request, _, _>(router, account_data::tags::get_tags);
+    router = route::<c::tag::create_tag::v3::Request, _, _>(router, account_data::tags::create_tag);
+    router = route::<c::tag::delete_tag::v3::Request, _, _>(router, account_data::tags::delete_tag);
     router = route::<c::config::set_room_account_data::v3::Request, _, _>(
         router,
         account_data::set_room_account_data::set_room_account_data,

@@ -158,3 +158,75 @@ async fn filters_round_trip_per_user() {
         "M_BAD_JSON",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn room_tags_are_set_listed_removed_and_synced_as_m_tag() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room = server.create_room(&alice, json!({})).await;
+    let tags_path = format!(
+        "/_matrix/client/v3/user/{}/rooms/{room}/tags",
+        alice.user_id
+    );
+    let since = server.sync(&alice, None, 0).await["next_batch"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for (tag, body) in [
+        ("m.favourite", json!({ "order": 0.25 })),
+        ("u.work", json!({})),
+    ] {
+        let (status, answer) = server
+            .put(
+                &format!("{tags_path}/{tag}"),
+                Some(&alice.access_token),
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, tags) = server.get(&tags_path, Some(&alice.access_token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        tags,
+        json!({ "tags": { "m.favourite": { "order": 0.25 }, "u.work": {} } })
+    );
+    // Clients learn of tags from the room's `m.tag` account data in sync.
+    let sync = server.sync(&alice, Some(&since), 0).await;
+    let events = sync["rooms"]["join"][&room]["account_data"]["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tag_event = events
+        .iter()
+        .find(|event| event["type"] == "m.tag")
+        .unwrap_or_else(|| panic!("no m.tag in {sync}"));
+    assert_eq!(tag_event["content"], tags);
+
+    let (status, _) = server
+        .request(
+            reqwest::Method::DELETE,
+            &format!("{tags_path}/m.favourite"),
+            Some(&alice.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, tags) = server.get(&tags_path, Some(&alice.access_token)).await;
+    assert_eq!(tags, json!({ "tags": { "u.work": {} } }));
+
+    // Someone else's tags are not theirs to read or change; a bad order is refused.
+    let (status, _) = server.get(&tags_path, Some(&bob.access_token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let bad = server
+        .put(
+            &format!("{tags_path}/u.bad"),
+            Some(&alice.access_token),
+            json!({ "order": "first" }),
+        )
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "M_BAD_JSON");
+    let (_, tags) = server.get(&tags_path, Some(&alice.access_token)).await;
+    assert_eq!(tags, json!({ "tags": { "u.work": {} } }));
+}

@@ -3,6 +3,7 @@ pub mod get_global_account_data;
 pub mod get_room_account_data;
 pub mod set_global_account_data;
 pub mod set_room_account_data;
+pub mod tags;
 
 use axum::http::StatusCode;
 use myelin_core::users::Identity;
