@@ -201,6 +201,10 @@ pub fn router(state: AppState) -> Router {
         account_data::get_room_account_data::get_room_account_data,
     );
     router = route::<c::tag::get_tags::v3::Request, _, _>(router, account_data::tags::get_tags);
+    router = route::<c::user_directory::search_users::v3::Request, _, _>(
+        router,
+        directory::search_users::search_users,
+    );
     router = route::<c::tag::create_tag::v3::Request, _, _>(router, account_data::tags::create_tag);
     router = route::<c::tag::delete_tag::v3::Request, _, _>(router, account_data::tags::delete_tag);
     router = route::<c::config::set_room_account_data::v3::Request, _, _>(

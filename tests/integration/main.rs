@@ -38,3 +38,4 @@ mod sliding_sync;
 mod sync;
 mod to_device;
 mod unread;
+mod user_directory;

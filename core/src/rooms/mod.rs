@@ -30,6 +30,7 @@ mod snapshots;
 mod state;
 mod sync;
 mod timeline;
+mod user_directory;
 
 use crate::lock;
 use std::{
@@ -58,6 +59,7 @@ pub use self::{
     state::{Membership, RoomInfo},
     sync::{InvitedRoom, JoinedRoom, LeftRoom, StreamChanges, SyncData, SyncRequest},
     timeline::{Direction, TimelinePage},
+    user_directory::DirectoryUser,
 };
 use crate::{config::Config, keys::ServerKeys, storage::Store, stream::Notifier};
 
