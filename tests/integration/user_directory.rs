@@ -54,14 +54,14 @@ async fn members_of_shared_and_published_rooms_are_found_by_name_or_id() {
     server.create_room(&dave, json!({})).await;
 
     let by_name = search(&server, &alice, json!({ "search_term": "tab" })).await;
-    assert_eq!(found(&by_name), [bob.user_id.clone()], "{by_name}");
+    assert_eq!(found(&by_name), vec![bob.user_id.clone()], "{by_name}");
     assert_eq!(by_name["results"][0]["display_name"], "Bobby Tables");
     assert_eq!(by_name["limited"], false);
     let by_id = search(&server, &alice, json!({ "search_term": "bo" })).await;
-    assert_eq!(found(&by_id), [bob.user_id.clone()]);
+    assert_eq!(found(&by_id), vec![bob.user_id.clone()]);
     // Carol is in a published room; Dave shares nothing with Alice and stays hidden.
     let public = search(&server, &alice, json!({ "search_term": "carol" })).await;
-    assert_eq!(found(&public), [carol.user_id.clone()]);
+    assert_eq!(found(&public), vec![carol.user_id.clone()]);
     let hidden = search(&server, &alice, json!({ "search_term": "dave" })).await;
     assert_eq!(found(&hidden), Vec::<String>::new());
     // Everyone matches the server name: people Alice shares a room with come first.
@@ -71,7 +71,7 @@ async fn members_of_shared_and_published_rooms_are_found_by_name_or_id() {
         json!({ "search_term": "localhost", "limit": 1 }),
     )
     .await;
-    assert_eq!(found(&everyone), [bob.user_id.clone()], "{everyone}");
+    assert_eq!(found(&everyone), vec![bob.user_id.clone()], "{everyone}");
     assert_eq!(everyone["limited"], true);
     let all = search(&server, &alice, json!({ "search_term": "localhost" })).await;
     assert_eq!(found(&all), [bob.user_id.clone(), carol.user_id.clone()]);
