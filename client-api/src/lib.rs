@@ -27,6 +27,7 @@ pub mod rate_limit;
 mod relations;
 mod room;
 mod routing;
+mod search;
 mod session;
 mod state;
 mod sync;
@@ -201,6 +202,7 @@ pub fn router(state: AppState) -> Router {
         account_data::get_room_account_data::get_room_account_data,
     );
     router = route::<c::tag::get_tags::v3::Request, _, _>(router, account_data::tags::get_tags);
+    router = route::<c::search::search_events::v3::Request, _, _>(router, search::search_events);
     router = route::<c::user_directory::search_users::v3::Request, _, _>(
         router,
         directory::search_users::search_users,

@@ -33,6 +33,7 @@ mod pushers;
 mod relations;
 mod room_extras;
 mod rooms;
+mod search;
 mod sessions;
 mod sliding_sync;
 mod sync;

@@ -24,6 +24,7 @@ mod relations;
 mod remote;
 mod remote_join;
 mod resolve;
+mod search;
 mod send;
 mod sliding;
 mod snapshots;
@@ -53,6 +54,7 @@ pub use self::{
     notifications::{ListedNotification, Notification},
     pdu::PduEvent,
     push::UnreadCounts,
+    search::{SearchKey, SearchPage, SearchRequest},
     send::Transaction,
     sliding::{ListedRoom, RoomWindow},
     snapshots::StateMap,

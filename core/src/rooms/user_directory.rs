@@ -21,7 +21,7 @@ pub struct DirectoryUser {
 
 /// Lower-case words of a name or id: `@Alice.Smith:example.org` gives `alice`, `smith`,
 /// `example`, `org`.
-fn words(text: &str) -> Vec<String> {
+pub(super) fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
         .map(str::to_lowercase)
