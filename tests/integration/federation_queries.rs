@@ -160,3 +160,56 @@ async fn state_history_and_queries_are_served_to_servers_in_the_room() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert_eq!(refused["errcode"], "M_FORBIDDEN");
 }
+
+/// OpenID: a token from the client API names its user to a third party asking the federation
+/// listener; unknown tokens are refused with `M_UNKNOWN_TOKEN`; no token for someone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn openid_tokens_identify_their_user_through_userinfo() {
+    let (server, _) = TestServer::start_federated().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let path = format!(
+        "/_matrix/client/v3/user/{}/openid/request_token",
+        alice.user_id
+    );
+    let (status, token) = server
+        .post(&path, Some(&alice.access_token), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["matrix_server_name"], server.server_name());
+    assert_eq!(token["expires_in"], 3600);
+    let access_token = token["access_token"].as_str().expect("token").to_owned();
+
+    let address = server
+        .server()
+        .federation_addr
+        .expect("federation listener");
+    let userinfo = |token: String| {
+        std::process::Command::new("curl")
+            .args([
+                "-sk",
+                "-w",
+                "\n%{http_code}",
+                &format!(
+                    "https://{address}/_matrix/federation/v1/openid/userinfo?access_token={token}"
+                ),
+            ])
+            .output()
+            .expect("curl runs")
+    };
+    let answer = String::from_utf8(userinfo(access_token).stdout).expect("utf-8");
+    let (body, status) = answer.rsplit_once('\n').expect("status line");
+    assert_eq!(status, "200", "{answer}");
+    let body: serde_json::Value = serde_json::from_str(body).expect("json");
+    assert_eq!(body, json!({ "sub": alice.user_id }));
+
+    let answer = String::from_utf8(userinfo("made-up".into()).stdout).expect("utf-8");
+    let (body, status) = answer.rsplit_once('\n').expect("status line");
+    assert_eq!(status, "401", "{answer}");
+    let body: serde_json::Value = serde_json::from_str(body).expect("json");
+    assert_eq!(body["errcode"], "M_UNKNOWN_TOKEN");
+
+    let (status, _) = server.post(&path, Some(&bob.access_token), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

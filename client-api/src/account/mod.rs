@@ -4,4 +4,5 @@ pub mod check_registration_token_validity;
 pub mod deactivate;
 pub mod get_username_availability;
 pub mod register;
+pub mod request_openid_token;
 pub mod whoami;

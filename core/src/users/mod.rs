@@ -8,6 +8,7 @@ mod devices;
 mod e2ee;
 mod filters;
 mod key_backup;
+mod openid;
 mod passwords;
 mod profile;
 pub(crate) mod push_rules;
@@ -33,6 +34,7 @@ pub use self::{
     cross_signing::{CrossSigningUpload, KeyUsage, cross_signing_public_key},
     devices::DeviceInfo,
     key_backup::{BackupInfo, BackupKeysState, BackupScope},
+    openid::OPENID_TOKEN_LIFETIME_MS,
     pushers::{PUSH_GATEWAY_PATH, Pusher},
     registration_tokens::RegistrationToken,
     remote_keys::RemoteKeys,

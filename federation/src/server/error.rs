@@ -23,7 +23,9 @@ impl IntoResponse for FedError {
         let (status, errcode) = match &self.0 {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "M_NOT_FOUND"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "M_FORBIDDEN"),
-            Error::Unauthorized(_) | Error::MissingToken | Error::UnknownToken { .. } => {
+            // Only `openid/userinfo` takes a token on this listener (spec: M_UNKNOWN_TOKEN).
+            Error::UnknownToken { .. } => (StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN"),
+            Error::Unauthorized(_) | Error::MissingToken => {
                 (StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED")
             }
             Error::InvalidParam(_) => (StatusCode::BAD_REQUEST, "M_INVALID_PARAM"),

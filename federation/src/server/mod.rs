@@ -138,6 +138,8 @@ pub fn router(federation: Arc<Federation>) -> Router {
     );
     router = route::<f::space::get_hierarchy::v1::Request, _, _>(router, query::hierarchy);
     router =
+        route::<f::openid::get_openid_userinfo::v1::Request, _, _>(router, query::openid_userinfo);
+    router =
         route::<f::directory::get_public_rooms::v1::Request, _, _>(router, query::public_rooms);
     router = route::<f::directory::get_public_rooms_filtered::v1::Request, _, _>(
         router,

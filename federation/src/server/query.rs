@@ -123,3 +123,18 @@ pub async fn hierarchy(
         json!({ "room": room, "children": children, "inaccessible_children": inaccessible }),
     ))
 }
+
+/// # `GET /_matrix/federation/v1/openid/userinfo`
+///
+/// Whose an OpenID token is (unauthenticated: the token is the credential).
+pub async fn openid_userinfo(
+    State(state): State<super::State>,
+    request: super::Unsigned<ruma::api::federation::openid::get_openid_userinfo::v1::Request>,
+) -> super::FedResult<axum::Json<serde_json::Value>> {
+    let user_id = state
+        .services
+        .users
+        .openid_user(&request.0.access_token)?
+        .ok_or(myelin_core::Error::UnknownToken { soft_logout: false })?;
+    Ok(axum::Json(serde_json::json!({ "sub": user_id })))
+}
