@@ -203,6 +203,8 @@ pub fn router(state: AppState) -> Router {
     );
     router = route::<c::tag::get_tags::v3::Request, _, _>(router, account_data::tags::get_tags);
     router = route::<c::search::search_events::v3::Request, _, _>(router, search::search_events);
+    router =
+        route::<c::room::upgrade_room::v3::Request, _, _>(router, room::upgrade_room::upgrade_room);
     router = route::<c::account::request_openid_token::v3::Request, _, _>(
         router,
         account::request_openid_token::request_openid_token,

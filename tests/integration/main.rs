@@ -32,6 +32,7 @@ mod push_rules;
 mod pushers;
 mod relations;
 mod room_extras;
+mod room_upgrade;
 mod rooms;
 mod search;
 mod sessions;

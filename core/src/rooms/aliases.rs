@@ -59,6 +59,35 @@ impl Rooms {
         self.store().commit(batch).await
     }
 
+    /// Points every local alias of `from` at `to` (a room upgrade).
+    pub(crate) async fn move_local_aliases(&self, from: &RoomId, to: &RoomId) -> Result<()> {
+        let aliases = self.local_aliases(from)?;
+        if aliases.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        for alias in aliases {
+            let Some(mut record) = self
+                .store()
+                .get_json::<AliasRecord>(ALIAS_ROOM, alias.as_bytes())?
+            else {
+                continue;
+            };
+            record.room_id = to.to_owned();
+            batch.put_json(ALIAS_ROOM, alias.as_bytes().to_vec(), &record);
+            batch.delete(
+                ROOMALIAS_ALIAS,
+                compound_key(&[from.as_bytes(), alias.as_bytes()]),
+            );
+            batch.put(
+                ROOMALIAS_ALIAS,
+                compound_key(&[to.as_bytes(), alias.as_bytes()]),
+                alias.as_bytes().to_vec(),
+            );
+        }
+        self.store().commit(batch).await
+    }
+
     /// Removes an alias. Its creator may, and so may room moderators (power to change
     /// `m.room.canonical_alias`), as in Synapse.
     pub async fn delete_local_alias(&self, alias: &RoomAliasId, user_id: &UserId) -> Result<()> {

@@ -31,6 +31,7 @@ mod snapshots;
 mod state;
 mod sync;
 mod timeline;
+mod upgrade;
 mod user_directory;
 
 use crate::lock;
