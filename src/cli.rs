@@ -39,6 +39,15 @@ enum Command {
     /// The media repository (run with the server stopped).
     #[command(subcommand)]
     Media(MediaCommand),
+    /// Reports users made of events, rooms and users (run with the server stopped).
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Every report, oldest first, one JSON object per line.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -218,6 +227,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 "deleted {} media ({} bytes); files no other media uses are gone",
                 report.media, report.bytes
             );
+            Ok(())
+        }
+        Some(Command::Reports(ReportsCommand::List)) => {
+            let services = open(load_config(&cli)?)?;
+            let reports = services
+                .rooms
+                .reports()
+                .map_err(|error| Failure::Other(error.to_string()))?;
+            for report in reports {
+                let line = serde_json::to_string(&report)
+                    .map_err(|error| Failure::Other(error.to_string()))?;
+                println!("{line}");
+            }
             Ok(())
         }
         Some(Command::Keys(KeysCommand::Rotate)) => {

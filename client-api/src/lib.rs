@@ -205,6 +205,11 @@ pub fn router(state: AppState) -> Router {
     router = route::<c::search::search_events::v3::Request, _, _>(router, search::search_events);
     router =
         route::<c::room::upgrade_room::v3::Request, _, _>(router, room::upgrade_room::upgrade_room);
+    router =
+        route::<c::room::report_content::v3::Request, _, _>(router, room::report::report_event);
+    router = route::<c::room::report_room::v3::Request, _, _>(router, room::report::report_room);
+    router =
+        route::<c::reporting::report_user::v3::Request, _, _>(router, room::report::report_user);
     router = route::<c::account::request_openid_token::v3::Request, _, _>(
         router,
         account::request_openid_token::request_openid_token,

@@ -31,6 +31,7 @@ mod profile;
 mod push_rules;
 mod pushers;
 mod relations;
+mod reports;
 mod room_extras;
 mod room_upgrade;
 mod rooms;

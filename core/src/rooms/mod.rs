@@ -23,6 +23,7 @@ mod push;
 mod relations;
 mod remote;
 mod remote_join;
+mod reports;
 mod resolve;
 mod search;
 mod send;
@@ -55,6 +56,7 @@ pub use self::{
     notifications::{ListedNotification, Notification},
     pdu::PduEvent,
     push::UnreadCounts,
+    reports::{Report, ReportTarget},
     search::{SearchKey, SearchPage, SearchRequest},
     send::Transaction,
     sliding::{ListedRoom, RoomWindow},
