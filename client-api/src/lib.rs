@@ -33,6 +33,7 @@ mod state;
 mod sync;
 mod thirdparty;
 mod to_device;
+mod voip;
 
 use std::{sync::Arc, time::Instant};
 
@@ -203,6 +204,13 @@ pub fn router(state: AppState) -> Router {
     );
     router = route::<c::tag::get_tags::v3::Request, _, _>(router, account_data::tags::get_tags);
     router = route::<c::search::search_events::v3::Request, _, _>(router, search::search_events);
+    router = route::<c::voip::get_turn_server_info::v3::Request, _, _>(router, voip::turn_server);
+    router =
+        route::<c::account::get_3pids::v3::Request, _, _>(router, account::threepids::get_3pids);
+    router = route::<c::membership::get_mutual_rooms::v1::Request, _, _>(
+        router,
+        membership::mutual_rooms::mutual_rooms,
+    );
     router =
         route::<c::room::upgrade_room::v3::Request, _, _>(router, room::upgrade_room::upgrade_room);
     router =

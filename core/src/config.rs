@@ -22,6 +22,35 @@ pub struct Config {
     pub presence: PresenceConfig,
     pub media: MediaConfig,
     pub appservices: AppservicesConfig,
+    pub voip: VoipConfig,
+}
+
+/// TURN servers for VoIP calls, handed to clients by `/voip/turnServer` (Synapse's settings).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoipConfig {
+    /// `turn:`/`turns:` URIs; none means clients are told of no TURN server.
+    pub turn_uris: Vec<String>,
+    /// Shared secret with the TURN server (coturn's `static-auth-secret`): clients get
+    /// short-lived credentials made from it. Takes precedence over the fixed credentials.
+    pub turn_shared_secret: Option<String>,
+    /// Fixed credentials, when the TURN server has no shared secret.
+    pub turn_username: Option<String>,
+    pub turn_password: Option<String>,
+    /// How long credentials made from the shared secret last (seconds).
+    pub turn_user_lifetime_secs: u64,
+}
+
+impl Default for VoipConfig {
+    fn default() -> Self {
+        Self {
+            turn_uris: Vec::new(),
+            turn_shared_secret: None,
+            turn_username: None,
+            turn_password: None,
+            turn_user_lifetime_secs: 86_400,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ pub mod rooms;
 pub mod storage;
 pub mod stream;
 pub mod users;
+pub mod voip;
 
 use std::sync::Arc;
 

@@ -38,6 +38,7 @@ mod rooms;
 mod search;
 mod sessions;
 mod sliding_sync;
+mod small_endpoints;
 mod sync;
 mod to_device;
 mod unread;

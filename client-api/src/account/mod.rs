@@ -5,4 +5,5 @@ pub mod deactivate;
 pub mod get_username_availability;
 pub mod register;
 pub mod request_openid_token;
+pub mod threepids;
 pub mod whoami;

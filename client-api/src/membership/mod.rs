@@ -10,4 +10,5 @@ pub mod joined_rooms;
 pub mod kick_user;
 pub mod knock_room;
 pub mod leave_room;
+pub mod mutual_rooms;
 pub mod unban_user;
