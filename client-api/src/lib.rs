@@ -214,6 +214,8 @@ pub fn router(state: AppState) -> Router {
     router =
         route::<c::room::upgrade_room::v3::Request, _, _>(router, room::upgrade_room::upgrade_room);
     router =
+        route::<c::room::get_summary::v1::Request, _, _>(router, room::get_summary::get_summary);
+    router =
         route::<c::room::report_content::v3::Request, _, _>(router, room::report::report_event);
     router = route::<c::room::report_room::v3::Request, _, _>(router, room::report::report_room);
     router =

@@ -95,3 +95,49 @@ async fn third_party_ids_are_empty_and_mutual_rooms_are_the_shared_ones() {
         .await;
     assert_error(&own, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn room_summaries_preview_rooms_the_caller_may_see() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let public = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "room_alias_name": "lobby", "name": "Lobby", "topic": "say hi" }),
+        )
+        .await;
+    let private = server
+        .create_room(&alice, json!({ "name": "Secret" }))
+        .await;
+    let alias = format!("%23lobby:{}", server.server_name());
+
+    for token in [Some(bob.access_token.as_str()), None] {
+        let (status, summary) = server
+            .get(&format!("/_matrix/client/v1/room_summary/{alias}"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{summary}");
+        assert_eq!(summary["room_id"], public.as_str());
+        assert_eq!(summary["name"], "Lobby");
+        assert_eq!(summary["topic"], "say hi");
+        assert_eq!(summary["join_rule"], "public");
+        assert_eq!(summary["num_joined_members"], 1);
+        let version = server.server().services().rooms.default_room_version();
+        assert_eq!(summary["room_version"], version.as_str());
+        assert!(summary.get("membership").is_none(), "{summary}");
+        // Invite-only rooms are hidden from non-members, as if they did not exist.
+        let hidden = server
+            .get(&format!("/_matrix/client/v1/room_summary/{private}"), token)
+            .await;
+        assert_error(&hidden, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    }
+    let (status, summary) = server
+        .get(
+            &format!("/_matrix/client/v1/room_summary/{private}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["name"], "Secret");
+    assert_eq!(summary["membership"], "join");
+}

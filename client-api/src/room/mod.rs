@@ -4,6 +4,7 @@ pub mod get_context;
 pub mod get_event_by_timestamp;
 pub mod get_hierarchy;
 pub mod get_room_event;
+pub mod get_summary;
 pub mod report;
 pub mod upgrade_room;
 

@@ -125,7 +125,7 @@ impl Rooms {
         Ok(rooms)
     }
 
-    pub(crate) fn public_room(&self, room_id: &RoomId) -> Result<PublicRoom> {
+    pub fn public_room(&self, room_id: &RoomId) -> Result<PublicRoom> {
         let content = |kind: &str| -> Result<JsonValue> {
             Ok(self
                 .state_pdu(room_id, kind, "")?

@@ -12,6 +12,8 @@ use crate::Result;
 pub enum Viewer<'a> {
     User(&'a UserId),
     Server(&'a ServerName),
+    /// Someone without an access token: public rooms only.
+    Anonymous,
 }
 
 /// A child of a space: its id and the servers to reach it through.
@@ -115,6 +117,7 @@ impl Rooms {
                 Some(Membership::Join | Membership::Invite)
             )),
             Viewer::Server(server) => self.server_in_room(room_id, server),
+            Viewer::Anonymous => Ok(false),
         }
     }
 
