@@ -65,6 +65,8 @@ fn classify(error: &Error) -> (StatusCode, &'static str) {
         Error::MissingToken => (StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN"),
         Error::UnknownToken { .. } => (StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN"),
         Error::UserDeactivated => (StatusCode::FORBIDDEN, "M_USER_DEACTIVATED"),
+        Error::UserLocked => (StatusCode::UNAUTHORIZED, "M_USER_LOCKED"),
+        Error::UserSuspended => (StatusCode::FORBIDDEN, "M_USER_SUSPENDED"),
         Error::UserInUse(_) => (StatusCode::BAD_REQUEST, "M_USER_IN_USE"),
         Error::InvalidUsername(_) => (StatusCode::BAD_REQUEST, "M_INVALID_USERNAME"),
         Error::Exclusive(_) => (StatusCode::BAD_REQUEST, "M_EXCLUSIVE"),
@@ -116,6 +118,12 @@ impl IntoResponse for ApiError {
                     object.insert("error".into(), stage_error.to_string().into());
                 }
                 (status, Json(info)).into_response()
+            }
+            // Clients keep a locked user's session (soft logout) until the lock is lifted.
+            Error::UserLocked => {
+                let mut payload = body(errcode, &error.to_string());
+                payload["soft_logout"] = true.into();
+                (status, Json(payload)).into_response()
             }
             Error::UnknownToken { soft_logout } => {
                 let mut payload = body(errcode, &error.to_string());

@@ -131,7 +131,13 @@ fn authenticate_token(
     registering: bool,
 ) -> Result<Identity, ApiError> {
     let Some(appservice) = state.services.appservices.by_token(token) else {
-        return Ok(state.services.users.authenticate(token)?);
+        let identity = state.services.users.authenticate(token)?;
+        // A locked account may only log out (spec 1.18).
+        let logging_out = uri.path().ends_with("/logout") || uri.path().ends_with("/logout/all");
+        if !logging_out && state.services.users.restrictions(&identity.user_id).locked {
+            return Err(Error::UserLocked.into());
+        }
+        return Ok(identity);
     };
     let user_id = match query_parameter(uri, "user_id") {
         Some(user) => ruma::UserId::parse(user.as_str())

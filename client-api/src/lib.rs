@@ -4,6 +4,7 @@
 
 mod account;
 mod account_data;
+mod admin;
 mod appservice;
 mod backup;
 mod device;
@@ -205,6 +206,11 @@ pub fn router(state: AppState) -> Router {
     router = route::<c::tag::get_tags::v3::Request, _, _>(router, account_data::tags::get_tags);
     router = route::<c::search::search_events::v3::Request, _, _>(router, search::search_events);
     router = route::<c::voip::get_turn_server_info::v3::Request, _, _>(router, voip::turn_server);
+    router = route::<c::admin::get_user_info::v3::Request, _, _>(router, admin::whois);
+    router = route::<c::admin::is_user_locked::v1::Request, _, _>(router, admin::is_locked);
+    router = route::<c::admin::lock_user::v1::Request, _, _>(router, admin::set_locked);
+    router = route::<c::admin::is_user_suspended::v1::Request, _, _>(router, admin::is_suspended);
+    router = route::<c::admin::suspend_user::v1::Request, _, _>(router, admin::set_suspended);
     router =
         route::<c::account::get_3pids::v3::Request, _, _>(router, account::threepids::get_3pids);
     router = route::<c::membership::get_mutual_rooms::v1::Request, _, _>(

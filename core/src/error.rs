@@ -28,6 +28,10 @@ pub enum Error {
     UnknownToken { soft_logout: bool },
     #[error("This account has been deactivated")]
     UserDeactivated,
+    #[error("This account is locked")]
+    UserLocked,
+    #[error("This account is suspended")]
+    UserSuspended,
     #[error("{0}")]
     UserInUse(String),
     #[error("{0}")]

@@ -3,6 +3,7 @@
 
 mod account_data;
 mod accounts;
+mod admin;
 mod aliases;
 mod appservice_bridge;
 mod appservices;

@@ -27,6 +27,10 @@ pub(super) async fn receive(
 ) -> Result<Received, ApiError> {
     let (parts, mut body) = request.into_parts();
     let identity = authenticate_parts(&parts, state)?;
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     let media = &state.services.media;
     let declared = parts
         .headers

@@ -14,6 +14,10 @@ pub async fn create_mxc_uri(
     request: Ruma<v1::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     let identity = request.identity()?;
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     let media = &state.services.media;
     let (media_id, expires) = media.create_pending(&identity.user_id).await?;
     Ok(Json(json!({

@@ -12,6 +12,11 @@ pub async fn invite_user(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    // Suspended accounts may read and leave, not act (spec 1.18).
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     let InvitationRecipient::UserId(recipient) = &request.body.recipient else {
         return Err(Error::Unsupported("Third-party invites are not supported".into()).into());
     };

@@ -11,6 +11,11 @@ pub async fn join_room_by_id(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    // Suspended accounts may read and leave, not act (spec 1.18).
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     let room_id = join_anywhere(
         &state,
         &identity.user_id,

@@ -14,6 +14,11 @@ pub async fn join_room_by_id_or_alias(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    // Suspended accounts may read and leave, not act (spec 1.18).
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     let (room_id, mut servers) =
         crate::room::resolve_room(&state, &request.body.room_id_or_alias).await?;
     let mut via = request.body.via.clone();

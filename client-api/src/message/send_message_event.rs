@@ -14,6 +14,11 @@ pub async fn send_message_event(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    // Suspended accounts may read and leave, not act (spec 1.18).
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     state.check_message_rate(identity)?;
     let body = &request.body;
     let content = request

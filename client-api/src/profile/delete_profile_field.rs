@@ -11,6 +11,11 @@ pub async fn delete_profile_field(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    // Suspended accounts may read and leave, not act (spec 1.18).
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     if identity.user_id != request.body.user_id {
         return Err(ApiError::forbidden("You may only change your own profile"));
     }

@@ -27,6 +27,11 @@ pub async fn create_room(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    // Suspended accounts may read and leave, not act (spec 1.18).
+    state
+        .services
+        .users
+        .check_not_suspended(&identity.user_id)?;
     let body = &request.body;
     let raw = request.json.clone().unwrap_or_default();
     let preset = match body.preset.as_ref().map(|preset| preset.as_str()) {

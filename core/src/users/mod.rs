@@ -15,6 +15,7 @@ pub(crate) mod push_rules;
 mod pushers;
 mod registration_tokens;
 mod remote_keys;
+mod restrictions;
 mod sessions;
 mod to_device;
 mod uia;
@@ -38,6 +39,7 @@ pub use self::{
     pushers::{PUSH_GATEWAY_PATH, Pusher},
     registration_tokens::RegistrationToken,
     remote_keys::RemoteKeys,
+    restrictions::Restrictions,
     sessions::{IssuedSession, SessionRequest},
     uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
 };
@@ -71,6 +73,8 @@ struct UsersInner {
     notifier: Arc<Notifier>,
     /// Bounds concurrent password hashing (argon2 is memory- and CPU-hard on purpose).
     hashing: tokio::sync::Semaphore,
+    /// Locked and suspended accounts.
+    restrictions: std::sync::RwLock<std::collections::HashMap<OwnedUserId, Restrictions>>,
 }
 
 impl Users {
@@ -78,8 +82,10 @@ impl Users {
         let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
             crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
         })?;
+        let restrictions = std::sync::RwLock::new(restrictions::load(&store)?);
         Ok(Self {
             inner: Arc::new(UsersInner {
+                restrictions,
                 store,
                 uia: uia::UiaSessions::new(config.auth.uia_session_lifetime_ms),
                 config,

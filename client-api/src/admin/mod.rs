@@ -1,0 +1,132 @@
+//! Server administration from the client API: who a user is connected as (`whois`), and
+//! locking or suspending local accounts (spec 1.18). Only server administrators (accounts
+//! made with `myelin user create --admin`) may use them, except `whois` on oneself.
+
+use axum::{Json, extract::State};
+use myelin_core::{Error, users::Identity};
+use ruma::{
+    UserId,
+    api::client::admin::{
+        get_user_info, is_user_locked, is_user_suspended, lock_user, suspend_user,
+    },
+};
+use serde_json::{Map, Value as JsonValue, json};
+
+use crate::{ApiError, AppState, Ruma};
+
+fn require_admin(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    let admin = state
+        .services
+        .users
+        .account(&identity.user_id)?
+        .is_some_and(|account| account.admin);
+    if admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "Only server administrators may do this",
+        ))
+    }
+}
+
+/// The target must be an account of this server.
+fn require_local(state: &AppState, user_id: &UserId) -> Result<(), ApiError> {
+    let users = &state.services.users;
+    if !users.is_local(user_id) {
+        return Err(
+            Error::InvalidParam("Only users of this server can be managed here".into()).into(),
+        );
+    }
+    if users.account(user_id)?.is_none() {
+        return Err(Error::NotFound("Unknown user".into()).into());
+    }
+    Ok(())
+}
+
+/// # `GET /_matrix/client/v3/admin/whois/{userId}`
+///
+/// Each device with the address and time it was last seen from (Myelin keeps the last
+/// connection only, so each device has one session with one connection).
+pub async fn whois(
+    State(state): State<AppState>,
+    request: Ruma<get_user_info::v3::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let identity = request.identity()?;
+    let user_id = &request.body.user_id;
+    if identity.user_id != *user_id {
+        require_admin(&state, identity)?;
+    }
+    require_local(&state, user_id)?;
+    let mut devices = Map::new();
+    for device in state.services.users.devices(user_id)? {
+        let mut connection = json!({});
+        if let Some(ip) = &device.last_seen_ip {
+            connection["ip"] = ip.clone().into();
+        }
+        if let Some(seen) = device.last_seen_ts {
+            connection["last_seen"] = seen.into();
+        }
+        let connections = if connection.as_object().is_some_and(Map::is_empty) {
+            Vec::new()
+        } else {
+            vec![connection]
+        };
+        devices.insert(
+            device.device_id.to_string(),
+            json!({ "sessions": [{ "connections": connections }] }),
+        );
+    }
+    Ok(Json(json!({ "user_id": user_id, "devices": devices })))
+}
+
+/// # `GET /_matrix/client/v1/admin/lock/{userId}`
+pub async fn is_locked(
+    State(state): State<AppState>,
+    request: Ruma<is_user_locked::v1::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    require_local(&state, &request.body.user_id)?;
+    let restrictions = state.services.users.restrictions(&request.body.user_id);
+    Ok(Json(json!({ "locked": restrictions.locked })))
+}
+
+/// # `PUT /_matrix/client/v1/admin/lock/{userId}`
+pub async fn set_locked(
+    State(state): State<AppState>,
+    request: Ruma<lock_user::v1::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let user_id = &request.body.user_id;
+    require_local(&state, user_id)?;
+    let users = &state.services.users;
+    let mut restrictions = users.restrictions(user_id);
+    restrictions.locked = request.body.locked;
+    users.set_restrictions(user_id, restrictions).await?;
+    Ok(Json(json!({ "locked": restrictions.locked })))
+}
+
+/// # `GET /_matrix/client/v1/admin/suspend/{userId}`
+pub async fn is_suspended(
+    State(state): State<AppState>,
+    request: Ruma<is_user_suspended::v1::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    require_local(&state, &request.body.user_id)?;
+    let restrictions = state.services.users.restrictions(&request.body.user_id);
+    Ok(Json(json!({ "suspended": restrictions.suspended })))
+}
+
+/// # `PUT /_matrix/client/v1/admin/suspend/{userId}`
+pub async fn set_suspended(
+    State(state): State<AppState>,
+    request: Ruma<suspend_user::v1::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let user_id = &request.body.user_id;
+    require_local(&state, user_id)?;
+    let users = &state.services.users;
+    let mut restrictions = users.restrictions(user_id);
+    restrictions.suspended = request.body.suspended;
+    users.set_restrictions(user_id, restrictions).await?;
+    Ok(Json(json!({ "suspended": restrictions.suspended })))
+}
