@@ -3,7 +3,10 @@
 //! made with `myelin user create --admin`) may use them, except `whois` on oneself.
 
 use axum::{Json, extract::State};
-use myelin_core::{Error, users::Identity};
+use myelin_core::{
+    Error,
+    users::{Identity, Restrictions},
+};
 use ruma::{
     UserId,
     api::client::admin::{
@@ -79,14 +82,40 @@ pub async fn whois(
     Ok(Json(json!({ "user_id": user_id, "devices": devices })))
 }
 
+/// A local account's restrictions, for an administrator.
+fn restrictions_of(
+    state: &AppState,
+    identity: &Identity,
+    user_id: &UserId,
+) -> Result<Restrictions, ApiError> {
+    require_admin(state, identity)?;
+    require_local(state, user_id)?;
+    Ok(state.services.users.restrictions(user_id))
+}
+
+/// Changes a local account's restrictions, for an administrator; returns the new ones.
+async fn change_restrictions(
+    state: &AppState,
+    identity: &Identity,
+    user_id: &UserId,
+    change: impl FnOnce(&mut Restrictions),
+) -> Result<Restrictions, ApiError> {
+    let mut restrictions = restrictions_of(state, identity, user_id)?;
+    change(&mut restrictions);
+    state
+        .services
+        .users
+        .set_restrictions(user_id, restrictions)
+        .await?;
+    Ok(restrictions)
+}
+
 /// # `GET /_matrix/client/v1/admin/lock/{userId}`
 pub async fn is_locked(
     State(state): State<AppState>,
     request: Ruma<is_user_locked::v1::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    require_admin(&state, request.identity()?)?;
-    require_local(&state, &request.body.user_id)?;
-    let restrictions = state.services.users.restrictions(&request.body.user_id);
+    let restrictions = restrictions_of(&state, request.identity()?, &request.body.user_id)?;
     Ok(Json(json!({ "locked": restrictions.locked })))
 }
 
@@ -95,13 +124,12 @@ pub async fn set_locked(
     State(state): State<AppState>,
     request: Ruma<lock_user::v1::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    require_admin(&state, request.identity()?)?;
-    let user_id = &request.body.user_id;
-    require_local(&state, user_id)?;
-    let users = &state.services.users;
-    let mut restrictions = users.restrictions(user_id);
-    restrictions.locked = request.body.locked;
-    users.set_restrictions(user_id, restrictions).await?;
+    let locked = request.body.locked;
+    let restrictions =
+        change_restrictions(&state, request.identity()?, &request.body.user_id, |r| {
+            r.locked = locked;
+        })
+        .await?;
     Ok(Json(json!({ "locked": restrictions.locked })))
 }
 
@@ -110,9 +138,7 @@ pub async fn is_suspended(
     State(state): State<AppState>,
     request: Ruma<is_user_suspended::v1::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    require_admin(&state, request.identity()?)?;
-    require_local(&state, &request.body.user_id)?;
-    let restrictions = state.services.users.restrictions(&request.body.user_id);
+    let restrictions = restrictions_of(&state, request.identity()?, &request.body.user_id)?;
     Ok(Json(json!({ "suspended": restrictions.suspended })))
 }
 
@@ -121,12 +147,11 @@ pub async fn set_suspended(
     State(state): State<AppState>,
     request: Ruma<suspend_user::v1::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    require_admin(&state, request.identity()?)?;
-    let user_id = &request.body.user_id;
-    require_local(&state, user_id)?;
-    let users = &state.services.users;
-    let mut restrictions = users.restrictions(user_id);
-    restrictions.suspended = request.body.suspended;
-    users.set_restrictions(user_id, restrictions).await?;
+    let suspended = request.body.suspended;
+    let restrictions =
+        change_restrictions(&state, request.identity()?, &request.body.user_id, |r| {
+            r.suspended = suspended;
+        })
+        .await?;
     Ok(Json(json!({ "suspended": restrictions.suspended })))
 }
