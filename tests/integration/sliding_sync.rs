@@ -181,6 +181,32 @@ async fn lists_sort_by_recency_and_rooms_come_whole_then_incrementally() {
     let retried = sliding(&server, &alice, Some(&pos(&third)), 0, &body).await;
     assert_eq!(retried["rooms"][&gamma]["name"], "Gamma two", "{retried}");
 
+    // Asking for more is news by itself: with a longer timeline the rooms in range come whole
+    // again at once, although nothing happened (a long-poll of a minute would fail the timeout).
+    let mut longer = body.clone();
+    longer["lists"]["all"]["timeline_limit"] = json!(2);
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        sliding(&server, &alice, Some(&pos(&idle)), 60_000, &longer),
+    )
+    .await
+    .expect("answered without waiting for the long-poll");
+    assert_eq!(
+        room_ids(&again),
+        BTreeSet::from([alpha.clone(), gamma.clone()]),
+        "{again}"
+    );
+    assert_eq!(again["rooms"][&gamma]["initial"], true);
+    assert_eq!(
+        bodies(&again["rooms"][&gamma]),
+        ["c2"],
+        "the rename is the newest event"
+    );
+    assert_eq!(
+        again["rooms"][&gamma]["timeline"].as_array().map(Vec::len),
+        Some(2)
+    );
+
     // Positions the server does not know are refused so the client starts over.
     let unknown = sliding_result(&server, &alice, Some("1_1"), 0, &body).await;
     assert_error(&unknown, StatusCode::BAD_REQUEST, "M_UNKNOWN_POS");

@@ -62,6 +62,8 @@ pub(crate) struct Snapshot {
     /// Each listed room's filter facts, kept for the same reason.
     pub listed: HashMap<OwnedRoomId, ListedRoom>,
     pub list_counts: BTreeMap<String, usize>,
+    /// What the request behind the response asked for (see `fingerprint` in the handler).
+    pub fingerprint: u64,
 }
 
 struct Connection {

@@ -90,11 +90,24 @@ pub async fn sliding_sync(
             .await?;
     }
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
+    let fingerprint = fingerprint(request.json.as_ref());
     let mut changes = state.services.notifier.subscribe();
     loop {
         changes.borrow_and_update();
-        let (mut response, snapshot, news) = respond(&state, identity, body, previous.as_deref())?;
-        if news || previous.is_none() || tokio::time::Instant::now() >= deadline {
+        let at_deadline = tokio::time::Instant::now() >= deadline;
+        // Every change on the server wakes every long-poll: most are someone else's, and a
+        // cheap look at the stream tells so without building a response.
+        if let Some(previous) = previous.as_deref()
+            && !at_deadline
+            && quiet(&state, identity, body, previous, fingerprint)?
+        {
+            let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+            continue;
+        }
+        let (mut response, mut snapshot, news) =
+            respond(&state, identity, body, previous.as_deref())?;
+        snapshot.fingerprint = fingerprint;
+        if news || previous.is_none() || at_deadline {
             response["pos"] = state.sliding.store(key, snapshot).into();
             if let Some(txn_id) = &body.txn_id {
                 response["txn_id"] = txn_id.clone().into();
@@ -104,6 +117,82 @@ pub async fn sliding_sync(
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
+}
+
+/// A digest of what the request asks for (lists, subscriptions, extensions; not the to-device
+/// token, which moves every time): while it stays the same, only the stream can bring news.
+fn fingerprint(json: Option<&JsonValue>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut asked = json.cloned().unwrap_or_default();
+    if let Some(object) = asked.as_object_mut() {
+        for volatile in ["txn_id", "pos", "timeout"] {
+            object.remove(volatile);
+        }
+        if let Some(to_device) = object
+            .get_mut("extensions")
+            .and_then(|extensions| extensions.get_mut("to_device"))
+            .and_then(JsonValue::as_object_mut)
+        {
+            to_device.remove("since");
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    asked.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether nothing can be new for the connection since `previous`, for a request asking what
+/// the previous one asked: no stream item touches its rooms, the user's memberships, account
+/// data, device keys, receipts or typing in its rooms, and no to-device message waits.
+fn quiet(
+    state: &AppState,
+    identity: &Identity,
+    body: &v5::Request,
+    previous: &Snapshot,
+    fingerprint: u64,
+) -> Result<bool, ApiError> {
+    if previous.fingerprint != fingerprint {
+        return Ok(false);
+    }
+    let rooms = &state.services.rooms;
+    let now = state.services.notifier.current();
+    let changes = rooms.changes_between(&identity.user_id, previous.events, now)?;
+    if !changes.account_data.is_empty() || !changes.device_key_users.is_empty() {
+        return Ok(false);
+    }
+    if changes
+        .receipts
+        .keys()
+        .any(|room_id| previous.listed.contains_key(room_id))
+    {
+        return Ok(false);
+    }
+    for room_id in &changes.rooms {
+        if previous.listed.contains_key(room_id)
+            || rooms.membership(room_id, &identity.user_id)?.is_some()
+        {
+            return Ok(false);
+        }
+    }
+    if state
+        .services
+        .typing
+        .rooms_changed_since(previous.ephemeral)
+        .iter()
+        .any(|room_id| previous.listed.contains_key(room_id))
+    {
+        return Ok(false);
+    }
+    if body.extensions.to_device.enabled == Some(true)
+        && !state
+            .services
+            .users
+            .to_device_messages(&identity.user_id, &identity.device_id, now)?
+            .is_empty()
+    {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// One response and the snapshot it leaves, with whether it carries anything new.
@@ -238,6 +327,7 @@ fn respond(
             .map(|room| (room.room_id.clone(), room.clone()))
             .collect(),
         list_counts,
+        fingerprint: 0,
     };
     Ok((response, snapshot, news))
 }
