@@ -170,14 +170,16 @@ impl Client {
 }
 
 impl Client {
-    /// One simplified sliding sync request (MSC4186) with `timeout=0`, and its size.
+    /// One simplified sliding sync request (MSC4186), and its size.
     pub async fn sliding_sync(
         &self,
         pos: Option<&str>,
+        timeout_ms: u64,
         body: &Value,
     ) -> Result<(Value, usize), Error> {
-        let mut path =
-            "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?timeout=0".to_owned();
+        let mut path = format!(
+            "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?timeout={timeout_ms}"
+        );
         if let Some(pos) = pos {
             path.push_str(&format!("&pos={}", encode(pos)));
         }

@@ -63,6 +63,18 @@ enum Scenario {
         #[arg(long, default_value_t = 5)]
         history: usize,
     },
+    /// Server CPU per unrelated message while K clients long-poll, /sync against sliding sync.
+    SlidingWakeups {
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        #[arg(long, default_value_t = 5)]
+        rooms: usize,
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        /// The server's process id.
+        #[arg(long)]
+        pid: u32,
+    },
     /// U users join one room at once.
     JoinStorm {
         #[arg(long, default_value_t = 200)]
@@ -131,6 +143,12 @@ async fn run(cli: Cli) -> Result<Value, Error> {
         Scenario::SlidingSync { rooms, history } => {
             sliding::sliding_sync(&http, server, &prefix, rooms, history).await?
         }
+        Scenario::SlidingWakeups {
+            clients,
+            rooms,
+            messages,
+            pid,
+        } => sliding::wakeups(&http, server, &prefix, clients, rooms, messages, pid).await?,
         Scenario::JoinStorm { users } => {
             more_scenarios::join_storm(&http, server, &prefix, users).await?
         }

@@ -91,15 +91,19 @@ pub async fn sliding_sync(
     }
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
     let fingerprint = fingerprint(request.json.as_ref());
+    // Stream and typing positions this long-poll has already found nothing in.
+    let mut checked = previous
+        .as_deref()
+        .map(|previous| (previous.events, previous.ephemeral));
     let mut changes = state.services.notifier.subscribe();
     loop {
         changes.borrow_and_update();
         let at_deadline = tokio::time::Instant::now() >= deadline;
         // Every change on the server wakes every long-poll: most are someone else's, and a
         // cheap look at the stream tells so without building a response.
-        if let Some(previous) = previous.as_deref()
+        if let (Some(previous), Some(checked)) = (previous.as_deref(), checked.as_mut())
             && !at_deadline
-            && quiet(&state, identity, body, previous, fingerprint)?
+            && quiet(&state, identity, body, previous, fingerprint, checked)?
         {
             let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
             continue;
@@ -114,6 +118,8 @@ pub async fn sliding_sync(
             }
             return Ok(Json(response));
         }
+        // Nothing up to here: the next wake-up only needs to look at what comes after.
+        checked = Some((snapshot.events, snapshot.ephemeral));
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
@@ -141,22 +147,25 @@ fn fingerprint(json: Option<&JsonValue>) -> u64 {
     hasher.finish()
 }
 
-/// Whether nothing can be new for the connection since `previous`, for a request asking what
-/// the previous one asked: no stream item touches its rooms, the user's memberships, account
-/// data, device keys, receipts or typing in its rooms, and no to-device message waits.
+/// Whether nothing can be new for the connection after `checked` (stream position, typing
+/// serial), for a request asking what the previous one asked: no stream item touches its rooms,
+/// the user's memberships, account data, device keys, receipts or typing in its rooms, and no
+/// to-device message waits. Advances `checked` when so.
 fn quiet(
     state: &AppState,
     identity: &Identity,
     body: &v5::Request,
     previous: &Snapshot,
     fingerprint: u64,
+    checked: &mut (u64, u64),
 ) -> Result<bool, ApiError> {
     if previous.fingerprint != fingerprint {
         return Ok(false);
     }
     let rooms = &state.services.rooms;
+    let ephemeral = state.services.typing.serial();
     let now = state.services.notifier.current();
-    let changes = rooms.changes_between(&identity.user_id, previous.events, now)?;
+    let changes = rooms.changes_between(&identity.user_id, checked.0, now)?;
     if !changes.account_data.is_empty() || !changes.device_key_users.is_empty() {
         return Ok(false);
     }
@@ -177,7 +186,7 @@ fn quiet(
     if state
         .services
         .typing
-        .rooms_changed_since(previous.ephemeral)
+        .rooms_changed_since(checked.1)
         .iter()
         .any(|room_id| previous.listed.contains_key(room_id))
     {
@@ -192,6 +201,7 @@ fn quiet(
     {
         return Ok(false);
     }
+    *checked = (now, ephemeral);
     Ok(true)
 }
 
