@@ -8,10 +8,13 @@ use std::{
 };
 
 use matrix_sdk::{
-    Client,
+    Client, RoomState,
     config::SyncSettings,
     encryption::{BackupDownloadStrategy, EncryptionSettings},
-    ruma::api::client::{account::register, uiaa},
+    ruma::{
+        OwnedRoomId,
+        api::client::{account::register, uiaa},
+    },
 };
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -146,4 +149,24 @@ pub async fn reqwest_free_get(base: &str, token: &str, path: &str) -> serde_json
     })
     .await
     .expect("request task")
+}
+
+/// Polls `check` until it holds, failing the test after `seconds`.
+pub async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} did not happen within {seconds}s");
+}
+
+pub fn room_state(client: &Client, room_id: &OwnedRoomId) -> Option<RoomState> {
+    client.get_room(room_id).map(|room| room.state())
 }

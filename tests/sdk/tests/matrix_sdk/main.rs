@@ -3,4 +3,5 @@
 
 mod common;
 mod e2ee;
+mod element_x;
 mod sliding_sync;

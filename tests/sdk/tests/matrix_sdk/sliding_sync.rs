@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use matrix_sdk::{
-    Client, RoomState,
+    RoomState,
     deserialized_responses::TimelineEventKind,
     ruma::{
-        OwnedRoomId,
         api::client::room::create_room,
         events::{
             AnySyncMessageLikeEvent, AnySyncTimelineEvent, StateEventType,
@@ -20,27 +19,7 @@ use matrix_sdk::{
     sliding_sync::{SlidingSyncList, SlidingSyncMode, Version},
 };
 
-use crate::common::{Myelin, register, sync_once};
-
-/// Polls `check` until it holds, failing the test after `seconds`.
-async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what} did not happen within {seconds}s");
-}
-
-fn room_state(client: &Client, room_id: &OwnedRoomId) -> Option<RoomState> {
-    client.get_room(room_id).map(|room| room.state())
-}
+use crate::common::{Myelin, eventually, register, room_state, sync_once};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sliding_sync_room_list_invite_join_and_decrypt() {
