@@ -90,6 +90,9 @@ pub struct ClientConfig {
     pub max_request_bytes: usize,
     /// Origins allowed by CORS; `["*"]` lets browser clients such as Element Web connect.
     pub cors_allowed_origins: Vec<String>,
+    /// More content for `/.well-known/matrix/client` (Synapse's `extra_well_known_client_content`),
+    /// such as Element Call's `org.matrix.msc4143.rtc_foci`; `m.homeserver` stays Myelin's own.
+    pub well_known_extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for ClientConfig {
@@ -98,6 +101,7 @@ impl Default for ClientConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8008)),
             max_request_bytes: 1024 * 1024,
             cors_allowed_origins: vec!["*".into()],
+            well_known_extra: serde_json::Map::new(),
         }
     }
 }

@@ -122,3 +122,24 @@ async fn cors_preflight_allows_browser_clients() {
         "{methods}"
     );
 }
+
+/// Extra well-known content (Element Call's LiveKit service, say) is served as configured, but
+/// never replaces the homeserver's own base URL.
+#[tokio::test]
+async fn well_known_client_carries_configured_extra_content() {
+    let server = TestServer::start_with(|config| {
+        let extra = serde_json::json!({
+            "org.matrix.msc4143.rtc_foci": [{ "type": "livekit", "livekit_service_url": "https://livekit.example.org" }],
+            "m.homeserver": { "base_url": "https://elsewhere.example.org" },
+        });
+        config.client.well_known_extra = extra.as_object().cloned().expect("object");
+    })
+    .await;
+    let (status, document) = server.get("/.well-known/matrix/client", None).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(
+        document["org.matrix.msc4143.rtc_foci"][0]["livekit_service_url"],
+        "https://livekit.example.org"
+    );
+    assert_eq!(document["m.homeserver"]["base_url"], server.url.as_str());
+}

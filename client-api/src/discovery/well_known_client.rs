@@ -20,5 +20,7 @@ pub async fn discover_homeserver(
             format!("http://{bind}")
         }
     });
-    Json(json!({ "m.homeserver": { "base_url": base_url } }))
+    let mut document = config.client.well_known_extra.clone();
+    document.insert("m.homeserver".into(), json!({ "base_url": base_url }));
+    Json(JsonValue::Object(document))
 }
