@@ -219,6 +219,15 @@ async fn lists_sort_by_recency_and_rooms_come_whole_then_incrementally() {
     )
     .await;
     assert_error(&malformed, StatusCode::BAD_REQUEST, "M_BAD_JSON");
+    let backwards = sliding_result(
+        &server,
+        &alice,
+        None,
+        0,
+        &json!({ "lists": { "all": { "ranges": [[5, 2]], "timeline_limit": 1 } } }),
+    )
+    .await;
+    assert_error(&backwards, StatusCode::BAD_REQUEST, "M_BAD_JSON");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -268,6 +268,11 @@ fn respond(
         for (start, end) in &list.ranges {
             let start = usize::try_from(u64::from(*start)).unwrap_or(usize::MAX);
             let end = usize::try_from(u64::from(*end)).unwrap_or(usize::MAX);
+            if start > end {
+                return Err(ApiError::bad_json(format!(
+                    "List {name} has a range that ends before it starts"
+                )));
+            }
             for room in members
                 .iter()
                 .skip(start)
