@@ -20,6 +20,11 @@ async fn versions_and_capabilities_describe_the_server() {
         "{versions}"
     );
     assert!(versions["unstable_features"].is_object());
+    // matrix-rust-sdk (Element X) looks for this to use sliding sync.
+    assert_eq!(
+        versions["unstable_features"]["org.matrix.simplified_msc3575"],
+        true
+    );
 
     crate::common::assert_error(
         &server.get("/_matrix/client/v3/capabilities", None).await,

@@ -14,10 +14,17 @@ pub const SUPPORTED_VERSIONS: &[&str] = &[
 pub async fn get_supported_versions(
     _request: crate::Ruma<ruma::api::client::discovery::get_supported_versions::Request>,
 ) -> Json<JsonValue> {
-    // Simplified sliding sync (MSC4186) under the unstable name matrix-rust-sdk and Element X
-    // look for, as Synapse advertises it.
+    // Features of spec versions newer than those claimed above, under the names clients look for:
+    // simplified sliding sync (MSC4186, what matrix-rust-sdk and Element X check, as Synapse
+    // advertises it), mutual rooms (1.19), account locking and suspension (1.18), room
+    // summaries (1.15).
     Json(json!({
         "versions": SUPPORTED_VERSIONS,
-        "unstable_features": { "org.matrix.simplified_msc3575": true },
+        "unstable_features": {
+            "org.matrix.simplified_msc3575": true,
+            "uk.half-shot.msc2666.query_mutual_rooms.stable": true,
+            "uk.timedout.msc4323": true,
+            "im.nheko.summary": true,
+        },
     }))
 }
