@@ -396,7 +396,11 @@ async fn extensions_carry_to_device_keys_account_data_receipts_and_typing() {
             to_device["since"] = since.into();
         }
         json!({
-            "lists": { "all": { "ranges": [[0, 9]], "timeline_limit": 1 } },
+            "lists": { "all": {
+                "ranges": [[0, 9]],
+                "timeline_limit": 1,
+                "required_state": [["m.room.member", "$LAZY"]],
+            } },
             "extensions": {
                 "to_device": to_device,
                 "e2ee": { "enabled": true },
@@ -409,6 +413,12 @@ async fn extensions_carry_to_device_keys_account_data_receipts_and_typing() {
 
     let first = sliding(&server, &alice, None, 0, &extensions(None)).await;
     assert_eq!(first["rooms"][&room]["notification_count"], 1, "{first}");
+    // Lazy-loaded members: only the sender of the one timeline event.
+    assert_eq!(
+        state_types(&first["rooms"][&room]),
+        BTreeSet::from([format!("m.room.member|{}", bob.user_id)]),
+        "{first}"
+    );
     let ext = &first["extensions"];
     assert!(
         ext["e2ee"]["device_one_time_keys_count"].is_object(),

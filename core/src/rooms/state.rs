@@ -144,6 +144,15 @@ impl Rooms {
         self.state_with_prefix(&compound_key(&[room_id.as_bytes(), b""]))
     }
 
+    /// Current state events of one type (every state key).
+    pub fn state_of_type(&self, room_id: &RoomId, event_type: &str) -> Result<Vec<PduEvent>> {
+        self.state_with_prefix(&compound_key(&[
+            room_id.as_bytes(),
+            event_type.as_bytes(),
+            b"",
+        ]))
+    }
+
     /// Current `m.room.member` events of a room.
     pub fn member_events(&self, room_id: &RoomId) -> Result<Vec<PduEvent>> {
         self.state_with_prefix(&compound_key(&[room_id.as_bytes(), b"m.room.member", b""]))

@@ -113,10 +113,24 @@ pub(super) fn room_update(
         config.timeline_limit,
         &keep,
     )?;
+    // Only the state asked for is read: large rooms hold thousands of member events.
     let state_events = if fresh {
-        rooms.current_state(&room.room_id)?
-    } else {
+        requested_state(context, &room.room_id, &config.required_state)?
+    } else if window.limited {
+        // A gap: what changed in it is not in the timeline.
         rooms.state_changed_after(&room.room_id, after)?
+    } else {
+        // Every event since `after` is in the timeline: its state events still in force.
+        let mut changed = Vec::new();
+        for (_, event) in &window.timeline {
+            if let Some((kind, key)) = event.state_key_pair()
+                && rooms.state_event_id(&room.room_id, &kind, &key)?.as_deref()
+                    == Some(&*event.event_id)
+            {
+                changed.push(event.clone());
+            }
+        }
+        changed
     };
     // With `timeline_limit: 0` new events show only as `limited`: still news (bump, counts).
     if !fresh
@@ -156,8 +170,8 @@ pub(super) fn room_update(
             required_state.push(client_event(context.state, event, context.identity, false));
         }
     }
-    if lazy && !fresh {
-        // Members of new senders whose membership did not itself change.
+    if lazy {
+        // Members of the timeline's senders not already included.
         for sender in senders {
             let pair = ("m.room.member".to_owned(), sender.to_string());
             if included.contains(&pair) {
@@ -242,6 +256,36 @@ pub(super) fn room_update(
         sent,
         fresh,
     })
+}
+
+/// The current state `required_state` names (`$LAZY` members come from the timeline instead).
+fn requested_state(
+    context: &Context<'_>,
+    room_id: &ruma::RoomId,
+    required: &BTreeSet<(String, String)>,
+) -> Result<Vec<PduEvent>, ApiError> {
+    let rooms = &context.state.services.rooms;
+    if required.iter().any(|(kind, _)| kind == "*") {
+        return Ok(rooms.current_state(room_id)?);
+    }
+    let mut events: Vec<PduEvent> = Vec::new();
+    for (kind, key) in required {
+        let found = match key.as_str() {
+            "*" => rooms.state_of_type(room_id, kind)?,
+            "$LAZY" => Vec::new(),
+            "$ME" => rooms
+                .state_pdu(room_id, kind, context.identity.user_id.as_str())?
+                .into_iter()
+                .collect(),
+            key => rooms.state_pdu(room_id, kind, key)?.into_iter().collect(),
+        };
+        for event in found {
+            if !events.iter().any(|known| known.event_id == event.event_id) {
+                events.push(event);
+            }
+        }
+    }
+    Ok(events)
 }
 
 /// Heroes with their display names and avatars, as members of this room.
