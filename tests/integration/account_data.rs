@@ -230,3 +230,39 @@ async fn room_tags_are_set_listed_removed_and_synced_as_m_tag() {
     let (_, tags) = server.get(&tags_path, Some(&alice.access_token)).await;
     assert_eq!(tags, json!({ "tags": { "u.work": {} } }));
 }
+
+/// Tags set at the same time all stay: each change reads and writes `m.tag` as one step (under the
+/// users' write lock, so an await between the read and the write could not lose a change).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_tag_changes_are_all_kept() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room = server.create_room(&alice, json!({})).await;
+    let tags_path = format!(
+        "/_matrix/client/v3/user/{}/rooms/{room}/tags",
+        alice.user_id
+    );
+    let puts: Vec<_> = (0..20)
+        .map(|n| {
+            let client = crate::common::http_client();
+            let url = format!("{}{tags_path}/u.tag{n}", server.url);
+            let token = alice.access_token.clone();
+            tokio::spawn(async move {
+                client
+                    .put(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "order": 0.5 }))
+                    .send()
+                    .await
+                    .expect("put")
+                    .status()
+            })
+        })
+        .collect();
+    for put in puts {
+        assert_eq!(put.await.expect("task"), StatusCode::OK);
+    }
+    let (_, tags) = server.get(&tags_path, Some(&alice.access_token)).await;
+    let count = tags["tags"].as_object().map_or(0, serde_json::Map::len);
+    assert_eq!(count, 20, "{tags}");
+}

@@ -25,16 +25,23 @@ fn tags_of(
         .unwrap_or_default())
 }
 
-async fn store_tags(
+/// Changes the room's tags in one read-modify-write, so concurrent changes do not lose each
+/// other; nothing is written when `change` reports no change.
+async fn change_tags(
     state: &AppState,
     user_id: &UserId,
     room_id: &RoomId,
-    tags: Map<String, JsonValue>,
+    change: impl FnOnce(&mut Map<String, JsonValue>) -> bool,
 ) -> Result<(), ApiError> {
     state
         .services
         .users
-        .set_account_data(user_id, Some(room_id), TAG_EVENT, json!({ "tags": tags }))
+        .update_account_data(user_id, Some(room_id), TAG_EVENT, |current| {
+            let mut tags = current
+                .and_then(|content| content.get("tags").and_then(JsonValue::as_object).cloned())
+                .unwrap_or_default();
+            change(&mut tags).then(|| json!({ "tags": tags }))
+        })
         .await?;
     Ok(())
 }
@@ -63,9 +70,11 @@ pub async fn create_tag(
         return Err(ApiError::bad_json("Tag names are 1 to 255 bytes long"));
     }
     let content = super::content(request.json.clone())?;
-    let mut tags = tags_of(&state, &body.user_id, &body.room_id)?;
-    tags.insert(body.tag.clone(), content);
-    store_tags(&state, &body.user_id, &body.room_id, tags).await?;
+    change_tags(&state, &body.user_id, &body.room_id, |tags| {
+        tags.insert(body.tag.clone(), content);
+        true
+    })
+    .await?;
     Ok(Json(json!({})))
 }
 
@@ -78,9 +87,9 @@ pub async fn delete_tag(
 ) -> Result<Json<JsonValue>, ApiError> {
     let body = &request.body;
     super::require_own(request.identity()?, &body.user_id)?;
-    let mut tags = tags_of(&state, &body.user_id, &body.room_id)?;
-    if tags.remove(&body.tag).is_some() {
-        store_tags(&state, &body.user_id, &body.room_id, tags).await?;
-    }
+    change_tags(&state, &body.user_id, &body.room_id, |tags| {
+        tags.remove(&body.tag).is_some()
+    })
+    .await?;
     Ok(Json(json!({})))
 }

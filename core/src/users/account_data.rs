@@ -85,4 +85,24 @@ impl Users {
         pending.record(&mut batch, &item);
         self.store().commit(batch).await
     }
+
+    /// Replaces account data with what `change` makes of the current content (`None`: leave it
+    /// as it is), with no other read-modify-write of this server's users in between (room tags).
+    pub async fn update_account_data(
+        &self,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        event_type: &str,
+        change: impl FnOnce(Option<JsonValue>) -> Option<JsonValue>,
+    ) -> Result<()> {
+        let _guard = self.inner.write_lock.lock().await;
+        let current = self.account_data(user_id, room_id, event_type)?;
+        match change(current) {
+            Some(content) => {
+                self.set_account_data(user_id, room_id, event_type, content)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
 }
