@@ -1,7 +1,7 @@
 //! Reports to the server's administrators: an event, a room, a user.
 
 use axum::{Json, extract::State};
-use myelin_core::rooms::ReportTarget;
+use myelin_core::{rooms::ReportTarget, users::Identity};
 use ruma::api::client::{
     reporting::report_user,
     room::{report_content, report_room},
@@ -10,6 +10,21 @@ use serde_json::{Value as JsonValue, json};
 
 use crate::{ApiError, AppState, Ruma};
 
+/// Files the report; every report endpoint answers `{}`.
+async fn file(
+    state: &AppState,
+    identity: &Identity,
+    target: ReportTarget,
+    reason: Option<String>,
+) -> Result<Json<JsonValue>, ApiError> {
+    state
+        .services
+        .rooms
+        .report(&identity.user_id, target, reason)
+        .await?;
+    Ok(Json(json!({})))
+}
+
 /// # `POST /_matrix/client/v3/rooms/{roomId}/report/{eventId}`
 ///
 /// Events the reporter cannot see are `M_NOT_FOUND`, like events that do not exist.
@@ -17,18 +32,12 @@ pub async fn report_event(
     State(state): State<AppState>,
     request: Ruma<report_content::v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    let identity = request.identity()?;
     let body = &request.body;
     let target = ReportTarget::Event {
         room_id: body.room_id.clone(),
         event_id: body.event_id.clone(),
     };
-    state
-        .services
-        .rooms
-        .report(&identity.user_id, target, body.reason.clone())
-        .await?;
-    Ok(Json(json!({})))
+    file(&state, request.identity()?, target, body.reason.clone()).await
 }
 
 /// # `POST /_matrix/client/v3/rooms/{roomId}/report`
@@ -36,17 +45,17 @@ pub async fn report_room(
     State(state): State<AppState>,
     request: Ruma<report_room::v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    let identity = request.identity()?;
     let body = &request.body;
     let target = ReportTarget::Room {
         room_id: body.room_id.clone(),
     };
-    state
-        .services
-        .rooms
-        .report(&identity.user_id, target, Some(body.reason.clone()))
-        .await?;
-    Ok(Json(json!({})))
+    file(
+        &state,
+        request.identity()?,
+        target,
+        Some(body.reason.clone()),
+    )
+    .await
 }
 
 /// # `POST /_matrix/client/v3/users/{userId}/report`
@@ -57,15 +66,15 @@ pub async fn report_user(
     State(state): State<AppState>,
     request: Ruma<report_user::v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
-    let identity = request.identity()?;
     let body = &request.body;
     let target = ReportTarget::User {
         user_id: body.user_id.clone(),
     };
-    state
-        .services
-        .rooms
-        .report(&identity.user_id, target, Some(body.reason.clone()))
-        .await?;
-    Ok(Json(json!({})))
+    file(
+        &state,
+        request.identity()?,
+        target,
+        Some(body.reason.clone()),
+    )
+    .await
 }
