@@ -186,14 +186,11 @@ impl Sender {
             let StreamItem::Event { room_id } = item else {
                 continue;
             };
-            let Some(event_id) = self
+            let Some(pdu) = self
                 .services
                 .rooms
-                .event_at_position(&room_id, item_position)?
+                .pdu_at_position(&room_id, item_position)?
             else {
-                continue;
-            };
-            let Some(pdu) = self.services.rooms.pdu(&event_id)? else {
                 continue;
             };
             if self.interested(&pdu)? {

@@ -119,7 +119,7 @@ pub async fn sync_events(
             .await?;
     }
     // What this long-poll has already looked through and found nothing in.
-    let mut checked = since.map(|events| Checked {
+    let mut checked = since.map(|events| super::Checked {
         events,
         ephemeral: ephemeral_since.unwrap_or(0),
     });
@@ -130,7 +130,7 @@ pub async fn sync_events(
         if let Some(checked) = checked.as_mut()
             && !body.full_state
             && tokio::time::Instant::now() < deadline
-            && quiet(&state, identity, &filter, checked)?
+            && super::quiet(&state, identity, checked, Some(&filter), true)?
         {
             let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
             continue;
@@ -160,7 +160,7 @@ pub async fn sync_events(
             );
         }
         // Nothing up to here: the next wake-up only needs to look at what comes after.
-        checked = Some(Checked {
+        checked = Some(super::Checked {
             events: data.next_position,
             ephemeral: ephemeral_serial,
         });
@@ -189,55 +189,9 @@ pub async fn sync_events(
     Ok(Json(response))
 }
 
-/// Stream and ephemeral positions a long-poll has looked through.
-struct Checked {
-    events: u64,
-    ephemeral: u64,
-}
-
-/// Whether nothing after `checked` concerns the user: no stream item in a room they are or were
-/// in, no account data or key change, no typing in their rooms, no presence they may see, no
-/// to-device message. Advances `checked` when so.
-fn quiet(
-    state: &AppState,
-    identity: &Identity,
-    filter: &FilterDefinition,
-    checked: &mut Checked,
-) -> Result<bool, ApiError> {
-    let rooms = &state.services.rooms;
-    let ephemeral = state.services.typing.serial();
-    let now = state.services.notifier.current();
-    let changes = rooms.changes_between(&identity.user_id, checked.events, now)?;
-    if !changes.account_data.is_empty() || !changes.device_key_users.is_empty() {
-        return Ok(false);
-    }
-    for room_id in changes.rooms.iter().chain(changes.receipts.keys()) {
-        if rooms.membership(room_id, &identity.user_id)?.is_some() {
-            return Ok(false);
-        }
-    }
-    for room_id in state.services.typing.rooms_changed_since(checked.ephemeral) {
-        if rooms.is_joined(&room_id, &identity.user_id)? {
-            return Ok(false);
-        }
-    }
-    if !presence_changes(state, identity, filter, Some(checked.ephemeral))?.is_empty()
-        || !state
-            .services
-            .users
-            .to_device_messages(&identity.user_id, &identity.device_id, now)?
-            .is_empty()
-    {
-        return Ok(false);
-    }
-    checked.events = now;
-    checked.ephemeral = ephemeral;
-    Ok(true)
-}
-
 /// `m.presence` events of users sharing a room with the user whose presence changed after
 /// `since` (everyone known, when initial).
-fn presence_changes(
+pub(super) fn presence_changes(
     state: &AppState,
     identity: &Identity,
     filter: &FilterDefinition,

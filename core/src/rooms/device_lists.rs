@@ -34,10 +34,7 @@ impl Rooms {
             if self.membership_record(room_id, user_id)?.is_none() {
                 continue;
             }
-            let Some(event_id) = self.event_at_position(room_id, *position)? else {
-                continue;
-            };
-            let Some(pdu) = self.pdu(&event_id)? else {
+            let Some(pdu) = self.pdu_at_position(room_id, *position)? else {
                 continue;
             };
             if pdu.kind != TimelineEventType::RoomMember {

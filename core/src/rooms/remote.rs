@@ -357,6 +357,15 @@ impl Rooms {
             .and_then(|id| EventId::parse(id).ok()))
     }
 
+    /// The event at a stream position of a room: what stream followers (senders, `/sync`)
+    /// read for each `StreamItem::Event`.
+    pub fn pdu_at_position(&self, room_id: &RoomId, position: u64) -> Result<Option<PduEvent>> {
+        match self.event_at_position(room_id, position)? {
+            Some(event_id) => self.pdu(&event_id),
+            None => Ok(None),
+        }
+    }
+
     /// Whether the event is a membership change of `user_id` to `membership`.
     pub fn is_membership_event(pdu: &PduEvent, membership: Membership) -> bool {
         pdu.kind == TimelineEventType::RoomMember

@@ -181,14 +181,11 @@ impl Sender {
         for (item_position, item) in items {
             match item {
                 StreamItem::Event { room_id } => {
-                    let Some(event_id) = self
+                    let Some(pdu) = self
                         .services
                         .rooms
-                        .event_at_position(&room_id, item_position)?
+                        .pdu_at_position(&room_id, item_position)?
                     else {
-                        continue;
-                    };
-                    let Some(pdu) = self.services.rooms.pdu(&event_id)? else {
                         continue;
                     };
                     if pdu.sender.server_name() != own {
@@ -196,6 +193,7 @@ impl Sender {
                     }
                     // One unreadable event must not stop the stream for everyone.
                     let destinations = self.event_destinations(&pdu).unwrap_or_else(|error| {
+                        let event_id = &pdu.event_id;
                         tracing::error!(%event_id, %error, "cannot tell where an event goes");
                         BTreeSet::new()
                     });
@@ -205,7 +203,7 @@ impl Sender {
                             &destination,
                             item_position,
                             &QueueItem::Pdu {
-                                event_id: event_id.clone(),
+                                event_id: pdu.event_id.clone(),
                             },
                         );
                         woken.insert(destination);

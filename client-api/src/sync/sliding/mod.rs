@@ -91,19 +91,26 @@ pub async fn sliding_sync(
     }
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
     let fingerprint = fingerprint(request.json.as_ref());
+    let to_device = body.extensions.to_device.enabled == Some(true);
     // Stream and typing positions this long-poll has already found nothing in.
-    let mut checked = previous
-        .as_deref()
-        .map(|previous| (previous.events, previous.ephemeral));
+    let mut checked = previous.as_deref().map(|previous| super::Checked {
+        events: previous.events,
+        ephemeral: previous.ephemeral,
+    });
     let mut changes = state.services.notifier.subscribe();
     loop {
         changes.borrow_and_update();
         let at_deadline = tokio::time::Instant::now() >= deadline;
         // Every change on the server wakes every long-poll: most are someone else's, and a
         // cheap look at the stream tells so without building a response.
-        if let (Some(previous), Some(checked)) = (previous.as_deref(), checked.as_mut())
+        // A request asking for something else (a new range, more state) is news by itself.
+        let same_request = previous
+            .as_deref()
+            .is_some_and(|previous| previous.fingerprint == fingerprint);
+        if let Some(checked) = checked.as_mut()
+            && same_request
             && !at_deadline
-            && quiet(&state, identity, body, previous, fingerprint, checked)?
+            && super::quiet(&state, identity, checked, None, to_device)?
         {
             let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
             continue;
@@ -119,7 +126,10 @@ pub async fn sliding_sync(
             return Ok(Json(response));
         }
         // Nothing up to here: the next wake-up only needs to look at what comes after.
-        checked = Some((snapshot.events, snapshot.ephemeral));
+        checked = Some(super::Checked {
+            events: snapshot.events,
+            ephemeral: snapshot.ephemeral,
+        });
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
@@ -145,64 +155,6 @@ fn fingerprint(json: Option<&JsonValue>) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     asked.to_string().hash(&mut hasher);
     hasher.finish()
-}
-
-/// Whether nothing can be new for the connection after `checked` (stream position, typing
-/// serial), for a request asking what the previous one asked: no stream item touches its rooms,
-/// the user's memberships, account data, device keys, receipts or typing in its rooms, and no
-/// to-device message waits. Advances `checked` when so.
-fn quiet(
-    state: &AppState,
-    identity: &Identity,
-    body: &v5::Request,
-    previous: &Snapshot,
-    fingerprint: u64,
-    checked: &mut (u64, u64),
-) -> Result<bool, ApiError> {
-    if previous.fingerprint != fingerprint {
-        return Ok(false);
-    }
-    let rooms = &state.services.rooms;
-    let ephemeral = state.services.typing.serial();
-    let now = state.services.notifier.current();
-    let changes = rooms.changes_between(&identity.user_id, checked.0, now)?;
-    if !changes.account_data.is_empty() || !changes.device_key_users.is_empty() {
-        return Ok(false);
-    }
-    if changes
-        .receipts
-        .keys()
-        .any(|room_id| previous.listed.contains_key(room_id))
-    {
-        return Ok(false);
-    }
-    for room_id in &changes.rooms {
-        if previous.listed.contains_key(room_id)
-            || rooms.membership(room_id, &identity.user_id)?.is_some()
-        {
-            return Ok(false);
-        }
-    }
-    if state
-        .services
-        .typing
-        .rooms_changed_since(checked.1)
-        .iter()
-        .any(|room_id| previous.listed.contains_key(room_id))
-    {
-        return Ok(false);
-    }
-    if body.extensions.to_device.enabled == Some(true)
-        && !state
-            .services
-            .users
-            .to_device_messages(&identity.user_id, &identity.device_id, now)?
-            .is_empty()
-    {
-        return Ok(false);
-    }
-    *checked = (now, ephemeral);
-    Ok(true)
 }
 
 /// One response and the snapshot it leaves, with whether it carries anything new.
