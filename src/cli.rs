@@ -259,7 +259,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn serve(config: Config, cli: &Cli) -> Result<(), Failure> {
-    runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async {
         // Listen for signals before anything else: a SIGTERM that arrives while the server is
         // still starting must shut it down cleanly, not kill it.
         let mut signals = Signals::install()?;
@@ -286,7 +287,11 @@ fn serve(config: Config, cli: &Cli) -> Result<(), Failure> {
         tracing::info!("shutting down: finishing in-flight requests");
         server.shutdown().await;
         Ok(())
-    })
+    });
+    // Work that outlived the listeners' grace period (a blocking task, a request stuck in
+    // computation) must not keep the process from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served
 }
 
 /// What woke the serving loop.

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod listener;
 mod tls;
 
 use std::{net::SocketAddr, time::Duration};
@@ -69,11 +70,12 @@ impl RunningServer {
         let (stop, stopped) = watch::channel(false);
         let mut federation_service = None;
         let state = AppState::new(services.clone());
-        let mut listeners = vec![serve(
+        let mut listeners = vec![tokio::spawn(listener::serve(
             client_listener,
             myelin_client_api::router(state.clone()),
+            listener::Limits::from_config(&config.client),
             stopped.clone(),
-        )];
+        ))];
         let mut background = Vec::new();
         // Push gateways are reached under the same outbound address policy as federation.
         services.push_gateway.plug(std::sync::Arc::new(
@@ -110,7 +112,13 @@ impl RunningServer {
                     tls::certificate_and_key(&config).map_err(StartError::Tls)?;
                 serve_tls(listener, router, certificate, key, stopped.clone()).await?
             } else {
-                serve(listener, router, stopped.clone())
+                // Behind a TLS-terminating proxy: the client listener's connection limits.
+                tokio::spawn(listener::serve(
+                    listener,
+                    router,
+                    listener::Limits::from_config(&config.client),
+                    stopped.clone(),
+                ))
             };
             listeners.push(task);
         }
@@ -295,32 +303,6 @@ async fn serve_tls(
             tracing::error!(%error, "federation listener failed");
         }
     }))
-}
-
-fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    mut stopped: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        // Without TCP_NODELAY a response written in two pieces (headers, then a streamed
-        // body) waits for the client's delayed ACK: ~40 ms per small media response.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        if let Err(error) = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(%error, "listener failed");
-        }
-    })
 }
 
 /// Periodic chores: expire idle presence, write device last-seen data, forget idle rate-limit

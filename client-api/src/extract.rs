@@ -275,11 +275,7 @@ where
         let json = if bytes.is_empty() {
             None
         } else {
-            Some(
-                serde_json::from_slice::<JsonValue>(&bytes).map_err(|error| {
-                    ApiError::not_json(format!("Body is not valid JSON: {error}"))
-                })?,
-            )
+            Some(parse_json_body(&bytes)?)
         };
         // Synapse accepts an empty body where a JSON object is expected (matrix-nio joins rooms
         // that way), so an empty body reads as `{}`.
@@ -309,6 +305,20 @@ where
             client_ip,
         })
     }
+}
+
+/// Parses a request body as JSON: unparsable is `M_NOT_JSON`; an object naming a key twice is
+/// `M_BAD_JSON`, because ruma's decoding would silently take the last value (a body with
+/// `"password"` twice logged in with the second).
+pub fn parse_json_body(bytes: &[u8]) -> Result<JsonValue, ApiError> {
+    myelin_core::strict_json::parse(bytes).map_err(|error| {
+        let message = format!("Body is not valid JSON: {error}");
+        if error.is_data() {
+            ApiError::bad_json(message)
+        } else {
+            ApiError::not_json(message)
+        }
+    })
 }
 
 /// Wraps a ruma response so handlers can return it directly.

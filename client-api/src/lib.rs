@@ -44,7 +44,7 @@ use axum::{
     extract::{MatchedPath, Request, State},
     http::{HeaderName, Method, header},
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse as _, Response},
     routing::get,
 };
 use myelin_core::Services;
@@ -56,7 +56,7 @@ use tower_http::{
 use crate::rate_limit::RateLimits;
 pub use crate::{
     error::ApiError,
-    extract::{Ruma, RumaResponse},
+    extract::{Ruma, RumaResponse, parse_json_body},
 };
 
 /// What every handler receives.
@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_myelin/metrics", get(ops::metrics))
         .fallback(error::unknown_endpoint)
         .method_not_allowed_fallback(error::wrong_method)
+        .layer(middleware::from_fn_with_state(state.clone(), limit_request))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_request,
@@ -139,6 +140,49 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             .filter_map(|origin| origin.parse().ok())
             .collect();
         layer.allow_origin(AllowOrigin::list(allowed))
+    }
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it (uploads
+/// have the media limit, everything else `max_request_bytes`), and ends any request still
+/// running at the deadline: its work is dropped and the client gets an error.
+async fn limit_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let config = &state.services.config;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let path = request.uri().path();
+    let limit = if path.starts_with("/_matrix/media/") && path.contains("/upload") {
+        state.services.media.max_upload_bytes()
+    } else {
+        u64::try_from(config.client.max_request_bytes).unwrap_or(u64::MAX)
+    };
+    if declared.is_some_and(|length| length > limit) {
+        let mut response = ApiError::Core(myelin_core::Error::TooLarge(format!(
+            "Request body is larger than {limit} bytes"
+        )))
+        .into_response();
+        // The body will not be read: the connection cannot carry another request.
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    let deadline = std::time::Duration::from_secs(config.client.request_timeout_secs.max(1));
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?deadline, "request cut off at its deadline");
+            ApiError::http(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "M_UNKNOWN",
+                "The request took too long and was stopped",
+            )
+            .into_response()
+        }
     }
 }
 

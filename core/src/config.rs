@@ -93,6 +93,19 @@ pub struct ClientConfig {
     /// More content for `/.well-known/matrix/client` (Synapse's `extra_well_known_client_content`),
     /// such as Element Call's `org.matrix.msc4143.rtc_foci`; `m.homeserver` stays Myelin's own.
     pub well_known_extra: serde_json::Map<String, serde_json::Value>,
+    /// Most open connections on the client listener. The listener also stays a quarter of the
+    /// process's file-descriptor limit (at most 1024) below it, for the store and outbound
+    /// requests. At the cap, the connection idle longest is closed to make room; when none is
+    /// idle, new connections are refused.
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, counted from when the server
+    /// is ready for them: this is also how long an idle keep-alive connection stays open.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may stall (no byte arriving) before the request fails.
+    pub body_timeout_secs: u64,
+    /// Seconds any request may run before it is answered with an error and its work stopped.
+    /// Must exceed the longest `/sync` long-poll (300 s).
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ClientConfig {
@@ -102,6 +115,10 @@ impl Default for ClientConfig {
             max_request_bytes: 1024 * 1024,
             cors_allowed_origins: vec!["*".into()],
             well_known_extra: serde_json::Map::new(),
+            max_connections: 8192,
+            header_timeout_secs: 30,
+            body_timeout_secs: 60,
+            request_timeout_secs: 600,
         }
     }
 }

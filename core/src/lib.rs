@@ -14,6 +14,7 @@ pub mod push_delivery;
 pub mod rooms;
 pub mod storage;
 pub mod stream;
+pub mod strict_json;
 pub mod users;
 pub mod voip;
 

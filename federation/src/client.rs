@@ -298,10 +298,12 @@ impl FederationClient {
         R: OutgoingRequest<Authentication = ServerSignatures>,
         for<'a> R::PathBuilder: PathBuilder<Input<'a> = ()>,
     {
+        // Asking ourselves means nobody else is known to have what is asked for (a room or
+        // media with our name that we do not have): Synapse answers such joins 404 too.
         if destination == self.server_name {
-            return Err(Error::Internal(
-                "a federation request to this very server".into(),
-            ));
+            return Err(Error::NotFound(format!(
+                "{destination} is this server, and it does not know this"
+            )));
         }
         let resolved = self.destination(destination).await?;
         let input = XMatrixSigningInput::new(
@@ -376,9 +378,16 @@ impl FederationClient {
                 response
             }
             Err(error) => {
-                self.note_reachable(destination, false);
                 self.discovery.forget(destination);
                 tracing::debug!(%destination, %method, %path, error = %error_chain(&error), "federation request failed");
+                // The resolver refusing every address of the name is the address policy
+                // speaking: a refusal (403), as for an IP literal, not an outage.
+                if format!("{error:?}").contains("ip_range_denylist") {
+                    return Err(Error::Forbidden(format!(
+                        "Federation to {destination} is refused by federation.ip_range_denylist"
+                    )));
+                }
+                self.note_reachable(destination, false);
                 return Err(Error::Unavailable(format!(
                     "{destination} could not be reached: {}",
                     error_chain(&error)

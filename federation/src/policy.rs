@@ -78,15 +78,61 @@ impl Policy {
                 .any(|allowed| allowed == host || allowed == server.as_str())
     }
 
+    /// Refuses, before any lookup or connection: a server name no server can have (400), a
+    /// server the domain lists exclude, or an IP literal in a denied range (403).
     pub fn check_server(&self, server: &ServerName) -> Result<()> {
-        if self.server_allowed(server) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
+        check_server_name(server)?;
+        if !self.server_allowed(server) {
+            return Err(Error::Forbidden(format!(
                 "Federation with {server} is not allowed by this server's configuration"
-            )))
+            )));
         }
+        let literal = server.host().trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>()
+            && !self.ip_allowed(ip)
+        {
+            return Err(Error::Forbidden(format!(
+                "Federation to {server} is refused by federation.ip_range_denylist"
+            )));
+        }
+        Ok(())
     }
+}
+
+/// What ruma's grammar lets through but no server can be: a dotted quad that is no IPv4
+/// address (`256.256.256.256`), empty or over-long DNS labels, port 0.
+pub fn check_server_name(server: &ServerName) -> Result<()> {
+    let invalid = |why: &str| {
+        Err(Error::InvalidParam(format!(
+            "Invalid server name {server}: {why}"
+        )))
+    };
+    if server.port() == Some(0) {
+        return invalid("port 0");
+    }
+    let host = server.host();
+    if host.starts_with('[') {
+        return Ok(());
+    }
+    if host
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || byte == b'.')
+    {
+        return match host.parse::<std::net::Ipv4Addr>() {
+            Ok(_) => Ok(()),
+            Err(_) => invalid("not an IPv4 address"),
+        };
+    }
+    if host.len() > 253 {
+        return invalid("the host name is too long");
+    }
+    if host
+        .split('.')
+        .any(|label| label.is_empty() || label.len() > 63)
+    {
+        return invalid("empty or over-long label");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -100,6 +146,45 @@ mod tests {
             ..FederationConfig::default()
         };
         Policy::from_config(&config).expect("valid ranges")
+    }
+
+    #[test]
+    fn names_no_server_can_have_are_refused_before_any_lookup() {
+        let policy = policy(&[]);
+        fn name(text: &str) -> &ServerName {
+            <&ServerName>::try_from(text).expect("ruma accepts it")
+        }
+        for invalid in [
+            "256.256.256.256",
+            "1.2.3",
+            "a..b",
+            "example.org:0",
+            &format!("{}.org", "a".repeat(64)),
+        ] {
+            assert!(
+                matches!(
+                    policy.check_server(name(invalid)),
+                    Err(Error::InvalidParam(_))
+                ),
+                "{invalid}"
+            );
+        }
+        assert!(matches!(
+            policy.check_server(name("127.0.0.1:8448")),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            policy.check_server(name("[::1]")),
+            Err(Error::Forbidden(_))
+        ));
+        for valid in [
+            "example.org",
+            "example.org:8448",
+            "1.2.3.4",
+            "[2001:db9::1]:8448",
+        ] {
+            assert!(policy.check_server(name(valid)).is_ok(), "{valid}");
+        }
     }
 
     #[test]

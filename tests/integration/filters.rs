@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::common::{TestServer, message_bodies};
 
-fn encode(filter: &Value) -> String {
+/// A filter as a query-string value.
+pub(crate) fn encode(filter: &Value) -> String {
     let text = filter.to_string();
     text.bytes()
         .map(|byte| match byte {

@@ -24,6 +24,7 @@ mod federation_refusals;
 mod federation_rooms;
 mod filters;
 mod history;
+mod hostile_input;
 mod key_backup;
 mod media;
 mod media_remote;

@@ -17,6 +17,7 @@ pub async fn create_filter(
     if identity.user_id != request.body.user_id {
         return Err(ApiError::forbidden("Cannot create filters for other users"));
     }
+    crate::filtering::check_definition(&request.body.filter)?;
     let filter = request
         .json
         .clone()

@@ -46,8 +46,9 @@ pub(super) async fn receive(
         } else {
             media.check_quota(&identity.user_id, length).err()
         };
+        // Refused before reading the body; the listener's lingering close lets a client
+        // still sending it read this answer.
         if let Some(error) = refused {
-            drain(&mut body, length).await;
             return Err(error.into());
         }
     }
@@ -64,7 +65,6 @@ pub(super) async fn receive(
         if let Ok(data) = frame.into_data()
             && let Err(error) = staged.write(&data).await
         {
-            drain(&mut body, media.max_upload_bytes()).await;
             return Err(error.into());
         }
     }
@@ -74,21 +74,6 @@ pub(super) async fn receive(
         content_type,
         filename,
     })
-}
-
-/// Reads and discards what is left of a refused upload (at most `cap` bytes), so the client,
-/// still sending, reads the error instead of a connection reset.
-async fn drain(body: &mut axum::body::Body, cap: u64) {
-    let cap = cap.min(256 * 1024 * 1024);
-    let mut read = 0u64;
-    while read < cap {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                read += frame.data_ref().map_or(0, |data| data.len() as u64);
-            }
-            _ => return,
-        }
-    }
 }
 
 /// # `POST /_matrix/media/v3/upload`

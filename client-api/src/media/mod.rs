@@ -278,6 +278,10 @@ async fn ensure_cached(
         .map_err(|error| match error {
             Error::NotFound(_) => Error::NotFound("Unknown media".into()),
             Error::TooLarge(message) => Error::TooLarge(message),
+            // Refusals keep their meaning (403 for a denied address or server, 400 for an
+            // invalid server name), as on every other federated request.
+            Error::Forbidden(message) => Error::Forbidden(message),
+            Error::InvalidParam(message) => Error::InvalidParam(message),
             other => Error::Unavailable(format!("Cannot fetch the media from {server}: {other}")),
         })?;
     media

@@ -30,10 +30,11 @@ pub async fn get_message_events(
         .clamp(1, MAX_LIMIT);
     let to = body.to.as_deref().map(parse_token).transpose()?;
     let ignored = filtering::ignored_users(&state, &identity.user_id);
+    let filter = filtering::EventFilter::new(&body.filter)?;
     let membership = rooms.membership(&body.room_id, &identity.user_id)?;
     let keep = |position: u64, event: &myelin_core::rooms::PduEvent| {
         !filtering::hidden_by_ignore(&ignored, event)
-            && filtering::passes_event(&body.filter, event)
+            && filter.passes_event(event)
             && rooms
                 .event_visible(&body.room_id, &identity.user_id, position, membership)
                 .unwrap_or(false)
@@ -95,7 +96,7 @@ pub async fn get_message_events(
         .map(|event| client_event(&state, event, identity, true))
         .collect();
     let mut response = json!({ "start": format_token(start), "chunk": chunk });
-    if filtering::lazy_loading(&body.filter) {
+    if filter.lazy_loading() {
         // The members who sent the events of this page, so lazy-loading clients can name them.
         let members = filtering::lazy_load_state(
             rooms.member_events(&body.room_id)?,

@@ -63,8 +63,9 @@ pub async fn search_events(
         .map(parse_token)
         .transpose()?;
     let ignored = filtering::ignored_users(&state, &identity.user_id);
+    let event_filter = filtering::EventFilter::new(filter)?;
     let keep = |event: &PduEvent| {
-        filtering::passes_event(filter, event) && !filtering::hidden_by_ignore(&ignored, event)
+        event_filter.passes_event(event) && !filtering::hidden_by_ignore(&ignored, event)
     };
     let page = rooms.search_events(&SearchRequest {
         user_id: &identity.user_id,

@@ -18,15 +18,43 @@ use crate::{
 /// Typing users per room.
 pub(super) type TypingRooms = Vec<(OwnedRoomId, Vec<OwnedUserId>)>;
 
-/// What rendering needs besides the data: the filter and the ignored users.
+/// What rendering needs besides the data: the filter (prepared once) and the ignored users.
 pub(super) struct View<'a> {
     pub identity: &'a Identity,
     pub filter: &'a FilterDefinition,
     pub ignored: BTreeSet<OwnedUserId>,
     pub initial: bool,
+    state_filter: filtering::EventFilter<'a>,
+    room_account_data_filter: filtering::EventFilter<'a>,
+    ephemeral_filter: filtering::EventFilter<'a>,
+    account_data_filter: filtering::TypeSenderFilter<'a>,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    pub fn new(
+        identity: &'a Identity,
+        filter: &'a FilterDefinition,
+        ignored: BTreeSet<OwnedUserId>,
+        initial: bool,
+    ) -> Result<Self, ApiError> {
+        let global = &filter.account_data;
+        Ok(Self {
+            identity,
+            filter,
+            ignored,
+            initial,
+            state_filter: filtering::EventFilter::new(&filter.room.state)?,
+            room_account_data_filter: filtering::EventFilter::new(&filter.room.account_data)?,
+            ephemeral_filter: filtering::EventFilter::new(&filter.room.ephemeral)?,
+            account_data_filter: filtering::TypeSenderFilter::new(
+                global.types.as_deref(),
+                &global.not_types,
+                global.senders.as_deref(),
+                &global.not_senders,
+            )?,
+        })
+    }
+
     fn room_wanted(&self, room_id: &ruma::RoomId) -> bool {
         filtering::room_passes(
             self.filter.room.rooms.as_ref(),
@@ -52,10 +80,10 @@ impl View<'_> {
     ) -> Vec<JsonValue> {
         let mut events: Vec<PduEvent> = room_state
             .iter()
-            .filter(|event| filtering::passes_event(&self.filter.room.state, event))
+            .filter(|event| self.state_filter.passes_event(event))
             .cloned()
             .collect();
-        if filtering::lazy_loading(&self.filter.room.state) {
+        if self.state_filter.lazy_loading() {
             let senders: Vec<&PduEvent> = timeline.iter().map(|(_, event)| event).collect();
             events = filtering::lazy_load_state(events, &senders, &self.identity.user_id);
         }
@@ -66,25 +94,12 @@ impl View<'_> {
     }
 
     fn account_data(&self, events: Vec<(String, JsonValue)>, room: bool) -> Vec<JsonValue> {
-        let global = &self.filter.account_data;
         let wanted = |kind: &str| {
             if room {
-                filtering::passes(
-                    &self.filter.room.account_data,
-                    kind,
-                    &self.identity.user_id,
-                    None,
-                )
+                self.room_account_data_filter
+                    .passes(kind, &self.identity.user_id, None)
             } else {
-                !global
-                    .not_types
-                    .iter()
-                    .any(|pattern| filtering::type_matches(pattern, kind))
-                    && global.types.as_ref().is_none_or(|types| {
-                        types
-                            .iter()
-                            .any(|pattern| filtering::type_matches(pattern, kind))
-                    })
+                self.account_data_filter.type_passes(kind)
             }
         };
         events
@@ -95,12 +110,8 @@ impl View<'_> {
     }
 
     fn ephemeral_wanted(&self, kind: &str) -> bool {
-        filtering::passes(
-            &self.filter.room.ephemeral,
-            kind,
-            &self.identity.user_id,
-            None,
-        )
+        self.ephemeral_filter
+            .passes(kind, &self.identity.user_id, None)
     }
 }
 

@@ -83,6 +83,8 @@ pub async fn sync_events(
     let identity = request.identity()?;
     let body = &request.body;
     let filter = filter_of(&state, identity, body.filter.as_ref())?;
+    filtering::check_definition(&filter)?;
+    let timeline_filter = filtering::EventFilter::new(&filter.room.timeline)?;
     let since_token = body.since.as_deref().map(SyncToken::parse).transpose()?;
     let since = since_token.map(|token| token.events);
     let timeline_limit = filter
@@ -95,8 +97,7 @@ pub async fn sync_events(
         .max(1);
     let ignored = filtering::ignored_users(&state, &identity.user_id);
     let keep_in_timeline = |event: &PduEvent| {
-        !filtering::hidden_by_ignore(&ignored, event)
-            && filtering::passes_event(&filter.room.timeline, event)
+        !filtering::hidden_by_ignore(&ignored, event) && timeline_filter.passes_event(event)
     };
     let sync_request = SyncRequest {
         user_id: &identity.user_id,
@@ -167,12 +168,7 @@ pub async fn sync_events(
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     };
-    let view = View {
-        identity,
-        filter: &filter,
-        ignored: ignored.clone(),
-        initial: since.is_none(),
-    };
+    let view = View::new(identity, &filter, ignored.clone(), since.is_none())?;
     let mut response = render(&state, &view, &data, &typing_rooms)?;
     response["presence"] = json!({ "events": presence_events });
     response["to_device"] = json!({ "events": to_device });

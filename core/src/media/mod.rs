@@ -147,6 +147,9 @@ struct MediaInner {
     /// Blobs whose hash was checked against their content since the start.
     verified: Mutex<HashSet<String>>,
     write_lock: tokio::sync::Mutex<()>,
+    /// Thumbnails rendered at once: one per core. Rendering is CPU-bound, and each render holds
+    /// up to the source's decoded size in memory, so more at once only adds memory.
+    rendering: tokio::sync::Semaphore,
 }
 
 fn hex(digest: &[u8]) -> String {
@@ -183,6 +186,9 @@ impl Media {
                 staging,
                 verified: Mutex::new(HashSet::new()),
                 write_lock: tokio::sync::Mutex::new(()),
+                rendering: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                ),
             }),
         })
     }

@@ -151,6 +151,12 @@ impl Media {
             .await
             .map_err(|error| Error::Storage(format!("reading media: {error}")))?;
         let max_pixels = self.inner.config.media.max_thumbnail_source_pixels;
+        let _rendering = self
+            .inner
+            .rendering
+            .acquire()
+            .await
+            .map_err(|error| Error::Internal(format!("thumbnail queue: {error}")))?;
         let rendered = tokio::task::spawn_blocking(move || {
             thumbnails::render(&source, width, height, method, max_pixels)
         })

@@ -56,6 +56,13 @@ pub fn is_thumbnailable(content_type: &str) -> bool {
     )
 }
 
+/// What reading an image's header may allocate.
+const HEADER_ALLOCATION: u64 = 1 << 20;
+/// Decoded bytes per pixel at most (16-bit RGBA).
+const MAX_BYTES_PER_PIXEL: u64 = 8;
+/// Room for what an image carries besides its pixels (colour profiles, text, palettes).
+const ANCILLARY_ALLOCATION: u64 = 2 << 20;
+
 /// A rendered thumbnail.
 pub struct Rendered {
     pub bytes: Vec<u8>,
@@ -74,15 +81,36 @@ pub fn render(
     method: ThumbnailMethod,
     max_pixels: u64,
 ) -> Result<Rendered> {
-    let mut reader = ImageReader::new(Cursor::new(source))
-        .with_guessed_format()
-        .map_err(|error| Error::InvalidParam(format!("unreadable image: {error}")))?;
-    let format = reader.format();
+    let reader = || {
+        ImageReader::new(Cursor::new(source))
+            .with_guessed_format()
+            .map_err(|error| Error::InvalidParam(format!("unreadable image: {error}")))
+    };
     let side = u32::try_from((max_pixels as f64).sqrt() as u64 * 4).unwrap_or(u32::MAX);
     let mut limits = Limits::default();
     limits.max_image_width = Some(side);
     limits.max_image_height = Some(side);
-    limits.max_alloc = Some(max_pixels.saturating_mul(4));
+    // Reading the header alone allocates little; it tells the declared size.
+    limits.max_alloc = Some(HEADER_ALLOCATION);
+    let mut header = reader()?;
+    header.limits(limits.clone());
+    let (declared_width, declared_height) = header
+        .into_dimensions()
+        .map_err(|error| Error::InvalidParam(format!("cannot thumbnail this image: {error}")))?;
+    let declared_pixels = u64::from(declared_width) * u64::from(declared_height);
+    if declared_pixels > max_pixels {
+        return Err(Error::TooLarge("image too large to thumbnail".into()));
+    }
+    // Every allocation of the decoder (pixels, but also ICC profiles and compressed text
+    // chunks, which inflate) comes out of one budget sized by the declared pixels: a 1×1 PNG
+    // whose iCCP chunk inflates to a gigabyte is refused after a megabyte.
+    limits.max_alloc = Some(
+        declared_pixels
+            .saturating_mul(MAX_BYTES_PER_PIXEL)
+            .saturating_add(ANCILLARY_ALLOCATION),
+    );
+    let mut reader = reader()?;
+    let format = reader.format();
     reader.limits(limits);
     let image = reader
         .decode()
@@ -152,6 +180,95 @@ mod tests {
         let small =
             render(&png(20, 10), 320, 240, ThumbnailMethod::Scale, 32_000_000).expect("small");
         assert_eq!((small.width, small.height), (20, 10), "never upscaled");
+    }
+
+    /// A PNG chunk: length, type, data, CRC.
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        let mut bytes = u32::try_from(data.len())
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
+        bytes.extend_from_slice(kind);
+        bytes.extend_from_slice(data);
+        bytes.extend_from_slice(&crc.finalize().to_be_bytes());
+        bytes
+    }
+
+    /// A valid 1×1 PNG with an iCCP chunk that inflates to `profile_bytes` zeros.
+    fn png_with_inflating_profile(profile_bytes: usize) -> Vec<u8> {
+        use std::io::Write as _;
+        let plain = png(1, 1);
+        // Signature (8) + IHDR (25) come first; the rest (IDAT, IEND) follows the profile.
+        let (head, rest) = plain.split_at(8 + 25);
+        let mut deflater = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..profile_bytes / zeros.len() {
+            deflater.write_all(&zeros).expect("deflate");
+        }
+        let mut profile = b"bomb\0\0".to_vec();
+        profile.extend(deflater.finish().expect("deflate"));
+        let mut bytes = head.to_vec();
+        bytes.extend(chunk(b"iCCP", &profile));
+        bytes.extend_from_slice(rest);
+        bytes
+    }
+
+    /// The process's peak resident memory, in KiB (Linux).
+    fn peak_memory_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
+    /// A 1×1 PNG whose colour profile inflates to 256 MiB. The old budget (the pixel limit × 4,
+    /// 128 MiB by default) let the decoder inflate 128 MiB of it per thumbnail; the budget now
+    /// follows the declared size, so the profile is cut off after a few MiB (the PNG decoder
+    /// then drops it and renders the pixels). Peak memory is measured in a child process that
+    /// runs only this test, so other tests' allocations do not count.
+    #[test]
+    fn inflating_colour_profiles_are_bounded_by_the_declared_size() {
+        const CHILD: &str = "MYELIN_THUMBNAIL_BOMB_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let bomb = png_with_inflating_profile(256 << 20);
+            let before = peak_memory_kib();
+            let rendered = render(&bomb, 32, 32, ThumbnailMethod::Crop, 32_000_000);
+            println!(
+                "bomb_size={} rendered={} peak_growth_kib={}",
+                bomb.len(),
+                rendered.is_ok(),
+                peak_memory_kib().saturating_sub(before)
+            );
+            return;
+        }
+        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "media::thumbnails::tests::inflating_colour_profiles_are_bounded_by_the_declared_size",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .expect("child test runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let field = |name: &str| {
+            stdout
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+                .to_owned()
+        };
+        let bomb_size: usize = field("bomb_size=").parse().expect("size");
+        assert!(bomb_size < 2 << 20, "the bomb itself is small: {bomb_size}");
+        assert_eq!(field("rendered="), "true", "the pixels still render");
+        let growth: u64 = field("peak_growth_kib=").parse().expect("growth");
+        assert!(growth < 32 * 1024, "peak memory grew by {growth} KiB");
     }
 
     #[test]

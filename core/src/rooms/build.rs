@@ -81,6 +81,12 @@ impl Rooms {
         spec: EventSpec,
         extra: impl FnOnce(&PduEvent) -> WriteBatch,
     ) -> Result<PduEvent> {
+        super::content_shape::check_new_event(
+            lock.room_id(),
+            &spec.kind.to_string(),
+            spec.state_key.as_deref(),
+            &spec.content,
+        )?;
         let info = self.existing_room(lock.room_id())?;
         let rules = rules_of(&info)?;
         let (pdu, object) = self.build(Some(lock.room_id()), &info, &rules, sender, &spec)?;

@@ -9,6 +9,7 @@ mod aliases;
 mod auth;
 mod backfill;
 mod build;
+pub mod content_shape;
 mod create;
 mod device_lists;
 mod directory;

@@ -70,13 +70,7 @@ impl Users {
                     "device_keys must name the uploading user and device".into(),
                 ));
             }
-            if !keys.get("keys").is_some_and(JsonValue::is_object)
-                || !keys.get("algorithms").is_some_and(JsonValue::is_array)
-            {
-                return Err(Error::BadJson(
-                    "device_keys needs keys and algorithms".into(),
-                ));
-            }
+            check_device_keys_shape(&keys)?;
             batch.put_json(
                 USERDEVICE_KEYS,
                 compound_key(&[user_id.as_bytes(), device_id.as_bytes()]),
@@ -88,6 +82,9 @@ impl Users {
             return Err(Error::TooLarge(format!(
                 "A device holds at most {MAX_ONE_TIME_KEYS} one-time keys"
             )));
+        }
+        for key in one_time_keys.values().chain(fallback_keys.values()) {
+            check_one_time_key_shape(key)?;
         }
         for (key_id, key) in one_time_keys {
             algorithm_of(&key_id)?;
@@ -296,5 +293,60 @@ impl Users {
             }
         }
         Ok(())
+    }
+}
+/// The shape the spec gives `DeviceKeys` (Synapse checks the same with its pydantic model):
+/// `algorithms` a list of strings, `keys` strings by key id, `signatures` strings by key id by
+/// user. Keys of other shapes were stored and served to every other client.
+fn check_device_keys_shape(keys: &JsonValue) -> Result<()> {
+    let bad = |why: &str| Err(Error::BadJson(format!("device_keys: {why}")));
+    let strings_by_string = |value: &JsonValue| {
+        value
+            .as_object()
+            .is_some_and(|map| map.values().all(JsonValue::is_string))
+    };
+    if !keys
+        .get("algorithms")
+        .and_then(JsonValue::as_array)
+        .is_some_and(|algorithms| algorithms.iter().all(JsonValue::is_string))
+    {
+        return bad("'algorithms' must be a list of strings");
+    }
+    if !keys.get("keys").is_some_and(strings_by_string) {
+        return bad("'keys' must map key ids to strings");
+    }
+    if !keys.get("signatures").is_some_and(|signatures| {
+        signatures
+            .as_object()
+            .is_some_and(|by_user| by_user.values().all(strings_by_string))
+    }) {
+        return bad("'signatures' must map users to key ids to strings");
+    }
+    Ok(())
+}
+
+/// A one-time or fallback key: an unsigned key string, or `{key, signatures, fallback?}`.
+fn check_one_time_key_shape(key: &JsonValue) -> Result<()> {
+    if key.is_string() {
+        return Ok(());
+    }
+    let valid = key.as_object().is_some_and(|object| {
+        object.get("key").is_some_and(JsonValue::is_string)
+            && object.get("signatures").is_none_or(|signatures| {
+                signatures.as_object().is_some_and(|by_user| {
+                    by_user.values().all(|keys| {
+                        keys.as_object()
+                            .is_some_and(|keys| keys.values().all(JsonValue::is_string))
+                    })
+                })
+            })
+            && object.get("fallback").is_none_or(JsonValue::is_boolean)
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::BadJson(
+            "one-time and fallback keys must be a key string or {key, signatures}".into(),
+        ))
     }
 }

@@ -50,8 +50,14 @@ async fn read(
             Error::BadJson(format!("Could not read the request body: {error}"))
         })
     })?;
-    if !bytes.is_empty() && serde_json::from_slice::<serde_json::Value>(&bytes).is_err() {
-        return Err(FedError(Error::BadJson("Body is not valid JSON".into())));
+    // Duplicate keys are refused too: no canonical JSON has them, and with them the event a
+    // signature covers is not the one read.
+    if !bytes.is_empty()
+        && let Err(error) = myelin_core::strict_json::parse(&bytes)
+    {
+        return Err(FedError(Error::BadJson(format!(
+            "Body is not valid JSON: {error}"
+        ))));
     }
     Ok((parts, bytes.to_vec(), path_args))
 }
