@@ -201,6 +201,55 @@ async fn sigterm_finishes_and_exits_zero() {
     wait_for_line(&server.lines, "Myelin stopped");
 }
 
+/// SIGTERM while a client long-polls (or any request is stuck) ends the process after the
+/// shutdown grace period instead of waiting for the request: it used to wait forever for a
+/// request pinned in computation, and for every long-poll to time out.
+#[tokio::test]
+async fn sigterm_during_a_long_poll_exits_after_the_grace_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = spawn_server(&server_env(dir.path()));
+    let http = crate::common::http_client();
+    let alice = register(&http, &server.url, "alice").await;
+    let first: serde_json::Value = http
+        .get(format!("{}/_matrix/client/v3/sync?timeout=0", server.url))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .expect("sync")
+        .json()
+        .await
+        .expect("json");
+    let since = first["next_batch"].as_str().expect("next_batch").to_owned();
+    let long_poll = tokio::spawn({
+        let url = format!(
+            "{}/_matrix/client/v3/sync?since={since}&timeout=280000",
+            server.url
+        );
+        let token = alice.access_token.clone();
+        async move { http.get(url).bearer_auth(token).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || server.child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0));
+    // 10 s of grace for in-flight requests, then they are cut off; the long-poll asked for 280.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "exited after {:?}",
+        started.elapsed()
+    );
+    long_poll.abort();
+}
+
 #[test]
 fn bad_config_exits_with_code_2_and_one_line_naming_file_key_and_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
