@@ -74,6 +74,7 @@ impl RunningServer {
             client_listener,
             myelin_client_api::router(state.clone()),
             listener::Limits::from_config(&config.client),
+            services.metrics.clone(),
             stopped.clone(),
         ))];
         let mut background = Vec::new();
@@ -117,6 +118,7 @@ impl RunningServer {
                     listener,
                     router,
                     listener::Limits::from_config(&config.client),
+                    services.metrics.clone(),
                     stopped.clone(),
                 ))
             };

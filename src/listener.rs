@@ -23,7 +23,7 @@ use std::{
 use axum::{Router, extract::ConnectInfo};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use myelin_core::config::ClientConfig;
+use myelin_core::{config::ClientConfig, metrics::Metrics};
 use tokio::{
     io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -78,11 +78,19 @@ fn open_files_limit() -> Option<u64> {
 
 /// One open connection, as the accept loop and its own watchdog see it.
 struct Connection {
+    /// The registry's epoch, for `last_active_ms`.
+    epoch: Instant,
     in_flight: AtomicUsize,
     /// Milliseconds since the registry's epoch at the last request start or end.
     last_active_ms: AtomicU64,
     close_when_idle: AtomicBool,
     wake: Notify,
+}
+
+impl Connection {
+    fn epoch_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 struct Registry {
@@ -105,6 +113,7 @@ impl Registry {
     fn add(&self) -> (u64, Arc<Connection>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let connection = Arc::new(Connection {
+            epoch: self.epoch,
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(self.now_ms()),
             close_when_idle: AtomicBool::new(false),
@@ -161,6 +170,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    metrics: Arc<Metrics>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let registry = Arc::new(Registry {
@@ -185,10 +195,20 @@ pub async fn serve(
                 continue;
             }
         };
-        if registry.len() >= limits.max_connections && !registry.evict_idlest() {
-            tracing::debug!(%remote, "connection refused: every connection is busy");
-            drop(stream);
-            continue;
+        if registry.len() >= limits.max_connections {
+            if !registry.evict_idlest() {
+                tracing::debug!(%remote, "connection refused: every connection is busy");
+                metrics
+                    .listener
+                    .connections_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+                continue;
+            }
+            metrics
+                .listener
+                .connections_evicted
+                .fetch_add(1, Ordering::Relaxed);
         }
         if let Err(error) = stream.set_nodelay(true) {
             // Without TCP_NODELAY a response written in two pieces waits for the client's
@@ -198,9 +218,18 @@ pub async fn serve(
         let (id, connection) = registry.add();
         let registry = registry.clone();
         let router = router.clone();
+        let metrics = metrics.clone();
         tasks.spawn(async move {
-            serve_connection(stream, remote, router, limits, connection).await;
+            metrics
+                .listener
+                .connections_open
+                .fetch_add(1, Ordering::Relaxed);
+            serve_connection(stream, remote, router, limits, connection, &metrics).await;
             registry.remove(id);
+            metrics
+                .listener
+                .connections_open
+                .fetch_sub(1, Ordering::Relaxed);
         });
     }
     drop(listener);
@@ -224,12 +253,14 @@ async fn serve_connection(
     router: Router,
     limits: Limits,
     connection: Arc<Connection>,
+    metrics: &Arc<Metrics>,
 ) {
     let tracked = connection.clone();
+    let metrics = metrics.clone();
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let router = router.clone();
-        let guard = InFlight::start(tracked.clone());
+        let guard = InFlight::start(tracked.clone(), metrics.clone());
         request.extensions_mut().insert(ConnectInfo(remote));
         let request = request.map(|body| {
             axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, body))
@@ -288,19 +319,34 @@ async fn linger(mut stream: TcpStream) {
     .await;
 }
 
-/// Marks a request in flight on its connection until dropped (with its response body).
-struct InFlight(Arc<Connection>);
+/// Marks a request in flight on its connection until dropped (with its response body, or with
+/// the request's future when the client goes away first).
+struct InFlight(Arc<Connection>, Arc<Metrics>);
 
 impl InFlight {
-    fn start(connection: Arc<Connection>) -> Self {
+    fn start(connection: Arc<Connection>, metrics: Arc<Metrics>) -> Self {
         connection.in_flight.fetch_add(1, Ordering::AcqRel);
-        Self(connection)
+        connection
+            .last_active_ms
+            .store(connection.epoch_ms(), Ordering::Relaxed);
+        metrics
+            .listener
+            .requests_in_flight
+            .fetch_add(1, Ordering::Relaxed);
+        Self(connection, metrics)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0
+            .last_active_ms
+            .store(self.0.epoch_ms(), Ordering::Relaxed);
+        self.1
+            .listener
+            .requests_in_flight
+            .fetch_sub(1, Ordering::Relaxed);
         self.0.wake.notify_one();
     }
 }

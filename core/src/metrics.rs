@@ -36,6 +36,20 @@ pub struct Metrics {
     pub federation: FederationCounters,
     /// Push gateway deliveries.
     pub push: PushCounters,
+    /// The client listener's connections and requests.
+    pub listener: ListenerCounters,
+}
+
+/// What the client listener holds and has refused.
+#[derive(Default)]
+pub struct ListenerCounters {
+    pub connections_open: AtomicI64,
+    /// Idle connections closed to make room for new ones at the connection cap.
+    pub connections_evicted: AtomicU64,
+    /// Connections refused at the cap because none was idle.
+    pub connections_refused: AtomicU64,
+    /// Requests whose response has not been sent yet; a client that goes away ends its own.
+    pub requests_in_flight: AtomicI64,
 }
 
 /// Requests to push gateways, by result.
@@ -163,6 +177,39 @@ impl Metrics {
                 "myelin_federation_transactions_sent_total{{result=\"{result}\"}} {}",
                 counter.load(Ordering::Relaxed)
             );
+        }
+        let listener = &self.listener;
+        for (name, kind, help, value) in [
+            (
+                "myelin_client_connections_open",
+                "gauge",
+                "Open connections on the client listener.",
+                listener.connections_open.load(Ordering::Relaxed).max(0),
+            ),
+            (
+                "myelin_client_requests_in_flight",
+                "gauge",
+                "Client requests being served.",
+                listener.requests_in_flight.load(Ordering::Relaxed).max(0),
+            ),
+            (
+                "myelin_client_connections_evicted_total",
+                "counter",
+                "Idle connections closed to make room at the connection cap.",
+                i64::try_from(listener.connections_evicted.load(Ordering::Relaxed))
+                    .unwrap_or(i64::MAX),
+            ),
+            (
+                "myelin_client_connections_refused_total",
+                "counter",
+                "Connections refused at the cap because none was idle.",
+                i64::try_from(listener.connections_refused.load(Ordering::Relaxed))
+                    .unwrap_or(i64::MAX),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
         }
         out.push_str(
             "# HELP myelin_federation_queue_depth PDUs and EDUs waiting for other servers.\n",

@@ -247,6 +247,9 @@ async fn idle_and_half_sent_connections_are_closed_and_cannot_crowd_out_real_cli
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["next_batch"].is_string());
     assert!(started.elapsed() < Duration::from_secs(10));
+    // The cap held: the idlest connections were closed to make room.
+    assert!(metric(&server, "myelin_client_connections_evicted_total").await >= 800);
+    assert!(metric(&server, "myelin_client_connections_open").await <= 110);
 
     // A connection that never finishes its headers is closed after the header timeout.
     let mut partial_headers = TcpStream::connect(address).await.expect("connect");
@@ -466,4 +469,49 @@ async fn state_events_of_the_wrong_shape_are_refused_and_change_nothing() {
         )
         .await;
     assert!(join_rules["join_rule"].is_string(), "{join_rules}");
+}
+
+/// A metric of the `/_myelin/metrics` text.
+async fn metric(server: &TestServer, name: &str) -> i64 {
+    let (_, text) = server.get("/_myelin/metrics", None).await;
+    let text = text.as_str().expect("metrics are text").to_owned();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+#[tokio::test]
+async fn a_request_ends_when_its_client_goes_away() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let first = server.sync(&alice, None, 0).await;
+    let since = first["next_batch"].as_str().expect("next_batch");
+    // Only the metrics request itself is in flight.
+    assert_eq!(metric(&server, "myelin_client_requests_in_flight").await, 1);
+    let mut long_poll = TcpStream::connect(server.server().client_addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET /_matrix/client/v3/sync?since={since}&timeout=250000 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+        alice.access_token
+    );
+    long_poll
+        .write_all(request.as_bytes())
+        .await
+        .expect("write");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "myelin_client_requests_in_flight").await < 2 {
+        assert!(Instant::now() < deadline, "the long-poll never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(long_poll);
+    while metric(&server, "myelin_client_requests_in_flight").await > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the long-poll kept running after its client left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(metric(&server, "myelin_client_connections_open").await >= 1);
 }
