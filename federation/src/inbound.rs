@@ -337,7 +337,7 @@ impl Federation {
 }
 
 /// A PDU parsed and named, waiting for its signatures to be checked.
-struct Prepared {
+pub(crate) struct Prepared {
     event_id: OwnedEventId,
     object: CanonicalJsonObject,
     /// What is verified: the object, with `event_id` for room versions that sign it.
@@ -347,7 +347,7 @@ struct Prepared {
 }
 
 /// Size, shape, format and reference hash of a PDU.
-fn prepare(value: JsonValue, rules: &RoomVersionRules) -> Result<Prepared> {
+pub(crate) fn prepare(value: JsonValue, rules: &RoomVersionRules) -> Result<Prepared> {
     let size = serde_json::to_vec(&value)
         .map_err(|error| Error::BadJson(error.to_string()))?
         .len();
@@ -392,7 +392,7 @@ fn prepare(value: JsonValue, rules: &RoomVersionRules) -> Result<Prepared> {
 
 /// Checks the signatures (with the keys valid when the event was made) and the content hash;
 /// an event whose hash fails is kept redacted.
-fn finish(
+pub(crate) fn finish(
     pdu: Prepared,
     keys: &BTreeMap<OwnedServerName, myelin_core::keys::CachedServerKeys>,
     rules: &RoomVersionRules,

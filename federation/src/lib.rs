@@ -25,6 +25,25 @@ use tokio::sync::watch;
 
 pub use server::router;
 
+/// The inbound checks as pure functions, for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::BTreeMap;
+
+    use myelin_core::{Result, keys::CachedServerKeys, rooms::RemoteEvent};
+    use ruma::{OwnedServerName, room_version_rules::RoomVersionRules};
+
+    /// What `check_pdus` does to one inbound PDU (size, format, reference hash, signatures and
+    /// content hash), with the servers' keys given instead of fetched.
+    pub fn check_pdu(
+        value: serde_json::Value,
+        rules: &RoomVersionRules,
+        keys: &BTreeMap<OwnedServerName, CachedServerKeys>,
+    ) -> Result<RemoteEvent> {
+        crate::inbound::finish(crate::inbound::prepare(value, rules)?, keys, rules)
+    }
+}
+
 use crate::{client::FederationClient, keys::KeyService, sender::Sender};
 
 /// The federation service of one server.
