@@ -289,7 +289,10 @@ async fn serve_tls(
     // the peer's delayed ACK.
     let server = axum_server::from_tcp_rustls(listener, tls)
         .map_err(|error| StartError::Tls(error.to_string()))?
-        .map(|acceptor| acceptor.acceptor(axum_server::accept::NoDelayAcceptor::new()));
+        .map(|acceptor| acceptor.acceptor(axum_server::accept::NoDelayAcceptor::new()))
+        // A connection that sends no request at all is closed; rustls bounds the handshake
+        // (10 s) and hyper the headers of later requests (30 s).
+        .first_request_timeout(Duration::from_secs(30));
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
