@@ -515,3 +515,71 @@ async fn a_request_ends_when_its_client_goes_away() {
     }
     assert!(metric(&server, "myelin_client_connections_open").await >= 1);
 }
+
+/// Kept refused as before: a PDU naming thousands of `prev_events` or `auth_events` (which
+/// would make the receiver fetch or walk them all) is refused on its own, correctly signed.
+#[tokio::test]
+async fn pdus_with_thousands_of_prev_or_auth_events_are_refused() {
+    use crate::federation_helpers::{send_transaction, setup};
+    let (a, b, _, bob, room_id) = setup().await;
+    let rooms = &b.server().services().rooms;
+    let room = ruma::RoomId::parse(&room_id).expect("room id");
+    let sender = ruma::UserId::parse(&bob.user_id).expect("user id");
+    let spec = myelin_core::rooms::EventSpec::message(
+        "m.room.message",
+        json!({ "msgtype": "m.text", "body": "so many parents" }),
+    );
+    let mut pdus = Vec::new();
+    for field in ["prev_events", "auth_events"] {
+        let (version, mut template) = rooms
+            .event_template(&room, &sender, &spec)
+            .expect("template");
+        // Short ids, so the event stays under the 64 KiB PDU limit and only the count is wrong.
+        let many: Vec<ruma::CanonicalJsonValue> = (0..2000)
+            .map(|index| ruma::CanonicalJsonValue::String(format!("$e{index}")))
+            .collect();
+        template.insert(field.into(), ruma::CanonicalJsonValue::Array(many));
+        let event = rooms.sign_template(&version, template).expect("signed");
+        pdus.push(serde_json::to_value(&event.object).expect("json"));
+    }
+    let (status, body) = send_transaction(&b, &a, pdus, None).await;
+    // The transaction is answered (or refused whole); neither PDU is accepted.
+    if status == StatusCode::OK {
+        let results = body["pdus"].as_object().expect("pdus");
+        assert_eq!(results.len(), 2, "{body}");
+        assert!(
+            results.values().all(|result| result["error"].is_string()),
+            "{body}"
+        );
+    } else {
+        assert!(status.is_client_error(), "{status} {body}");
+        assert!(body["errcode"].is_string(), "{body}");
+    }
+    let (_, messages) = a
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            None,
+        )
+        .await;
+    assert!(!messages.to_string().contains("so many parents"));
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_refused_without_overflowing_the_stack() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let body = format!("{{\"a\": {}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let result = server
+        .raw(
+            reqwest::Method::PUT,
+            &format!(
+                "/_matrix/client/v3/user/{}/account_data/org.example.deep",
+                alice.user_id
+            ),
+            Some(&alice.access_token),
+            body,
+        )
+        .await;
+    assert_eq!(result.0, StatusCode::BAD_REQUEST, "{}", result.1);
+    assert!(result.1["errcode"].is_string());
+}
