@@ -57,7 +57,15 @@ pub fn load(
             continue;
         }
         let key_path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
-        insert(&mut table, &key_path, parse_env_value(&value)).map_err(|reason| ConfigError {
+        // The key's type decides: a string key takes the text as it is, so
+        // `MYELIN_ROOMS__DEFAULT_ROOM_VERSION=10` is the string "10", not the number 10.
+        let parsed = match (existing(&table, &key_path), parse_env_value(&value)) {
+            (Some(toml::Value::String(_)), parsed) if !parsed.is_str() => {
+                toml::Value::String(value.clone())
+            }
+            (_, parsed) => parsed,
+        };
+        insert(&mut table, &key_path, parsed).map_err(|reason| ConfigError {
             source: format!("environment variable {name}"),
             key: Some(key_path.join(".")),
             reason,
@@ -112,6 +120,16 @@ fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
             reason,
         }
     })
+}
+
+/// The value at `key_path` in `table`, if there is one.
+fn existing<'a>(table: &'a toml::Table, key_path: &[String]) -> Option<&'a toml::Value> {
+    let (last, parents) = key_path.split_last()?;
+    let mut current = table;
+    for key in parents {
+        current = current.get(key)?.as_table()?;
+    }
+    current.get(last)
 }
 
 /// `true`, `8`, `["127.0.0.0/8"]` are read as TOML; anything that is not TOML is a string, so
@@ -204,6 +222,24 @@ mod tests {
         assert!(config.registration.open);
         assert_eq!(config.client.bind.port(), 0);
         assert_eq!(config.rate_limits.login_per_ip.burst, 9);
+    }
+
+    #[test]
+    fn environment_values_take_the_type_of_their_key() {
+        let config = load(
+            None,
+            env(&[
+                ("MYELIN_ROOMS__DEFAULT_ROOM_VERSION", "10"),
+                ("MYELIN_SERVER__NAME", "true"),
+                ("MYELIN_CLIENT__MAX_REQUEST_BYTES", "2048"),
+                ("MYELIN_REGISTRATION__OPEN", "true"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.rooms.default_room_version, "10");
+        assert_eq!(config.server.name, "true");
+        assert_eq!(config.client.max_request_bytes, 2048);
+        assert!(config.registration.open);
     }
 
     #[test]

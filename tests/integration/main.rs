@@ -8,6 +8,7 @@ mod aliases;
 mod appservice_bridge;
 mod appservices;
 mod bad_input;
+mod client_conformance;
 mod common;
 mod cross_signing;
 mod device_lists;

@@ -1,15 +1,15 @@
 //! `POST /_matrix/client/v3/register`
 
-use std::time::Duration;
-
-use axum::extract::State;
+use axum::{Json, extract::State};
 use myelin_core::{
     Error,
     users::{STAGE_DUMMY, STAGE_REGISTRATION_TOKEN, SessionRequest, UiaFlow},
 };
 use ruma::api::client::account::register::{RegistrationKind, v3};
 
-use crate::{ApiError, AppState, Ruma, RumaResponse};
+use serde_json::{Value as JsonValue, json};
+
+use crate::{ApiError, AppState, Ruma};
 
 /// # `POST /_matrix/client/v3/register`
 ///
@@ -19,7 +19,7 @@ use crate::{ApiError, AppState, Ruma, RumaResponse};
 pub async fn register(
     State(state): State<AppState>,
     request: Ruma<v3::Request>,
-) -> Result<RumaResponse<v3::Response>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let users = &state.services.users;
     let appservice_flow = request
         .json
@@ -55,14 +55,18 @@ pub async fn register(
         ))
         .into());
     }
-    let Some(password) = request.body.password.as_deref() else {
-        return Err(Error::MissingParam("Missing params: password".into()).into());
-    };
-    users.check_password_policy(password)?;
-
+    if let Some(password) = request.body.password.as_deref() {
+        users.check_password_policy(password)?;
+    }
+    // The flows come first: Element Web's first probe is a body with nothing but
+    // `initial_device_display_name`, and it shows the form only on a 401 with the flows. The
+    // password is asked for once the stages are done, as Synapse does.
     let outcome = users
         .user_interactive_auth(flows, request.auth_json(), None)
         .await?;
+    let Some(password) = request.body.password.as_deref() else {
+        return Err(Error::MissingParam("Missing params: password".into()).into());
+    };
     let user_id = match requested_user {
         Some(user_id) => user_id,
         None => users.generate_user_id()?,
@@ -85,27 +89,34 @@ async fn registered(
     request: &Ruma<v3::Request>,
     user_id: ruma::OwnedUserId,
     refreshable: bool,
-) -> Result<RumaResponse<v3::Response>, ApiError> {
-    let mut response = v3::Response::new(user_id.clone());
+) -> Result<Json<JsonValue>, ApiError> {
     if request.body.inhibit_login {
-        return Ok(RumaResponse(response));
+        // Only the user id: no `access_token` or `device_id` keys at all, not nulls.
+        return Ok(Json(json!({ "user_id": user_id })));
     }
     let session = state
         .services
         .users
         .open_session(SessionRequest {
-            user_id,
+            user_id: user_id.clone(),
             device_id: request.body.device_id.clone(),
             initial_display_name: request.body.initial_device_display_name.clone(),
             refreshable,
             client_ip: request.client_ip.to_string(),
         })
         .await?;
-    response.access_token = Some(session.access_token);
-    response.device_id = Some(session.device_id);
-    response.refresh_token = session.refresh_token;
-    response.expires_in = session.expires_in_ms.map(Duration::from_millis);
-    Ok(RumaResponse(response))
+    let mut response = json!({
+        "user_id": user_id,
+        "access_token": session.access_token,
+        "device_id": session.device_id,
+    });
+    if let Some(refresh_token) = session.refresh_token {
+        response["refresh_token"] = refresh_token.into();
+    }
+    if let Some(expires_in_ms) = session.expires_in_ms {
+        response["expires_in_ms"] = expires_in_ms.into();
+    }
+    Ok(Json(response))
 }
 
 /// `m.login.application_service`: an appservice (by its `as_token`) registers a user in its
@@ -113,7 +124,7 @@ async fn registered(
 async fn register_for_appservice(
     state: &AppState,
     request: &Ruma<v3::Request>,
-) -> Result<RumaResponse<v3::Response>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let Some(identity) = request.identity.as_ref() else {
         return Err(Error::MissingToken.into());
     };
