@@ -115,3 +115,108 @@ async fn versions_advertise_cross_signing_for_element_web() {
         true
     );
 }
+
+/// A new display name or avatar reaches every room the user is in (as a new member event that
+/// others sync), the user directory follows, and any avatar string is accepted
+/// [Complement TestAvatarUrlUpdate].
+#[tokio::test]
+async fn profile_changes_reach_every_joined_room_and_the_directory() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let first = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let second = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    for room_id in [&first, &second] {
+        assert_eq!(server.join(&bob, room_id).await.0, StatusCode::OK);
+    }
+    let base = format!("/_matrix/client/v3/profile/{}", alice.user_id);
+    let token = Some(alice.access_token.as_str());
+    assert_eq!(
+        server
+            .put(
+                &format!("{base}/displayname"),
+                token,
+                json!({ "displayname": "Alice Renamed" })
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server
+            .put(
+                &format!("{base}/avatar_url"),
+                token,
+                json!({ "avatar_url": "https://example.org/not-mxc.png" })
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    for room_id in [&first, &second] {
+        let (status, member) = server
+            .get(
+                &format!(
+                    "/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{}",
+                    alice.user_id
+                ),
+                Some(&bob.access_token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(member["membership"], "join");
+        assert_eq!(member["displayname"], "Alice Renamed", "{member}");
+        assert_eq!(member["avatar_url"], "https://example.org/not-mxc.png");
+        let (_, joined) = server
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/joined_members"),
+                Some(&bob.access_token),
+            )
+            .await;
+        assert_eq!(
+            joined["joined"][&alice.user_id]["display_name"],
+            "Alice Renamed"
+        );
+        // Bob set neither: both keys are there, null.
+        let bob_entry = joined["joined"][&bob.user_id]
+            .as_object()
+            .expect("bob is joined");
+        assert!(
+            bob_entry
+                .get("avatar_url")
+                .is_some_and(|value| value.is_null())
+        );
+        assert!(bob_entry.contains_key("display_name"), "{joined}");
+    }
+    // Bob's sync shows the change as a member event in the timeline of both rooms.
+    let sync = server.sync(&bob, None, 0).await;
+    for room_id in [&first, &second] {
+        let timeline = sync["rooms"]["join"][room_id.as_str()]["timeline"]["events"]
+            .as_array()
+            .expect("timeline")
+            .clone();
+        assert!(
+            timeline.iter().any(|event| event["type"] == "m.room.member"
+                && event["state_key"] == alice.user_id.as_str()
+                && event["content"]["displayname"] == "Alice Renamed"),
+            "{timeline:?}"
+        );
+    }
+    let (_, found) = server
+        .post(
+            "/_matrix/client/v3/user_directory/search",
+            Some(&bob.access_token),
+            json!({ "search_term": "Renamed" }),
+        )
+        .await;
+    assert!(
+        found["results"].as_array().is_some_and(|results| results
+            .iter()
+            .any(|user| user["user_id"] == alice.user_id.as_str())),
+        "{found}"
+    );
+}

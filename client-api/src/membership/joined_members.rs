@@ -26,9 +26,13 @@ pub async fn joined_members(
             ("displayname", "display_name"),
             ("avatar_url", "avatar_url"),
         ] {
-            if let Some(value) = content.get(from).filter(|value| value.is_string()) {
-                member.insert(to.into(), value.clone());
-            }
+            // Both keys always, `null` when unset, as Synapse answers.
+            let value = content
+                .get(from)
+                .filter(|value| value.is_string())
+                .cloned()
+                .unwrap_or(JsonValue::Null);
+            member.insert(to.into(), value);
         }
         joined.insert(
             event.state_key.clone().unwrap_or_default(),

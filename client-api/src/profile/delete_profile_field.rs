@@ -24,5 +24,6 @@ pub async fn delete_profile_field(
         .users
         .set_profile_field(&identity.user_id, request.body.field.as_str(), None)
         .await?;
+    super::propagate_to_rooms(&state, &identity.user_id, request.body.field.as_str()).await;
     Ok(RumaResponse(v3::Response::new()))
 }

@@ -26,5 +26,6 @@ pub async fn set_profile_field(
         .users
         .set_profile_field(&identity.user_id, field.as_str(), Some(value))
         .await?;
+    super::propagate_to_rooms(&state, &identity.user_id, field.as_str()).await;
     Ok(RumaResponse(v3::Response::new()))
 }

@@ -73,6 +73,59 @@ impl Rooms {
         Ok(())
     }
 
+    /// Sends a new join event with the user's new profile into every room they are joined to, as
+    /// Synapse does when a display name or avatar changes (the spec says servers should), so
+    /// that others see the change and the user directory follows. A room where the event is
+    /// refused (power levels, a server that left) is skipped and logged; the others still get
+    /// theirs. Returns how many rooms were updated.
+    #[tracing::instrument(skip_all, fields(%user_id))]
+    pub async fn update_member_profile(
+        &self,
+        user_id: &UserId,
+        profile: &MemberProfile,
+    ) -> Result<usize> {
+        let mut updated = 0;
+        for room_id in self.joined_rooms(user_id)? {
+            let Some(current) = self.state_pdu(&room_id, "m.room.member", user_id.as_str())? else {
+                continue;
+            };
+            let mut content = current.content_json();
+            if content["membership"] != "join" {
+                continue;
+            }
+            for (field, value) in [
+                ("displayname", &profile.displayname),
+                ("avatar_url", &profile.avatar_url),
+            ] {
+                match value {
+                    Some(value) => content[field] = value.clone().into(),
+                    None => {
+                        if let Some(fields) = content.as_object_mut() {
+                            fields.remove(field);
+                        }
+                    }
+                }
+            }
+            // Not a new authorisation: the join it replaces was authorised.
+            if let Some(fields) = content.as_object_mut() {
+                fields.remove("join_authorised_via_users_server");
+            }
+            if content == current.content_json() {
+                continue;
+            }
+            match self
+                .set_membership(&room_id, user_id, user_id, content)
+                .await
+            {
+                Ok(_) => updated += 1,
+                Err(error) => {
+                    tracing::warn!(%room_id, %error, "profile change not sent into a room");
+                }
+            }
+        }
+        Ok(updated)
+    }
+
     /// Asks to be let into a room whose join rule is `knock` or `knock_restricted`.
     pub async fn knock(
         &self,
