@@ -220,3 +220,97 @@ async fn profile_changes_reach_every_joined_room_and_the_directory() {
         "{found}"
     );
 }
+
+/// Membership sent as room state is judged by the room's rules like any event: a banned user
+/// cannot join that way [Complement TestBannedUserCannotSendJoin], while allowed changes go
+/// through with their own content kept.
+#[tokio::test]
+async fn membership_sent_as_state_follows_the_rooms_rules() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let member_path =
+        |user: &str| format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{user}");
+
+    // Carol joins through the state endpoint, with a custom key kept in her member event.
+    let (status, answer) = server
+        .put(
+            &member_path(&carol.user_id),
+            Some(&carol.access_token),
+            json!({ "membership": "join", "org.example.flair": "hello" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, member) = server
+        .get(&member_path(&carol.user_id), Some(&alice.access_token))
+        .await;
+    assert_eq!(member["membership"], "join");
+    assert_eq!(member["org.example.flair"], "hello");
+
+    // Alice bans Bob through the state endpoint; Bob's join that way is refused.
+    let (status, answer) = server
+        .put(
+            &member_path(&bob.user_id),
+            Some(&alice.access_token),
+            json!({ "membership": "ban", "reason": "spam" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_error(
+        &server
+            .put(
+                &member_path(&bob.user_id),
+                Some(&bob.access_token),
+                json!({ "membership": "join" }),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "M_FORBIDDEN",
+    );
+    let (_, member) = server
+        .get(&member_path(&bob.user_id), Some(&alice.access_token))
+        .await;
+    assert_eq!(member["membership"], "ban");
+
+    // Carol (power 0) cannot ban Alice; she can leave.
+    assert_error(
+        &server
+            .put(
+                &member_path(&alice.user_id),
+                Some(&carol.access_token),
+                json!({ "membership": "ban" }),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "M_FORBIDDEN",
+    );
+    // Nobody joins on someone else's behalf.
+    let dave = server.register("dave").await;
+    assert_error(
+        &server
+            .put(
+                &member_path(&dave.user_id),
+                Some(&alice.access_token),
+                json!({ "membership": "join" }),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "M_FORBIDDEN",
+    );
+    let (status, _) = server
+        .put(
+            &member_path(&carol.user_id),
+            Some(&carol.access_token),
+            json!({ "membership": "leave" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, member) = server
+        .get(&member_path(&carol.user_id), Some(&alice.access_token))
+        .await;
+    assert_eq!(member["membership"], "leave");
+}

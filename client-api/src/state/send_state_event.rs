@@ -29,9 +29,22 @@ pub async fn send_state_event(
         check_canonical_alias(&state, &body.room_id, &content)?;
     }
     if kind == "m.room.member" {
-        return Err(
-            Error::Forbidden("Use the membership endpoints to change membership".into()).into(),
-        );
+        let target = ruma::UserId::parse(body.state_key.as_str()).map_err(|_| {
+            Error::InvalidParam("The state key of a member event is a user id".into())
+        })?;
+        let federation = state.services.federation.get().ok();
+        let event_id = state
+            .services
+            .rooms
+            .send_member_state(
+                federation.as_deref(),
+                &body.room_id,
+                &identity.user_id,
+                &target,
+                content,
+            )
+            .await?;
+        return Ok(RumaResponse(v3::Response::new(event_id)));
     }
     let event_id = state
         .services

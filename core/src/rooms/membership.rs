@@ -126,6 +126,62 @@ impl Rooms {
         Ok(updated)
     }
 
+    /// A member event a client sends as room state (`PUT /state/m.room.member/{userId}`), with
+    /// its own content kept: authorised by the room version's rules like any event, as Synapse
+    /// routes it through its membership handler [Complement TestBannedUserCannotSendJoin]. A
+    /// first join into a restricted room names its authoriser; an invite of a user of another
+    /// server goes through that server, as any invite.
+    pub async fn send_member_state(
+        &self,
+        federation: Option<&dyn crate::ports::Federation>,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        mut content: JsonValue,
+    ) -> Result<ruma::OwnedEventId> {
+        self.existing_room(room_id)?;
+        let membership = content["membership"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match membership.as_str() {
+            "join" | "knock" if sender != target => {
+                return Err(Error::Forbidden(format!(
+                    "Only {target} can {membership} for themselves"
+                )));
+            }
+            "join" if !self.is_joined(room_id, sender)? => {
+                if let Some(authoriser) = self.restricted_join_authoriser(room_id, sender)? {
+                    content["join_authorised_via_users_server"] = authoriser.as_str().into();
+                }
+            }
+            "invite" if target.server_name() != self.server_name() => {
+                let profile = MemberProfile {
+                    displayname: content["displayname"].as_str().map(str::to_owned),
+                    avatar_url: content["avatar_url"].as_str().map(str::to_owned),
+                };
+                self.invite(
+                    federation,
+                    room_id,
+                    sender,
+                    target,
+                    &profile,
+                    content["reason"].as_str(),
+                    content["is_direct"].as_bool().unwrap_or(false),
+                )
+                .await?;
+                return self
+                    .state_event_id(room_id, "m.room.member", target.as_str())?
+                    .ok_or_else(|| Error::Internal("the invite was not stored".into()));
+            }
+            _ => {}
+        }
+        let pdu = self
+            .set_membership(room_id, sender, target, content)
+            .await?;
+        Ok(pdu.event_id)
+    }
+
     /// Asks to be let into a room whose join rule is `knock` or `knock_restricted`.
     pub async fn knock(
         &self,
