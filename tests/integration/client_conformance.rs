@@ -314,3 +314,117 @@ async fn membership_sent_as_state_follows_the_rooms_rules() {
         .await;
     assert_eq!(member["membership"], "leave");
 }
+
+/// What a user may not see stays unrevealed: history of a room that does not exist is 403, like
+/// a room one is not in [Complement TestFetchMessagesFromNonExistentRoom]; an event one may not
+/// see is 404 [TestFetchEventNonWorldReadable].
+#[tokio::test]
+async fn unseen_rooms_are_403_and_unseen_events_404() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let own = server.server_name();
+    assert_error(
+        &server
+            .get(
+                &format!("/_matrix/client/v3/rooms/!nonexistent:{own}/messages?dir=b"),
+                Some(&alice.access_token),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "M_FORBIDDEN",
+    );
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "preset": "private_chat", "initial_state": [{
+                "type": "m.room.history_visibility", "state_key": "",
+                "content": { "history_visibility": "shared" }
+            }] }),
+        )
+        .await;
+    let event_id = server.send_text(&alice, &room_id, "private").await;
+    assert_error(
+        &server
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/event/{event_id}"),
+                Some(&bob.access_token),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "M_NOT_FOUND",
+    );
+    let (status, event) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/event/{event_id}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(event["content"]["body"], "private");
+}
+
+/// A taken alias is 409; deleting the canonical alias takes it out of
+/// `m.room.canonical_alias` [Complement TestRoomDeleteAlias].
+#[tokio::test]
+async fn aliases_conflict_with_409_and_deletion_updates_the_canonical_alias() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let other = server.create_room(&alice, json!({})).await;
+    let own = server.server_name();
+    let alias = format!("#main:{own}");
+    let alternative = format!("#alt:{own}");
+    let token = Some(alice.access_token.as_str());
+    for name in [&alias, &alternative] {
+        let (status, _) = server
+            .put(
+                &format!(
+                    "/_matrix/client/v3/directory/room/{}",
+                    name.replace('#', "%23")
+                ),
+                token,
+                json!({ "room_id": room_id }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, answer) = server
+        .put(
+            &format!(
+                "/_matrix/client/v3/directory/room/{}",
+                alias.replace('#', "%23")
+            ),
+            token,
+            json!({ "room_id": other }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(answer["errcode"].is_string());
+    let canonical = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.canonical_alias/");
+    let (status, _) = server
+        .put(
+            &canonical,
+            token,
+            json!({ "alias": alias, "alt_aliases": [alternative] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for name in [&alias, &alternative] {
+        let (status, _) = server
+            .request(
+                reqwest::Method::DELETE,
+                &format!(
+                    "/_matrix/client/v3/directory/room/{}",
+                    name.replace('#', "%23")
+                ),
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, content) = server.get(&canonical, token).await;
+    assert!(content.get("alias").is_none(), "{content}");
+    assert_eq!(content["alt_aliases"], json!([]), "{content}");
+}

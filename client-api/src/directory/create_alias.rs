@@ -33,8 +33,16 @@ pub async fn create_alias(
         rooms.existing_room(&body.room_id)?;
         return Err(Error::Forbidden("You must be in the room to give it an alias".into()).into());
     }
+    // A taken alias is 409 here, as the spec and Synapse have it (createRoom says 400
+    // M_ROOM_IN_USE for the same conflict).
     rooms
         .set_local_alias(&body.room_alias, &body.room_id, &identity.user_id)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            Error::RoomInUse(message) => {
+                ApiError::http(axum::http::StatusCode::CONFLICT, "M_UNKNOWN", message)
+            }
+            other => other.into(),
+        })?;
     Ok(RumaResponse(v3::Response::new()))
 }

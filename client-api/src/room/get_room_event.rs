@@ -14,8 +14,13 @@ pub async fn get_room_event(
 ) -> Result<Json<JsonValue>, ApiError> {
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
-    let readable_until = rooms.readable_until(&request.body.room_id, &identity.user_id)?;
     let not_found = || ApiError::Core(Error::NotFound("Event not found".into()));
+    // An event the user may not see is 404, whatever the reason, as Synapse answers
+    // [Complement TestFetchEventNonWorldReadable]: the event's existence is not revealed.
+    let readable_until = match rooms.readable_until(&request.body.room_id, &identity.user_id) {
+        Err(Error::Forbidden(_) | Error::NotFound(_)) => return Err(not_found()),
+        other => other?,
+    };
     let event = rooms.pdu(&request.body.event_id)?.ok_or_else(not_found)?;
     let position = rooms
         .event_position(&event.event_id)?

@@ -2,6 +2,7 @@
 
 use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
+use serde_json::Value as JsonValue;
 
 use super::Rooms;
 use crate::{
@@ -109,7 +110,57 @@ impl Rooms {
             ROOMALIAS_ALIAS,
             compound_key(&[record.room_id.as_bytes(), alias.as_bytes()]),
         );
-        self.store().commit(batch).await
+        self.store().commit(batch).await?;
+        self.drop_from_canonical_alias(&record.room_id, alias, user_id)
+            .await
+    }
+
+    /// A deleted alias leaves the room's `m.room.canonical_alias` too, as Synapse does
+    /// [Complement TestRoomDeleteAlias]; sent by the deleting user, and skipped when their
+    /// power does not allow it (the alias is gone either way).
+    async fn drop_from_canonical_alias(
+        &self,
+        room_id: &RoomId,
+        alias: &RoomAliasId,
+        user_id: &UserId,
+    ) -> Result<()> {
+        let Some(current) = self.state_pdu(room_id, "m.room.canonical_alias", "")? else {
+            return Ok(());
+        };
+        let mut content = current.content_json();
+        let mut changed = false;
+        if content["alias"].as_str() == Some(alias.as_str())
+            && let Some(fields) = content.as_object_mut()
+        {
+            fields.remove("alias");
+            changed = true;
+        }
+        // `get_mut`, not indexing: indexing a missing key would insert a `null`.
+        if let Some(alternatives) = content
+            .get_mut("alt_aliases")
+            .and_then(JsonValue::as_array_mut)
+        {
+            let before = alternatives.len();
+            alternatives.retain(|other| other.as_str() != Some(alias.as_str()));
+            changed |= alternatives.len() != before;
+        }
+        if !changed {
+            return Ok(());
+        }
+        match self
+            .send_state(
+                room_id,
+                user_id,
+                "m.room.canonical_alias",
+                "",
+                content,
+                None,
+            )
+            .await
+        {
+            Ok(_) | Err(Error::Forbidden(_)) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     pub fn local_aliases(&self, room_id: &RoomId) -> Result<Vec<OwnedRoomAliasId>> {

@@ -126,7 +126,11 @@ impl Rooms {
     /// The last stream position of the room `user_id` may read: everything while joined, up to
     /// their departure after leaving. `Forbidden` for users who never joined.
     pub fn readable_until(&self, room_id: &RoomId, user_id: &UserId) -> Result<u64> {
-        self.existing_room(room_id)?;
+        // An unknown room reads as one the user is not in (403), as Synapse answers
+        // [Complement TestFetchMessagesFromNonExistentRoom]: whether it exists stays private.
+        if self.room_info(room_id)?.is_none() {
+            return Err(Error::Forbidden("You are not a member of this room".into()));
+        }
         match self.membership_record(room_id, user_id)? {
             Some(record) if record.membership == Membership::Join => Ok(self.notifier().current()),
             Some(record)
