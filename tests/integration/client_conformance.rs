@@ -428,3 +428,52 @@ async fn aliases_conflict_with_409_and_deletion_updates_the_canonical_alias() {
     assert!(content.get("alias").is_none(), "{content}");
     assert_eq!(content["alt_aliases"], json!([]), "{content}");
 }
+
+/// One-time keys are claimed oldest upload first (spec 1.13) [Complement TestKeyClaimOrdering].
+#[tokio::test]
+async fn one_time_keys_are_claimed_in_upload_order() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    // Key ids chosen so that id order is the reverse of upload order.
+    for batch in [
+        ["signed_curve25519:zz", "signed_curve25519:zy"],
+        ["signed_curve25519:aa", "signed_curve25519:ab"],
+    ] {
+        let keys: serde_json::Map<String, serde_json::Value> = batch
+            .iter()
+            .map(|id| ((*id).to_owned(), crate::e2ee::one_time_key(1)))
+            .collect();
+        let (status, _) = server
+            .post(
+                "/_matrix/client/v3/keys/upload",
+                Some(&alice.access_token),
+                json!({ "one_time_keys": keys }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut claimed = Vec::new();
+    for _ in 0..4 {
+        let (status, answer) = server
+            .post(
+                "/_matrix/client/v3/keys/claim",
+                Some(&bob.access_token),
+                json!({ "one_time_keys": { alice.user_id.clone(): { alice.device_id.clone(): "signed_curve25519" } } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let keys = answer["one_time_keys"][&alice.user_id][&alice.device_id]
+            .as_object()
+            .expect("a key")
+            .clone();
+        claimed.extend(keys.keys().cloned());
+    }
+    let first_upload: Vec<&str> = claimed[..2].iter().map(String::as_str).collect();
+    assert!(
+        first_upload.contains(&"signed_curve25519:zz")
+            && first_upload.contains(&"signed_curve25519:zy"),
+        "the first upload's keys come first: {claimed:?}"
+    );
+}

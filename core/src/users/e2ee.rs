@@ -20,6 +20,10 @@ const USERDEVICE_KEYS: &str = "userdevice_devicekeys";
 const USERDEVICEKEY_ONETIMEKEY: &str = "userdevicekeyid_onetimekey";
 /// `(user, device, algorithm)` → the device's fallback key of that algorithm.
 const USERDEVICEALGORITHM_FALLBACK: &str = "userdevicealgorithm_fallbackkey";
+/// `(user, device, algorithm, upload sequence, key id)` → nothing: the order one-time keys are
+/// claimed in, oldest upload first (spec 1.13). Keys stored before this index existed have no
+/// entry and are claimed by key id once the indexed ones are gone.
+const USERDEVICEALGORITHMSEQ_ONETIMEKEY: &str = "userdevicealgorithmseq_onetimekey";
 
 /// Largest number of one-time keys one device may hold (Synapse does not cap; clients keep
 /// about 50; this refuses floods).
@@ -86,8 +90,11 @@ impl Users {
         for key in one_time_keys.values().chain(fallback_keys.values()) {
             check_one_time_key_shape(key)?;
         }
-        for (key_id, key) in one_time_keys {
-            algorithm_of(&key_id)?;
+        // Upload time, then position in the upload: later uploads sort after earlier ones
+        // (uploads are serialised by the write lock).
+        let upload_sequence = super::now_ms() << 16;
+        for (position, (key_id, key)) in one_time_keys.into_iter().enumerate() {
+            let algorithm = algorithm_of(&key_id)?.to_owned();
             let row = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), key_id.as_bytes()]);
             if let Some(old) = self
                 .store()
@@ -101,6 +108,19 @@ impl Users {
                 continue;
             }
             batch.put_json(USERDEVICEKEY_ONETIMEKEY, row, &key);
+            let sequence = upload_sequence | (position as u64 & 0xffff);
+            batch.put(
+                USERDEVICEALGORITHMSEQ_ONETIMEKEY,
+                compound_key(&[
+                    user_id.as_bytes(),
+                    device_id.as_bytes(),
+                    algorithm.as_bytes(),
+                    // Fixed-width decimal: sorts like the number, never holds the separator.
+                    format!("{sequence:020}").as_bytes(),
+                    key_id.as_bytes(),
+                ]),
+                Vec::new(),
+            );
         }
         for (key_id, key) in fallback_keys {
             let algorithm = algorithm_of(&key_id)?.to_owned();
@@ -214,6 +234,36 @@ impl Users {
         algorithm: &str,
     ) -> Result<Option<(String, JsonValue)>> {
         let _guard = self.inner.write_lock.lock().await;
+        // The oldest upload first (spec 1.13).
+        let ordered = compound_key(&[
+            user_id.as_bytes(),
+            device_id.as_bytes(),
+            algorithm.as_bytes(),
+            b"",
+        ]);
+        if let Some((index_row, _)) = self
+            .store()
+            .scan_prefix(USERDEVICEALGORITHMSEQ_ONETIMEKEY, &ordered, 1)?
+            .into_iter()
+            .next()
+        {
+            let key_id = split_key(&index_row)
+                .get(4)
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Storage("bad one-time key order row".into()))?;
+            let row = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), key_id.as_bytes()]);
+            let mut batch = WriteBatch::new();
+            batch.delete(USERDEVICEALGORITHMSEQ_ONETIMEKEY, index_row);
+            let key = self
+                .store()
+                .get_json::<JsonValue>(USERDEVICEKEY_ONETIMEKEY, &row)?;
+            batch.delete(USERDEVICEKEY_ONETIMEKEY, row);
+            self.store().commit(batch).await?;
+            if let Some(key) = key {
+                return Ok(Some((key_id, key)));
+            }
+        }
         let prefix = compound_key(&[
             user_id.as_bytes(),
             device_id.as_bytes(),
@@ -287,7 +337,11 @@ impl Users {
         );
         self.remove_device_signatures_into(batch, user_id, device_id)?;
         let prefix = compound_key(&[user_id.as_bytes(), device_id.as_bytes(), b""]);
-        for tree in [USERDEVICEKEY_ONETIMEKEY, USERDEVICEALGORITHM_FALLBACK] {
+        for tree in [
+            USERDEVICEKEY_ONETIMEKEY,
+            USERDEVICEALGORITHM_FALLBACK,
+            USERDEVICEALGORITHMSEQ_ONETIMEKEY,
+        ] {
             for (key, _) in self.store().scan_prefix(tree, &prefix, usize::MAX)? {
                 batch.delete(tree, key);
             }
