@@ -477,3 +477,48 @@ async fn one_time_keys_are_claimed_in_upload_order() {
         "the first upload's keys come first: {claimed:?}"
     );
 }
+
+/// The initial sync carries `m.push_rules` even before the user changed any rule
+/// [Complement TestPushSync], with the default `content` rules present.
+#[tokio::test]
+async fn initial_sync_carries_the_push_rules() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let sync = server.sync(&alice, None, 0).await;
+    let events = sync["account_data"]["events"].as_array().expect("events");
+    let rules = events
+        .iter()
+        .find(|event| event["type"] == "m.push_rules")
+        .unwrap_or_else(|| panic!("no m.push_rules in {events:?}"));
+    let global = &rules["content"]["global"];
+    assert!(
+        global["override"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|rule| rule["rule_id"] == ".m.rule.master"))
+    );
+    assert!(
+        global["underride"]
+            .as_array()
+            .is_some_and(|rules| !rules.is_empty())
+    );
+    assert!(global["content"].is_array(), "{global}");
+}
+
+#[tokio::test]
+async fn push_rule_sets_have_every_kind_and_the_global_scope_is_unwrapped() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let (_, all) = server
+        .get("/_matrix/client/v3/pushrules/", Some(&alice.access_token))
+        .await;
+    let (_, global) = server
+        .get(
+            "/_matrix/client/v3/pushrules/global/",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(all["global"], global);
+    for kind in ["override", "content", "room", "sender", "underride"] {
+        assert!(global[kind].is_array(), "{kind} missing from {global}");
+    }
+}

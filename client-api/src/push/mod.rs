@@ -39,10 +39,22 @@ pub(super) fn rule_json(
     json.map_err(|error| Error::Internal(error.to_string()).into())
 }
 
+/// A rule set as clients read it: every kind present, `[]` when it has no rules (ruma leaves
+/// empty kinds out; Synapse and clients expect all five).
+pub(crate) fn ruleset_json(rules: &Ruleset) -> Result<JsonValue, ApiError> {
+    let mut json =
+        serde_json::to_value(rules).map_err(|error| Error::Internal(error.to_string()))?;
+    if let Some(kinds) = json.as_object_mut() {
+        for kind in ["override", "content", "room", "sender", "underride"] {
+            kinds.entry(kind).or_insert_with(|| json!([]));
+        }
+    }
+    Ok(json)
+}
+
+/// `GET /pushrules/`: the rule set under its scope.
 pub(super) fn all(rules: &Ruleset) -> Result<Json<JsonValue>, ApiError> {
-    Ok(Json(
-        json!({ "global": serde_json::to_value(rules).map_err(|error| Error::Internal(error.to_string()))? }),
-    ))
+    Ok(Json(json!({ "global": ruleset_json(rules)? })))
 }
 
 /// Applies `change` to the caller's rules and stores them.

@@ -224,13 +224,20 @@ pub(super) fn render(
         .filter(|room| view.room_wanted(&room.room_id))
         .map(|room| (room.room_id.to_string(), render_left(state, view, room)))
         .collect();
-    let global = users
+    let mut global: Vec<(String, JsonValue)> = users
         .all_account_data(&identity.user_id, None)?
         .into_iter()
         .filter(|(kind, _)| {
             view.initial || data.account_data_changes.contains(&(None, kind.clone()))
         })
         .collect();
+    // A user who never changed a push rule still gets `m.push_rules` (the server defaults) in
+    // the initial sync, as Synapse sends it [Complement TestPushSync]: clients read their rules
+    // from there.
+    if view.initial && !global.iter().any(|(kind, _)| kind == "m.push_rules") {
+        let rules = crate::push::ruleset_json(&users.push_rules(&identity.user_id)?)?;
+        global.push(("m.push_rules".to_owned(), json!({ "global": rules })));
+    }
     Ok(json!({
         "rooms": { "join": join, "invite": invite, "leave": leave, "knock": knock },
         "account_data": { "events": view.account_data(global, false) },
