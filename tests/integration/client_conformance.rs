@@ -522,3 +522,72 @@ async fn push_rule_sets_have_every_kind_and_the_global_scope_is_unwrapped() {
         assert!(global[kind].is_array(), "{kind} missing from {global}");
     }
 }
+
+/// A timeline with a gap says so: `limited` and a `prev_batch` to page back from, for a room
+/// joined with history in an incremental sync and for `full_state` [Complement TestSync,
+/// TestSyncTimelineGap].
+#[tokio::test]
+async fn timelines_with_gaps_are_limited_with_a_prev_batch() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    for index in 0..15 {
+        server
+            .send_text(&alice, &room_id, &format!("before {index}"))
+            .await;
+    }
+    let first = server.sync(&bob, None, 0).await;
+    let since = first["next_batch"].as_str().expect("next_batch").to_owned();
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let filter = crate::filters::encode(&json!({ "room": { "timeline": { "limit": 5 } } }));
+    let (_, joined) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?since={since}&timeout=0&filter={filter}"),
+            Some(&bob.access_token),
+        )
+        .await;
+    let room = &joined["rooms"]["join"][&room_id];
+    assert_eq!(room["timeline"]["limited"], true, "{room}");
+    assert!(room["timeline"]["prev_batch"].is_string(), "{room}");
+    assert_eq!(
+        room["timeline"]["events"].as_array().map(Vec::len),
+        Some(5),
+        "{room}"
+    );
+    // The gap can be paged back from prev_batch.
+    let prev_batch = room["timeline"]["prev_batch"].as_str().expect("prev_batch");
+    let (_, page) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&from={prev_batch}&limit=5"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert!(
+        crate::common::message_bodies(&page["chunk"])
+            .iter()
+            .any(|body| body.starts_with("before ")),
+        "{page}"
+    );
+
+    // full_state with a short timeline is limited too.
+    let since = joined["next_batch"].as_str().expect("next_batch");
+    for index in 0..8 {
+        server
+            .send_text(&alice, &room_id, &format!("after {index}"))
+            .await;
+    }
+    let (_, full) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/sync?since={since}&timeout=0&full_state=true&filter={filter}"
+            ),
+            Some(&bob.access_token),
+        )
+        .await;
+    let room = &full["rooms"]["join"][&room_id];
+    assert_eq!(room["timeline"]["limited"], true, "{room}");
+    assert!(room["timeline"]["prev_batch"].is_string());
+}
