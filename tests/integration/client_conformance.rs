@@ -591,3 +591,36 @@ async fn timelines_with_gaps_are_limited_with_a_prev_batch() {
     assert_eq!(room["timeline"]["limited"], true, "{room}");
     assert!(room["timeline"]["prev_batch"].is_string());
 }
+
+/// Presence of someone sharing a room arrives in the other's incremental sync
+/// [Complement TestSync presence].
+#[tokio::test]
+async fn presence_of_room_mates_arrives_in_incremental_sync() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let first = server.sync(&bob, None, 0).await;
+    let since = first["next_batch"].as_str().expect("next_batch").to_owned();
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/presence/{}/status", alice.user_id),
+            Some(&alice.access_token),
+            json!({ "presence": "online", "status_msg": "here" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let later = server.sync(&bob, Some(&since), 5000).await;
+    let events = later["presence"]["events"].as_array().expect("presence");
+    assert!(
+        events
+            .iter()
+            .any(|event| event["sender"] == alice.user_id.as_str()
+                && event["content"]["presence"] == "online"
+                && event["content"]["status_msg"] == "here"),
+        "{later}"
+    );
+}
