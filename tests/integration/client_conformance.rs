@@ -624,3 +624,38 @@ async fn presence_of_room_mates_arrives_in_incremental_sync() {
         "{later}"
     );
 }
+
+/// A transaction id is scoped to the device and the request path [Complement TestTxnIdempotency].
+#[tokio::test]
+async fn transaction_ids_are_scoped_to_the_request_path() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let first_room = server.create_room(&alice, json!({})).await;
+    let second_room = server.create_room(&alice, json!({})).await;
+    let token = Some(alice.access_token.as_str());
+    let send = |room: &str, body: &str| {
+        (
+            format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/txn1"),
+            json!({ "msgtype": "m.text", "body": body }),
+        )
+    };
+    let (path, body) = send(&first_room, "first");
+    let (_, first) = server.put(&path, token, body).await;
+    let (path, body) = send(&second_room, "second");
+    let (_, second) = server.put(&path, token, body).await;
+    assert_ne!(
+        first["event_id"], second["event_id"],
+        "another room, another event"
+    );
+    // The same path again, even with other content, is the first request again.
+    let (path, body) = send(&first_room, "other content");
+    let (_, again) = server.put(&path, token, body).await;
+    assert_eq!(again["event_id"], first["event_id"]);
+    let (_, page) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{second_room}/messages?dir=b"),
+            token,
+        )
+        .await;
+    assert!(crate::common::message_bodies(&page["chunk"]).contains(&"second".to_owned()));
+}

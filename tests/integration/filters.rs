@@ -116,7 +116,8 @@ async fn sync_filters_select_rooms_types_and_lazy_load_members() {
         .iter()
         .filter_map(|event| event["type"].as_str())
         .collect();
-    assert_eq!(account_data, ["org.example.keep"]);
+    // The initial sync also carries m.push_rules, as Synapse's does.
+    assert_eq!(account_data, ["org.example.keep", "m.push_rules"]);
 
     // The same filter stored and used by id.
     let (_, stored) = server

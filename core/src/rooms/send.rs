@@ -18,20 +18,33 @@ pub struct Transaction<'a> {
     pub txn_id: &'a str,
 }
 
+/// The key a transaction is remembered under. A transaction id is scoped to the device and
+/// the request path, as the spec says and Synapse does [Complement TestTxnIdempotency]: the
+/// same id sent into another room, as another event type, or redacting another event is a new
+/// request.
+fn transaction_key(
+    sender: &UserId,
+    transaction: &Transaction<'_>,
+    room_id: &RoomId,
+    spec: &EventSpec,
+) -> Vec<u8> {
+    let kind = spec.kind.to_string();
+    let redacts = spec.redacts.as_ref().map_or("", |target| target.as_str());
+    compound_key(&[
+        sender.as_bytes(),
+        transaction.device_id.as_bytes(),
+        room_id.as_bytes(),
+        kind.as_bytes(),
+        redacts.as_bytes(),
+        transaction.txn_id.as_bytes(),
+    ])
+}
+
 impl Rooms {
-    fn transaction_event(
-        &self,
-        sender: &UserId,
-        transaction: &Transaction<'_>,
-    ) -> Result<Option<OwnedEventId>> {
-        let key = compound_key(&[
-            sender.as_bytes(),
-            transaction.device_id.as_bytes(),
-            transaction.txn_id.as_bytes(),
-        ]);
+    fn transaction_event(&self, key: &[u8]) -> Result<Option<OwnedEventId>> {
         Ok(self
             .store()
-            .get(USERDEVICETXN_EVENTID, &key)?
+            .get(USERDEVICETXN_EVENTID, key)?
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|id| EventId::parse(id).ok()))
     }
@@ -63,8 +76,11 @@ impl Rooms {
     ) -> Result<OwnedEventId> {
         self.existing_room(room_id)?;
         let lock = self.lock(room_id).await;
-        if let Some(transaction) = &transaction
-            && let Some(existing) = self.transaction_event(sender, transaction)?
+        let transaction_key = transaction
+            .as_ref()
+            .map(|transaction| transaction_key(sender, transaction, room_id, &spec));
+        if let Some(key) = &transaction_key
+            && let Some(existing) = self.transaction_event(key)?
         {
             return Ok(existing);
         }
@@ -75,12 +91,7 @@ impl Rooms {
         let pdu = self
             .append_with(&lock, sender, spec, |pdu| {
                 let mut extra = WriteBatch::new();
-                if let Some(transaction) = &transaction {
-                    let key = compound_key(&[
-                        sender.as_bytes(),
-                        transaction.device_id.as_bytes(),
-                        transaction.txn_id.as_bytes(),
-                    ]);
+                if let (Some(transaction), Some(key)) = (&transaction, transaction_key) {
                     extra.put(USERDEVICETXN_EVENTID, key, pdu.event_id.as_bytes().to_vec());
                     let record = (
                         sender.as_str(),
