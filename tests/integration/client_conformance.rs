@@ -659,3 +659,47 @@ async fn transaction_ids_are_scoped_to_the_request_path() {
         .await;
     assert!(crate::common::message_bodies(&page["chunk"]).contains(&"second".to_owned()));
 }
+
+/// A redacted reaction is no longer a relation: it leaves `/relations` [Complement TestRelations].
+#[tokio::test]
+async fn redacted_reactions_leave_the_relations() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let target = server.send_text(&alice, &room_id, "react to me").await;
+    let token = Some(alice.access_token.as_str());
+    let (_, reaction) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.reaction/r1"),
+            token,
+            json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": target, "key": "👍" } }),
+        )
+        .await;
+    let reaction_id = reaction["event_id"].as_str().expect("event id").to_owned();
+    let relations = format!("/_matrix/client/v1/rooms/{room_id}/relations/{target}");
+    let (_, before) = server.get(&relations, token).await;
+    assert_eq!(
+        before["chunk"].as_array().map(Vec::len),
+        Some(1),
+        "{before}"
+    );
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/redact/{reaction_id}/x1"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = server.get(&relations, token).await;
+    assert_eq!(after["chunk"], json!([]), "{after}");
+    // The same reaction may be sent again: the redacted one no longer counts as a duplicate.
+    let (status, again) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.reaction/r2"),
+            token,
+            json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": target, "key": "👍" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+}

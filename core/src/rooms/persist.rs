@@ -332,6 +332,9 @@ impl Rooms {
         if object.get("room_id").and_then(|value| value.as_str()) != Some(room_id.as_str()) {
             return Ok(());
         }
+        if let Ok(original) = PduEvent::from_canonical(target.to_owned(), &object) {
+            self.unindex_relation(batch, &original)?;
+        }
         let because = ruma::canonical_json::RedactedBecause::from_json(
             serde_json::from_value(serde_json::json!({
                 "event_id": redaction.event_id,

@@ -83,6 +83,23 @@ impl Rooms {
         Ok(())
     }
 
+    /// Drops the relation index entry of `pdu`, which is being redacted: a redacted event
+    /// relates to nothing any more, so it leaves `/relations`, the aggregations and the
+    /// duplicate-annotation check (the user may react with the same key again).
+    pub(crate) fn unindex_relation(&self, batch: &mut WriteBatch, pdu: &PduEvent) -> Result<()> {
+        let Some((_, parent)) = relation_of(pdu) else {
+            return Ok(());
+        };
+        let Some(position) = self.event_position(&pdu.event_id)? else {
+            return Ok(());
+        };
+        batch.delete(
+            PARENTPOSITION_RELATION,
+            compound_key(&[parent.as_bytes(), &position.to_be_bytes()]),
+        );
+        Ok(())
+    }
+
     fn relation_records(
         &self,
         parent: &EventId,
