@@ -703,3 +703,40 @@ async fn redacted_reactions_leave_the_relations() {
         .await;
     assert_eq!(status, StatusCode::OK, "{again}");
 }
+
+/// Every event carries the reader's membership at that event (spec 1.11)
+/// [Complement TestMembershipOnEvents].
+#[tokio::test]
+async fn events_carry_the_readers_membership_at_the_event() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "initial_state": [{
+                "type": "m.room.history_visibility", "state_key": "",
+                "content": { "history_visibility": "world_readable" }
+            }] }),
+        )
+        .await;
+    server.send_text(&alice, &room_id, "before bob").await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    server.send_text(&alice, &room_id, "with bob").await;
+    let (_, page) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&bob.access_token),
+        )
+        .await;
+    let membership_at = |body: &str| {
+        page["chunk"]
+            .as_array()
+            .expect("chunk")
+            .iter()
+            .find(|event| event["content"]["body"] == body)
+            .map(|event| event["unsigned"]["membership"].clone())
+    };
+    assert_eq!(membership_at("before bob"), Some(json!("leave")), "{page}");
+    assert_eq!(membership_at("with bob"), Some(json!("join")), "{page}");
+}

@@ -57,6 +57,17 @@ pub(crate) fn client_event(
         event["unsigned"]["prev_content"] = previous.content_json();
         event["unsigned"]["prev_sender"] = previous.sender.as_str().into();
     }
+    // The reader's membership at the event (spec 1.11), `leave` when they had none
+    // [Complement TestMembershipOnEvents].
+    let rooms = &state.services.rooms;
+    if let Ok(Some(position)) = rooms.event_position(&pdu.event_id) {
+        let membership = rooms
+            .membership_at(&pdu.room(), &identity.user_id, position)
+            .ok()
+            .flatten()
+            .map_or("leave", |membership| membership.as_str());
+        event["unsigned"]["membership"] = membership.into();
+    }
     let up_to = state.services.notifier.current();
     if let Ok(Some(relations)) =
         state
