@@ -740,3 +740,32 @@ async fn events_carry_the_readers_membership_at_the_event() {
     assert_eq!(membership_at("before bob"), Some(json!("leave")), "{page}");
     assert_eq!(membership_at("with bob"), Some(json!("join")), "{page}");
 }
+
+/// An invite to a room everyone else has left can still be rejected [Complement TestRoomsInvite].
+#[tokio::test]
+async fn an_invite_to_an_emptied_room_can_be_rejected() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let (status, _) = server.invite(&alice, &room_id, &bob).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, answer) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/leave"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let sync = server.sync(&bob, None, 0).await;
+    assert!(sync["rooms"]["invite"].get(&room_id).is_none(), "{sync}");
+}

@@ -14,13 +14,18 @@ pub async fn leave_room(
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
     let room_id = &request.body.room_id;
-    // An invite (or knock) in a room this server is not in is answered through a server that is.
-    if !rooms.is_resident(room_id)?
-        && matches!(
-            rooms.membership(room_id, &identity.user_id)?,
-            Some(Membership::Invite | Membership::Knock)
-        )
-    {
+    // An invite (or knock) in a room this server is not in is answered through a server that
+    // is. An invite by one of our own users comes from a room whose state this server holds,
+    // even when everyone has left since: that one is declined here [Complement TestRoomsInvite].
+    let invited_by_remote = rooms
+        .membership_event(room_id, &identity.user_id)?
+        .is_some_and(|event| event.sender.server_name() != rooms.server_name());
+    let answered_remotely = match rooms.membership(room_id, &identity.user_id)? {
+        Some(Membership::Knock) => true,
+        Some(Membership::Invite) => invited_by_remote,
+        _ => false,
+    };
+    if answered_remotely && !rooms.is_resident(room_id)? {
         state
             .services
             .federation
