@@ -91,6 +91,8 @@ async fn messages_of_ones_rooms_are_found_newest_first_and_paginated() {
     )
     .await;
     assert_eq!(bodies(&first), ["quick lunch", "Quick thinking"]);
+    // The count is of every match, not of this page [Complement TestSearch].
+    assert_eq!(first["count"], 3, "{first}");
     let next = first["next_batch"].as_str().expect("next_batch").to_owned();
     let second = search(
         &server,

@@ -106,7 +106,7 @@ pub async fn search_events(
         results.push(result);
     }
     let mut room_events = json!({
-        "count": page.results.len(),
+        "count": page.count,
         "results": results,
         "highlights": crate::search::highlights(&criteria.search_term),
     });

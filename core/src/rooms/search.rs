@@ -53,6 +53,9 @@ pub struct SearchPage {
     pub results: Vec<(u64, PduEvent)>,
     /// Where the next page starts, when there may be more.
     pub next: Option<u64>,
+    /// Matches in all, this page's and those after it, as far as the scan reached (the spec's
+    /// approximate `count`; Synapse counts every match, Complement TestSearch checks it).
+    pub count: usize,
 }
 
 /// One room's timeline, read backwards a batch at a time.
@@ -73,6 +76,7 @@ impl Rooms {
             return Ok(SearchPage {
                 results: Vec::new(),
                 next: None,
+                count: 0,
             });
         }
         let mut cursors = Vec::new();
@@ -96,6 +100,9 @@ impl Rooms {
             }
         }
         let mut results = Vec::new();
+        // Once the page is full, the scan goes on only to count the matches after it.
+        let mut page_end: Option<u64> = None;
+        let mut matches_after = 0;
         let mut scanned = 0;
         while let Some((_, index)) = heads.pop() {
             let cursor = &mut cursors[index];
@@ -108,28 +115,32 @@ impl Rooms {
                 && self.event_visible(&cursor.room_id, request.user_id, position, membership)?
                 && matches(&terms, request.keys, &event)
             {
-                results.push((position, event));
-                if results.len() == request.limit {
-                    let more = self.peek(cursor)?.is_some() || !heads.is_empty();
-                    return Ok(SearchPage {
-                        results,
-                        next: more.then_some(position),
-                    });
+                if page_end.is_some() {
+                    matches_after += 1;
+                } else {
+                    results.push((position, event));
+                    if results.len() == request.limit {
+                        page_end = Some(position);
+                    }
                 }
             }
             if let Some(next) = self.peek(cursor)? {
                 heads.push((next, index));
             }
             if scanned >= MAX_SCAN && !heads.is_empty() {
+                let count = results.len() + matches_after;
                 return Ok(SearchPage {
                     results,
-                    next: Some(position),
+                    next: Some(page_end.unwrap_or(position)),
+                    count,
                 });
             }
         }
+        let count = results.len() + matches_after;
         Ok(SearchPage {
             results,
-            next: None,
+            next: page_end.filter(|_| matches_after > 0),
+            count,
         })
     }
 
