@@ -769,3 +769,85 @@ async fn an_invite_to_an_emptied_room_can_be_rejected() {
     let sync = server.sync(&bob, None, 0).await;
     assert!(sync["rooms"]["invite"].get(&room_id).is_none(), "{sync}");
 }
+
+/// `/messages` with a `contains_url` filter finds the media events and says `end` while more
+/// may follow [Complement TestRoomImageRoundtrip].
+#[tokio::test]
+async fn messages_filtered_by_url_find_media_and_page_on() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let token = Some(alice.access_token.as_str());
+    for index in 0..3 {
+        let (status, _) = server
+            .put(
+                &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/img{index}"),
+                token,
+                json!({ "msgtype": "m.image", "body": format!("image {index}"), "url": format!("mxc://localhost/media{index}") }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        server
+            .send_text(&alice, &room_id, &format!("text {index}"))
+            .await;
+    }
+    let filter = crate::filters::encode(&json!({ "contains_url": true }));
+    let (_, first) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=2&filter={filter}"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        crate::common::message_bodies(&first["chunk"]),
+        ["image 2", "image 1"],
+        "{first}"
+    );
+    let end = first["end"].as_str().expect("end: more may follow");
+    let (_, second) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=2&from={end}&filter={filter}"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        crate::common::message_bodies(&second["chunk"]),
+        ["image 0"],
+        "{second}"
+    );
+}
+
+/// `/members?at=` is the membership as of that sync token [Complement TestGetRoomMembersAtPoint].
+#[tokio::test]
+async fn members_at_a_point_are_those_of_that_point() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let sync = server.sync(&alice, None, 0).await;
+    let at = sync["next_batch"].as_str().expect("next_batch").to_owned();
+    assert_eq!(server.join(&carol, &room_id).await.0, StatusCode::OK);
+    let (_, members) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/members?at={at}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let mut joined: Vec<&str> = members["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .filter(|event| event["content"]["membership"] == "join")
+        .filter_map(|event| event["state_key"].as_str())
+        .collect();
+    joined.sort_unstable();
+    assert_eq!(
+        joined,
+        [alice.user_id.as_str(), bob.user_id.as_str()],
+        "{members}"
+    );
+}
