@@ -851,3 +851,42 @@ async fn members_at_a_point_are_those_of_that_point() {
         "{members}"
     );
 }
+
+/// A state change the timeline filter leaves out still reaches the client, in `state`.
+#[tokio::test]
+async fn state_changes_dropped_from_the_timeline_by_a_filter_arrive_as_state() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({ "name": "Old" })).await;
+    let filter =
+        crate::filters::encode(&json!({ "room": { "timeline": { "types": ["m.room.message"] } } }));
+    let (_, first) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?timeout=0&filter={filter}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let since = first["next_batch"].as_str().expect("next_batch");
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.name/"),
+            Some(&alice.access_token),
+            json!({ "name": "New" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.send_text(&alice, &room_id, "after the rename").await;
+    let (_, later) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?timeout=0&since={since}&filter={filter}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let room = &later["rooms"]["join"][&room_id];
+    let in_state = room["state"]["events"].as_array().is_some_and(|events| {
+        events
+            .iter()
+            .any(|event| event["type"] == "m.room.name" && event["content"]["name"] == "New")
+    });
+    assert!(in_state, "the rename is lost: {room}");
+}

@@ -343,21 +343,36 @@ impl Rooms {
             .map_or(now, |(position, _)| position.saturating_sub(1));
         // State is the state at the start of the timeline: current state, less what the
         // timeline itself sets. Sent whole for fresh rooms and after a gap.
-        let state = if fresh || page.more {
-            let in_timeline: BTreeSet<_> = timeline
-                .iter()
-                .filter_map(|(_, event)| event.state_key_pair())
-                .collect();
-            self.current_state(room_id)?
-                .into_iter()
-                .filter(|event| {
-                    event
-                        .state_key_pair()
-                        .is_none_or(|pair| !in_timeline.contains(&pair))
-                })
-                .collect()
+        let in_timeline: BTreeSet<_> = timeline
+            .iter()
+            .filter_map(|(_, event)| event.state_key_pair())
+            .collect();
+        let not_in_timeline = |event: &PduEvent| {
+            event
+                .state_key_pair()
+                .is_none_or(|pair| !in_timeline.contains(&pair))
+        };
+        let dropped = if fresh || page.more {
+            None
         } else {
-            Vec::new()
+            self.state_left_out(room_id, since, now, &timeline)?
+        };
+        let state = match dropped {
+            // Without a gap, only state changes the timeline filter left out: a rename the
+            // client's filter hides from the timeline must still reach it.
+            Some(pairs) => pairs
+                .into_iter()
+                .filter_map(|(kind, key)| self.state_pdu(room_id, &kind, &key).transpose())
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .filter(not_in_timeline)
+                .collect(),
+            // Fresh, after a gap, or too many events to look through: the whole state.
+            None => self
+                .current_state(room_id)?
+                .into_iter()
+                .filter(not_in_timeline)
+                .collect(),
         };
         // The summary only changes with membership; clients keep the last one they got, so it is
         // computed (a walk over every member) only when it may have changed.
@@ -377,6 +392,31 @@ impl Rooms {
             state,
             summary,
         })
+    }
+
+    /// The state keys of state events in `(since, now]` that are not in `shown` (the filtered
+    /// timeline); `None` when there are too many events to look through.
+    fn state_left_out(
+        &self,
+        room_id: &RoomId,
+        since: StreamPosition,
+        now: StreamPosition,
+        shown: &[(u64, PduEvent)],
+    ) -> Result<Option<BTreeSet<(String, String)>>> {
+        const MAX_LOOKED_THROUGH: usize = 1000;
+        let page = self.timeline(room_id, since, now, Direction::Forward, MAX_LOOKED_THROUGH)?;
+        if page.more {
+            return Ok(None);
+        }
+        let shown: BTreeSet<&ruma::EventId> =
+            shown.iter().map(|(_, event)| &*event.event_id).collect();
+        Ok(Some(
+            page.events
+                .iter()
+                .filter(|(_, event)| !shown.contains(&*event.event_id))
+                .filter_map(|(_, event)| event.state_key_pair())
+                .collect(),
+        ))
     }
 
     /// Joined and invited counts, and up to five other members to name an unnamed room by.
