@@ -890,3 +890,74 @@ async fn state_changes_dropped_from_the_timeline_by_a_filter_arrive_as_state() {
     });
     assert!(in_state, "the rename is lost: {room}");
 }
+
+/// Room version 12 (MSC4289/4291): upgrading needs power 150 by default (creators only),
+/// additional creators must be user ids, are invited, and stay creators after an upgrade.
+#[tokio::test]
+async fn room_version_12_creators_and_upgrades() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let token = Some(alice.access_token.as_str());
+    assert_error(
+        &server
+            .post(
+                "/_matrix/client/v3/createRoom",
+                token,
+                json!({ "room_version": "12", "creation_content": { "additional_creators": ["not a user"] } }),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "M_INVALID_PARAM",
+    );
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "room_version": "12", "creation_content": { "additional_creators": [bob.user_id] } }),
+        )
+        .await;
+    let (_, levels) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/"),
+            token,
+        )
+        .await;
+    assert_eq!(levels["events"]["m.room.tombstone"], 150, "{levels}");
+    // Bob was invited, and joins as a creator.
+    let sync = server.sync(&bob, None, 0).await;
+    assert!(sync["rooms"]["invite"].get(&room_id).is_some(), "{sync}");
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let (status, upgraded) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/upgrade"),
+            token,
+            json!({ "new_version": "12" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    let new_room = upgraded["replacement_room"].as_str().expect("replacement");
+    let (_, create) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{new_room}/state/m.room.create/"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        create["additional_creators"],
+        json!([bob.user_id]),
+        "{create}"
+    );
+    let (_, new_levels) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{new_room}/state/m.room.power_levels/"),
+            token,
+        )
+        .await;
+    assert!(
+        new_levels["users"].get(&bob.user_id).is_none(),
+        "creators are never listed in v12 power levels: {new_levels}"
+    );
+    // Bob is invited to the successor and joins it as a creator.
+    let sync = server.sync(&bob, None, 0).await;
+    assert!(sync["rooms"]["invite"].get(new_room).is_some(), "{sync}");
+}

@@ -75,18 +75,51 @@ impl Rooms {
             Vec::new()
         };
 
+        // Additional creators a client names (room version 12) must be user ids; they are
+        // invited like the `invite` list, as Synapse does.
+        let mut invite = request.invite.clone();
+        let mut additional_creators: Vec<OwnedUserId> = trusted_invitees.clone();
+        if rules.authorization.additional_room_creators
+            && let Some(requested) = request.creation_content.get("additional_creators")
+        {
+            let requested = requested
+                .as_array()
+                .ok_or_else(|| {
+                    Error::InvalidParam("additional_creators must be a list of user ids".into())
+                })?
+                .iter()
+                .map(|user| {
+                    user.as_str()
+                        .and_then(|user| UserId::parse(user).ok())
+                        .ok_or_else(|| {
+                            Error::InvalidParam(format!(
+                                "additional_creators: {user} is not a user id"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for user in requested {
+                if user != request.creator && !additional_creators.contains(&user) {
+                    additional_creators.push(user.clone());
+                }
+                if user != request.creator && !invite.contains(&user) {
+                    invite.push(user);
+                }
+            }
+        }
+
         // The create event.
         let mut create_content = request.creation_content.clone();
         create_content.insert("room_version".into(), version.as_str().into());
         if !rules.authorization.use_room_create_sender {
             create_content.insert("creator".into(), request.creator.as_str().into());
         }
-        if rules.authorization.additional_room_creators && !trusted_invitees.is_empty() {
+        if rules.authorization.additional_room_creators && !additional_creators.is_empty() {
             // Synapse makes the invitees of a trusted private chat creators too in v12 rooms,
             // which is how they get the power they had through power levels before.
             create_content.insert(
                 "additional_creators".into(),
-                trusted_invitees
+                additional_creators
                     .iter()
                     .map(|user| user.as_str())
                     .collect::<Vec<_>>()
@@ -207,8 +240,7 @@ impl Rooms {
             )
             .await?;
         }
-        let (local_invitees, remote_invitees): (Vec<_>, Vec<_>) = request
-            .invite
+        let (local_invitees, remote_invitees): (Vec<_>, Vec<_>) = invite
             .iter()
             .partition(|invitee| invitee.server_name() == self.server_name());
         for invitee in local_invitees {
@@ -270,7 +302,8 @@ fn default_power_levels(
             "m.room.history_visibility": 100,
             "m.room.canonical_alias": 50,
             "m.room.avatar": 50,
-            "m.room.tombstone": 100,
+            // Room version 12 (MSC4289): only creators may upgrade, as Synapse sets it.
+            "m.room.tombstone": if creators_are_implicit { 150 } else { 100 },
             "m.room.server_acl": 100,
             "m.room.encryption": 100
         },

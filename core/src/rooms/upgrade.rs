@@ -79,6 +79,27 @@ impl Rooms {
             latest_depth: 0,
             state_snapshot: None,
         })?;
+        // Additional creators stay creators of the successor (and are invited to it), as in
+        // Synapse, when its version has them.
+        let additional_creators: Vec<String> = if new_rules.authorization.additional_room_creators {
+            create
+                .get("additional_creators")
+                .and_then(JsonValue::as_array)
+                .map(|users| {
+                    users
+                        .iter()
+                        .filter_map(JsonValue::as_str)
+                        .filter(|user| *user != user_id.as_str())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if !additional_creators.is_empty() {
+            creation_content.insert("additional_creators".into(), json!(additional_creators));
+        }
         let power_levels = self
             .state_pdu(room_id, "m.room.power_levels", "")?
             .map(|levels| levels.content_json())
@@ -88,6 +109,9 @@ impl Rooms {
                     if new_rules.authorization.explicitly_privilege_room_creators {
                         // Creators of such rooms outrank everyone and may not be listed.
                         users.remove(user_id.as_str());
+                        for creator in &additional_creators {
+                            users.remove(creator);
+                        }
                     } else {
                         // The upgrader keeps at least the power the upgrade needed.
                         let level = users.get(user_id.as_str()).and_then(JsonValue::as_i64);
