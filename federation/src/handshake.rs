@@ -31,6 +31,18 @@ pub(crate) fn member_content(
     template: &CanonicalJsonObject,
 ) -> CanonicalJsonValue {
     let mut content = CanonicalJsonObject::new();
+    for (key, value) in &profile.extra {
+        if myelin_core::rooms::SERVER_MEMBER_KEYS.contains(&key.as_str())
+            || key == "displayname"
+            || key == "avatar_url"
+            || key == "reason"
+        {
+            continue;
+        }
+        if let Ok(value) = CanonicalJsonValue::try_from(value.clone()) {
+            content.insert(key.clone(), value);
+        }
+    }
     content.insert("membership".into(), membership.as_str().into());
     if let Some(name) = &profile.displayname {
         content.insert("displayname".into(), name.clone().into());

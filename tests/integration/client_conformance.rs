@@ -961,3 +961,34 @@ async fn room_version_12_creators_and_upgrades() {
     let sync = server.sync(&bob, None, 0).await;
     assert!(sync["rooms"]["invite"].get(new_room).is_some(), "{sync}");
 }
+
+/// Extra keys of a join body are kept in the member event [Complement TestRoomMembers].
+#[tokio::test]
+async fn join_bodies_keep_custom_keys_in_the_member_event() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}"),
+            Some(&bob.access_token),
+            json!({ "foo": "bar", "membership": "leave", "reason": "hello" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, member) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{}",
+                bob.user_id
+            ),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(member["foo"], "bar", "{member}");
+    assert_eq!(member["membership"], "join", "the server's keys win");
+    assert_eq!(member["reason"], "hello");
+}

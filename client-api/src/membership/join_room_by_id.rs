@@ -22,6 +22,7 @@ pub async fn join_room_by_id(
         &request.body.room_id,
         Vec::new(),
         request.body.reason.as_deref(),
+        request.json.as_ref(),
     )
     .await?;
     Ok(RumaResponse(v3::Response::new(room_id)))

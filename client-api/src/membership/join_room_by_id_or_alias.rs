@@ -29,6 +29,7 @@ pub async fn join_room_by_id_or_alias(
         &room_id,
         via,
         request.body.reason.as_deref(),
+        request.json.as_ref(),
     )
     .await?;
     Ok(RumaResponse(v3::Response::new(room_id)))

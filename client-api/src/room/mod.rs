@@ -101,6 +101,7 @@ pub(crate) fn member_profile(state: &AppState, user_id: &UserId) -> MemberProfil
     MemberProfile {
         displayname: field("displayname"),
         avatar_url: field("avatar_url"),
+        extra: serde_json::Map::new(),
     }
 }
 
@@ -136,9 +137,13 @@ pub(crate) async fn join_anywhere(
     room_id: &ruma::RoomId,
     via: Vec<ruma::OwnedServerName>,
     reason: Option<&str>,
+    body: Option<&JsonValue>,
 ) -> Result<ruma::OwnedRoomId, ApiError> {
     let rooms = &state.services.rooms;
-    let profile = member_profile(state, user_id);
+    let mut profile = member_profile(state, user_id);
+    if let Some(extra) = body.and_then(JsonValue::as_object) {
+        profile.extra = extra.clone();
+    }
     if !rooms.is_resident(room_id)?
         && let Ok(federation) = state.services.federation.get()
     {

@@ -2,7 +2,7 @@
 //! forget. The room version's authorization rules decide what is allowed.
 
 use ruma::{RoomId, UserId, events::TimelineEventType};
-use serde_json::{Value as JsonValue, json};
+use serde_json::Value as JsonValue;
 
 use super::{EventSpec, Membership, PduEvent, Rooms, state::USERROOM_MEMBERSHIP};
 use crate::{
@@ -15,14 +15,34 @@ use crate::{
 pub struct MemberProfile {
     pub displayname: Option<String>,
     pub avatar_url: Option<String>,
+    /// Other keys the client put in its join body, kept in the member event as Synapse keeps
+    /// them [Complement TestRoomMembers custom content]; the server's own keys win.
+    pub extra: serde_json::Map<String, JsonValue>,
 }
+
+/// Keys of a join body that are the server's to set, never copied from the client.
+pub const SERVER_MEMBER_KEYS: &[&str] = &[
+    "membership",
+    "join_authorised_via_users_server",
+    "third_party_signed",
+    "third_party_invite",
+    "via",
+];
 
 fn member_content(
     membership: Membership,
     profile: &MemberProfile,
     reason: Option<&str>,
 ) -> JsonValue {
-    let mut content = json!({ "membership": membership.as_str() });
+    let mut content = JsonValue::Object(
+        profile
+            .extra
+            .iter()
+            .filter(|(key, _)| !SERVER_MEMBER_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    );
+    content["membership"] = membership.as_str().into();
     if let Some(name) = &profile.displayname {
         content["displayname"] = name.clone().into();
     }
@@ -159,6 +179,7 @@ impl Rooms {
                 let profile = MemberProfile {
                     displayname: content["displayname"].as_str().map(str::to_owned),
                     avatar_url: content["avatar_url"].as_str().map(str::to_owned),
+                    extra: serde_json::Map::new(),
                 };
                 self.invite(
                     federation,

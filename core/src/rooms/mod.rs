@@ -53,7 +53,7 @@ pub use self::{
     hierarchy::{SpaceChild, Viewer},
     history::HistoryVisibility,
     ingest::{IngestOutcome, RemoteEvent},
-    membership::MemberProfile,
+    membership::{MemberProfile, SERVER_MEMBER_KEYS},
     notifications::{ListedNotification, Notification},
     pdu::PduEvent,
     push::UnreadCounts,
