@@ -992,3 +992,71 @@ async fn join_bodies_keep_custom_keys_in_the_member_event() {
     assert_eq!(member["membership"], "join", "the server's keys win");
     assert_eq!(member["reason"], "hello");
 }
+
+/// A user who left reads the room's state as of leaving [Complement TestLeftRoomFixture];
+/// after forgetting, the history is closed to them.
+#[tokio::test]
+async fn left_users_read_the_state_as_of_leaving_and_forgetting_closes_history() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat", "name": "Before" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let leave = format!("/_matrix/client/v3/rooms/{room_id}/leave");
+    assert_eq!(
+        server
+            .post(&leave, Some(&bob.access_token), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.name/"),
+            Some(&alice.access_token),
+            json!({ "name": "After" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, name) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.name/"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{name}");
+    assert_eq!(name["name"], "Before");
+    let (status, state) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert!(
+        state.as_array().is_some_and(|events| events
+            .iter()
+            .any(|event| event["type"] == "m.room.name" && event["content"]["name"] == "Before")),
+        "{state}"
+    );
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/forget"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_error(
+        &server
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b"),
+                Some(&bob.access_token),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "M_FORBIDDEN",
+    );
+}

@@ -15,15 +15,15 @@ pub async fn get_state_event_for_key(
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
     let body = &request.body;
-    if !rooms.is_joined(&body.room_id, &identity.user_id)? {
-        rooms.readable_until(&body.room_id, &identity.user_id)?;
-        return Err(
-            Error::Forbidden("The state of a room you left is not available".into()).into(),
-        );
+    let kind = body.event_type.to_string();
+    let event = if rooms.is_joined(&body.room_id, &identity.user_id)? {
+        rooms.state_pdu(&body.room_id, &kind, &body.state_key)?
+    } else {
+        super::readable_state(&state, &body.room_id, &identity.user_id)?
+            .into_iter()
+            .find(|event| event.state_key_pair() == Some((kind.clone(), body.state_key.clone())))
     }
-    let event = rooms
-        .state_pdu(&body.room_id, &body.event_type.to_string(), &body.state_key)?
-        .ok_or_else(|| Error::NotFound("Event not found".into()))?;
+    .ok_or_else(|| Error::NotFound("Event not found".into()))?;
     let wants_event = matches!(body.format, v3::StateEventFormat::Event);
     Ok(Json(if wants_event {
         client_event(&state, &event, identity, true)

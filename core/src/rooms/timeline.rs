@@ -133,8 +133,10 @@ impl Rooms {
         }
         match self.membership_record(room_id, user_id)? {
             Some(record) if record.membership == Membership::Join => Ok(self.notifier().current()),
+            // A forgotten room's history is closed to the user [Complement TestRoomForget].
             Some(record)
                 if matches!(record.membership, Membership::Leave | Membership::Ban)
+                    && !record.forgotten
                     && self.was_joined_before(room_id, user_id)? =>
             {
                 Ok(record.position)
