@@ -205,6 +205,13 @@ async fn url_previews_are_off_by_default_refuse_loopback_and_read_open_graph() {
     assert_eq!(preview["og:title"], "The \"real\" title");
     assert_eq!(preview["og:description"], "What the page is about");
     assert_eq!(preview["og:image:type"], "image/png");
+    assert_eq!(preview["og:image:width"], 48);
+    assert_eq!(preview["og:image:height"], 48);
+    assert!(
+        preview["matrix:image:size"]
+            .as_u64()
+            .is_some_and(|size| size > 0)
+    );
     let image = preview["og:image"].as_str().expect("an image");
     let response = download(
         &allowed,

@@ -228,6 +228,11 @@ impl Media {
         content_type: Option<String>,
     ) -> Result<()> {
         let size = bytes.len();
+        // The image's size from its header alone, as Synapse sends it [Complement TestUrlPreview].
+        let dimensions = image::ImageReader::new(std::io::Cursor::new(&bytes))
+            .with_guessed_format()
+            .ok()
+            .and_then(|reader| reader.into_dimensions().ok());
         let media_id = crate::users::random_string(24);
         let own = self.inner.server_name.clone();
         self.store_fetched(
@@ -243,6 +248,10 @@ impl Media {
         .await?;
         preview.insert("og:image".into(), format!("mxc://{own}/{media_id}").into());
         preview.insert("matrix:image:size".into(), size.into());
+        if let Some((width, height)) = dimensions {
+            preview.insert("og:image:width".into(), width.into());
+            preview.insert("og:image:height".into(), height.into());
+        }
         if let Some(kind) = content_type {
             preview.insert("og:image:type".into(), kind.into());
         }
