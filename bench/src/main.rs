@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod flood;
 mod more_scenarios;
 mod progress;
 mod report;
@@ -97,6 +98,29 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         messages: usize,
     },
+    /// Other users' /sync latency, idle and while one address floods login and registration.
+    Flood {
+        /// Users in the room, each long-polling /sync.
+        #[arg(long, default_value_t = 20)]
+        users: usize,
+        /// How many of them send a message every --interval-ms.
+        #[arg(long, default_value_t = 1)]
+        senders: usize,
+        /// How many of them also make a timeout=0 /sync every --interval-ms.
+        #[arg(long, default_value_t = 2)]
+        probes: usize,
+        #[arg(long, default_value_t = 100)]
+        interval_ms: u64,
+        /// Length of each phase (idle, then flood).
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Login and registration attempts a second during the flood (half each).
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// The server's process id, for its CPU seconds per phase.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
     /// Every scenario in turn, plus the server's CPU seconds and peak memory; writes JSON.
     All {
         #[arg(long)]
@@ -160,6 +184,26 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             users,
             messages,
         } => more_scenarios::disk(&http, server, &prefix, &data_dir, users, messages).await?,
+        Scenario::Flood {
+            users,
+            senders,
+            probes,
+            interval_ms,
+            seconds,
+            rate,
+            pid,
+        } => {
+            let options = flood::Options {
+                users,
+                senders,
+                probes,
+                interval_ms,
+                seconds,
+                rate,
+                pid,
+            };
+            flood::flood(&http, server, &prefix, options).await?
+        }
         Scenario::All { pid, data_dir, out } => {
             let cpu_before = more_scenarios::cpu_seconds(pid)
                 .ok_or("cannot read the server's CPU time (is --pid right?)")?;
