@@ -1060,3 +1060,51 @@ async fn left_users_read_the_state_as_of_leaving_and_forgetting_closes_history()
         "M_FORBIDDEN",
     );
 }
+
+/// User-interactive auth with someone else's password does not authorise deleting one's own
+/// device: 403 [Complement TestDeviceManagement].
+#[tokio::test]
+async fn uia_with_another_users_password_is_refused() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let device = format!("/_matrix/client/v3/devices/{}", alice.device_id);
+    let (status, first) = server
+        .request(
+            reqwest::Method::DELETE,
+            &device,
+            Some(&alice.access_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let session = first["session"].as_str().expect("session");
+    let bob_localpart = bob
+        .user_id
+        .trim_start_matches('@')
+        .split(':')
+        .next()
+        .expect("localpart");
+    let (status, answer) = server
+        .request(
+            reqwest::Method::DELETE,
+            &device,
+            Some(&alice.access_token),
+            Some(json!({ "auth": {
+                "type": "m.login.password",
+                "identifier": { "type": "m.id.user", "user": bob_localpart },
+                "password": PASSWORD,
+                "session": session,
+            } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["errcode"], "M_FORBIDDEN");
+    let (status, _) = server
+        .get(
+            "/_matrix/client/v3/account/whoami",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the device is still there");
+}

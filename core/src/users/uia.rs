@@ -135,6 +135,18 @@ impl Users {
                 }
             }
         };
+        // Authenticating as someone else is no failed stage to retry but a refusal: 403, as
+        // Synapse answers [Complement TestDeviceManagement].
+        if let (Some(auth), Some(user_id)) = (auth, user_id)
+            && auth.get("type").and_then(JsonValue::as_str) == Some(STAGE_PASSWORD)
+            && let Some(given) = password_stage_user(auth)
+            && given != user_id.as_str()
+            && given != user_id.localpart()
+        {
+            return Err(Error::Forbidden(
+                "You may only authenticate as yourself".into(),
+            ));
+        }
         let stage_error = match auth {
             Some(auth) => self.attempt_stage(&session_id, auth, user_id).await.err(),
             None => None,
