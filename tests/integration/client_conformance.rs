@@ -1108,3 +1108,33 @@ async fn uia_with_another_users_password_is_refused() {
         .await;
     assert_eq!(status, StatusCode::OK, "the device is still there");
 }
+
+/// Invite events carry the invitee's profile, also those made by createRoom.
+#[tokio::test]
+async fn invites_carry_the_invitees_profile() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/profile/{}/displayname", bob.user_id),
+            Some(&bob.access_token),
+            json!({ "displayname": "Bobby" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let room_id = server
+        .create_room(&alice, json!({ "invite": [bob.user_id] }))
+        .await;
+    let (_, member) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{}",
+                bob.user_id
+            ),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(member["membership"], "invite");
+    assert_eq!(member["displayname"], "Bobby", "{member}");
+}

@@ -98,6 +98,11 @@ pub async fn create_room(
             .then_some(power_level_override),
         creator_displayname: profile.displayname,
         creator_avatar_url: profile.avatar_url,
+        invitee_profiles: body
+            .invite
+            .iter()
+            .map(|invitee| (invitee.clone(), super::member_profile(&state, invitee)))
+            .collect(),
     };
     let federation = state.services.federation.get().ok();
     let room_id = state

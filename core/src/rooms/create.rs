@@ -37,6 +37,8 @@ pub struct CreateRoomRequest {
     /// The creator's profile, copied into their join event.
     pub creator_displayname: Option<String>,
     pub creator_avatar_url: Option<String>,
+    /// Profiles of local invitees, copied into their invite events as Synapse does.
+    pub invitee_profiles: std::collections::BTreeMap<OwnedUserId, MemberProfile>,
 }
 
 impl Rooms {
@@ -245,6 +247,14 @@ impl Rooms {
             .partition(|invitee| invitee.server_name() == self.server_name());
         for invitee in local_invitees {
             let mut content = json!({ "membership": "invite" });
+            if let Some(profile) = request.invitee_profiles.get(invitee) {
+                if let Some(name) = &profile.displayname {
+                    content["displayname"] = name.clone().into();
+                }
+                if let Some(avatar) = &profile.avatar_url {
+                    content["avatar_url"] = avatar.clone().into();
+                }
+            }
             if request.is_direct {
                 content["is_direct"] = true.into();
             }

@@ -139,6 +139,7 @@ impl Rooms {
                     power_level_content_override: power_levels,
                     creator_displayname: None,
                     creator_avatar_url: None,
+                    invitee_profiles: Default::default(),
                 },
                 federation,
             )
