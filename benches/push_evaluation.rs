@@ -41,6 +41,7 @@ async fn room(services: &Services, creator: &UserId) -> OwnedRoomId {
         power_level_content_override: None,
         creator_displayname: None,
         creator_avatar_url: None,
+        invitee_profiles: Default::default(),
     };
     services
         .rooms
