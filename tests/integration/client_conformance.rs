@@ -1138,3 +1138,54 @@ async fn invites_carry_the_invitees_profile() {
     assert_eq!(member["membership"], "invite");
     assert_eq!(member["displayname"], "Bobby", "{member}");
 }
+
+/// Room push rules follow a room to its upgrade, for the upgrader and for members who join the
+/// successor [Complement TestPushRuleRoomUpgrade].
+#[tokio::test]
+async fn room_push_rules_follow_an_upgrade() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    for user in [&alice, &bob] {
+        let (status, answer) = server
+            .put(
+                &format!("/_matrix/client/v3/pushrules/global/room/{room_id}"),
+                Some(&user.access_token),
+                json!({ "actions": [] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, upgraded) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/upgrade"),
+            Some(&alice.access_token),
+            json!({ "new_version": "11" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    let new_room = upgraded["replacement_room"]
+        .as_str()
+        .expect("replacement")
+        .to_owned();
+    assert_eq!(server.join(&bob, &new_room).await.0, StatusCode::OK);
+    for user in [&alice, &bob] {
+        let (status, rule) = server
+            .get(
+                &format!("/_matrix/client/v3/pushrules/global/room/{new_room}"),
+                Some(&user.access_token),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} has no rule for the new room: {rule}",
+            user.user_id
+        );
+        assert_eq!(rule["actions"], json!([]));
+    }
+}

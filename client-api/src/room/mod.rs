@@ -157,12 +157,46 @@ pub(crate) async fn join_anywhere(
             )
             .await
         {
-            Ok(room_id) => return Ok(room_id),
+            Ok(room_id) => {
+                carry_over_push_rules(state, user_id, &room_id).await;
+                return Ok(room_id);
+            }
             // A room of ours that every local user left: join it here if the rules allow.
             Err(Error::NotFound(_)) if rooms.room_info(room_id)?.is_some() => {}
             Err(error) => return Err(error.into()),
         }
     }
     rooms.join(room_id, user_id, &profile, reason).await?;
+    carry_over_push_rules(state, user_id, room_id).await;
     Ok(room_id.to_owned())
+}
+
+/// A user arriving in an upgraded room keeps the push rules they had for its predecessor
+/// (Synapse copies them on join; the upgrader gets theirs at the upgrade).
+pub(crate) async fn carry_over_push_rules(
+    state: &AppState,
+    user_id: &UserId,
+    room_id: &ruma::RoomId,
+) {
+    let rooms = &state.services.rooms;
+    let Some(predecessor) = rooms
+        .state_pdu(room_id, "m.room.create", "")
+        .ok()
+        .flatten()
+        .and_then(|create| {
+            create.content_json()["predecessor"]["room_id"]
+                .as_str()
+                .and_then(|id| ruma::RoomId::parse(id).ok())
+        })
+    else {
+        return;
+    };
+    if let Err(error) = state
+        .services
+        .users
+        .copy_room_push_rules(user_id, &predecessor, room_id)
+        .await
+    {
+        tracing::warn!(%user_id, %room_id, %error, "push rules not carried over to the upgraded room");
+    }
 }

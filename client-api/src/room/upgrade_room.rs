@@ -26,5 +26,6 @@ pub async fn upgrade_room(
             federation.as_deref(),
         )
         .await?;
+    super::carry_over_push_rules(&state, &identity.user_id, &replacement).await;
     Ok(Json(json!({ "replacement_room": replacement })))
 }

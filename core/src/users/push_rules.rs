@@ -66,6 +66,70 @@ impl Users {
         stored_push_rules(self.store(), user_id)
     }
 
+    /// Copies the user's rules for room `from` (a room rule, or override and underride rules
+    /// matching its `room_id`) to `to`, its upgrade, as Synapse does when a user joins the
+    /// successor [Complement TestPushRuleRoomUpgrade]. Rules `to` already has are kept.
+    pub async fn copy_room_push_rules(
+        &self,
+        user_id: &UserId,
+        from: &ruma::RoomId,
+        to: &ruma::RoomId,
+    ) -> Result<usize> {
+        use ruma::push::{NewConditionalPushRule, NewPushRule, NewSimplePushRule};
+        let mut rules = self.push_rules(user_id)?;
+        let mut copies = Vec::new();
+        if let Some(rule) = rules.room.iter().find(|rule| rule.rule_id == from) {
+            copies.push(NewPushRule::Room(NewSimplePushRule::new(
+                to.to_owned(),
+                rule.actions.clone(),
+            )));
+        }
+        for (kind, conditional) in [
+            ("override", &rules.override_),
+            ("underride", &rules.underride),
+        ] {
+            for rule in conditional.iter().filter(|rule| !rule.default) {
+                let Ok(mut json) = serde_json::to_value(rule) else {
+                    continue;
+                };
+                let mentions_room = json["conditions"].as_array().is_some_and(|conditions| {
+                    conditions.iter().any(|condition| {
+                        condition["key"] == "room_id" && condition["pattern"] == from.as_str()
+                    })
+                });
+                if !mentions_room {
+                    continue;
+                }
+                if let Some(conditions) = json["conditions"].as_array_mut() {
+                    for condition in conditions {
+                        if condition["key"] == "room_id" && condition["pattern"] == from.as_str() {
+                            condition["pattern"] = to.as_str().into();
+                        }
+                    }
+                }
+                let rule_id = rule.rule_id.replace(from.as_str(), to.as_str());
+                json["rule_id"] = rule_id.into();
+                if let Ok(new_rule) = serde_json::from_value::<NewConditionalPushRule>(json) {
+                    copies.push(match kind {
+                        "override" => NewPushRule::Override(new_rule),
+                        _ => NewPushRule::Underride(new_rule),
+                    });
+                }
+            }
+        }
+        let mut copied = 0;
+        for rule in copies {
+            let exists = rules.get(rule.kind(), rule.rule_id()).is_some();
+            if !exists && rules.insert(rule, None, None).is_ok() {
+                copied += 1;
+            }
+        }
+        if copied > 0 {
+            self.set_push_rules(user_id, &rules).await?;
+        }
+        Ok(copied)
+    }
+
     pub async fn set_push_rules(&self, user_id: &UserId, rules: &Ruleset) -> Result<()> {
         let global =
             serde_json::to_value(rules).map_err(|error| Error::Internal(error.to_string()))?;
