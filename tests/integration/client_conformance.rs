@@ -1189,3 +1189,42 @@ async fn room_push_rules_follow_an_upgrade() {
         assert_eq!(rule["actions"], json!([]));
     }
 }
+
+/// `/context` applies its filter to the events around the one asked for.
+#[tokio::test]
+async fn context_applies_its_filter_to_the_events_around() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    server.send_text(&alice, &room_id, "before").await;
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/"),
+            Some(&alice.access_token),
+            json!({ "topic": "in between" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let middle = server.send_text(&alice, &room_id, "middle").await;
+    server.send_text(&alice, &room_id, "after").await;
+    let filter = crate::filters::encode(&json!({ "types": ["m.room.message"] }));
+    let (status, context) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/context/{middle}?limit=4&filter={filter}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{context}");
+    let around: Vec<&serde_json::Value> = context["events_before"]
+        .as_array()
+        .expect("before")
+        .iter()
+        .chain(context["events_after"].as_array().expect("after"))
+        .collect();
+    assert!(!around.is_empty(), "{context}");
+    assert!(
+        around.iter().all(|event| event["type"] == "m.room.message"),
+        "{context}"
+    );
+    assert_eq!(context["event"]["content"]["body"], "middle");
+}

@@ -24,6 +24,13 @@ pub async fn get_context(
         .min(100);
     let before = limit / 2;
     let after = limit - before;
+    // The filter applies to the events around, not to the event asked for (spec), and comes
+    // before the limit.
+    let filter = crate::filtering::EventFilter::new(&body.filter)?;
+    let ignored = crate::filtering::ignored_users(&state, &identity.user_id);
+    let keep = |event: &myelin_core::rooms::PduEvent| {
+        filter.passes_event(event) && !crate::filtering::hidden_by_ignore(&ignored, event)
+    };
     let (position, earlier, later) = rooms
         .context(
             &body.room_id,
@@ -32,6 +39,7 @@ pub async fn get_context(
             readable_until,
             before,
             after,
+            &keep,
         )?
         .ok_or_else(|| Error::NotFound("Event not found".into()))?;
     let event = rooms

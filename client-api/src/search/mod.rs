@@ -165,6 +165,7 @@ fn event_context(
         readable,
         before,
         after,
+        &|_| true,
     )?
     else {
         return Ok(json!({}));

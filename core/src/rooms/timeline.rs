@@ -254,6 +254,7 @@ impl Rooms {
         readable_until: u64,
         before: usize,
         after: usize,
+        keep: &dyn Fn(&PduEvent) -> bool,
     ) -> Result<Option<(u64, TimelinePage, TimelinePage)>> {
         let Some(position) = self.event_position(event_id)? else {
             return Ok(None);
@@ -267,9 +268,11 @@ impl Rooms {
         {
             return Ok(None);
         }
-        let visible = |position: u64, _: &PduEvent| {
-            self.event_visible(room_id, user_id, position, current)
-                .unwrap_or(false)
+        let visible = |position: u64, event: &PduEvent| {
+            keep(event)
+                && self
+                    .event_visible(room_id, user_id, position, current)
+                    .unwrap_or(false)
         };
         let earlier = self.timeline_where(
             room_id,
