@@ -246,6 +246,7 @@ impl Rooms {
 
     /// Up to `before` events before and `after` events after `event_id` that `user_id` may see,
     /// for `/context`.
+    #[allow(clippy::too_many_arguments)]
     pub fn context(
         &self,
         room_id: &RoomId,
