@@ -1228,3 +1228,38 @@ async fn context_applies_its_filter_to_the_events_around() {
     );
     assert_eq!(context["event"]["content"]["body"], "middle");
 }
+
+/// Searching an upgraded room searches its predecessor too [Complement TestSearch].
+#[tokio::test]
+async fn search_in_an_upgraded_room_covers_its_predecessor() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    server
+        .send_text(&alice, &room_id, "needle in the old room")
+        .await;
+    let (status, upgraded) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/upgrade"),
+            Some(&alice.access_token),
+            json!({ "new_version": "12" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    let new_room = upgraded["replacement_room"].as_str().expect("replacement");
+    server
+        .send_text(&alice, new_room, "needle in the new room")
+        .await;
+    let (status, found) = server
+        .post(
+            "/_matrix/client/v3/search",
+            Some(&alice.access_token),
+            json!({ "search_categories": { "room_events": {
+                "search_term": "needle", "filter": { "rooms": [new_room] }
+            } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let results = &found["search_categories"]["room_events"];
+    assert_eq!(results["count"], 2, "{found}");
+}

@@ -51,10 +51,25 @@ pub async fn search_events(
             })
             .collect::<Result<_, _>>()?,
     };
+    // A room named in the filter brings its predecessors (upgrades) along, as Synapse searches
+    // them [Complement TestSearch].
+    let wanted_rooms = filter.rooms.as_ref().map(|listed| {
+        let mut with_predecessors = listed.clone();
+        let mut index = 0;
+        while index < with_predecessors.len() && with_predecessors.len() < 100 {
+            if let Some(predecessor) = predecessor_of(rooms, &with_predecessors[index])
+                && !with_predecessors.contains(&predecessor)
+            {
+                with_predecessors.push(predecessor);
+            }
+            index += 1;
+        }
+        with_predecessors
+    });
     let joined: Vec<_> = rooms
         .joined_rooms(&identity.user_id)?
         .into_iter()
-        .filter(|room_id| filtering::room_passes(filter.rooms.as_ref(), &filter.not_rooms, room_id))
+        .filter(|room_id| filtering::room_passes(wanted_rooms.as_ref(), &filter.not_rooms, room_id))
         .collect();
     let before = request
         .body
@@ -213,4 +228,16 @@ fn event_context(
         context["profile_info"] = JsonValue::Object(profiles);
     }
     Ok(context)
+}
+
+/// The room a room was upgraded from, from its create event.
+fn predecessor_of(
+    rooms: &myelin_core::rooms::Rooms,
+    room_id: &ruma::RoomId,
+) -> Option<ruma::OwnedRoomId> {
+    let create = rooms.state_pdu(room_id, "m.room.create", "").ok()??;
+    let predecessor = create.content_json()["predecessor"]["room_id"]
+        .as_str()
+        .map(str::to_owned)?;
+    ruma::OwnedRoomId::try_from(predecessor).ok()
 }
