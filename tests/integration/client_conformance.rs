@@ -1263,3 +1263,55 @@ async fn search_in_an_upgraded_room_covers_its_predecessor() {
     let results = &found["search_categories"]["room_events"];
     assert_eq!(results["count"], 2, "{found}");
 }
+
+/// A restricted room shows in a space's hierarchy to those who could join it (members of a room
+/// its rule allows) and to nobody else [Complement TestClientSpacesSummary].
+#[tokio::test]
+async fn restricted_rooms_show_in_hierarchies_only_to_those_allowed() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let own = server.server_name();
+    let space = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "creation_content": { "type": "m.space" } }),
+        )
+        .await;
+    let club = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let restricted = server
+        .create_room(
+            &alice,
+            json!({ "room_version": "10", "initial_state": [{
+                "type": "m.room.join_rules", "state_key": "",
+                "content": { "join_rule": "restricted", "allow": [{ "type": "m.room_membership", "room_id": club }] }
+            }] }),
+        )
+        .await;
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{space}/state/m.space.child/{restricted}"),
+            Some(&alice.access_token),
+            json!({ "via": [own] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.join(&bob, &space).await.0, StatusCode::OK);
+    assert_eq!(server.join(&bob, &club).await.0, StatusCode::OK);
+    assert_eq!(server.join(&carol, &space).await.0, StatusCode::OK);
+    let shown = |answer: &serde_json::Value| -> bool {
+        answer["rooms"].as_array().is_some_and(|rooms| {
+            rooms
+                .iter()
+                .any(|room| room["room_id"] == restricted.as_str())
+        })
+    };
+    let path = format!("/_matrix/client/v1/rooms/{space}/hierarchy");
+    let (_, for_bob) = server.get(&path, Some(&bob.access_token)).await;
+    assert!(shown(&for_bob), "bob is in the allowed room: {for_bob}");
+    let (_, for_carol) = server.get(&path, Some(&carol.access_token)).await;
+    assert!(!shown(&for_carol), "carol could not join: {for_carol}");
+}

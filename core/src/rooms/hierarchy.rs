@@ -89,16 +89,15 @@ impl Rooms {
     /// Whether `viewer` may see the room's summary: members (users, or servers with a member),
     /// and anyone for rooms that are public, knockable or world-readable.
     pub fn summary_visible(&self, room_id: &RoomId, viewer: Viewer<'_>) -> Result<bool> {
-        let join_rule = self
+        let join_rules = self
             .state_pdu(room_id, "m.room.join_rules", "")?
-            .and_then(|event| {
-                event
-                    .content_json()
-                    .get("join_rule")
-                    .and_then(JsonValue::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| "invite".into());
+            .map(|event| event.content_json());
+        let join_rule = join_rules
+            .as_ref()
+            .and_then(|content| content.get("join_rule"))
+            .and_then(JsonValue::as_str)
+            .unwrap_or("invite")
+            .to_owned();
         let world_readable = self
             .state_pdu(room_id, "m.room.history_visibility", "")?
             .is_some_and(|event| {
@@ -111,12 +110,47 @@ impl Rooms {
         if world_readable || matches!(join_rule.as_str(), "public" | "knock" | "knock_restricted") {
             return Ok(true);
         }
+        // A restricted room shows to those who could join it: members of a room its rule
+        // allows, as Synapse decides [Complement TestClientSpacesSummary].
+        let allowed_rooms: Vec<ruma::OwnedRoomId> = if join_rule == "restricted" {
+            join_rules
+                .as_ref()
+                .and_then(|content| content.get("allow"))
+                .and_then(JsonValue::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|condition| condition.get("room_id")?.as_str())
+                .filter_map(|id| RoomId::parse(id).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
         match viewer {
-            Viewer::User(user) => Ok(matches!(
-                self.membership(room_id, user)?,
-                Some(Membership::Join | Membership::Invite)
-            )),
-            Viewer::Server(server) => self.server_in_room(room_id, server),
+            Viewer::User(user) => {
+                if matches!(
+                    self.membership(room_id, user)?,
+                    Some(Membership::Join | Membership::Invite)
+                ) {
+                    return Ok(true);
+                }
+                for allowed in &allowed_rooms {
+                    if self.is_joined(allowed, user)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Viewer::Server(server) => {
+                if self.server_in_room(room_id, server)? {
+                    return Ok(true);
+                }
+                for allowed in &allowed_rooms {
+                    if self.server_in_room(allowed, server)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
             Viewer::Anonymous => Ok(false),
         }
     }
