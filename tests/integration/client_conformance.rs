@@ -1315,3 +1315,49 @@ async fn restricted_rooms_show_in_hierarchies_only_to_those_allowed() {
     let (_, for_carol) = server.get(&path, Some(&carol.access_token)).await;
     assert!(!shown(&for_carol), "carol could not join: {for_carol}");
 }
+
+/// A left room in an initial sync with `include_leave` shows history only up to the leave
+/// [Complement TestArchivedRoomsHistory].
+#[tokio::test]
+async fn left_rooms_show_history_up_to_the_leave() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    server
+        .send_text(&alice, &room_id, "while bob is here")
+        .await;
+    let leave = format!("/_matrix/client/v3/rooms/{room_id}/leave");
+    assert_eq!(
+        server
+            .post(&leave, Some(&bob.access_token), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    server.send_text(&alice, &room_id, "after bob left").await;
+    let filter = crate::filters::encode(&json!({ "room": { "include_leave": true } }));
+    let (_, sync) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?timeout=0&filter={filter}"),
+            Some(&bob.access_token),
+        )
+        .await;
+    let left = &sync["rooms"]["leave"][&room_id];
+    let bodies = crate::common::message_bodies(&left["timeline"]["events"]);
+    assert!(bodies.contains(&"while bob is here".to_owned()), "{left}");
+    assert!(!bodies.contains(&"after bob left".to_owned()), "{left}");
+    let last = left["timeline"]["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        last["type"], "m.room.member",
+        "the leave closes the timeline: {left}"
+    );
+    assert_eq!(last["content"]["membership"], "leave");
+}
