@@ -56,6 +56,35 @@ pub fn is_thumbnailable(content_type: &str) -> bool {
     )
 }
 
+/// The largest centred region of `image` with the box's aspect ratio, scaled down into the box.
+/// `resize_to_fill` scales first and crops after, so a 2,344×1 image became a 225,024×96
+/// intermediate (a crafted 22,627×1 one, within the pixel limit, about 1 GB); cropping first means
+/// only ever scaling down (found by the `thumbnail` fuzz target).
+fn crop_then_shrink(image: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    let (source_width, source_height) = (u64::from(image.width()), u64::from(image.height()));
+    let (box_width, box_height) = (u64::from(width.max(1)), u64::from(height.max(1)));
+    let (crop_width, crop_height) = if source_width * box_height > source_height * box_width {
+        (source_height * box_width / box_height, source_height)
+    } else {
+        (source_width, source_width * box_height / box_width)
+    };
+    let (crop_width, crop_height) = (crop_width.max(1), crop_height.max(1));
+    let x = (source_width - crop_width.min(source_width)) / 2;
+    let y = (source_height - crop_height.min(source_height)) / 2;
+    let to_u32 = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
+    let cropped = image.crop_imm(
+        to_u32(x),
+        to_u32(y),
+        to_u32(crop_width),
+        to_u32(crop_height),
+    );
+    if cropped.width() <= width && cropped.height() <= height {
+        cropped
+    } else {
+        cropped.resize_exact(width, height, FilterType::Triangle)
+    }
+}
+
 /// What reading an image's header may allocate.
 const HEADER_ALLOCATION: u64 = 1 << 20;
 /// Decoded bytes per pixel at most (16-bit RGBA).
@@ -120,7 +149,7 @@ pub fn render(
     }
     let thumbnail = match method {
         _ if image.width() <= width && image.height() <= height => image,
-        ThumbnailMethod::Crop => image.resize_to_fill(width, height, FilterType::Triangle),
+        ThumbnailMethod::Crop => crop_then_shrink(&image, width, height),
         ThumbnailMethod::Scale => image.resize(width, height, FilterType::Triangle),
     };
     let keeps_alpha = matches!(
@@ -269,6 +298,21 @@ mod tests {
         assert_eq!(field("rendered="), "true", "the pixels still render");
         let growth: u64 = field("peak_growth_kib=").parse().expect("growth");
         assert!(growth < 32 * 1024, "peak memory grew by {growth} KiB");
+    }
+
+    /// A long thin image is cropped to the box's shape before any scaling, never scaled up
+    /// (the fuzz target's slow input: `fuzz/regressions/thumbnail/`).
+    #[test]
+    fn thin_images_are_cropped_before_scaling() {
+        let thin = render(&png(4000, 1), 96, 96, ThumbnailMethod::Crop, 32_000_000).expect("thin");
+        assert!(
+            thin.width <= 96 && thin.height <= 96,
+            "{}x{}",
+            thin.width,
+            thin.height
+        );
+        let tall = render(&png(3, 5000), 32, 32, ThumbnailMethod::Crop, 32_000_000).expect("tall");
+        assert!(tall.width <= 32 && tall.height <= 32);
     }
 
     #[test]
