@@ -11,6 +11,8 @@ mod report;
 mod scenarios;
 mod sliding;
 mod stats;
+#[cfg(test)]
+mod test_server;
 
 use std::path::PathBuf;
 

@@ -246,18 +246,8 @@ mod tests {
     /// A short run of two scenarios against a real Myelin started in this process.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn short_runs_against_an_in_process_myelin() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = myelin_core::config::Config::default();
-        config.server.data_dir = dir.path().to_path_buf();
-        config.client.bind = "127.0.0.1:0".parse().expect("address");
-        config.federation.enabled = false;
-        config.registration.open = true;
-        config.rate_limits.enabled = false;
-        let server = myelin::RunningServer::start(config)
-            .await
-            .expect("server starts");
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
+        let (_dir, server, http) =
+            crate::test_server::start_myelin(|config| config.rate_limits.enabled = false).await;
         let base = server.client_url();
 
         let sent = send(&http, &base, "t", 4, 2, 5).await.expect("send runs");

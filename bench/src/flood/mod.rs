@@ -23,6 +23,13 @@ use std::{
 
 use serde_json::{Value, json};
 
+mod flooder;
+mod users;
+
+use self::{
+    flooder::flooder,
+    users::{long_poll, probe_loop, register_patiently, send_loop},
+};
 use crate::{
     client::{Client, Error, timeline_events},
     more_scenarios::cpu_seconds,
@@ -183,23 +190,6 @@ fn phase_samples(phases: &mut [PhaseSamples; 2], phase: u8) -> Option<&mut Phase
     }
 }
 
-/// What the flooder saw.
-#[derive(Default)]
-struct Tally {
-    /// `kind` (`login`/`register`) to `"status errcode"` to count.
-    outcomes: BTreeMap<&'static str, BTreeMap<String, u64>>,
-    response_times: Vec<Duration>,
-    limit_exceeded: u64,
-    forbidden: u64,
-    unauthorized: u64,
-    ok: u64,
-    server_errors: u64,
-    other_status: u64,
-    connection_errors: u64,
-    timeouts: u64,
-    other_errors: u64,
-}
-
 pub async fn flood(
     http: &reqwest::Client,
     base: &str,
@@ -353,339 +343,6 @@ pub async fn flood(
     }))
 }
 
-/// Registers `localpart`, waiting out `M_LIMIT_EXCEEDED` as the server asks.
-async fn register_patiently(
-    http: &reqwest::Client,
-    base: &str,
-    localpart: &str,
-) -> Result<Client, Error> {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        match Client::register(http, base, localpart, PASSWORD).await {
-            Ok(client) => return Ok(client),
-            Err(error) => {
-                let text = error.to_string();
-                if !text.contains("HTTP 429") || Instant::now() > deadline {
-                    return Err(error);
-                }
-                // The message is `register: HTTP 429 …: {body}`.
-                let wait = text
-                    .split_once(": {")
-                    .and_then(|(_, body)| serde_json::from_str::<Value>(&format!("{{{body}")).ok())
-                    .and_then(|body| body["retry_after_ms"].as_u64())
-                    .unwrap_or(1000);
-                tokio::time::sleep(Duration::from_millis(wait.min(30_000) + 50)).await;
-            }
-        }
-    }
-}
-
-/// One user's `/sync` long-poll loop: records each message's arrival from another user.
-async fn long_poll(
-    user: Client,
-    me: usize,
-    room_id: &str,
-    shared: &Shared,
-    ready: tokio::sync::oneshot::Sender<Result<(), Error>>,
-) -> Result<(), Error> {
-    let mut since = match user.sync(None, 0).await {
-        Ok((initial, _)) => match initial["next_batch"].as_str() {
-            Some(since) => since.to_owned(),
-            None => {
-                let _ = ready.send(Err("no next_batch".into()));
-                return Ok(());
-            }
-        },
-        Err(error) => {
-            let _ = ready.send(Err(error));
-            return Ok(());
-        }
-    };
-    let _ = ready.send(Ok(()));
-    while shared.running.load(Ordering::SeqCst) {
-        let sync = match user.sync(Some(&since), 30_000).await {
-            Ok((sync, _)) => sync,
-            Err(error) => {
-                shared.record(shared.phase(), |samples| {
-                    samples.long_poll_errors += 1;
-                    samples.error("long-poll", &error);
-                });
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
-            }
-        };
-        let arrived = Instant::now();
-        if let Some(next) = sync["next_batch"].as_str() {
-            since = next.to_owned();
-        }
-        for event in timeline_events(&sync, room_id) {
-            let Some((sender, sequence)) = event["content"]["body"]
-                .as_str()
-                .and_then(|body| body.strip_prefix("flood "))
-                .and_then(|rest| rest.split_once(' '))
-                .and_then(|(sender, sequence)| {
-                    Some((sender.parse().ok()?, sequence.parse().ok()?))
-                })
-            else {
-                continue;
-            };
-            if sender == me {
-                continue;
-            }
-            let sent = lock(&shared.messages)
-                .get_mut(&(sender, sequence))
-                .map(|message| {
-                    message.delivered += 1;
-                    (message.started, message.phase)
-                });
-            if let Some((started, phase)) = sent {
-                shared.record(phase, |samples| {
-                    samples.delivery.push(arrived.duration_since(started));
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Starts a send every `interval` whether or not the previous ones were answered (open loop,
-/// so a stalled server shows as late deliveries rather than as fewer messages).
-async fn send_loop(
-    user: Client,
-    me: usize,
-    room_id: String,
-    shared: Arc<Shared>,
-    interval: Duration,
-) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let nonce = rand::random::<u32>();
-    let mut sequence = 0_u64;
-    while shared.sending.load(Ordering::SeqCst) {
-        ticker.tick().await;
-        let phase = shared.phase();
-        let started = Instant::now();
-        shared.record(phase, |samples| samples.started += 1);
-        lock(&shared.messages).insert(
-            (me, sequence),
-            Message {
-                started,
-                phase,
-                acknowledged: None,
-                delivered: 0,
-            },
-        );
-        let (user, room_id, shared) = (user.clone(), room_id.clone(), Arc::clone(&shared));
-        tokio::spawn(async move {
-            let result = user
-                .send_text(
-                    &room_id,
-                    &format!("flood-{nonce}-{me}-{sequence}"),
-                    &format!("flood {me} {sequence}"),
-                )
-                .await;
-            let took = started.elapsed();
-            if let Some(message) = lock(&shared.messages).get_mut(&(me, sequence)) {
-                message.acknowledged = Some(result.is_ok());
-            }
-            shared.record(phase, |samples| match result {
-                Ok(_) => {
-                    samples.sent += 1;
-                    samples.send.push(took);
-                }
-                Err(error) => {
-                    samples.send_errors += 1;
-                    samples.error("send", &error);
-                }
-            });
-        });
-        sequence += 1;
-    }
-}
-
-/// Starts an incremental `/sync` with `timeout=0` every `interval` from the latest `since`
-/// (open loop too): the plain request time.
-async fn probe_loop(user: Client, shared: Arc<Shared>, interval: Duration) -> Result<(), Error> {
-    let (initial, _) = user.sync(None, 0).await?;
-    let since = Arc::new(Mutex::new(
-        initial["next_batch"]
-            .as_str()
-            .ok_or("no next_batch")?
-            .to_owned(),
-    ));
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while shared.running.load(Ordering::SeqCst) {
-        ticker.tick().await;
-        let phase = shared.phase();
-        let started = Instant::now();
-        let serial = shared.probe_serial.fetch_add(1, Ordering::SeqCst);
-        lock(&shared.probes_in_flight).insert(serial, (started, phase));
-        let (user, shared, since) = (user.clone(), Arc::clone(&shared), Arc::clone(&since));
-        tokio::spawn(async move {
-            let from = lock(&since).clone();
-            let result = user.sync_with_query(Some(&from), 0, "").await;
-            let took = started.elapsed();
-            if lock(&shared.probes_in_flight).remove(&serial).is_none() {
-                return; // Already counted as unanswered at the end.
-            }
-            match result {
-                Ok((sync, _)) => {
-                    if let Some(next) = sync["next_batch"].as_str() {
-                        next.clone_into(&mut lock(&since));
-                    }
-                    shared.record(phase, |samples| samples.sync_request.push(took));
-                }
-                Err(error) => shared.record(phase, |samples| {
-                    samples.probe_errors += 1;
-                    samples.error("probe", &error);
-                }),
-            }
-        });
-    }
-    Ok(())
-}
-
-/// Fires `rate` attempts a second for `length`, paced whatever the answers take, calls
-/// `fired_all`, then waits for the answers (or their timeouts) and summarises them.
-async fn flooder(
-    base: &str,
-    prefix: &str,
-    victim: &str,
-    rate: u64,
-    length: Duration,
-    fired_all: impl FnOnce(),
-) -> Result<Value, Error> {
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    // Its own connection pool, so the flood does not queue behind the users' connections here.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(IN_FLIGHT_CAP)
-        .timeout(FLOOD_REQUEST_TIMEOUT)
-        .build()?;
-    let login_url = format!("{base}/_matrix/client/v3/login");
-    let register_url = format!("{base}/_matrix/client/v3/register");
-    let login_body = Arc::new(json!({
-        "type": "m.login.password",
-        "identifier": { "type": "m.id.user", "user": victim },
-        "password": "not the password",
-    }));
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let max_in_flight = Arc::new(AtomicUsize::new(0));
-    let skipped = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut fired = 0_u64;
-    let mut ticker = tokio::time::interval(Duration::from_millis(5));
-    loop {
-        ticker.tick().await;
-        let elapsed = started.elapsed();
-        if elapsed >= length {
-            break;
-        }
-        let due = (elapsed.as_secs_f64() * rate as f64) as u64;
-        while fired < due {
-            let attempt = fired;
-            fired += 1;
-            if in_flight.load(Ordering::SeqCst) >= IN_FLIGHT_CAP {
-                skipped.fetch_add(1, Ordering::SeqCst);
-                continue;
-            }
-            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            max_in_flight.fetch_max(now, Ordering::SeqCst);
-            let (kind, request) = if attempt.is_multiple_of(2) {
-                ("login", http.post(&login_url).json(&*login_body))
-            } else {
-                let body = json!({
-                    "username": format!("{prefix}f{attempt}"),
-                    "password": "flood password",
-                    "auth": { "type": "m.login.dummy" },
-                });
-                ("register", http.post(&register_url).json(&body))
-            };
-            let (tally, in_flight) = (Arc::clone(&tally), Arc::clone(&in_flight));
-            tokio::spawn(async move {
-                let sent = Instant::now();
-                let outcome = match request.send().await {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        let errcode = response
-                            .json::<Value>()
-                            .await
-                            .ok()
-                            .and_then(|body| body["errcode"].as_str().map(str::to_owned));
-                        Ok((status, errcode))
-                    }
-                    Err(error) => Err(error),
-                };
-                let took = sent.elapsed();
-                let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
-                let key = match outcome {
-                    Ok((status, errcode)) => {
-                        tally.response_times.push(took);
-                        match (status, errcode.as_deref()) {
-                            (429, Some("M_LIMIT_EXCEEDED")) => tally.limit_exceeded += 1,
-                            (403, _) => tally.forbidden += 1,
-                            (401, _) => tally.unauthorized += 1,
-                            (200, _) => tally.ok += 1,
-                            (500..=599, _) => tally.server_errors += 1,
-                            _ => tally.other_status += 1,
-                        }
-                        format!("{status} {}", errcode.unwrap_or_default())
-                            .trim_end()
-                            .to_owned()
-                    }
-                    Err(error) if error.is_timeout() => {
-                        tally.timeouts += 1;
-                        "timeout".to_owned()
-                    }
-                    Err(error) if error.is_connect() => {
-                        tally.connection_errors += 1;
-                        "connection error".to_owned()
-                    }
-                    Err(error) => {
-                        tally.other_errors += 1;
-                        format!("error: {error}")
-                    }
-                };
-                *tally
-                    .outcomes
-                    .entry(kind)
-                    .or_default()
-                    .entry(key)
-                    .or_default() += 1;
-                drop(tally);
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    }
-    let firing_seconds = started.elapsed().as_secs_f64();
-    fired_all();
-    let answers_by = Instant::now() + FLOOD_REQUEST_TIMEOUT + Duration::from_secs(2);
-    while in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < answers_by {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
-    let skipped = skipped.load(Ordering::SeqCst);
-    Ok(json!({
-        "attempts": fired,
-        "sent": fired - skipped,
-        "achieved_rate": (fired - skipped) as f64 / firing_seconds,
-        "skipped_in_flight_cap": skipped,
-        "max_in_flight": max_in_flight.load(Ordering::SeqCst),
-        "unanswered_at_end": in_flight.load(Ordering::SeqCst),
-        "limit_exceeded_429": tally.limit_exceeded,
-        "forbidden_403": tally.forbidden,
-        "unauthorized_401": tally.unauthorized,
-        "ok_200": tally.ok,
-        "server_errors_5xx": tally.server_errors,
-        "other_status": tally.other_status,
-        "connection_errors": tally.connection_errors,
-        "timeouts": tally.timeouts,
-        "other_errors": tally.other_errors,
-        "response_ms": distribution(tally.response_times),
-        "by_kind": tally.outcomes,
-    }))
-}
-
 fn phase_json(samples: PhaseSamples, receivers: usize) -> Value {
     let deliveries = samples.delivery.len() - samples.undelivered;
     json!({
@@ -726,21 +383,13 @@ mod tests {
     /// A short flood against a real Myelin with its default login and registration limits.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn short_flood_against_an_in_process_myelin() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = myelin_core::config::Config::default();
-        config.server.data_dir = dir.path().to_path_buf();
-        config.client.bind = "127.0.0.1:0".parse().expect("address");
-        config.federation.enabled = false;
-        config.registration.open = true;
-        // Setup registers 4 users: a burst that covers them keeps the test short.
-        config.rate_limits.registration_per_ip.burst = 4;
-        config.rate_limits.messages_per_user.per_second = 1000.0;
-        config.rate_limits.messages_per_user.burst = 1000;
-        let server = myelin::RunningServer::start(config)
-            .await
-            .expect("server starts");
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
+        let (_dir, server, http) = crate::test_server::start_myelin(|config| {
+            // Setup registers 4 users: a burst that covers them keeps the test short.
+            config.rate_limits.registration_per_ip.burst = 4;
+            config.rate_limits.messages_per_user.per_second = 1000.0;
+            config.rate_limits.messages_per_user.burst = 1000;
+        })
+        .await;
         let options = Options {
             users: 3,
             senders: 1,
