@@ -139,6 +139,16 @@ impl<'a> EventFilter<'a> {
     pub(crate) fn lazy_loading(&self) -> bool {
         lazy_loading(self.raw)
     }
+
+    /// Whether the filter can leave any event out (by type, sender or URL).
+    pub(crate) fn may_drop_events(&self) -> bool {
+        let raw = self.raw;
+        raw.types.is_some()
+            || !raw.not_types.is_empty()
+            || raw.senders.is_some()
+            || !raw.not_senders.is_empty()
+            || raw.url_filter.is_some()
+    }
 }
 
 /// Refuses a filter whose patterns cannot be prepared, when it is uploaded or given inline.

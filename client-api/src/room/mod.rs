@@ -178,17 +178,7 @@ pub(crate) async fn carry_over_push_rules(
     user_id: &UserId,
     room_id: &ruma::RoomId,
 ) {
-    let rooms = &state.services.rooms;
-    let Some(predecessor) = rooms
-        .state_pdu(room_id, "m.room.create", "")
-        .ok()
-        .flatten()
-        .and_then(|create| {
-            create.content_json()["predecessor"]["room_id"]
-                .as_str()
-                .and_then(|id| ruma::RoomId::parse(id).ok())
-        })
-    else {
+    let Ok(Some(predecessor)) = state.services.rooms.predecessor(room_id) else {
         return;
     };
     if let Err(error) = state

@@ -57,7 +57,7 @@ pub async fn search_events(
         let mut with_predecessors = listed.clone();
         let mut index = 0;
         while index < with_predecessors.len() && with_predecessors.len() < 100 {
-            if let Some(predecessor) = predecessor_of(rooms, &with_predecessors[index])
+            if let Ok(Some(predecessor)) = rooms.predecessor(&with_predecessors[index])
                 && !with_predecessors.contains(&predecessor)
             {
                 with_predecessors.push(predecessor);
@@ -228,16 +228,4 @@ fn event_context(
         context["profile_info"] = JsonValue::Object(profiles);
     }
     Ok(context)
-}
-
-/// The room a room was upgraded from, from its create event.
-fn predecessor_of(
-    rooms: &myelin_core::rooms::Rooms,
-    room_id: &ruma::RoomId,
-) -> Option<ruma::OwnedRoomId> {
-    let create = rooms.state_pdu(room_id, "m.room.create", "").ok()??;
-    let predecessor = create.content_json()["predecessor"]["room_id"]
-        .as_str()
-        .map(str::to_owned)?;
-    ruma::OwnedRoomId::try_from(predecessor).ok()
 }

@@ -106,6 +106,7 @@ pub async fn sync_events(
         full_state: body.full_state,
         include_leave: filter.room.include_leave,
         keep_in_timeline: &keep_in_timeline,
+        timeline_may_drop_state: timeline_filter.may_drop_events(),
     };
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);

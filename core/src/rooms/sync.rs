@@ -33,6 +33,9 @@ pub struct SyncRequest<'a> {
     pub include_leave: bool,
     /// Which events count towards the timeline limit (the client's timeline filter).
     pub keep_in_timeline: &'a (dyn Fn(&PduEvent) -> bool + Sync),
+    /// Whether `keep_in_timeline` can leave state events out (a type, sender or URL filter):
+    /// only then does an incremental sync look for state changes the timeline does not show.
+    pub timeline_may_drop_state: bool,
 }
 
 pub struct JoinedRoom {
@@ -354,6 +357,8 @@ impl Rooms {
         };
         let dropped = if fresh || page.more {
             None
+        } else if !request.timeline_may_drop_state {
+            Some(BTreeSet::new())
         } else {
             self.state_left_out(room_id, since, now, &timeline)?
         };

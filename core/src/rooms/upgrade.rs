@@ -24,6 +24,17 @@ const COPIED_STATE: &[&str] = &[
 ];
 
 impl Rooms {
+    /// The room this one was upgraded from, as its create event names it.
+    pub fn predecessor(&self, room_id: &RoomId) -> Result<Option<ruma::OwnedRoomId>> {
+        Ok(self
+            .state_pdu(room_id, "m.room.create", "")?
+            .and_then(|create| {
+                create.content_json()["predecessor"]["room_id"]
+                    .as_str()
+                    .and_then(|id| ruma::OwnedRoomId::try_from(id).ok())
+            }))
+    }
+
     /// Replaces `room_id` with a new room of `new_version`; returns the new room's id.
     pub async fn upgrade_room(
         &self,
