@@ -155,7 +155,10 @@ pub(super) fn render(
                 .filter(|(root, _)| root.as_str() != "main")
                 .map(|(root, (notifications, highlights))| (root.clone(), json!({ "notification_count": notifications, "highlight_count": highlights })))
                 .collect();
-            rendered["unread_thread_notifications"] = JsonValue::Object(threads);
+            // Threads without unread events, and an empty map, are left out, as in Synapse.
+            if !threads.is_empty() {
+                rendered["unread_thread_notifications"] = JsonValue::Object(threads);
+            }
         } else {
             rendered["unread_notifications"] = json!({ "notification_count": counts.notifications, "highlight_count": counts.highlights });
         }
@@ -286,7 +289,7 @@ fn render_left(state: &AppState, view: &View<'_>, room: &LeftRoom) -> JsonValue 
 }
 
 /// One `m.receipt` event: `{event_id: {receipt_type: {user_id: {ts, thread_id?}}}}`.
-pub(super) fn receipt_event(receipts: &[Receipt]) -> JsonValue {
+pub(crate) fn receipt_event(receipts: &[Receipt]) -> JsonValue {
     let mut content = Map::new();
     for receipt in receipts {
         let mut entry = json!({ "ts": receipt.ts });

@@ -112,6 +112,28 @@ impl Rooms {
             .collect()
     }
 
+    /// The stream position of the user's latest public or private read receipt in one thread
+    /// (`None`: the unthreaded receipt; `main`; or a thread root's id).
+    pub(crate) fn read_receipt_position(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        thread: Option<&str>,
+    ) -> Result<Option<u64>> {
+        let mut best = None;
+        for receipt_type in [ReceiptType::Read, ReceiptType::ReadPrivate] {
+            let key = receipt_key(room_id, receipt_type, thread, user_id);
+            if let Some(receipt) = self
+                .store()
+                .get_json::<Receipt>(ROOMRECEIPT_RECEIPT, &key)?
+                && let Some(position) = self.event_position(&receipt.event_id)?
+            {
+                best = best.max(Some(position));
+            }
+        }
+        Ok(best)
+    }
+
     /// The user's latest unthreaded or main-thread read receipt event, for unread counts.
     pub fn own_read_receipt(
         &self,

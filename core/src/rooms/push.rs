@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 
 use super::{PduEvent, Rooms, relations::relation_of};
+use crate::users::LEGACY_MENTION_RULES;
 use crate::{
     Error, Result,
     storage::{WriteBatch, compound_key},
@@ -54,7 +55,7 @@ impl Rooms {
         self.inner
             .push_rules
             .rules(self.store(), user_id)
-            .unwrap_or_else(|_| std::sync::Arc::new(Ruleset::server_default(user_id)))
+            .unwrap_or_else(|_| std::sync::Arc::new(crate::users::server_default_rules(user_id)))
     }
 
     /// The local users joined to a room now (cached per state snapshot).
@@ -190,6 +191,8 @@ impl Rooms {
         let thread = relation_of(pdu)
             .filter(|(rel_type, _)| rel_type == "m.thread")
             .map(|(_, root)| root.to_string());
+        // Legacy mention rules do not apply to events that say whom they mention.
+        let has_mentions = pdu.content_json().get("m.mentions").is_some();
         for (user_id, display_name) in &audience.local {
             if *user_id == pdu.sender {
                 continue;
@@ -204,6 +207,9 @@ impl Rooms {
             let ruleset = self.ruleset_of(user_id);
             let mut actions: &[ruma::push::Action] = &[];
             for rule in ruleset.iter() {
+                if has_mentions && LEGACY_MENTION_RULES.contains(&rule.rule_id()) {
+                    continue;
+                }
                 if rule.applies(&flattened, &context).await {
                     actions = rule.actions();
                     break;
@@ -231,16 +237,23 @@ impl Rooms {
         Ok(())
     }
 
-    /// Notifications and highlights after the user's read receipt.
+    /// Notifications and highlights after the user's read receipts, as Synapse counts them
+    /// [Complement TestThreadedReceipts]: an event of the main timeline counts after the later
+    /// of the unthreaded and the `main` receipt, an event of a thread after the later of the
+    /// unthreaded receipt and that thread's receipt.
     pub fn unread_counts(&self, room_id: &RoomId, user_id: &UserId) -> Result<UnreadCounts> {
-        let read_position = match self.own_read_receipt(room_id, user_id)? {
-            Some(event_id) => self.event_position(&event_id)?.unwrap_or(0),
-            None => 0,
-        };
+        let unthreaded = self
+            .read_receipt_position(room_id, user_id, None)?
+            .unwrap_or(0);
+        let main = self
+            .read_receipt_position(room_id, user_id, Some("main"))?
+            .unwrap_or(0)
+            .max(unthreaded);
+        let mut thread_marks: BTreeMap<String, u64> = BTreeMap::new();
         let start = compound_key(&[
             user_id.as_bytes(),
             room_id.as_bytes(),
-            &(read_position + 1).to_be_bytes(),
+            &(unthreaded + 1).to_be_bytes(),
         ]);
         let end = compound_key(&[
             user_id.as_bytes(),
@@ -248,7 +261,7 @@ impl Rooms {
             &u64::MAX.to_be_bytes(),
         ]);
         let mut counts = UnreadCounts::default();
-        for (_, value) in self.store().range(
+        for (key, value) in self.store().range(
             USERROOMPOSITION_NOTIFY,
             std::ops::Bound::Included(&start),
             std::ops::Bound::Included(&end),
@@ -256,6 +269,28 @@ impl Rooms {
             usize::MAX,
         )? {
             let record: NotifyRecord = serde_json::from_slice(&value).map_err(Error::storage)?;
+            let position = key
+                .len()
+                .checked_sub(8)
+                .and_then(|at| key[at..].try_into().ok())
+                .map_or(0, u64::from_be_bytes);
+            let mark = match &record.thread {
+                None => main,
+                Some(root) => match thread_marks.get(root) {
+                    Some(mark) => *mark,
+                    None => {
+                        let mark = self
+                            .read_receipt_position(room_id, user_id, Some(root))?
+                            .unwrap_or(0)
+                            .max(unthreaded);
+                        thread_marks.insert(root.clone(), mark);
+                        mark
+                    }
+                },
+            };
+            if position <= mark {
+                continue;
+            }
             counts.notifications += 1;
             counts.highlights += u64::from(record.highlight);
             let thread = counts

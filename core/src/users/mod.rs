@@ -36,6 +36,7 @@ pub use self::{
     devices::DeviceInfo,
     key_backup::{BackupInfo, BackupKeysState, BackupScope},
     openid::OPENID_TOKEN_LIFETIME_MS,
+    push_rules::{LEGACY_MENTION_RULES, server_default_rules},
     pushers::{PUSH_GATEWAY_PATH, Pusher},
     registration_tokens::RegistrationToken,
     remote_keys::RemoteKeys,

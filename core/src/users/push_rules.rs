@@ -19,11 +19,99 @@ fn stored_bytes(store: &Store, user_id: &UserId) -> Result<Option<Vec<u8>>> {
 }
 
 fn parse_rules(bytes: Option<&[u8]>, user_id: &UserId) -> Ruleset {
-    bytes
+    let mut rules = bytes
         .and_then(|bytes| serde_json::from_slice::<JsonValue>(bytes).ok())
         .and_then(|content| content.get("global").cloned())
         .and_then(|global| serde_json::from_value(global).ok())
-        .unwrap_or_else(|| Ruleset::server_default(user_id))
+        .unwrap_or_else(|| Ruleset::server_default(user_id));
+    add_legacy_mention_rules(&mut rules, user_id);
+    rules
+}
+
+/// The server-default rules: ruma's (spec v1.17 and later), plus the legacy mention rules.
+pub fn server_default_rules(user_id: &UserId) -> Ruleset {
+    let mut rules = Ruleset::server_default(user_id);
+    add_legacy_mention_rules(&mut rules, user_id);
+    rules
+}
+
+/// Ids of the legacy mention rules, which do not apply to events with `m.mentions`.
+pub const LEGACY_MENTION_RULES: [&str; 3] = [
+    ".m.rule.contains_display_name",
+    ".m.rule.roomnotif",
+    ".m.rule.contains_user_name",
+];
+
+/// Adds the legacy mention rules where they are missing, at their places in the spec's list.
+///
+/// Spec v1.17 (MSC4210) removed them and ruma's defaults follow it, but Myelin serves the
+/// spec versions before it, where they are server defaults, and Synapse still has them: a
+/// plain-text mention of the user's name or localpart, or `@room` from someone allowed to
+/// notify the room, highlights. Clients that send `m.mentions` are unaffected: the rules do
+/// not apply to such events (spec v1.7, MSC3952), as in Synapse's evaluator.
+fn add_legacy_mention_rules(rules: &mut Ruleset, user_id: &UserId) {
+    use ruma::push::{ConditionalPushRule, PatternedPushRule};
+    let highlight = json!(["notify", { "set_tweak": "sound", "value": "default" }, { "set_tweak": "highlight" }]);
+    let conditional = |rule_id: &str, conditions: JsonValue, actions: &JsonValue| {
+        serde_json::from_value::<ConditionalPushRule>(json!({
+            "rule_id": rule_id, "default": true, "enabled": true,
+            "conditions": conditions, "actions": actions,
+        }))
+        .expect("a well-formed push rule")
+    };
+    let insert_after = |set: &mut ruma::push::Ruleset, after: &str, rule: ConditionalPushRule| {
+        if set
+            .override_
+            .iter()
+            .any(|existing| existing.rule_id == rule.rule_id)
+        {
+            return;
+        }
+        let mut rule = Some(rule);
+        let mut rebuilt = Vec::with_capacity(set.override_.len() + 1);
+        for existing in std::mem::take(&mut set.override_) {
+            let found = existing.rule_id == after;
+            rebuilt.push(existing);
+            if found && let Some(rule) = rule.take() {
+                rebuilt.push(rule);
+            }
+        }
+        rebuilt.extend(rule);
+        set.override_ = rebuilt.into_iter().collect();
+    };
+    insert_after(
+        rules,
+        ".m.rule.is_user_mention",
+        conditional(
+            LEGACY_MENTION_RULES[0],
+            json!([{ "kind": "contains_display_name" }]),
+            &highlight,
+        ),
+    );
+    insert_after(
+        rules,
+        ".m.rule.is_room_mention",
+        conditional(
+            LEGACY_MENTION_RULES[1],
+            json!([
+                { "kind": "event_match", "key": "content.body", "pattern": "@room" },
+                { "kind": "sender_notification_permission", "key": "room" },
+            ]),
+            &json!(["notify", { "set_tweak": "highlight" }]),
+        ),
+    );
+    if !rules
+        .content
+        .iter()
+        .any(|rule| rule.rule_id == LEGACY_MENTION_RULES[2])
+    {
+        let rule = serde_json::from_value::<PatternedPushRule>(json!({
+            "rule_id": LEGACY_MENTION_RULES[2], "default": true, "enabled": true,
+            "pattern": user_id.localpart(), "actions": highlight,
+        }))
+        .expect("a well-formed push rule");
+        rules.content.insert(rule);
+    }
 }
 
 /// The user's rules as stored, or the server defaults.
