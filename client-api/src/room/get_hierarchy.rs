@@ -1,6 +1,6 @@
 //! `GET /_matrix/client/v1/rooms/{roomId}/hierarchy`
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use axum::{Json, extract::State};
 use myelin_core::{
@@ -41,7 +41,8 @@ fn children_of(summary: &JsonValue) -> Vec<SpaceChild> {
 
 /// # `GET /_matrix/client/v1/rooms/{roomId}/hierarchy`
 ///
-/// Walks the space breadth-first; rooms this server is not in are summarised by a server named
+/// Walks the space depth first, children in the spec's order (as Synapse does: Complement
+/// expects Root, R1, SS1, SS2, R3, R4, R2 for its test space); rooms this server is not in are summarised by a server named
 /// in the `via` of their `m.space.child` event. Pagination tokens are offsets: `h{offset}`.
 pub async fn get_hierarchy(
     State(state): State<AppState>,
@@ -73,9 +74,10 @@ pub async fn get_hierarchy(
 
     let mut chunks: Vec<JsonValue> = Vec::new();
     let mut seen: HashSet<OwnedRoomId> = HashSet::new();
-    let mut queue: VecDeque<(OwnedRoomId, usize, Vec<OwnedServerName>)> =
-        VecDeque::from([(body.room_id.clone(), 0, Vec::new())]);
-    while let Some((room_id, depth, via)) = queue.pop_front() {
+    // A stack: the first child is walked (with its descendants) before the second.
+    let mut stack: Vec<(OwnedRoomId, usize, Vec<OwnedServerName>)> =
+        vec![(body.room_id.clone(), 0, Vec::new())];
+    while let Some((room_id, depth, via)) = stack.pop() {
         if chunks.len() > offset + limit || seen.len() >= MAX_ROOMS || !seen.insert(room_id.clone())
         {
             continue;
@@ -114,8 +116,8 @@ pub async fn get_hierarchy(
         };
         chunks.push(summary);
         if depth < max_depth {
-            for child in children {
-                queue.push_back((child.room_id, depth + 1, child.via));
+            for child in children.into_iter().rev() {
+                stack.push((child.room_id, depth + 1, child.via));
             }
         }
     }

@@ -79,10 +79,7 @@ fn finish(
 ) -> Result<(), ApiError> {
     let rooms = &state.services.rooms;
     if rooms.room_info(room_id)?.is_some() {
-        if let Some(encryption) = rooms.state_pdu(room_id, "m.room.encryption", "")? {
-            summary["encryption"] = encryption.content_json()["algorithm"].clone();
-        }
-        summary["room_version"] = rooms.existing_room(room_id)?.room_version.as_str().into();
+        rooms.add_version_and_encryption(room_id, summary)?;
     }
     if let Some(user_id) = user_id
         && let Some(membership) = rooms.membership(room_id, user_id)?

@@ -33,6 +33,18 @@ impl Rooms {
         suggested_only: bool,
     ) -> Result<Vec<SpaceChild>> {
         let mut children = Vec::new();
+        let is_space = self
+            .state_pdu(room_id, "m.room.create", "")?
+            .is_some_and(|create| {
+                create
+                    .content_json()
+                    .get("type")
+                    .and_then(JsonValue::as_str)
+                    == Some("m.space")
+            });
+        if !is_space {
+            return Ok(Vec::new());
+        }
         for event in self.current_state(room_id)? {
             if event.kind.to_string() != "m.space.child" {
                 continue;
@@ -60,13 +72,17 @@ impl Rooms {
             if via.is_empty() || (suggested_only && !suggested) {
                 continue;
             }
+            // The spec's ordering: a valid `order` (at most 50 printable ASCII characters)
+            // first, lexicographically; then the link's `origin_server_ts`; then the room id.
             let order = content
                 .get("order")
                 .and_then(JsonValue::as_str)
-                .filter(|order| order.len() <= 50)
+                .filter(|order| {
+                    order.len() <= 50 && order.bytes().all(|byte| (0x20..=0x7e).contains(&byte))
+                })
                 .map(str::to_owned);
             children.push((
-                order,
+                (order.is_none(), order, event.origin_server_ts),
                 SpaceChild {
                     room_id: child,
                     via,
@@ -74,15 +90,7 @@ impl Rooms {
                 },
             ));
         }
-        children.sort_by(|(a, x), (b, y)| {
-            match (a, b) {
-                (Some(a), Some(b)) => a.cmp(b),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            }
-            .then_with(|| x.room_id.cmp(&y.room_id))
-        });
+        children.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.room_id.cmp(&y.room_id)));
         Ok(children.into_iter().map(|(_, child)| child).collect())
     }
 
@@ -167,8 +175,12 @@ impl Rooms {
         }
         let mut summary = self.public_room(room_id)?.summary;
         let mut children_state = Vec::new();
+        // Only spaces have children: the links of another room are not followed, as in
+        // Synapse (Complement's R2 -> R5).
+        let is_space = summary.get("room_type").and_then(JsonValue::as_str) == Some("m.space");
         for event in self.current_state(room_id)? {
-            if event.kind.to_string() == "m.space.child"
+            if is_space
+                && event.kind.to_string() == "m.space.child"
                 && event
                     .content_json()
                     .get("via")
@@ -198,6 +210,21 @@ impl Rooms {
                 summary["allowed_room_ids"] = allowed.into();
             }
         }
+        self.add_version_and_encryption(room_id, &mut summary)?;
         Ok(Some(summary))
+    }
+
+    /// The fields spec v1.15 (MSC3266) adds to a room's summary in `/hierarchy` and
+    /// `/room_summary`: its version, and its encryption algorithm when it has one.
+    pub fn add_version_and_encryption(
+        &self,
+        room_id: &RoomId,
+        summary: &mut JsonValue,
+    ) -> Result<()> {
+        if let Some(encryption) = self.state_pdu(room_id, "m.room.encryption", "")? {
+            summary["encryption"] = encryption.content_json()["algorithm"].clone();
+        }
+        summary["room_version"] = self.existing_room(room_id)?.room_version.as_str().into();
+        Ok(())
     }
 }
