@@ -123,6 +123,38 @@ pub(crate) fn endpoints() -> Router<AppState> {
     router = route::<c::admin::suspend_user::v1::Request, _, _>(router, admin::set_suspended);
     router =
         route::<c::account::get_3pids::v3::Request, _, _>(router, account::threepids::get_3pids);
+    {
+        use account::threepids as t;
+        use c::account as a;
+        router = route::<a::request_registration_token_via_email::v3::Request, _, _>(
+            router,
+            t::registration_email_token,
+        );
+        router = route::<a::request_registration_token_via_msisdn::v3::Request, _, _>(
+            router,
+            t::registration_msisdn_token,
+        );
+        router = route::<a::request_password_change_token_via_email::v3::Request, _, _>(
+            router,
+            t::password_email_token,
+        );
+        router = route::<a::request_password_change_token_via_msisdn::v3::Request, _, _>(
+            router,
+            t::password_msisdn_token,
+        );
+        router = route::<a::request_3pid_management_token_via_email::v3::Request, _, _>(
+            router,
+            t::add_email_token,
+        );
+        router = route::<a::request_3pid_management_token_via_msisdn::v3::Request, _, _>(
+            router,
+            t::add_msisdn_token,
+        );
+        router = route::<a::add_3pid::v3::Request, _, _>(router, t::add_3pid);
+        router = route::<a::bind_3pid::v3::Request, _, _>(router, t::bind_3pid);
+        router = route::<a::delete_3pid::v3::Request, _, _>(router, t::delete_3pid);
+        router = route::<a::unbind_3pid::v3::Request, _, _>(router, t::unbind_3pid);
+    }
     router = route::<c::membership::get_mutual_rooms::v1::Request, _, _>(
         router,
         membership::mutual_rooms::mutual_rooms,
@@ -131,6 +163,10 @@ pub(crate) fn endpoints() -> Router<AppState> {
         route::<c::room::upgrade_room::v3::Request, _, _>(router, room::upgrade_room::upgrade_room);
     router =
         route::<c::room::get_summary::v1::Request, _, _>(router, room::get_summary::get_summary);
+    router = route::<c::peeking::get_current_state::v3::Request, _, _>(
+        router,
+        room::initial_sync::room_initial_sync,
+    );
     router =
         route::<c::room::report_content::v3::Request, _, _>(router, room::report::report_event);
     router = route::<c::room::report_room::v3::Request, _, _>(router, room::report::report_room);

@@ -317,3 +317,102 @@ async fn uia_with_another_users_password_is_refused() {
         .await;
     assert_eq!(status, StatusCode::OK, "the device is still there");
 }
+
+/// Third-party identifiers: Myelin validates none, and every endpoint says so in the spec's
+/// terms instead of `404 M_UNRECOGNIZED`: `requestToken` is `400 M_THREEPID_MEDIUM_NOT_SUPPORTED`
+/// (spec v1.13, MSC4178), adding or binding an unvalidated session `400 M_THREEPID_AUTH_FAILED`,
+/// and removing an identifier the account does not have reports `no-support`. Bad bodies are
+/// still `400` with their own code.
+#[tokio::test]
+async fn third_party_identifier_endpoints_answer_in_the_specs_terms() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let email =
+        json!({ "client_secret": "secret123", "email": "alice@example.org", "send_attempt": 1 });
+    let phone = json!({ "client_secret": "secret123", "country": "GB", "phone_number": "07700900000", "send_attempt": 1 });
+    for (path, body) in [
+        ("/_matrix/client/v3/register/email/requestToken", &email),
+        ("/_matrix/client/v3/register/msisdn/requestToken", &phone),
+        (
+            "/_matrix/client/v3/account/password/email/requestToken",
+            &email,
+        ),
+        (
+            "/_matrix/client/v3/account/password/msisdn/requestToken",
+            &phone,
+        ),
+        ("/_matrix/client/v3/account/3pid/email/requestToken", &email),
+        (
+            "/_matrix/client/v3/account/3pid/msisdn/requestToken",
+            &phone,
+        ),
+    ] {
+        let response = server
+            .post(path, Some(&alice.access_token), body.clone())
+            .await;
+        assert_error(
+            &response,
+            StatusCode::BAD_REQUEST,
+            "M_THREEPID_MEDIUM_NOT_SUPPORTED",
+        );
+    }
+    let missing = server
+        .post(
+            "/_matrix/client/v3/register/email/requestToken",
+            None,
+            json!({ "email": "alice@example.org" }),
+        )
+        .await;
+    assert_eq!(missing.0, StatusCode::BAD_REQUEST, "{}", missing.1);
+    assert_ne!(missing.1["errcode"], "M_THREEPID_MEDIUM_NOT_SUPPORTED");
+
+    let session = json!({ "client_secret": "secret123", "sid": "nosuchsession" });
+    assert_error(
+        &server
+            .post(
+                "/_matrix/client/v3/account/3pid/add",
+                Some(&alice.access_token),
+                session.clone(),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "M_THREEPID_AUTH_FAILED",
+    );
+    let mut bind = session.clone();
+    bind["id_server"] = "id.example.org".into();
+    bind["id_access_token"] = "token".into();
+    assert_error(
+        &server
+            .post(
+                "/_matrix/client/v3/account/3pid/bind",
+                Some(&alice.access_token),
+                bind,
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "M_THREEPID_AUTH_FAILED",
+    );
+    let threepid = json!({ "medium": "email", "address": "alice@example.org" });
+    for path in [
+        "/_matrix/client/v3/account/3pid/delete",
+        "/_matrix/client/v3/account/3pid/unbind",
+    ] {
+        let (status, body) = server
+            .post(path, Some(&alice.access_token), threepid.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body, json!({ "id_server_unbind_result": "no-support" }));
+    }
+    let (_, listed) = server
+        .get("/_matrix/client/v3/account/3pid", Some(&alice.access_token))
+        .await;
+    assert_eq!(listed, json!({ "threepids": [] }));
+    // Without a token, the account endpoints are 401 like any other.
+    assert_error(
+        &server
+            .post("/_matrix/client/v3/account/3pid/add", None, session)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "M_MISSING_TOKEN",
+    );
+}

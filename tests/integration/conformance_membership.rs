@@ -428,3 +428,143 @@ async fn restricted_rooms_show_in_hierarchies_only_to_those_allowed() {
     let (_, for_carol) = server.get(&path, Some(&carol.access_token)).await;
     assert!(!shown(&for_carol), "carol could not join: {for_carol}");
 }
+
+/// `/hierarchy` walks a space depth first, children in `order`/timestamp order, honouring
+/// `max_depth`, `suggested_only` and `from`/`limit`, and leaves out links that were emptied or
+/// redacted, and children of rooms that are not spaces [Complement TestClientSpacesSummary].
+#[tokio::test]
+async fn space_hierarchies_page_depth_first_and_honour_their_parameters() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let own = server.server_name();
+    let space = json!({ "preset": "public_chat", "creation_content": { "type": "m.space" } });
+    let room = json!({ "preset": "public_chat" });
+    let root = server.create_room(&alice, space.clone()).await;
+    let r1 = server.create_room(&alice, room.clone()).await;
+    let ss1 = server.create_room(&alice, space.clone()).await;
+    let r2 = server.create_room(&alice, room.clone()).await;
+    let ss2 = server.create_room(&alice, space.clone()).await;
+    let r3 = server.create_room(&alice, room.clone()).await;
+    let r4 = server.create_room(&alice, room.clone()).await;
+    let r5 = server.create_room(&alice, room.clone()).await;
+    let link = async |parent: &str, child: &str, content: serde_json::Value| {
+        let (status, body) = server
+            .put(
+                &format!("/_matrix/client/v3/rooms/{parent}/state/m.space.child/{child}"),
+                Some(&alice.access_token),
+                content,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["event_id"].as_str().expect("event_id").to_owned()
+    };
+    let via = json!({ "via": [own] });
+    let suggested = json!({ "via": [own], "suggested": true });
+    link(&root, &r1, suggested.clone()).await;
+    link(&root, &ss1, via.clone()).await;
+    link(&root, &r2, suggested.clone()).await;
+    link(&ss1, &ss2, via.clone()).await;
+    link(&ss2, &r3, via.clone()).await;
+    let r4_link = link(&ss2, &r4, via.clone()).await;
+    // R2 is not a space: its link to R5 is not followed.
+    link(&r2, &r5, via.clone()).await;
+
+    let hierarchy = async |query: &str| -> serde_json::Value {
+        let (status, body) = server
+            .get(
+                &format!("/_matrix/client/v1/rooms/{root}/hierarchy{query}"),
+                Some(&alice.access_token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["rooms"]
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .map(|room| room["room_id"].as_str().expect("room_id").to_owned())
+            .collect()
+    };
+    let whole = hierarchy("").await;
+    assert_eq!(
+        ids(&whole),
+        [
+            root.as_str(),
+            r1.as_str(),
+            ss1.as_str(),
+            ss2.as_str(),
+            r3.as_str(),
+            r4.as_str(),
+            r2.as_str()
+        ],
+        "depth first: {whole}"
+    );
+    assert_eq!(whole["rooms"][0]["room_type"], "m.space");
+    // Spec v1.15 (MSC3266): each room's version.
+    assert_eq!(whole["rooms"][0]["room_version"], "12", "{whole}");
+    let root_links: Vec<&str> = whole["rooms"][0]["children_state"]
+        .as_array()
+        .expect("children_state")
+        .iter()
+        .map(|event| event["state_key"].as_str().expect("state_key"))
+        .collect();
+    assert_eq!(root_links.len(), 3, "{whole}");
+    assert!(whole.get("next_batch").is_none(), "{whole}");
+
+    let first = hierarchy("?limit=4").await;
+    assert_eq!(
+        ids(&first),
+        [root.as_str(), r1.as_str(), ss1.as_str(), ss2.as_str()],
+        "{first}"
+    );
+    let next = first["next_batch"].as_str().expect("next_batch");
+    let second = hierarchy(&format!("?limit=4&from={next}")).await;
+    assert_eq!(
+        ids(&second),
+        [r3.as_str(), r4.as_str(), r2.as_str()],
+        "{second}"
+    );
+    assert!(second.get("next_batch").is_none(), "{second}");
+
+    let shallow = hierarchy("?max_depth=1").await;
+    assert_eq!(
+        ids(&shallow),
+        [root.as_str(), r1.as_str(), ss1.as_str(), r2.as_str()],
+        "{shallow}"
+    );
+    let suggested_only = hierarchy("?suggested_only=true").await;
+    assert_eq!(
+        ids(&suggested_only),
+        [root.as_str(), r1.as_str(), r2.as_str()],
+        "{suggested_only}"
+    );
+
+    // An emptied link and a redacted one both end the child's place in the space.
+    link(&root, &ss1, json!({})).await;
+    let (status, body) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{ss2}/redact/{r4_link}/unlink"),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pruned = hierarchy("").await;
+    assert_eq!(
+        ids(&pruned),
+        [root.as_str(), r1.as_str(), r2.as_str()],
+        "{pruned}"
+    );
+    let ss2_rooms = {
+        let (_, body) = server
+            .get(
+                &format!("/_matrix/client/v1/rooms/{ss2}/hierarchy"),
+                Some(&alice.access_token),
+            )
+            .await;
+        ids(&body)
+    };
+    assert_eq!(ss2_rooms, [ss2.as_str(), r3.as_str()]);
+}

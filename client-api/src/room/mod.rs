@@ -5,6 +5,7 @@ pub mod get_event_by_timestamp;
 pub mod get_hierarchy;
 pub mod get_room_event;
 pub mod get_summary;
+pub mod initial_sync;
 pub mod report;
 pub mod upgrade_room;
 

@@ -1,5 +1,5 @@
 //! `/sync` and simplified sliding sync.
-mod render;
+pub(crate) mod render;
 pub mod sliding;
 pub mod sync_events;
 
