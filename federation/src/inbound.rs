@@ -377,7 +377,10 @@ pub(crate) fn prepare(value: JsonValue, rules: &RoomVersionRules) -> Result<Prep
             .map_err(|error| Error::BadJson(format!("Unverifiable event: {error}")))?
             .into_iter()
             .collect();
+    // Room versions before 5 do not enforce key validity: any key the server has had will do
+    // (time 0 makes every key, current or expired, usable).
     let at_ms = match check.get("origin_server_ts") {
+        _ if !rules.enforce_key_validity => 0,
         Some(ruma::CanonicalJsonValue::Integer(ts)) => u64::try_from(i64::from(*ts)).unwrap_or(0),
         _ => myelin_core::users::now_ms(),
     };

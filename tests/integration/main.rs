@@ -40,6 +40,7 @@ mod relations;
 mod reports;
 mod room_extras;
 mod room_upgrade;
+mod room_versions;
 mod rooms;
 mod search;
 mod sessions;

@@ -1,13 +1,22 @@
 //! `GET /_matrix/client/v3/capabilities`
 
-use axum::Json;
+use axum::{Json, extract::State};
+use myelin_core::rooms::SUPPORTED_ROOM_VERSIONS;
 use ruma::api::client::discovery::get_capabilities::v3::Request;
-use serde_json::{Value as JsonValue, json};
+use serde_json::{Map, Value as JsonValue, json};
 
-use crate::Ruma;
+use crate::{AppState, Ruma};
 
 /// # `GET /_matrix/client/v3/capabilities`
-pub async fn get_capabilities(_request: Ruma<Request>) -> Json<JsonValue> {
+pub async fn get_capabilities(
+    State(state): State<AppState>,
+    _request: Ruma<Request>,
+) -> Json<JsonValue> {
+    // Every version this server creates and joins is stable (ruma's rules for each).
+    let available: Map<String, JsonValue> = SUPPORTED_ROOM_VERSIONS
+        .iter()
+        .map(|version| (version.to_string(), "stable".into()))
+        .collect();
     Json(json!({
         "capabilities": {
             "m.change_password": { "enabled": true },
@@ -16,10 +25,9 @@ pub async fn get_capabilities(_request: Ruma<Request>) -> Json<JsonValue> {
             "m.3pid_changes": { "enabled": false },
             "m.get_login_token": { "enabled": true },
             "m.profile_fields": { "enabled": true },
-            // Rooms arrive with the rooms issue; these are the versions it implements.
             "m.room_versions": {
-                "default": "12",
-                "available": { "10": "stable", "11": "stable", "12": "stable" }
+                "default": state.services.rooms.default_room_version().as_str(),
+                "available": available,
             }
         }
     }))

@@ -69,9 +69,20 @@ pub use self::{
 };
 use crate::{config::Config, keys::ServerKeys, storage::Store, stream::Notifier};
 
-/// Room versions this server creates and joins.
-pub const SUPPORTED_ROOM_VERSIONS: &[RoomVersionId] =
-    &[RoomVersionId::V10, RoomVersionId::V11, RoomVersionId::V12];
+/// Room versions this server creates and joins: ruma's rules for each decide event format,
+/// authorization, redaction and state resolution.
+pub const SUPPORTED_ROOM_VERSIONS: &[RoomVersionId] = &[
+    RoomVersionId::V3,
+    RoomVersionId::V4,
+    RoomVersionId::V5,
+    RoomVersionId::V6,
+    RoomVersionId::V7,
+    RoomVersionId::V8,
+    RoomVersionId::V9,
+    RoomVersionId::V10,
+    RoomVersionId::V11,
+    RoomVersionId::V12,
+];
 
 /// Proof that the holder has serialised event creation in one room: building an event reads the
 /// room's extremities and state, so two builders at once would fork the room needlessly.
