@@ -13,6 +13,7 @@ mod conformance_accounts;
 mod conformance_history;
 mod conformance_membership;
 mod conformance_sync;
+mod conformance_sync_rooms;
 mod cross_signing;
 mod device_lists;
 mod devices;
