@@ -542,3 +542,59 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use ruma::{
+        EventId, OwnedServerName, RoomId,
+        api::{
+            OutgoingRequestExt as _,
+            federation::{
+                authentication::XMatrixSigningInput, event::get_event, event::get_room_state_ids,
+            },
+        },
+        signatures::Ed25519KeyPair,
+    };
+
+    /// The URI a request is signed with is the one reqwest puts on the wire, whatever the
+    /// path holds (Complement's peers verify it byte for byte).
+    #[test]
+    fn wire_uri_is_the_signed_uri() {
+        let document = Ed25519KeyPair::generate();
+        let key = Ed25519KeyPair::from_der(&document, "k".into()).expect("a key pair");
+        let origin: OwnedServerName = "origin.test".try_into().expect("a name");
+        let destination: OwnedServerName = "dest.test:8448".try_into().expect("a name");
+        for id in ["$a+b/c=", "$abc:example.org", "$a b|c\"d{e}^`[x]%41"] {
+            let event_id = <&EventId>::try_from(id).expect("an event id");
+            let request = get_event::v1::Request::new(event_id.to_owned());
+            let input = XMatrixSigningInput::new(origin.clone(), destination.clone(), &key);
+            let http = request
+                .try_into_http_request::<Vec<u8>>("https://127.0.0.1:8448", input, ())
+                .expect("a request");
+            let signed = http.uri().path_and_query().expect("a path").to_string();
+            let wire = reqwest::Request::try_from(http).expect("a reqwest request");
+            let url = wire.url();
+            let on_wire = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            };
+            assert_eq!(signed, on_wire, "{id}");
+            // Event ids in the query (`state_ids`, `backfill`) too.
+            let room_id = <&RoomId>::try_from("!room:origin.test").expect("a room id");
+            let request =
+                get_room_state_ids::v1::Request::new(event_id.to_owned(), room_id.to_owned());
+            let input = XMatrixSigningInput::new(origin.clone(), destination.clone(), &key);
+            let http = request
+                .try_into_http_request::<Vec<u8>>("https://127.0.0.1:8448", input, ())
+                .expect("a request");
+            let signed = http.uri().path_and_query().expect("a path").to_string();
+            let wire = reqwest::Request::try_from(http).expect("a reqwest request");
+            let url = wire.url();
+            assert_eq!(
+                signed,
+                format!("{}?{}", url.path(), url.query().unwrap_or_default()),
+                "{id}"
+            );
+        }
+    }
+}

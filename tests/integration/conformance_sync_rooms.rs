@@ -386,7 +386,7 @@ async fn joining_leaving_and_joining_again_keeps_the_room_out_of_the_leave_secti
 /// room's timeline always is) [Complement TestSync "Newly joined room has correct timeline in
 /// incremental sync"].
 #[tokio::test]
-#[ignore = "fails: a newly joined room's timeline holds 8 of the messages with limited false (Synapse: limited for newly joined rooms)"]
+
 async fn a_newly_joined_rooms_timeline_is_limited_unless_it_holds_every_message() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
@@ -457,7 +457,7 @@ async fn a_newly_joined_rooms_timeline_is_limited_unless_it_holds_every_message(
 /// A newly joined room brings its members' presence into the joiner's incremental sync, once
 /// [Complement TestSync "Newly joined room includes presence in incremental sync"].
 #[tokio::test]
-#[ignore = "fails: presence of the members of a newly joined room is not sent, only presence changed after since"]
+
 async fn a_newly_joined_room_brings_its_members_presence_once() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;

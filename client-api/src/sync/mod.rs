@@ -52,8 +52,14 @@ fn quiet(
         }
     }
     if let Some(filter) = presence
-        && !sync_events::presence_changes(state, identity, filter, Some(checked.ephemeral))?
-            .is_empty()
+        && !sync_events::presence_changes(
+            state,
+            identity,
+            filter,
+            Some(checked.ephemeral),
+            &Default::default(),
+        )?
+        .is_empty()
     {
         return Ok(false);
     }

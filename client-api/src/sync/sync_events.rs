@@ -1,6 +1,6 @@
 //! `GET /_matrix/client/v3/sync`
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use axum::{Json, extract::State};
 use myelin_core::{
@@ -8,9 +8,12 @@ use myelin_core::{
     rooms::{PduEvent, SyncRequest},
     users::Identity,
 };
-use ruma::api::client::{
-    filter::FilterDefinition,
-    sync::sync_events::v3::{self, Filter},
+use ruma::{
+    OwnedUserId, UserId,
+    api::client::{
+        filter::FilterDefinition,
+        sync::sync_events::v3::{self, Filter},
+    },
 };
 use serde_json::{Value as JsonValue, json};
 
@@ -141,7 +144,9 @@ pub async fn sync_events(
         let ephemeral_serial = state.services.typing.serial();
         let data = state.services.rooms.sync(&sync_request)?;
         let typing_rooms = typing_changes(&state, identity, ephemeral_since)?;
-        let presence_events = presence_changes(&state, identity, &filter, ephemeral_since)?;
+        let joiners = presence_of_joiners(&state, identity, &data)?;
+        let presence_events =
+            presence_changes(&state, identity, &filter, ephemeral_since, &joiners)?;
         let to_device =
             users.to_device_messages(&identity.user_id, &identity.device_id, data.next_position)?;
         let nothing_new = data.is_empty()
@@ -186,19 +191,82 @@ pub async fn sync_events(
     Ok(Json(response))
 }
 
+/// Users whose presence an incremental sync sends whether or not it changed, as Synapse does:
+/// the members of rooms joined since the last sync, and those who joined the user's rooms
+/// since [Complement TestSync "Newly joined room includes presence", "Get presence for newly
+/// joined members"].
+fn presence_of_joiners(
+    state: &AppState,
+    identity: &Identity,
+    data: &myelin_core::rooms::SyncData,
+) -> Result<BTreeSet<OwnedUserId>, ApiError> {
+    let mut joiners = BTreeSet::new();
+    if !state.services.presence.enabled() {
+        return Ok(joiners);
+    }
+    for room in &data.joined {
+        if room.newly_joined {
+            for member in state.services.rooms.joined_members(&room.room_id)? {
+                if let Some(user) = member
+                    .state_key
+                    .as_deref()
+                    .and_then(|key| UserId::parse(key).ok())
+                {
+                    joiners.insert(user);
+                }
+            }
+        } else {
+            for (_, event) in &room.timeline {
+                if event.kind == ruma::events::TimelineEventType::RoomMember
+                    && event
+                        .content_json()
+                        .get("membership")
+                        .and_then(JsonValue::as_str)
+                        == Some("join")
+                    && let Some(user) = event
+                        .state_key
+                        .as_deref()
+                        .and_then(|key| UserId::parse(key).ok())
+                {
+                    joiners.insert(user);
+                }
+            }
+        }
+    }
+    joiners.remove(&identity.user_id);
+    Ok(joiners)
+}
+
 /// `m.presence` events of users sharing a room with the user whose presence changed after
-/// `since` (everyone known, when initial).
+/// `since` (everyone known, when initial), and of `joiners` (who share one by definition).
 pub(super) fn presence_changes(
     state: &AppState,
     identity: &Identity,
     filter: &FilterDefinition,
     since: Option<u64>,
+    joiners: &BTreeSet<OwnedUserId>,
 ) -> Result<Vec<JsonValue>, ApiError> {
     let presence = &state.services.presence;
     if !presence.enabled() {
         return Ok(Vec::new());
     }
-    let changed = presence.changed_since(since);
+    let mut changed = presence.changed_since(since);
+    if since.is_some() {
+        // Offline without a status is what clients assume of anyone: not worth an event per
+        // member of a large room.
+        let known: BTreeSet<OwnedUserId> = changed.iter().cloned().collect();
+        changed.extend(
+            joiners
+                .iter()
+                .filter(|user| !known.contains(*user))
+                .filter(|user| {
+                    let status = presence.status(user);
+                    status.state != myelin_core::ephemeral::PresenceState::Offline
+                        || status.status_msg.is_some()
+                })
+                .cloned(),
+        );
+    }
     if changed.is_empty()
         || filter
             .presence

@@ -47,6 +47,8 @@ pub struct JoinedRoom {
     pub state: Vec<PduEvent>,
     /// Joined count, invited count and heroes; `None` when unchanged since `since`.
     pub summary: Option<(usize, usize, Vec<OwnedUserId>)>,
+    /// Joined since the `since` of an incremental sync.
+    pub newly_joined: bool,
 }
 
 pub struct InvitedRoom {
@@ -263,8 +265,14 @@ impl Rooms {
                     if !receipts.is_empty() {
                         data.receipts.insert(room_id.clone(), receipts);
                     }
-                    data.joined
-                        .push(self.joined_room(&room_id, request, since, now, fresh)?);
+                    // A room joined since the last sync is a gap for the client whatever the
+                    // timeline holds: Synapse marks it `limited` so that clients drop what they
+                    // had of it [Complement TestSync newly joined room].
+                    let newly_joined = !initial && !request.full_state && membership_changed;
+                    let mut room = self.joined_room(&room_id, request, since, now, fresh)?;
+                    room.limited |= newly_joined;
+                    room.newly_joined = newly_joined;
+                    data.joined.push(room);
                 }
                 Membership::Invite if initial || membership_changed => {
                     data.invited.push(InvitedRoom {
@@ -396,6 +404,7 @@ impl Rooms {
             prev_batch,
             state,
             summary,
+            newly_joined: false,
         })
     }
 
