@@ -359,15 +359,15 @@ pub(crate) fn prepare(value: JsonValue, rules: &RoomVersionRules) -> Result<Prep
     }
     let mut object: CanonicalJsonObject = serde_json::from_value(value)
         .map_err(|error| Error::BadJson(format!("PDU is not canonical JSON: {error}")))?;
-    // Fields a sender must not set, or that differ per server.
-    object.remove("event_id");
+    // Fields a sender must not set, or that differ per server (the id is the event's own in
+    // room versions 1 and 2, and signed with it).
+    if rules.event_id_format != ruma::room_version_rules::EventIdFormatVersion::V1 {
+        object.remove("event_id");
+    }
     object.remove("unsigned");
     ruma::state_res::check_pdu_format(&object, &rules.event_format)
         .map_err(|reason| Error::BadJson(format!("Malformed PDU: {reason}")))?;
-    let hash = ruma::signatures::reference_hash(&object, rules)
-        .map_err(|error| Error::BadJson(format!("Cannot hash the PDU: {error}")))?;
-    let event_id =
-        EventId::parse(format!("${hash}")).map_err(|error| Error::BadJson(error.to_string()))?;
+    let event_id = myelin_core::rooms::event_id_of(&object, rules)?;
     let mut check = object.clone();
     if rules.signatures.check_event_id_server {
         check.insert("event_id".into(), event_id.to_string().into());

@@ -133,13 +133,13 @@ impl ports::Federation for Federation {
             let response = self.client.send(invitee.server_name(), request).await?;
             let mut signed: CanonicalJsonObject = serde_json::from_str(response.event.get())
                 .map_err(|error| Error::BadJson(format!("Unreadable signed invite: {error}")))?;
-            signed.remove("event_id");
             let rules = room_version
                 .rules()
                 .ok_or_else(|| Error::UnsupportedRoomVersion(room_version.to_string()))?;
-            let hash = ruma::signatures::reference_hash(&signed, &rules)
-                .map_err(|error| Error::BadJson(error.to_string()))?;
-            if format!("${hash}") != event.event_id.as_str() {
+            if rules.event_id_format != ruma::room_version_rules::EventIdFormatVersion::V1 {
+                signed.remove("event_id");
+            }
+            if myelin_core::rooms::event_id_of(&signed, &rules)? != event.event_id {
                 return Err(Error::Forbidden(format!(
                     "{} changed the invite while signing it",
                     invitee.server_name()

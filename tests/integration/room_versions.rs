@@ -10,8 +10,9 @@ use crate::{
     federation_helpers::join_via,
 };
 
-/// Versions 3 to 12: reference-hash event ids (standard base64 in v3, url-safe after).
-const VERSIONS: [&str; 10] = ["3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
+/// Versions 2 to 12: ids made up by the sender (`$id:server`) in v2, reference hashes after
+/// (standard base64 in v3, url-safe later).
+const VERSIONS: [&str; 11] = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
 
 /// A path segment percent-encoded as clients send it (v3 event ids hold `/` and `+`).
 fn encode(segment: &str) -> String {
@@ -97,11 +98,21 @@ async fn rooms_of_every_version_work_locally() {
             "v{version}"
         );
         let message = send(&server, &bob, &room_id, &format!("hello in v{version}")).await;
-        assert!(
-            message.starts_with('$') && !message.contains(':'),
-            "{message}"
-        );
-        if numeric == 3 {
+        if numeric == 2 {
+            let suffix = format!(":{}", server.server_name());
+            assert!(
+                message.starts_with('$') && message.ends_with(&suffix),
+                "{message}"
+            );
+        } else {
+            assert!(
+                message.starts_with('$') && !message.contains(':'),
+                "{message}"
+            );
+        }
+        if numeric == 2 {
+            // The sender's own id.
+        } else if numeric == 3 {
             // Standard base64: 43 characters of [A-Za-z0-9+/].
             assert!(
                 message[1..]
@@ -210,7 +221,7 @@ async fn older_versions_federate() {
     let (b, _) = TestServer::start_federated().await;
     let alice = a.register("alice").await;
     let bob = b.register("bob").await;
-    for version in ["3", "6", "9"] {
+    for version in ["2", "3", "6", "9"] {
         let room_id = a
             .create_room(
                 &alice,

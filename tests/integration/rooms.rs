@@ -61,7 +61,8 @@ async fn created_rooms_have_the_presets_state_in_each_room_version() {
         .post(
             "/_matrix/client/v3/createRoom",
             Some(&alice.access_token),
-            json!({ "room_version": "9" }),
+            // Version 1 needs state resolution v1, which ruma does not implement.
+            json!({ "room_version": "1" }),
         )
         .await;
     assert_error(

@@ -6,7 +6,7 @@ use ruma::{
     RoomId, UserId,
     events::{StateEventType, TimelineEventType},
     room_version_rules::RoomVersionRules,
-    signatures::{hash_and_sign_event, reference_hash},
+    signatures::hash_and_sign_event,
 };
 use serde_json::{Value as JsonValue, value::to_raw_value};
 
@@ -141,15 +141,38 @@ impl Rooms {
             None => Vec::new(),
         };
         let mut object = CanonicalJsonObject::new();
-        let ids = |ids: &[OwnedEventId]| {
-            CanonicalJsonValue::Array(
-                ids.iter()
-                    .map(|id| CanonicalJsonValue::String(id.to_string()))
-                    .collect(),
-            )
+        // Room versions 1 and 2 reference events as `[event_id, {"sha256": content hash}]`,
+        // as Synapse writes them; later versions by id alone.
+        let pairs = rules.events_reference_format
+            == ruma::room_version_rules::EventsReferenceFormatVersion::V1;
+        let ids = |ids: &[OwnedEventId]| -> Result<CanonicalJsonValue> {
+            let mut references = Vec::with_capacity(ids.len());
+            for id in ids {
+                let id_value = CanonicalJsonValue::String(id.to_string());
+                if !pairs {
+                    references.push(id_value);
+                    continue;
+                }
+                let mut hashes = CanonicalJsonObject::new();
+                if let Some(sha256) = self
+                    .pdu_json(id)?
+                    .as_ref()
+                    .and_then(|event| event["hashes"]["sha256"].as_str())
+                {
+                    hashes.insert(
+                        "sha256".into(),
+                        CanonicalJsonValue::String(sha256.to_owned()),
+                    );
+                }
+                references.push(CanonicalJsonValue::Array(vec![
+                    id_value,
+                    CanonicalJsonValue::Object(hashes),
+                ]));
+            }
+            Ok(CanonicalJsonValue::Array(references))
         };
-        object.insert("auth_events".into(), ids(&auth_events));
-        object.insert("prev_events".into(), ids(&info.forward_extremities));
+        object.insert("auth_events".into(), ids(&auth_events)?);
+        object.insert("prev_events".into(), ids(&info.forward_extremities)?);
         object.insert("content".into(), to_canonical(spec.content.clone())?);
         object.insert(
             "depth".into(),
@@ -215,6 +238,16 @@ impl Rooms {
                 "Event is larger than the {MAX_PDU_BYTES} bytes allowed"
             )));
         }
+        // Room versions 1 and 2: the id is made up by the sending server and signed with the
+        // event (`$random:server`).
+        if rules.event_id_format == ruma::room_version_rules::EventIdFormatVersion::V1 {
+            let id = format!(
+                "${}:{}",
+                crate::users::random_string(18),
+                self.server_name()
+            );
+            object.insert("event_id".into(), CanonicalJsonValue::String(id));
+        }
         let keys = &self.inner.keys;
         hash_and_sign_event(
             self.server_name().as_str(),
@@ -231,10 +264,8 @@ impl Rooms {
                 "Event is {size} bytes, more than the {MAX_PDU_BYTES} allowed"
             )));
         }
-        let hash = reference_hash(&object, rules)
-            .map_err(|error| Error::Internal(format!("hashing an event failed: {error}")))?;
-        let event_id = EventId::parse(format!("${hash}"))
-            .map_err(|error| Error::Internal(format!("bad event id: {error}")))?;
+        let event_id = super::pdu::event_id_of(&object, rules)
+            .map_err(|error| Error::Internal(format!("identifying an event failed: {error}")))?;
         let pdu = PduEvent::from_canonical(event_id, &object)?;
         Ok((pdu, object))
     }

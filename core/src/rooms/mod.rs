@@ -55,7 +55,7 @@ pub use self::{
     ingest::{IngestOutcome, RemoteEvent},
     membership::{MemberProfile, SERVER_MEMBER_KEYS},
     notifications::{ListedNotification, Notification},
-    pdu::PduEvent,
+    pdu::{PduEvent, event_id_of},
     push::UnreadCounts,
     reports::{Report, ReportTarget},
     search::{SearchKey, SearchPage, SearchRequest},
@@ -71,7 +71,11 @@ use crate::{config::Config, keys::ServerKeys, storage::Store, stream::Notifier};
 
 /// Room versions this server creates and joins: ruma's rules for each decide event format,
 /// authorization, redaction and state resolution.
+///
+/// Version 1 is missing: it resolves state with the first algorithm, which ruma does not
+/// implement (and state resolution is not written here).
 pub const SUPPORTED_ROOM_VERSIONS: &[RoomVersionId] = &[
+    RoomVersionId::V2,
     RoomVersionId::V3,
     RoomVersionId::V4,
     RoomVersionId::V5,

@@ -25,9 +25,9 @@ pub struct PduEvent {
     pub content: Box<RawJsonValue>,
     #[serde(default)]
     pub state_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "event_references")]
     pub prev_events: Vec<OwnedEventId>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "event_references")]
     pub auth_events: Vec<OwnedEventId>,
     /// Top-level `redacts` (room versions before 11).
     #[serde(default)]
@@ -36,6 +36,78 @@ pub struct PduEvent {
     /// Server-side annotations kept with the event (`redacted_because` after a redaction).
     #[serde(default)]
     pub unsigned: Option<Box<RawJsonValue>>,
+}
+
+/// `prev_events` and `auth_events` in either format: event ids (room versions 3 and later), or
+/// `[event_id, {hashes}]` pairs (versions 1 and 2), whose hashes nothing checks.
+fn event_references<'de, D>(deserializer: D) -> std::result::Result<Vec<OwnedEventId>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Reference(OwnedEventId);
+
+    impl<'de> Deserialize<'de> for Reference {
+        fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+        where
+            D: serde::Deserializer<'de>,
+        {
+            struct Visitor;
+
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Reference;
+
+                fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    formatter.write_str("an event id, or an [event id, hashes] pair")
+                }
+
+                fn visit_str<E: serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> std::result::Result<Reference, E> {
+                    EventId::parse(value).map(Reference).map_err(E::custom)
+                }
+
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut sequence: A,
+                ) -> std::result::Result<Reference, A::Error> {
+                    let id: OwnedEventId = sequence
+                        .next_element()?
+                        .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                    while sequence.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    Ok(Reference(id))
+                }
+            }
+
+            deserializer.deserialize_any(Visitor)
+        }
+    }
+
+    let references: Vec<Reference> = Deserialize::deserialize(deserializer)?;
+    Ok(references
+        .into_iter()
+        .map(|reference| reference.0)
+        .collect())
+}
+
+/// The id of an event in canonical JSON: its `event_id` field in room versions 1 and 2, its
+/// reference hash after (standard base64 in v3, url-safe from v4), as the version's rules say.
+pub fn event_id_of(
+    object: &CanonicalJsonObject,
+    rules: &ruma::room_version_rules::RoomVersionRules,
+) -> Result<OwnedEventId> {
+    if rules.event_id_format == ruma::room_version_rules::EventIdFormatVersion::V1 {
+        return match object.get("event_id") {
+            Some(ruma::CanonicalJsonValue::String(id)) => EventId::parse(id)
+                .map_err(|error| Error::BadJson(format!("Invalid event_id {id}: {error}"))),
+            _ => Err(Error::BadJson(
+                "Events of this room version carry their event_id".into(),
+            )),
+        };
+    }
+    let hash = ruma::signatures::reference_hash(object, rules)
+        .map_err(|error| Error::BadJson(format!("Cannot hash the event: {error}")))?;
+    EventId::parse(format!("${hash}")).map_err(|error| Error::BadJson(error.to_string()))
 }
 
 fn placeholder_event_id() -> OwnedEventId {

@@ -152,10 +152,11 @@ async fn place_and_answer(
 fn pdu_event_id(state: &Federation, room_id: &RoomId, value: &JsonValue) -> Option<OwnedEventId> {
     let rules = state.room_rules(room_id).ok()?;
     let mut object: ruma::CanonicalJsonObject = serde_json::from_value(value.clone()).ok()?;
-    object.remove("event_id");
+    if rules.event_id_format != ruma::room_version_rules::EventIdFormatVersion::V1 {
+        object.remove("event_id");
+    }
     object.remove("unsigned");
-    let hash = ruma::signatures::reference_hash(&object, &rules).ok()?;
-    EventId::parse(format!("${hash}")).ok()
+    myelin_core::rooms::event_id_of(&object, &rules).ok()
 }
 
 /// Whether `user` belongs to `origin` and is joined to the room.
