@@ -2,8 +2,8 @@
 //! reference-hash event id, as a federation-ready PDU.
 
 use ruma::{
-    CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
-    RoomId, UserId,
+    CanonicalJsonObject, CanonicalJsonValue, MilliSecondsSinceUnixEpoch, OwnedEventId, RoomId,
+    UserId,
     events::{StateEventType, TimelineEventType},
     room_version_rules::RoomVersionRules,
     signatures::hash_and_sign_event,
