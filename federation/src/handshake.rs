@@ -164,7 +164,24 @@ impl Federation {
                 .await,
             "auth chain",
         );
-        let room = join.pdu()?.room();
+        let join_pdu = join.pdu()?;
+        let room = join_pdu.room();
+        // A room this server was in before (a user left and joins again): what happened while
+        // it was away is fetched first, so that the timeline has it before the join, as
+        // Synapse's rejoin does [Complement TestMessagesOverFederation, re-joining].
+        if self
+            .services
+            .rooms
+            .room_info(&room)?
+            .is_some_and(|info| !info.forward_extremities.is_empty())
+            && !self
+                .services
+                .rooms
+                .missing_prev_events(&join_pdu)?
+                .is_empty()
+        {
+            self.fetch_missing_prevs(server, &room, &join_pdu, 0).await;
+        }
         self.services
             .rooms
             .join_remote_room(version, join, state, auth_chain)

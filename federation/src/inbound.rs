@@ -242,7 +242,7 @@ impl Federation {
 
     /// Asks the origin for the events between our extremities and `pdu`, and handles them oldest
     /// first. Failures leave the gap for `state_ids` to bridge.
-    async fn fetch_missing_prevs(
+    pub(crate) async fn fetch_missing_prevs(
         &self,
         origin: &ServerName,
         room_id: &RoomId,

@@ -23,6 +23,7 @@ mod e2ee;
 mod ephemeral;
 mod federation;
 mod federation_helpers;
+mod federation_history;
 mod federation_membership;
 mod federation_queries;
 mod federation_refusals;

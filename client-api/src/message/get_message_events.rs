@@ -82,16 +82,29 @@ pub async fn get_message_events(
     let (mut start, mut page) = page_for(from)?;
     // Paging back past the start of what this server has of a room joined over federation:
     // fetch the earlier history from a server in the room, then read again.
+    // A batch is at most 100 events, so a large page may take a few [Complement
+    // TestMessagesOverFederation: 300 messages, pages of 200].
+    const BACKFILL_ROUNDS: usize = 5;
+    let mut history_elsewhere = false;
     if body.dir == ApiDirection::Backward
-        && !page.more
         && to.is_none()
-        && rooms.backfill_point(&body.room_id)?.is_some()
         && let Ok(federation) = state.services.federation.get()
     {
-        match federation.backfill(&body.room_id).await {
-            Ok(added) if added > 0 => (start, page) = page_for(from)?,
-            Ok(_) => {}
-            Err(error) => tracing::info!(%error, room_id = %body.room_id, "backfill failed"),
+        let mut rounds = 0;
+        while !page.more && rooms.backfill_point(&body.room_id)?.is_some() {
+            if rounds == BACKFILL_ROUNDS {
+                history_elsewhere = true;
+                break;
+            }
+            rounds += 1;
+            match federation.backfill(&body.room_id).await {
+                Ok(added) if added > 0 => (start, page) = page_for(from)?,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::info!(%error, room_id = %body.room_id, "backfill failed");
+                    break;
+                }
+            }
         }
     }
     let shown: Vec<&myelin_core::rooms::PduEvent> =
@@ -139,7 +152,8 @@ pub async fn get_message_events(
             .collect::<Vec<_>>()
             .into();
     }
-    if page.more
+    // More may follow: here, or (after the rounds this request allowed) on another server.
+    if (page.more || history_elsewhere)
         && let Some((position, _)) = page.events.last()
     {
         let end = match body.dir {

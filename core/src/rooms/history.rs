@@ -39,6 +39,52 @@ impl HistoryVisibility {
 }
 
 impl Rooms {
+    /// Whether `server` may see `pdu`, as Synapse's `filter_events_for_server` decides for
+    /// `backfill` and `get_missing_events`: from the state at the event (with the event itself),
+    /// `world_readable` and `shared` history is visible; `invited` when one of the server's
+    /// users is invited or joined then; `joined` when one is joined. Events without a known
+    /// state (outliers) count as `shared`.
+    pub fn server_may_see(&self, server: &ruma::ServerName, pdu: &PduEvent) -> Result<bool> {
+        let Some(map) = self.state_after_event(&pdu.event_id)? else {
+            return Ok(true);
+        };
+        let visibility = match map.get(&("m.room.history_visibility".to_owned(), String::new())) {
+            Some(id) => self.pdu(id)?.map_or(HistoryVisibility::Shared, |event| {
+                HistoryVisibility::parse(
+                    event
+                        .content_json()
+                        .get("history_visibility")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("shared"),
+                )
+            }),
+            None => HistoryVisibility::Shared,
+        };
+        let allowed: &[&str] = match visibility {
+            HistoryVisibility::WorldReadable | HistoryVisibility::Shared => return Ok(true),
+            HistoryVisibility::Invited => &["join", "invite"],
+            HistoryVisibility::Joined => &["join"],
+        };
+        for ((kind, state_key), event_id) in map.iter() {
+            if kind != "m.room.member"
+                || UserId::parse(state_key.as_str())
+                    .map_or(true, |user| user.server_name() != server)
+            {
+                continue;
+            }
+            if let Some(member) = self.pdu(event_id)?
+                && member
+                    .content_json()
+                    .get("membership")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|membership| allowed.contains(&membership))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The history visibility in force at `position`.
     pub fn visibility_at(&self, room_id: &RoomId, position: u64) -> Result<HistoryVisibility> {
         let start = compound_key(&[room_id.as_bytes(), b""]);

@@ -144,10 +144,11 @@ pub async fn backfill(
     let limit = usize::try_from(u64::from(body.limit))
         .unwrap_or(100)
         .min(100);
-    let events = state
-        .services
-        .rooms
-        .backfill_events(&body.room_id, &body.v, limit)?;
+    let events =
+        state
+            .services
+            .rooms
+            .backfill_events(&body.room_id, &request.origin, &body.v, limit)?;
     let pdus = events.iter().map(raw).collect::<Result<Vec<_>>>()?;
     Ok(RumaResponse(get_backfill::v1::Response::new(
         state.services.rooms.server_name().clone(),
@@ -168,6 +169,7 @@ pub async fn get_missing_events(
         .min(100);
     let events = state.services.rooms.missing_events(
         &body.room_id,
+        &request.origin,
         &body.earliest_events,
         &body.latest_events,
         limit,
