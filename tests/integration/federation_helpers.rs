@@ -262,13 +262,26 @@ pub(crate) async fn federation_get_as(
     destination: &TestServer,
     path: &str,
 ) -> (StatusCode, Value) {
+    federation_request_as(origin, destination, "GET", path, None).await
+}
+
+/// A signed request from `origin` to `destination`'s federation API, with a JSON body or
+/// none; (status, body).
+pub(crate) async fn federation_request_as(
+    origin: &TestServer,
+    destination: &TestServer,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
     let origin_name = OwnedServerName::try_from(origin.server_name()).expect("name");
     let destination_name = OwnedServerName::try_from(destination.server_name()).expect("name");
     let address = destination.server().federation_addr.expect("federation");
     let mut request = ::http::Request::builder()
-        .method("GET")
+        .method(method)
         .uri(format!("https://{address}{path}"))
-        .body(Vec::<u8>::new())
+        .header(::http::header::CONTENT_TYPE, "application/json")
+        .body(body.map_or_else(Vec::new, |body| serde_json::to_vec(body).expect("json")))
         .expect("request");
     let input = XMatrixSigningInput::new(
         origin_name,

@@ -43,6 +43,21 @@ impl Rooms {
         .map_err(|error| Error::BadJson(format!("Cannot sign the event: {error}")))
     }
 
+    /// Whether the room's current state allows a membership template this server hands out
+    /// (`make_join`, `make_leave`, `make_knock`): `Forbidden` with the rules' reason if not.
+    pub fn check_template(&self, room_id: &RoomId, template: &CanonicalJsonObject) -> Result<()> {
+        let info = self.existing_room(room_id)?;
+        let rules = super::build::rules_of(&info)?;
+        let Some(snapshot) = info.state_snapshot else {
+            return Ok(());
+        };
+        let state = self.snapshot_map(snapshot)?;
+        let placeholder = EventId::parse("$template").expect("a literal, valid event id");
+        let pdu = PduEvent::from_canonical(placeholder.to_owned(), template)?;
+        self.authorize_against(&rules, &pdu, &state)
+            .map_err(|reason| Error::Forbidden(format!("The room's rules refuse this: {reason}")))
+    }
+
     /// Hashes and signs an event built from another server's template (`make_join` and kin).
     pub fn sign_template(
         &self,

@@ -78,6 +78,9 @@ impl Federation {
             .services
             .rooms
             .event_template(room_id, user_id, &spec)?;
+        // What the rules would refuse is refused now, as Synapse's `make_*` do: a banned user
+        // gets 403, not a template [Complement TestKnocking, banned].
+        self.services.rooms.check_template(room_id, &template)?;
         // The joining server adds these itself.
         template.remove("hashes");
         template.remove("signatures");
@@ -181,6 +184,33 @@ pub async fn send_join(
     State(state): State<super::State>,
     request: Signed<create_join_event::v2::Request>,
 ) -> FedResult<RumaResponse<create_join_event::v2::Response>> {
+    Ok(RumaResponse(create_join_event::v2::Response::new(
+        join_answer(&state, &request).await?,
+    )))
+}
+
+/// # `PUT /_matrix/federation/v1/send_join/{roomId}/{eventId}`
+///
+/// The first version, which Synapse still serves and older servers still call: the same
+/// checks and answer, in its `[200, {origin, auth_chain, state, event}]` shape (the body and
+/// path are those of v2, so v2's request type reads them).
+pub async fn send_join_v1(
+    State(state): State<super::State>,
+    request: Signed<create_join_event::v2::Request>,
+) -> FedResult<Json<JsonValue>> {
+    let room_state = join_answer(&state, &request).await?;
+    let mut answer =
+        serde_json::to_value(&room_state).map_err(|error| Error::Internal(error.to_string()))?;
+    answer["origin"] = state.services.rooms.server_name().as_str().into();
+    Ok(Json(json!([200, answer])))
+}
+
+/// Accepts a join sent with `send_join` and answers the state before it, its auth chain and
+/// the join as this server signed it.
+async fn join_answer(
+    state: &super::State,
+    request: &Signed<create_join_event::v2::Request>,
+) -> Result<create_join_event::v2::RoomState> {
     let body = &request.body;
     let event = state
         .accept_membership(
@@ -215,9 +245,7 @@ pub async fn send_join(
             .map(|server| server.to_string())
             .collect(),
     );
-    Ok(RumaResponse(create_join_event::v2::Response::new(
-        room_state,
-    )))
+    Ok(room_state)
 }
 
 /// # `GET /_matrix/federation/v1/make_leave/{roomId}/{userId}`
@@ -237,6 +265,26 @@ pub async fn make_leave(
         Some(version),
         raw(&template)?,
     )))
+}
+
+/// # `PUT /_matrix/federation/v1/send_leave/{roomId}/{eventId}`
+///
+/// The first version (see [`send_join_v1`]): `[200, {}]`.
+pub async fn send_leave_v1(
+    State(state): State<super::State>,
+    request: Signed<create_leave_event::v2::Request>,
+) -> FedResult<Json<JsonValue>> {
+    let body = &request.body;
+    state
+        .accept_membership(
+            &request.origin,
+            &body.room_id,
+            &body.event_id,
+            &body.pdu,
+            Membership::Leave,
+        )
+        .await?;
+    Ok(Json(json!([200, {}])))
 }
 
 /// # `PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}`

@@ -88,6 +88,14 @@ pub fn router(federation: Arc<Federation>) -> Router {
     );
     router =
         route::<f::membership::create_join_event::v2::Request, _, _>(router, membership::send_join);
+    router = router.route(
+        "/_matrix/federation/v1/send_join/{room_id}/{event_id}",
+        axum::routing::put(membership::send_join_v1),
+    );
+    router = router.route(
+        "/_matrix/federation/v1/send_leave/{room_id}/{event_id}",
+        axum::routing::put(membership::send_leave_v1),
+    );
     router = route::<f::membership::prepare_leave_event::v1::Request, _, _>(
         router,
         membership::make_leave,
