@@ -63,6 +63,8 @@ pub struct PushCounters {
 #[derive(Default)]
 pub struct FederationCounters {
     pub pdus_accepted: AtomicU64,
+    /// PDUs this server already had (a sender resending, or an event that came two ways).
+    pub pdus_known: AtomicU64,
     pub pdus_soft_failed: AtomicU64,
     pub pdus_refused: AtomicU64,
     pub transactions_sent: AtomicU64,
@@ -155,6 +157,7 @@ impl Metrics {
         out.push_str("# TYPE myelin_federation_pdus_received_total counter\n");
         for (outcome, counter) in [
             ("accepted", &federation.pdus_accepted),
+            ("already_known", &federation.pdus_known),
             ("soft_failed", &federation.pdus_soft_failed),
             ("refused", &federation.pdus_refused),
         ] {

@@ -431,3 +431,69 @@ async fn banned_users_get_no_templates() {
         assert_eq!(answer["errcode"], "M_FORBIDDEN", "{answer}");
     }
 }
+
+/// Inbound PDUs a server already had, from its metrics.
+async fn pdus_already_known(server: &TestServer) -> u64 {
+    let (_, metrics) = server.get("/_myelin/metrics", None).await;
+    metrics
+        .as_str()
+        .expect("text")
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("myelin_federation_pdus_received_total{outcome=\"already_known\"} ")
+        })
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the already_known counter")
+}
+
+/// A server that joined through `send_join` leaves the join to the resident server, which
+/// sends it to the rest of the room: nobody is sent the join twice, and the first PDU the
+/// joining server sends afterwards is its user's message [Complement
+/// TestOutboundFederationSend].
+#[tokio::test(flavor = "multi_thread")]
+async fn a_joining_server_leaves_its_join_to_the_resident() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let (c, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let carol = c.register("carol").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let joined = join_via(&c, &carol, &room_id, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let joined = join_via(&b, &bob, &room_id, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let message = b.send_text(&bob, &room_id, "after joining").await;
+    for (server, user) in [(&a, &alice), (&c, &carol)] {
+        server
+            .sync_until(user, 15, |syncs| {
+                crate::common::timeline_events(syncs, &room_id)
+                    .iter()
+                    .any(|event| event["event_id"] == message.as_str())
+            })
+            .await;
+    }
+    // Carol's server has Bob's join (from Alice's server) and his message (from his own).
+    let (_, member) = c
+        .get(
+            &format!(
+                "/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{}",
+                bob.user_id
+            ),
+            Some(&carol.access_token),
+        )
+        .await;
+    assert_eq!(member["membership"], "join", "{member}");
+    assert_eq!(
+        pdus_already_known(&a).await,
+        0,
+        "the resident was sent the join back"
+    );
+    assert_eq!(
+        pdus_already_known(&c).await,
+        0,
+        "carol's server got the join twice"
+    );
+}

@@ -11,7 +11,19 @@ use super::{
 };
 use crate::{Error, Result, storage::WriteBatch};
 
+/// Local events another server was handed through `send_join` (and sends on itself).
+pub(crate) const EVENTID_HANDSHAKE: &str = "eventid_handshake";
+
 impl Rooms {
+    /// Whether a local event reached the room through a `send_*` handshake, so that the
+    /// federation sender leaves it to the resident server.
+    pub fn sent_by_handshake(&self, event_id: &ruma::EventId) -> Result<bool> {
+        Ok(self
+            .store()
+            .get(EVENTID_HANDSHAKE, event_id.as_bytes())?
+            .is_some())
+    }
+
     /// Makes a remote room known locally from a `send_join` answer: the state before the join
     /// and its auth chain become outliers, the join event the first event of the local timeline.
     #[tracing::instrument(skip_all, fields(event_id = %join.event_id))]
@@ -92,6 +104,14 @@ impl Rooms {
                 );
             }
         }
+        // The resident server sends the join to the rest of the room; sending it again would
+        // hand the room's servers (the resident first) an event they have [Complement
+        // TestOutboundFederationSend].
+        batch.put(
+            EVENTID_HANDSHAKE,
+            pdu.event_id.as_bytes().to_vec(),
+            Vec::new(),
+        );
         let placement = Placement {
             before,
             after,

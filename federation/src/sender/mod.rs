@@ -188,7 +188,13 @@ impl Sender {
                     else {
                         continue;
                     };
-                    if pdu.sender.server_name() != own {
+                    if pdu.sender.server_name() != own
+                        || self
+                            .services
+                            .rooms
+                            .sent_by_handshake(&pdu.event_id)
+                            .unwrap_or(false)
+                    {
                         continue;
                     }
                     // One unreadable event must not stop the stream for everyone.

@@ -114,6 +114,7 @@ async fn place_and_answer(
                 Ok((event_id, outcome)) => {
                     let counter = match outcome {
                         myelin_core::rooms::IngestOutcome::SoftFailed => &counters.pdus_soft_failed,
+                        myelin_core::rooms::IngestOutcome::AlreadyKnown => &counters.pdus_known,
                         _ => &counters.pdus_accepted,
                     };
                     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
