@@ -446,3 +446,39 @@ async fn concurrent_power_level_changes_resolve_to_the_same_state_everywhere() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// A moderator may redact an event this server never saw (it may exist elsewhere): the
+/// redaction is made and reaches the other servers; someone without the power to redact gets
+/// 404 for it [Complement TestFederationRedactSendsWithoutEvent].
+#[tokio::test(flavor = "multi_thread")]
+async fn redactions_of_unseen_events_are_sent() {
+    let (a, b, alice, bob, room_id) = setup().await;
+    let unseen = format!("$neverseen:{}", b.server_name());
+    let (status, body) = a
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/redact/{unseen}/r1"),
+            Some(&alice.access_token),
+            json!({ "reason": "reasons..." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let redaction = body["event_id"].as_str().expect("event_id").to_owned();
+    b.sync_until(&bob, 15, |syncs| {
+        timeline_events(syncs, &room_id).iter().any(|event| {
+            event["event_id"] == redaction.as_str()
+                && event["type"] == "m.room.redaction"
+                && (event["redacts"] == unseen.as_str()
+                    || event["content"]["redacts"] == unseen.as_str())
+        })
+    })
+    .await;
+    let (status, body) = b
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/redact/{unseen}/r2"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["errcode"], "M_NOT_FOUND");
+}
