@@ -59,6 +59,27 @@ pub struct PushCounters {
     pub failed: AtomicU64,
 }
 
+/// The EDU types counted apart in `myelin_federation_edus_received_total`.
+pub const EDU_TYPES: [&str; 6] = [
+    "m.typing",
+    "m.receipt",
+    "m.presence",
+    "m.device_list_update",
+    "m.signing_key_update",
+    "m.direct_to_device",
+];
+
+impl FederationCounters {
+    /// Counts one received EDU of `edu_type`.
+    pub fn edu_received(&self, edu_type: &str) {
+        let index = EDU_TYPES
+            .iter()
+            .position(|known| *known == edu_type)
+            .unwrap_or(EDU_TYPES.len());
+        self.edus_received[index].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Federation traffic, counted where it happens.
 #[derive(Default)]
 pub struct FederationCounters {
@@ -67,6 +88,8 @@ pub struct FederationCounters {
     pub pdus_known: AtomicU64,
     pub pdus_soft_failed: AtomicU64,
     pub pdus_refused: AtomicU64,
+    /// EDUs received, by type ([`EDU_TYPES`], then everything else).
+    pub edus_received: [AtomicU64; EDU_TYPES.len() + 1],
     pub transactions_sent: AtomicU64,
     pub transactions_failed: AtomicU64,
     /// PDUs and EDUs waiting in the durable outbound queues.
@@ -164,6 +187,16 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "myelin_federation_pdus_received_total{{outcome=\"{outcome}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP myelin_federation_edus_received_total Inbound EDUs by type.\n");
+        out.push_str("# TYPE myelin_federation_edus_received_total counter\n");
+        for (index, counter) in federation.edus_received.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "myelin_federation_edus_received_total{{type=\"{}\"}} {}",
+                EDU_TYPES.get(index).copied().unwrap_or("other"),
                 counter.load(Ordering::Relaxed)
             );
         }

@@ -297,3 +297,40 @@ async fn upload_device_keys(server: &TestServer, user: &TestUser) {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+/// An inbound EDU counter of a server's metrics.
+async fn edus_received(server: &TestServer, edu_type: &str) -> u64 {
+    let (_, metrics) = server.get("/_myelin/metrics", None).await;
+    let prefix = format!("myelin_federation_edus_received_total{{type=\"{edu_type}\"}} ");
+    metrics
+        .as_str()
+        .expect("text")
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the EDU counter")
+}
+
+/// A user who joins a room on another server announces their devices to the room's servers
+/// at once, without changing any [Complement TestDeviceListsUpdateOverFederationOnRoomJoin].
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_a_room_announces_the_users_devices_to_its_servers() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(edus_received(&a, "m.device_list_update").await, 0);
+    let joined = crate::federation_helpers::join_via(&b, &bob, &room_id, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while edus_received(&a, "m.device_list_update").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no device list update reached the room's server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

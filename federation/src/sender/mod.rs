@@ -188,13 +188,7 @@ impl Sender {
                     else {
                         continue;
                     };
-                    if pdu.sender.server_name() != own
-                        || self
-                            .services
-                            .rooms
-                            .sent_by_handshake(&pdu.event_id)
-                            .unwrap_or(false)
-                    {
+                    if pdu.sender.server_name() != own {
                         continue;
                     }
                     // One unreadable event must not stop the stream for everyone.
@@ -203,6 +197,40 @@ impl Sender {
                         tracing::error!(%event_id, %error, "cannot tell where an event goes");
                         BTreeSet::new()
                     });
+                    // A local user who joins: the room's servers hear of their devices, so that
+                    // they can encrypt for them at once [Complement
+                    // TestDeviceListsUpdateOverFederationOnRoomJoin].
+                    if self.is_new_join(&pdu) {
+                        let devices: Vec<(ruma::OwnedDeviceId, bool)> = self
+                            .services
+                            .users
+                            .devices(&pdu.sender)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|device| (device.device_id, false))
+                            .collect();
+                        let others: BTreeSet<OwnedServerName> = destinations
+                            .iter()
+                            .filter(|server| **server != own)
+                            .cloned()
+                            .collect();
+                        self.file_device_updates(
+                            &mut batch,
+                            &mut woken,
+                            &pdu.sender,
+                            &devices,
+                            &others,
+                            item_position,
+                        );
+                    }
+                    if self
+                        .services
+                        .rooms
+                        .sent_by_handshake(&pdu.event_id)
+                        .unwrap_or(false)
+                    {
+                        continue;
+                    }
                     for destination in destinations {
                         queue(
                             &mut batch,
@@ -282,34 +310,14 @@ impl Sender {
                     }
                     // Servers sharing a room with the user hear of each changed device.
                     let destinations = self.user_destinations(&user_id);
-                    let keys = self
-                        .services
-                        .users
-                        .device_keys(&user_id, &[])
-                        .unwrap_or_default();
-                    for (sequence, (device_id, deleted)) in devices.iter().enumerate() {
-                        let mut content = json!({
-                            "user_id": user_id,
-                            "device_id": device_id,
-                            "stream_id": item_position,
-                            "prev_id": [],
-                            "deleted": deleted,
-                        });
-                        if let Some(device_keys) = keys.get(device_id.as_str()) {
-                            content["keys"] = device_keys.clone();
-                        }
-                        let edu = json!({ "edu_type": "m.device_list_update", "content": content });
-                        for destination in &destinations {
-                            queue_numbered(
-                                &mut batch,
-                                destination,
-                                item_position,
-                                sequence,
-                                &QueueItem::Edu { edu: edu.clone() },
-                            );
-                            woken.insert(destination.clone());
-                        }
-                    }
+                    self.file_device_updates(
+                        &mut batch,
+                        &mut woken,
+                        &user_id,
+                        &devices,
+                        &destinations,
+                        item_position,
+                    );
                 }
             }
         }
@@ -327,6 +335,71 @@ impl Sender {
             self.wake(&destination);
         }
         Ok(())
+    }
+
+    /// Files one `m.device_list_update` EDU per device for each destination.
+    fn file_device_updates(
+        &self,
+        batch: &mut WriteBatch,
+        woken: &mut BTreeSet<OwnedServerName>,
+        user_id: &ruma::UserId,
+        devices: &[(ruma::OwnedDeviceId, bool)],
+        destinations: &BTreeSet<OwnedServerName>,
+        item_position: u64,
+    ) {
+        if devices.is_empty() || destinations.is_empty() {
+            return;
+        }
+        let keys = self
+            .services
+            .users
+            .device_keys(user_id, &[])
+            .unwrap_or_default();
+        for (sequence, (device_id, deleted)) in devices.iter().enumerate() {
+            let mut content = json!({
+                "user_id": user_id,
+                "device_id": device_id,
+                "stream_id": item_position,
+                "prev_id": [],
+                "deleted": deleted,
+            });
+            if let Some(device_keys) = keys.get(device_id.as_str()) {
+                content["keys"] = device_keys.clone();
+            }
+            let edu = json!({ "edu_type": "m.device_list_update", "content": content });
+            for destination in destinations {
+                queue_numbered(
+                    batch,
+                    destination,
+                    item_position,
+                    sequence,
+                    &QueueItem::Edu { edu: edu.clone() },
+                );
+                woken.insert(destination.clone());
+            }
+        }
+    }
+
+    /// Whether `pdu` is a user's own join that changes their membership (not a profile
+    /// change of someone already joined).
+    fn is_new_join(&self, pdu: &myelin_core::rooms::PduEvent) -> bool {
+        let membership = |event: &myelin_core::rooms::PduEvent| {
+            event
+                .content_json()
+                .get("membership")
+                .and_then(JsonValue::as_str)
+                .map(str::to_owned)
+        };
+        pdu.kind == ruma::events::TimelineEventType::RoomMember
+            && pdu.state_key.as_deref() == Some(pdu.sender.as_str())
+            && membership(pdu).as_deref() == Some("join")
+            && self
+                .services
+                .rooms
+                .replaced_state(&pdu.event_id)
+                .ok()
+                .flatten()
+                .is_none_or(|previous| membership(&previous).as_deref() != Some("join"))
     }
 
     /// Servers sharing a room with a local user.

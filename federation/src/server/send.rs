@@ -181,6 +181,11 @@ async fn handle_edu(
     edu: &JsonValue,
 ) -> myelin_core::Result<()> {
     let content = edu.get("content").cloned().unwrap_or_default();
+    state.services.metrics.federation.edu_received(
+        edu.get("edu_type")
+            .and_then(JsonValue::as_str)
+            .unwrap_or_default(),
+    );
     match edu.get("edu_type").and_then(JsonValue::as_str) {
         Some("m.typing") => {
             let room_id = parse::<OwnedRoomId>(content.get("room_id"))?;
