@@ -196,7 +196,7 @@ impl Federation {
         room_id: &RoomId,
         profile: &MemberProfile,
         reason: Option<&str>,
-    ) -> Result<(RemoteEvent, Vec<JsonValue>)> {
+    ) -> Result<(RemoteEvent, Vec<JsonValue>, RoomVersionId)> {
         let mut request =
             prepare_knock_event::v1::Request::new(room_id.to_owned(), user_id.to_owned());
         request.ver = SUPPORTED_ROOM_VERSIONS.to_vec();
@@ -228,7 +228,7 @@ impl Federation {
             .iter()
             .filter_map(stripped_event)
             .collect();
-        Ok((knock, state))
+        Ok((knock, state, version))
     }
 
     pub(crate) async fn leave_through(

@@ -57,7 +57,7 @@ impl ports::Federation for Federation {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let servers = self.candidate_servers(user_id, room_id, via);
-            let (knock, state) = self
+            let (knock, state, version) = self
                 .through_any(servers, "knock", room_id, |server| {
                     let (profile, reason) = (&profile, reason.as_deref());
                     async move {
@@ -68,7 +68,13 @@ impl ports::Federation for Federation {
                 .await?;
             self.services
                 .rooms
-                .store_remote_membership(&knock.event_id, &knock.object, state, Membership::Knock)
+                .store_remote_membership(
+                    &knock.event_id,
+                    &knock.object,
+                    state,
+                    Membership::Knock,
+                    &version,
+                )
                 .await
         })
     }

@@ -497,3 +497,74 @@ async fn a_joining_server_leaves_its_join_to_the_resident() {
         "carol's server got the join twice"
     );
 }
+
+/// An invite rescinded (the inviter kicks the invitee) before the invitee's server is in the
+/// room reaches the invitee: the invite leaves their sync for the `leave` section
+/// [Complement TestFederationRoomsInvite "Inviter user can rescind invite over federation"].
+#[tokio::test(flavor = "multi_thread")]
+async fn rescinded_invites_reach_the_invitee() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "private_chat" }))
+        .await;
+    let (status, body) = a
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/invite"),
+            Some(&alice.access_token),
+            json!({ "user_id": bob.user_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    b.sync_until(&bob, 15, |syncs| {
+        syncs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|sync| sync["rooms"]["invite"].get(&room_id).is_some())
+    })
+    .await;
+    let since = b.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+    let (status, body) = a
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/kick"),
+            Some(&alice.access_token),
+            json!({ "user_id": bob.user_id, "reason": "changed my mind" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut since = since;
+    loop {
+        let sync = b.sync(&bob, Some(&since), 1000).await;
+        if let Some(left) = sync["rooms"]["leave"].get(&room_id) {
+            let events = left["timeline"]["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                events
+                    .iter()
+                    .any(|event| event["content"]["membership"] == "leave"
+                        && event["sender"] == alice.user_id.as_str()),
+                "{left}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rescinded invite never reached bob"
+        );
+        since = sync["next_batch"].as_str().expect("next_batch").to_owned();
+    }
+    let initial = b.sync(&bob, None, 0).await;
+    assert!(
+        initial["rooms"]["invite"].get(&room_id).is_none(),
+        "{initial}"
+    );
+}

@@ -22,6 +22,8 @@ use crate::{
 
 /// Stripped state sent with invites to rooms this server is not in.
 pub(crate) const ROOMUSER_INVITESTATE: &str = "roomiduserid_invitestate";
+/// The version of a room this server knows only through a local user's invite or knock.
+pub(crate) const ROOM_REMOTEVERSION: &str = "roomid_remoteversion";
 
 impl Rooms {
     /// Adds this server's signature to an event another server built (an invite of one of our
@@ -84,9 +86,80 @@ impl Rooms {
         event_id: &EventId,
         object: &CanonicalJsonObject,
         invite_state: Vec<JsonValue>,
+        room_version: &RoomVersionId,
     ) -> Result<()> {
-        self.store_remote_membership(event_id, object, invite_state, Membership::Invite)
-            .await
+        self.store_remote_membership(
+            event_id,
+            object,
+            invite_state,
+            Membership::Invite,
+            room_version,
+        )
+        .await
+    }
+
+    /// The version of a room known only through a local user's invite or knock.
+    pub fn remote_room_version(&self, room_id: &RoomId) -> Result<Option<RoomVersionId>> {
+        Ok(self
+            .store()
+            .get(ROOM_REMOTEVERSION, room_id.as_bytes())?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|version| RoomVersionId::try_from(version).ok()))
+    }
+
+    /// The end of a local user's invite or knock in a room this server is not in, sent by
+    /// the room (a rescinded invite, a refused knock): `event` must be a leave or ban of a
+    /// local user whose membership is invite or knock, sent by the user or by whoever invited
+    /// them [Complement TestFederationRoomsInvite, rescinding]. Returns whether it was taken.
+    pub async fn end_remote_membership(&self, event: &super::RemoteEvent) -> Result<bool> {
+        let pdu = event.pdu()?;
+        let room_id = pdu.room();
+        let Some(target) = pdu
+            .state_key
+            .as_deref()
+            .and_then(|key| UserId::parse(key).ok())
+        else {
+            return Ok(false);
+        };
+        let membership = pdu
+            .content_json()
+            .get("membership")
+            .and_then(JsonValue::as_str)
+            .map(str::to_owned);
+        let ending = match membership.as_deref() {
+            Some("leave") => Membership::Leave,
+            Some("ban") => Membership::Ban,
+            _ => return Ok(false),
+        };
+        if pdu.kind != TimelineEventType::RoomMember
+            || target.server_name() != self.server_name()
+            || self.room_info(&room_id)?.is_some()
+        {
+            return Ok(false);
+        }
+        let Some(record) = self.membership_record(&room_id, &target)? else {
+            return Ok(false);
+        };
+        if !matches!(record.membership, Membership::Invite | Membership::Knock) {
+            return Ok(false);
+        }
+        let by_inviter = record.membership == Membership::Invite
+            && self
+                .pdu(&record.event_id)?
+                .is_some_and(|invite| invite.sender == pdu.sender);
+        if pdu.sender != target && !by_inviter && record.membership == Membership::Invite {
+            return Ok(false);
+        }
+        self.store_outliers(std::slice::from_ref(event)).await?;
+        self.record_membership(
+            WriteBatch::new(),
+            &room_id,
+            &target,
+            ending,
+            &event.event_id,
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Records a local user's invite or knock in a room this server is not in, with the
@@ -97,6 +170,7 @@ impl Rooms {
         object: &CanonicalJsonObject,
         invite_state: Vec<JsonValue>,
         membership: Membership,
+        room_version: &RoomVersionId,
     ) -> Result<()> {
         let pdu = PduEvent::from_canonical(event_id.to_owned(), object)?;
         let room_id = pdu.room();
@@ -122,6 +196,11 @@ impl Rooms {
             ROOMUSER_INVITESTATE,
             compound_key(&[room_id.as_bytes(), invitee.as_bytes()]),
             &state,
+        );
+        batch.put(
+            ROOM_REMOTEVERSION,
+            room_id.as_bytes().to_vec(),
+            room_version.as_str().as_bytes().to_vec(),
         );
         self.record_membership(batch, &room_id, &invitee, membership, event_id)
             .await

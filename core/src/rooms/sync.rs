@@ -309,6 +309,16 @@ impl Rooms {
                     )?;
                     let mut timeline = page.events;
                     timeline.reverse();
+                    // A room this server never followed (a rejected or rescinded invite, a
+                    // refused knock): the leave itself is all there is to show, as Synapse
+                    // shows it.
+                    if timeline.is_empty()
+                        && self.room_info(&room_id)?.is_none()
+                        && let Some(leave) = self.pdu(&record.event_id)?
+                        && (request.keep_in_timeline)(&leave)
+                    {
+                        timeline.push((record.position, leave));
+                    }
                     let prev_batch = timeline
                         .first()
                         .map_or(record.position, |(position, _)| position.saturating_sub(1));

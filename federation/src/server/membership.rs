@@ -412,7 +412,7 @@ async fn accept_invite(
         state
             .services
             .rooms
-            .store_remote_invite(event_id, &object, invite_room_state)
+            .store_remote_invite(event_id, &object, invite_room_state, room_version)
             .await?;
     }
     Ok(object)

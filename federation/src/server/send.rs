@@ -93,6 +93,24 @@ async fn place_and_answer(
         let rules = match state.room_rules(&room_id) {
             Ok(rules) => rules,
             Err(error) => {
+                // A room known only through a local user's invite or knock: the room may end
+                // it (a rescinded invite) without this server being in the room.
+                if let Ok(Some(version)) = state.services.rooms.remote_room_version(&room_id)
+                    && let Some(rules) = version.rules()
+                {
+                    for checked in state.check_pdus(&values, &rules).await {
+                        let taken = match checked {
+                            Ok(event) => state.services.rooms.end_remote_membership(&event).await,
+                            Err(error) => Err(error),
+                        };
+                        let counter = match taken {
+                            Ok(true) => &counters.pdus_accepted,
+                            _ => &counters.pdus_refused,
+                        };
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    continue;
+                }
                 tracing::info!(%origin, %room_id, %error, "PDUs for a room this server does not know");
                 counters
                     .pdus_refused
