@@ -482,3 +482,81 @@ async fn redactions_of_unseen_events_are_sent() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["errcode"], "M_NOT_FOUND");
 }
+
+/// Members of two servers join, then leave, at the same moment, several times: each server
+/// places the other's event on a fork and resolves it, and both agree on the members and the
+/// whole state (the resolution once lost the event being placed, and with it a member).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_joins_and_leaves_on_two_servers_agree() {
+    let (a, b, alice, bob, room_id) = setup().await;
+    let members = async |server: &TestServer, user: &TestUser| -> Vec<String> {
+        let (_, body) = server
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/joined_members"),
+                Some(&user.access_token),
+            )
+            .await;
+        let mut members: Vec<String> = body["joined"]
+            .as_object()
+            .map(|joined| joined.keys().cloned().collect())
+            .unwrap_or_default();
+        members.sort();
+        members
+    };
+    let agree = async |expected: Vec<String>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (on_a, on_b) = (members(&a, &alice).await, members(&b, &bob).await);
+            if on_a == expected && on_b == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "members differ: {on_a:?} on A, {on_b:?} on B, {expected:?} expected"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    for round in 0..3 {
+        let carol = a.register(&format!("carol{round}")).await;
+        let dave = b.register(&format!("dave{round}")).await;
+        let (joined_a, joined_b) = tokio::join!(a.join(&carol, &room_id), b.join(&dave, &room_id));
+        assert_eq!(joined_a.0, StatusCode::OK, "{}", joined_a.1);
+        assert_eq!(joined_b.0, StatusCode::OK, "{}", joined_b.1);
+        let mut everyone = vec![
+            alice.user_id.clone(),
+            bob.user_id.clone(),
+            carol.user_id.clone(),
+            dave.user_id.clone(),
+        ];
+        everyone.sort();
+        agree(everyone).await;
+        let leave = format!("/_matrix/client/v3/rooms/{room_id}/leave");
+        let (left_a, left_b) = tokio::join!(
+            a.post(&leave, Some(&carol.access_token), json!({})),
+            b.post(&leave, Some(&dave.access_token), json!({}))
+        );
+        assert_eq!(left_a.0, StatusCode::OK, "{}", left_a.1);
+        assert_eq!(left_b.0, StatusCode::OK, "{}", left_b.1);
+        let mut staying = vec![alice.user_id.clone(), bob.user_id.clone()];
+        staying.sort();
+        agree(staying).await;
+    }
+    let state_ids = async |server: &TestServer, user: &TestUser| -> Vec<String> {
+        let (_, state) = server
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/state"),
+                Some(&user.access_token),
+            )
+            .await;
+        let mut ids: Vec<String> = state
+            .as_array()
+            .expect("state")
+            .iter()
+            .filter_map(|event| event["event_id"].as_str().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(state_ids(&a, &alice).await, state_ids(&b, &bob).await);
+}

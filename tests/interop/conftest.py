@@ -44,7 +44,7 @@ class MyelinProcess:
                 "MYELIN_CLIENT__BIND": "127.0.0.1:0",
                 "MYELIN_FEDERATION__ENABLED": "false",
                 "MYELIN_RATE_LIMITS__ENABLED": "false",
-                "MYELIN_LOG": "info",
+                "MYELIN_LOG": os.environ.get("MYELIN_LOG", "info"),
             }
         )
         env.update(settings)

@@ -261,7 +261,7 @@ impl Rooms {
             let resolved = if linear {
                 (*after).clone()
             } else {
-                self.resolve(&rules, &[Arc::clone(&current), after])?
+                self.resolve_with(&rules, &[Arc::clone(&current), after], Some(&pdu))?
             };
             let changes: Vec<_> = resolved
                 .iter()

@@ -6,7 +6,7 @@ use std::{collections::HashSet, sync::Arc};
 use ruma::{OwnedEventId, room_version_rules::RoomVersionRules};
 
 use super::{
-    Rooms,
+    PduEvent, Rooms,
     snapshots::{StateMap, from_ruma_map, to_ruma_map},
 };
 use crate::{Error, Result};
@@ -18,6 +18,18 @@ impl Rooms {
         rules: &RoomVersionRules,
         maps: &[Arc<StateMap>],
     ) -> Result<StateMap> {
+        self.resolve_with(rules, maps, None)
+    }
+
+    /// [`Rooms::resolve`] with an event that is in one of the maps but not stored yet (the
+    /// event being placed): resolution must see it like any other, or its state is lost when
+    /// the room forks (two servers' members joining at once dropped one of the joins).
+    pub(crate) fn resolve_with(
+        &self,
+        rules: &RoomVersionRules,
+        maps: &[Arc<StateMap>],
+        placing: Option<&PduEvent>,
+    ) -> Result<StateMap> {
         let ruma::room_version_rules::StateResolutionVersion::V2(res_rules) = &rules.state_res
         else {
             return Err(Error::Unsupported(
@@ -27,7 +39,7 @@ impl Rooms {
         let ruma_maps: Vec<_> = maps.iter().map(|map| to_ruma_map(map)).collect();
         let auth_chains = maps
             .iter()
-            .map(|map| self.auth_chain(map.values().cloned()))
+            .map(|map| self.auth_chain_with(map.values().cloned(), placing))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .map(|chain| chain.into_iter().collect())
@@ -37,11 +49,11 @@ impl Rooms {
             res_rules,
             &ruma_maps,
             auth_chains,
-            |event_id| self.pdu(event_id).ok().flatten(),
+            |event_id| self.pdu_or_placing(event_id, placing),
             |conflicted| {
                 let conflicted: HashSet<OwnedEventId> =
                     conflicted.values().flatten().cloned().collect();
-                self.conflicted_subgraph(&conflicted)
+                self.conflicted_subgraph(&conflicted, placing)
                     .ok()
                     .map(|set| set.into_iter().collect())
             },
@@ -56,10 +68,30 @@ impl Rooms {
         &self,
         roots: impl IntoIterator<Item = OwnedEventId>,
     ) -> Result<HashSet<OwnedEventId>> {
+        self.auth_chain_with(roots, None)
+    }
+
+    /// A stored event, or the one being placed.
+    fn pdu_or_placing(
+        &self,
+        event_id: &ruma::EventId,
+        placing: Option<&PduEvent>,
+    ) -> Option<PduEvent> {
+        match placing {
+            Some(event) if event.event_id == event_id => Some(event.clone()),
+            _ => self.pdu(event_id).ok().flatten(),
+        }
+    }
+
+    fn auth_chain_with(
+        &self,
+        roots: impl IntoIterator<Item = OwnedEventId>,
+        placing: Option<&PduEvent>,
+    ) -> Result<HashSet<OwnedEventId>> {
         let mut seen = HashSet::new();
         let mut todo: Vec<OwnedEventId> = Vec::new();
         for root in roots {
-            if let Some(pdu) = self.pdu(&root)? {
+            if let Some(pdu) = self.pdu_or_placing(&root, placing) {
                 todo.extend(pdu.auth_events);
             }
         }
@@ -67,7 +99,7 @@ impl Rooms {
             if !seen.insert(id.clone()) {
                 continue;
             }
-            if let Some(pdu) = self.pdu(&id)? {
+            if let Some(pdu) = self.pdu_or_placing(&id, placing) {
                 todo.extend(pdu.auth_events.into_iter().filter(|id| !seen.contains(id)));
             }
         }
@@ -79,14 +111,15 @@ impl Rooms {
     fn conflicted_subgraph(
         &self,
         conflicted: &HashSet<OwnedEventId>,
+        placing: Option<&PduEvent>,
     ) -> Result<HashSet<OwnedEventId>> {
-        let mut candidates = self.auth_chain(conflicted.iter().cloned())?;
+        let mut candidates = self.auth_chain_with(conflicted.iter().cloned(), placing)?;
         candidates.extend(conflicted.iter().cloned());
         let mut subgraph = HashSet::new();
         for candidate in candidates {
             if conflicted.contains(&candidate)
                 || self
-                    .auth_chain([candidate.clone()])?
+                    .auth_chain_with([candidate.clone()], placing)?
                     .iter()
                     .any(|id| conflicted.contains(id))
             {
