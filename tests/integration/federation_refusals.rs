@@ -409,3 +409,132 @@ async fn denied_domains_are_refused_both_ways() {
         "{profile}"
     );
 }
+
+/// An event `sender` on `origin` would build, with `extra_auth` in its auth events (in place
+/// of `replacing`, when given), signed by `origin`: (event id, the event as JSON, the event as
+/// stored).
+#[allow(clippy::too_many_arguments)]
+fn event_with_auth(
+    origin: &TestServer,
+    room_id: &str,
+    sender: &str,
+    kind: &str,
+    state_key: Option<&str>,
+    content: Value,
+    extra_auth: &[&str],
+    replacing: Option<&str>,
+) -> (String, Value, myelin_core::rooms::RemoteEvent) {
+    let rooms = &origin.server().services().rooms;
+    let room = RoomId::parse(room_id).expect("room id");
+    let sender = UserId::parse(sender).expect("user id");
+    let spec = myelin_core::rooms::EventSpec {
+        kind: kind.into(),
+        state_key: state_key.map(str::to_owned),
+        content,
+        redacts: None,
+        timestamp: None,
+    };
+    let (version, mut template) = rooms
+        .event_template(&room, &sender, &spec)
+        .expect("template");
+    if let Some(CanonicalJsonValue::Array(auth)) = template.get_mut("auth_events") {
+        if let Some(replacing) = replacing {
+            auth.retain(|id| id.as_str() != Some(replacing));
+        }
+        auth.extend(
+            extra_auth
+                .iter()
+                .map(|id| CanonicalJsonValue::String((*id).to_owned())),
+        );
+    }
+    let event = rooms.sign_template(&version, template).expect("signed");
+    let json = serde_json::to_value(&event.object).expect("json");
+    (event.event_id.to_string(), json, event)
+}
+
+/// An event whose auth events include a rejected one is rejected, and so is every event
+/// citing it, wherever the server got it from (a transaction, or `/event` while fetching
+/// auth events) [Complement TestInboundFederationRejectsEventsWithRejectedAuthEvents].
+#[tokio::test(flavor = "multi_thread")]
+async fn events_citing_rejected_auth_events_are_rejected() {
+    let (a, b, alice, bob, room_id) = setup().await;
+    // R: Bob, without power, changes the power levels: rejected.
+    let (rejected_id, rejected, _) = event_with_auth(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.power_levels",
+        Some(""),
+        json!({ "users": {} }),
+        &[],
+        None,
+    );
+    let (status, answer) = send_transaction(&b, &a, vec![rejected], None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["pdus"][&rejected_id]["error"].is_string(),
+        "the power levels change is refused: {answer}"
+    );
+    // O: Bob's member event citing R; never sent, only served by Bob's server.
+    let (outlier_id, _, outlier) = event_with_auth(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.member",
+        Some(&bob.user_id),
+        json!({ "membership": "join", "test": 1 }),
+        &[&rejected_id],
+        None,
+    );
+    b.server()
+        .services()
+        .rooms
+        .store_outliers(std::slice::from_ref(&outlier))
+        .await
+        .expect("stored on Bob's server");
+    // A message citing O as Bob's membership (in place of his real join), then a plain one.
+    let (_, state) = a
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let bob_join = state
+        .as_array()
+        .expect("state")
+        .iter()
+        .find(|event| {
+            event["type"] == "m.room.member" && event["state_key"] == bob.user_id.as_str()
+        })
+        .and_then(|event| event["event_id"].as_str())
+        .expect("bob's join")
+        .to_owned();
+    let (cited_id, cited, _) = event_with_auth(
+        &b,
+        &room_id,
+        &bob.user_id,
+        "m.room.message",
+        None,
+        json!({ "msgtype": "m.text", "body": "cites the outlier" }),
+        &[&outlier_id],
+        Some(&bob_join),
+    );
+    let (status, answer) = send_transaction(&b, &a, vec![cited], None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let sentinel = b.send_text(&bob, &room_id, "sentinel").await;
+    a.sync_until(&alice, 15, |syncs| {
+        crate::common::timeline_events(syncs, &room_id)
+            .iter()
+            .any(|event| event["event_id"] == sentinel.as_str())
+    })
+    .await;
+    for id in [&rejected_id, &outlier_id, &cited_id] {
+        let (status, body) = a
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room_id}/event/{id}"),
+                Some(&alice.access_token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}: {body}");
+    }
+}

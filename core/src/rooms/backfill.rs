@@ -1,9 +1,9 @@
 //! History from other servers: events fetched with `backfill` placed before the room's
 //! earliest local event, ordered in the timeline like every other event.
 
-use ruma::{EventId, OwnedEventId, RoomId};
+use ruma::{OwnedEventId, RoomId};
 
-use super::{PduEvent, Rooms, build::rules_of, ingest::RemoteEvent, snapshots::StateMap};
+use super::{PduEvent, Rooms, build::rules_of, ingest::RemoteEvent};
 use crate::{Result, storage::WriteBatch};
 
 impl Rooms {
@@ -75,21 +75,9 @@ impl Rooms {
                 tracing::info!(event_id = %pdu.event_id, %error, "dropping a backfilled event");
                 continue;
             }
-            let mut auth_state = StateMap::new();
-            if rules.authorization.room_create_event_id_as_room_id
-                && let Ok(create) = EventId::parse(format!("${}", &room_id.as_str()[1..]))
+            if let Err(reason) =
+                self.authorize_with_auth_events(&rules, &pdu, |id| self.pdu(id).ok().flatten())
             {
-                // Room version 12 leaves the create event out of auth_events: it is the room id.
-                auth_state.insert(("m.room.create".to_owned(), String::new()), create);
-            }
-            for id in &pdu.auth_events {
-                if let Some(auth) = self.pdu(id)?
-                    && let Some(pair) = auth.state_key_pair()
-                {
-                    auth_state.insert(pair, id.clone());
-                }
-            }
-            if let Err(reason) = self.authorize_against(&rules, &pdu, &auth_state) {
                 tracing::info!(event_id = %pdu.event_id, %reason, "dropping a backfilled event");
                 continue;
             }

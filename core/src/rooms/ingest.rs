@@ -4,7 +4,10 @@
 //! against the room's current state. The federation crate verifies signatures and hashes and
 //! fetches what is missing before it calls in here; this module never touches the network.
 
-use std::sync::Arc;
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
 
 use ruma::{
     CanonicalJsonObject, EventId, OwnedEventId, RoomId, events::StateEventType,
@@ -66,13 +69,71 @@ impl RemoteEvent {
     }
 }
 
+/// Events refused by the authorization rules (their JSON), kept apart from accepted events so
+/// that events citing them as auth events are refused too.
+pub(crate) const EVENTID_REJECTED: &str = "eventid_rejected";
+
 impl Rooms {
-    /// The stored event, in the timeline or as an outlier.
+    /// The event is known here: stored (in the timeline or as an outlier), or rejected.
     pub fn has_event(&self, event_id: &EventId) -> Result<bool> {
         Ok(self
             .store()
             .get(EVENTID_PDU, event_id.as_bytes())?
+            .is_some()
+            || self.is_rejected(event_id)?)
+    }
+
+    /// Whether the event was refused by the authorization rules.
+    pub fn is_rejected(&self, event_id: &EventId) -> Result<bool> {
+        Ok(self
+            .store()
+            .get(EVENTID_REJECTED, event_id.as_bytes())?
             .is_some())
+    }
+
+    /// Records that an event was refused by the authorization rules.
+    async fn record_rejection(&self, event: &RemoteEvent) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(
+            EVENTID_REJECTED,
+            event.event_id.as_bytes().to_vec(),
+            serde_json::to_vec(&event.object)
+                .map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        self.store().commit(batch).await
+    }
+
+    /// Checks an event against the state its own auth events make (the spec's first
+    /// authorization check), looking events up with `fetch`.
+    pub(crate) fn authorize_with_auth_events(
+        &self,
+        rules: &RoomVersionRules,
+        pdu: &PduEvent,
+        fetch: impl Fn(&EventId) -> Option<PduEvent>,
+    ) -> std::result::Result<(), String> {
+        ruma::state_res::check_state_independent_auth_rules(&rules.authorization, pdu, &fetch)?;
+        let mut auth_state: BTreeMap<(String, String), PduEvent> = BTreeMap::new();
+        if rules.authorization.room_create_event_id_as_room_id
+            && let Ok(create) = EventId::parse(format!("${}", &pdu.room().as_str()[1..]))
+            && let Some(create) = fetch(&create)
+        {
+            // Room version 12 leaves the create event out of auth_events: it is the room id.
+            auth_state.insert(("m.room.create".to_owned(), String::new()), create);
+        }
+        for id in &pdu.auth_events {
+            if let Some(auth) = fetch(id)
+                && let Some(pair) = auth.state_key_pair()
+            {
+                auth_state.insert(pair, auth);
+            }
+        }
+        ruma::state_res::check_state_dependent_auth_rules(
+            &rules.authorization,
+            pdu,
+            |kind: &StateEventType, key: &str| {
+                auth_state.get(&(kind.to_string(), key.to_owned())).cloned()
+            },
+        )
     }
 
     /// Whether the event has a place in the room's graph (state known at it).
@@ -81,18 +142,70 @@ impl Rooms {
     }
 
     /// Stores events without placing them in the timeline: auth chains and fetched state.
+    ///
+    /// Each is checked against its own auth events, oldest first, when they are all at hand;
+    /// one whose auth events were rejected, or that its auth events do not allow, is rejected
+    /// (and so is every event that cites it) [Complement
+    /// TestInboundFederationRejectsEventsWithRejectedAuthEvents]. An event whose auth events
+    /// are partly out of reach is kept as it is.
     pub async fn store_outliers(&self, events: &[RemoteEvent]) -> Result<()> {
         let mut batch = WriteBatch::new();
+        let mut ordered: Vec<(PduEvent, &RemoteEvent)> = Vec::with_capacity(events.len());
         for event in events {
-            if self.has_event(&event.event_id)? {
+            if !self.has_event(&event.event_id)? {
+                ordered.push((event.pdu()?, event));
+            }
+        }
+        ordered.sort_by_key(|(pdu, _)| pdu.depth);
+        let mut accepted: HashMap<OwnedEventId, PduEvent> = HashMap::new();
+        let mut rejected: HashSet<OwnedEventId> = HashSet::new();
+        for (pdu, event) in ordered {
+            if accepted.contains_key(&event.event_id) || rejected.contains(&event.event_id) {
                 continue;
             }
+            let rules = match self.room_info(&pdu.room())? {
+                Some(info) => Some(rules_of(&info)?),
+                None => None,
+            };
+            let fetch = |id: &EventId| {
+                accepted
+                    .get(id)
+                    .cloned()
+                    .or_else(|| self.pdu(id).ok().flatten())
+            };
+            let mut refused = false;
+            let mut complete = true;
+            for id in &pdu.auth_events {
+                if rejected.contains(id) || self.is_rejected(id)? {
+                    refused = true;
+                } else if fetch(id).is_none() {
+                    complete = false;
+                }
+            }
+            if !refused
+                && complete
+                && let Some(rules) = &rules
+                && let Err(reason) = self.authorize_with_auth_events(rules, &pdu, fetch)
+            {
+                tracing::info!(event_id = %pdu.event_id, %reason, "rejecting an outlier");
+                refused = true;
+            }
+            let table = if refused {
+                EVENTID_REJECTED
+            } else {
+                EVENTID_PDU
+            };
             batch.put(
-                EVENTID_PDU,
+                table,
                 event.event_id.as_bytes().to_vec(),
                 serde_json::to_vec(&event.object)
                     .map_err(|error| Error::Internal(error.to_string()))?,
             );
+            if refused {
+                rejected.insert(event.event_id.clone());
+            } else {
+                accepted.insert(event.event_id.clone(), pdu);
+            }
         }
         if batch.is_empty() {
             return Ok(());
@@ -107,6 +220,12 @@ impl Rooms {
         pdu: &PduEvent,
     ) -> Result<()> {
         for auth_event in &pdu.auth_events {
+            if self.is_rejected(auth_event)? {
+                return Err(Error::Forbidden(format!(
+                    "auth event {auth_event} of {} was rejected",
+                    pdu.event_id
+                )));
+            }
             if !self.has_event(auth_event)? {
                 return Err(Error::BadState(format!(
                     "auth event {auth_event} of {} is unknown",
@@ -198,7 +317,12 @@ impl Rooms {
         }
         ruma::state_res::check_pdu_format(&event.object, &rules.event_format)
             .map_err(|reason| Error::BadJson(format!("Malformed event: {reason}")))?;
-        self.authorize_by_auth_events(&rules, &pdu)?;
+        if let Err(error) = self.authorize_by_auth_events(&rules, &pdu) {
+            if matches!(error, Error::Forbidden(_)) {
+                self.record_rejection(&event).await?;
+            }
+            return Err(error);
+        }
 
         let mut batch = WriteBatch::new();
         let mut pending = PendingSnapshots::default();
@@ -209,13 +333,13 @@ impl Rooms {
             }
             None => self.state_before_prevs(&rules, &pdu, &mut batch, &mut pending)?,
         };
-        self.authorize_against(&rules, &pdu, &before)
-            .map_err(|reason| {
-                Error::Forbidden(format!(
-                    "Event {} is not allowed by the state before it: {reason}",
-                    pdu.event_id
-                ))
-            })?;
+        if let Err(reason) = self.authorize_against(&rules, &pdu, &before) {
+            self.record_rejection(&event).await?;
+            return Err(Error::Forbidden(format!(
+                "Event {} is not allowed by the state before it: {reason}",
+                pdu.event_id
+            )));
+        }
         let after_id = match pdu.state_key_pair() {
             Some((kind, key)) => self.write_snapshot(
                 &mut batch,
