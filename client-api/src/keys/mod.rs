@@ -19,7 +19,9 @@ fn merge_own_users(
 ) {
     let suffix = format!(":{server}");
     for (user, value) in answer.as_object().into_iter().flatten() {
-        if user.ends_with(&suffix) {
+        // An empty entry says nothing (an older server's way of saying "no keys").
+        let empty = value.as_object().is_some_and(serde_json::Map::is_empty);
+        if user.ends_with(&suffix) && !empty {
             into.insert(user.clone(), value.clone());
         }
     }
