@@ -568,3 +568,121 @@ async fn rescinded_invites_reach_the_invitee() {
         "{initial}"
     );
 }
+
+/// A restricted room this server is in but where none of its members may invite: a local
+/// user's join goes through another server of the room, whose member authorises it; where a
+/// local member may invite, the join stays local and names them [Complement
+/// TestRestrictedRoomsRemoteJoinLocalUser, TestRestrictedRoomsLocalJoinNoCreatorsUsesPowerLevels].
+#[tokio::test(flavor = "multi_thread")]
+async fn restricted_joins_are_authorised_where_someone_may_invite() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let carol = b.register("carol").await;
+    let dave = b.register("dave").await;
+    let allowed = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let room = a
+        .create_room(
+            &alice,
+            json!({
+                "room_version": "11",
+                "power_level_content_override": { "invite": 50, "users": { alice.user_id.clone(): 100 } },
+                "initial_state": [{
+                    "type": "m.room.join_rules", "state_key": "",
+                    "content": { "join_rule": "restricted", "allow": [{ "type": "m.room_membership", "room_id": allowed }] },
+                }],
+            }),
+        )
+        .await;
+    let member_event = async |server: &TestServer, user: &crate::common::TestUser, who: &str| {
+        let (_, event) = server
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room}/state/m.room.member/{who}"),
+                Some(&user.access_token),
+            )
+            .await;
+        event
+    };
+    for user in [&bob, &carol, &dave] {
+        let joined = join_via(&b, user, &allowed, &a.server_name()).await;
+        assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    }
+    // Bob's join goes to Alice's server, which authorises it.
+    let joined = join_via(&b, &bob, &room, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let event = member_event(&b, &bob, &bob.user_id).await;
+    assert_eq!(
+        event["join_authorised_via_users_server"],
+        alice.user_id.as_str(),
+        "{event}"
+    );
+    // Carol: Bob's server is in the room, but Bob may not invite: through Alice's server.
+    let (status, body) = b
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room}/join"),
+            Some(&carol.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let event = member_event(&b, &carol, &carol.user_id).await;
+    assert_eq!(event["membership"], "join", "{event}");
+    assert_eq!(
+        event["join_authorised_via_users_server"],
+        alice.user_id.as_str(),
+        "{event}"
+    );
+    // Bob may invite now: Dave's join is local and names Bob.
+    let (status, body) = a
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"),
+            Some(&alice.access_token),
+            json!({ "invite": 50, "users": { alice.user_id.clone(): 100, bob.user_id.clone(): 50 } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, levels) = b
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"),
+                Some(&bob.access_token),
+            )
+            .await;
+        if levels["users"][&bob.user_id] == 50 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "power levels never arrived: {levels}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, body) = b
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room}/join"),
+            Some(&dave.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let event = member_event(&b, &dave, &dave.user_id).await;
+    assert_eq!(
+        event["join_authorised_via_users_server"],
+        bob.user_id.as_str(),
+        "{event}"
+    );
+    // Alice's server sees both, authorised.
+    a.sync_until(&alice, 15, |syncs| {
+        crate::common::timeline_events(syncs, &room)
+            .iter()
+            .any(|event| {
+                event["state_key"] == dave.user_id.as_str()
+                    && event["content"]["membership"] == "join"
+            })
+    })
+    .await;
+}

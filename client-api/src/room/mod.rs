@@ -145,7 +145,23 @@ pub(crate) async fn join_anywhere(
     if let Some(extra) = body.and_then(JsonValue::as_object) {
         profile.extra = extra.clone();
     }
-    if !rooms.is_resident(room_id)?
+    let resident = rooms.is_resident(room_id)?;
+    // In a restricted room this server cannot authorise the join for: through the others.
+    let through_others = resident && rooms.join_needs_remote_authoriser(room_id, user_id)?;
+    let via = if through_others {
+        let own = rooms.server_name();
+        let mut servers = via;
+        servers.extend(
+            rooms
+                .joined_servers(room_id)?
+                .into_iter()
+                .filter(|server| server != own),
+        );
+        servers
+    } else {
+        via
+    };
+    if (!resident || (through_others && !via.is_empty()))
         && let Ok(federation) = state.services.federation.get()
     {
         match federation

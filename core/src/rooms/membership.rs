@@ -290,6 +290,30 @@ impl Rooms {
         Ok(None)
     }
 
+    /// Whether a local user's join to a restricted room this server is in needs another
+    /// server's member to authorise it: no local member may invite (or the user is in none of
+    /// the allowed rooms as far as this server knows), so the join goes through the room's
+    /// other servers, as Synapse does [Complement TestRestrictedRoomsRemoteJoinLocalUser].
+    pub fn join_needs_remote_authoriser(&self, room_id: &RoomId, user_id: &UserId) -> Result<bool> {
+        let restricted = self
+            .state_pdu(room_id, "m.room.join_rules", "")?
+            .is_some_and(|rules| {
+                matches!(
+                    rules
+                        .content_json()
+                        .get("join_rule")
+                        .and_then(JsonValue::as_str),
+                    Some("restricted" | "knock_restricted")
+                )
+            });
+        Ok(restricted
+            && !matches!(
+                self.membership(room_id, user_id)?,
+                Some(Membership::Invite | Membership::Join)
+            )
+            && self.restricted_join_authoriser(room_id, user_id)?.is_none())
+    }
+
     /// Invites a user. A user of another server is invited through their server first, which
     /// signs the event; it is persisted with both signatures (the room lock is held throughout,
     /// so the event's place in the room stays valid).

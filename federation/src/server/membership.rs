@@ -102,9 +102,29 @@ impl Federation {
             ));
         }
         let rules = self.room_rules(room_id)?;
-        let value: JsonValue =
+        let mut value: JsonValue =
             serde_json::from_str(pdu.get()).map_err(|error| Error::BadJson(error.to_string()))?;
-        let mut event = self.check_pdu(&value, &rules).await?;
+        // A restricted join names one of our users as its authoriser: the event must carry our
+        // signature to verify at all (the authoriser's server is one of its required signers),
+        // so we sign it before checking it; if it fails any check, the signed copy is dropped.
+        let authoriser = value
+            .get("content")
+            .and_then(|content| content.get("join_authorised_via_users_server"))
+            .and_then(JsonValue::as_str)
+            .and_then(|user| UserId::parse(user).ok());
+        if membership == Membership::Join
+            && let Some(authoriser) = &authoriser
+            && authoriser.server_name() == self.services.rooms.server_name()
+        {
+            let mut object: CanonicalJsonObject = serde_json::from_value(value)
+                .map_err(|error| Error::BadJson(format!("PDU is not canonical JSON: {error}")))?;
+            let info = self.services.rooms.existing_room(room_id)?;
+            self.services
+                .rooms
+                .sign_foreign_event(&info.room_version, &mut object)?;
+            value = serde_json::to_value(object).map_err(|error| Error::Internal(error.to_string()))?;
+        }
+        let event = self.check_pdu(&value, &rules).await?;
         if event.event_id != event_id {
             return Err(Error::InvalidParam(format!(
                 "The event's id is {}, not {event_id}",
@@ -122,20 +142,6 @@ impl Federation {
                 "Expected a {} of {origin}'s own user in this room",
                 membership.as_str()
             )));
-        }
-        // A restricted join names one of our users as its authoriser: we co-sign it.
-        let authoriser = parsed
-            .content_json()
-            .get("join_authorised_via_users_server")
-            .and_then(JsonValue::as_str)
-            .and_then(|user| UserId::parse(user).ok());
-        if let Some(authoriser) = authoriser
-            && authoriser.server_name() == self.services.rooms.server_name()
-        {
-            let info = self.services.rooms.existing_room(room_id)?;
-            self.services
-                .rooms
-                .sign_foreign_event(&info.room_version, &mut event.object)?;
         }
         let outcome = self
             .services
