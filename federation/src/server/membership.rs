@@ -451,11 +451,13 @@ pub async fn invite_v2(
     )?)))
 }
 
-/// # `PUT /_matrix/federation/v1/invite/{roomId}/{eventId}`: only for room versions 1 and 2,
-/// which this server does not support; servers use v2 for every later version.
+/// # `PUT /_matrix/federation/v1/invite/{roomId}/{eventId}`: refused. It carries no room
+/// version and its body is not the signed event as sent (ruma drops its references), so it
+/// cannot be checked; every server that speaks room versions after 1 (Synapse always has) sends
+/// `/v2/invite`, for version 2 rooms too.
 pub async fn invite_v1(_request: Signed<create_invite::v1::Request>) -> FedResult<Json<JsonValue>> {
     Err(Error::UnsupportedRoomVersion(
-        "This server supports no room version that uses v1 invites; use /v2/invite".into(),
+        "This server takes invites through /v2/invite only".into(),
     )
     .into())
 }
