@@ -334,3 +334,91 @@ async fn joining_a_room_announces_the_users_devices_to_its_servers() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A device's new name reaches users of other servers who share a room: their sync lists the
+/// owner under `device_lists.changed`, and `/keys/query` answers the new name [Complement
+/// TestFederationKeyUploadQuery "Can query remote device keys using POST"].
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_device_reaches_other_servers() {
+    let (a, b, alice, bob, _room_id) = crate::federation_helpers::setup().await;
+    let (status, body) = a
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changed_for_bob = async |since: &str| -> (bool, String) {
+        let sync = b.sync(&bob, Some(since), 1000).await;
+        let changed = sync["device_lists"]["changed"]
+            .as_array()
+            .is_some_and(|users| users.iter().any(|user| user == alice.user_id.as_str()));
+        (
+            changed,
+            sync["next_batch"].as_str().expect("next_batch").to_owned(),
+        )
+    };
+    // The upload itself reaches Bob first; his server then has Alice's keys cached.
+    let mut since = b.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (changed, next) = changed_for_bob(&since).await;
+        since = next;
+        if changed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached bob's sync"
+        );
+    }
+    let query = json!({ "device_keys": { alice.user_id.clone(): [] } });
+    let (_, before) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            query.clone(),
+        )
+        .await;
+    assert!(
+        before["device_keys"][&alice.user_id][&alice.device_id].is_object(),
+        "{before}"
+    );
+    let (status, body) = a
+        .put(
+            &format!("/_matrix/client/v3/devices/{}", alice.device_id),
+            Some(&alice.access_token),
+            json!({ "display_name": "My new displayname" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (changed, next) = changed_for_bob(&since).await;
+        if changed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rename never reached bob's sync"
+        );
+        since = next;
+    }
+    let (status, after) = b
+        .post(
+            "/_matrix/client/v3/keys/query",
+            Some(&bob.access_token),
+            query,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(
+        after["device_keys"][&alice.user_id][&alice.device_id]["unsigned"]["device_display_name"],
+        "My new displayname",
+        "{after}"
+    );
+}

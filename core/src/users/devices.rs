@@ -118,6 +118,17 @@ impl Users {
         record.display_name = display_name;
         let mut batch = WriteBatch::new();
         batch.put_json(USERDEVICEID_DEVICE, device_key(user_id, device_id), &record);
+        // The name is part of what `/keys/query` answers (`unsigned.device_display_name`): those
+        // who share a room, here and on other servers, hear of the change, as in Synapse
+        // [Complement TestFederationKeyUploadQuery].
+        let pending = self.inner.notifier.next();
+        pending.record(
+            &mut batch,
+            &crate::stream::StreamItem::DeviceKeys {
+                user_id: user_id.to_owned(),
+                devices: vec![(device_id.to_owned(), false)],
+            },
+        );
         self.store().commit(batch).await
     }
 
