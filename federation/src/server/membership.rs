@@ -122,7 +122,8 @@ impl Federation {
             self.services
                 .rooms
                 .sign_foreign_event(&info.room_version, &mut object)?;
-            value = serde_json::to_value(object).map_err(|error| Error::Internal(error.to_string()))?;
+            value =
+                serde_json::to_value(object).map_err(|error| Error::Internal(error.to_string()))?;
         }
         let event = self.check_pdu(&value, &rules).await?;
         if event.event_id != event_id {
@@ -456,10 +457,10 @@ pub async fn invite_v2(
 /// cannot be checked; every server that speaks room versions after 1 (Synapse always has) sends
 /// `/v2/invite`, for version 2 rooms too.
 pub async fn invite_v1(_request: Signed<create_invite::v1::Request>) -> FedResult<Json<JsonValue>> {
-    Err(Error::UnsupportedRoomVersion(
-        "This server takes invites through /v2/invite only".into(),
+    Err(
+        Error::UnsupportedRoomVersion("This server takes invites through /v2/invite only".into())
+            .into(),
     )
-    .into())
 }
 
 /// One entry of `invite_room_state` in the client's stripped shape (full PDUs since v1.16,
