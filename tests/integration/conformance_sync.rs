@@ -555,3 +555,126 @@ async fn legacy_mentions_highlight_unless_the_event_has_m_mentions() {
     send(json!({ "msgtype": "m.text", "body": "bob and @room", "m.mentions": {} })).await;
     assert_eq!(highlights().await, 2);
 }
+
+/// `use_state_after` (spec v1.16, MSC4222): the state at the *end* of the timeline, timeline
+/// events included, under `state_after` (or `org.matrix.msc4222.state_after` when asked with
+/// the unstable name, as matrix-js-sdk does), and no `state`; for joined and left rooms.
+#[tokio::test]
+async fn state_after_is_the_state_at_the_end_of_the_timeline() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat", "name": "first" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let sync = async |query: &str| -> serde_json::Value {
+        let (status, body) = server
+            .get(
+                &format!("/_matrix/client/v3/sync?timeout=0{query}"),
+                Some(&bob.access_token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let names = |events: &serde_json::Value| -> Vec<String> {
+        events
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| event["type"] == "m.room.name")
+            .filter_map(|event| event["content"]["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // Initial: the whole state at the end, no `state`.
+    let initial = sync("&use_state_after=true").await;
+    let room = &initial["rooms"]["join"][&room_id];
+    assert!(room.get("state").is_none(), "{room}");
+    assert_eq!(names(&room["state_after"]["events"]), ["first"], "{room}");
+    let since = initial["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+
+    // A rename in the timeline is in state_after too; with a timeline of one message, the
+    // rename before it still arrives.
+    let rename = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.name/");
+    assert_eq!(
+        server
+            .put(
+                &rename,
+                Some(&alice.access_token),
+                json!({ "name": "second" })
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let incremental = sync(&format!("&use_state_after=true&since={since}")).await;
+    let room = &incremental["rooms"]["join"][&room_id];
+    assert_eq!(names(&room["timeline"]["events"]), ["second"], "{room}");
+    assert_eq!(names(&room["state_after"]["events"]), ["second"], "{room}");
+    let since = incremental["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+    assert_eq!(
+        server
+            .put(
+                &rename,
+                Some(&alice.access_token),
+                json!({ "name": "third" })
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    server.send_text(&alice, &room_id, "after the rename").await;
+    let one = crate::filters::encode(&json!({ "room": { "timeline": { "limit": 1 } } }));
+    let gappy = sync(&format!(
+        "&org.matrix.msc4222.use_state_after=true&since={since}&filter={one}"
+    ))
+    .await;
+    let room = &gappy["rooms"]["join"][&room_id];
+    assert_eq!(room["timeline"]["limited"], true, "{room}");
+    assert!(names(&room["timeline"]["events"]).is_empty(), "{room}");
+    assert!(
+        room.get("state").is_none() && room.get("state_after").is_none(),
+        "{room}"
+    );
+    assert_eq!(
+        names(&room["org.matrix.msc4222.state_after"]["events"]),
+        ["third"],
+        "{room}"
+    );
+    // Without the parameter: `state` as before.
+    let plain = sync("").await;
+    assert!(
+        plain["rooms"]["join"][&room_id]["state"].is_object(),
+        "{plain}"
+    );
+
+    // A left room: the state as of the leave, the leave included.
+    let since = gappy["next_batch"].as_str().expect("next_batch").to_owned();
+    let leave = format!("/_matrix/client/v3/rooms/{room_id}/leave");
+    assert_eq!(
+        server
+            .post(&leave, Some(&bob.access_token), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let left = sync(&format!("&use_state_after=true&since={since}")).await;
+    let room = &left["rooms"]["leave"][&room_id];
+    let after = room["state_after"]["events"]
+        .as_array()
+        .expect("state_after");
+    assert!(
+        after.iter().any(|event| event["type"] == "m.room.member"
+            && event["state_key"] == bob.user_id.as_str()
+            && event["content"]["membership"] == "leave"),
+        "{room}"
+    );
+    assert!(room.get("state").is_none(), "{room}");
+}

@@ -24,6 +24,9 @@ pub(super) struct View<'a> {
     pub filter: &'a FilterDefinition,
     pub ignored: BTreeSet<OwnedUserId>,
     pub initial: bool,
+    /// Where the state at the end of the timeline goes (`state_after` or its unstable name),
+    /// when the client asked for it.
+    pub state_after_key: Option<&'static str>,
     state_filter: filtering::EventFilter<'a>,
     room_account_data_filter: filtering::EventFilter<'a>,
     ephemeral_filter: filtering::EventFilter<'a>,
@@ -43,6 +46,7 @@ impl<'a> View<'a> {
             filter,
             ignored,
             initial,
+            state_after_key: None,
             state_filter: filtering::EventFilter::new(&filter.room.state)?,
             room_account_data_filter: filtering::EventFilter::new(&filter.room.account_data)?,
             ephemeral_filter: filtering::EventFilter::new(&filter.room.ephemeral)?,
@@ -91,6 +95,24 @@ impl<'a> View<'a> {
             .iter()
             .map(|event| client_event(state, event, self.identity, false))
             .collect()
+    }
+
+    /// `state` (the state at the start of the timeline), or with `use_state_after` the state
+    /// at its end under the name the client asked with (`state` left out, as MSC4222 says).
+    fn put_state(
+        &self,
+        state: &AppState,
+        rendered: &mut JsonValue,
+        room_state: &[PduEvent],
+        state_after: Option<&[PduEvent]>,
+        timeline: &[(u64, PduEvent)],
+    ) {
+        match (self.state_after_key, state_after) {
+            (Some(key), Some(after)) => {
+                rendered[key] = json!({ "events": self.state(state, after, timeline) });
+            }
+            _ => rendered["state"] = json!({ "events": self.state(state, room_state, timeline) }),
+        }
     }
 
     fn account_data(&self, events: Vec<(String, JsonValue)>, room: bool) -> Vec<JsonValue> {
@@ -272,20 +294,34 @@ fn render_joined(state: &AppState, view: &View<'_>, room: &JoinedRoom) -> JsonVa
         }
         None => json!({}),
     };
-    json!({
+    let mut rendered = json!({
         "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
-        "state": { "events": view.state(state, &room.state, &room.timeline) },
         "ephemeral": { "events": [] },
         "summary": summary,
-    })
+    });
+    view.put_state(
+        state,
+        &mut rendered,
+        &room.state,
+        room.state_after.as_deref(),
+        &room.timeline,
+    );
+    rendered
 }
 
 fn render_left(state: &AppState, view: &View<'_>, room: &LeftRoom) -> JsonValue {
-    json!({
+    let mut rendered = json!({
         "timeline": { "events": view.timeline(state, &room.timeline), "limited": room.limited, "prev_batch": format_token(room.prev_batch) },
-        "state": { "events": view.state(state, &room.state, &room.timeline) },
         "account_data": { "events": [] },
-    })
+    });
+    view.put_state(
+        state,
+        &mut rendered,
+        &room.state,
+        room.state_after.as_deref(),
+        &room.timeline,
+    );
+    rendered
 }
 
 /// One `m.receipt` event: `{event_id: {receipt_type: {user_id: {ts, thread_id?}}}}`.

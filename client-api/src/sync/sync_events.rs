@@ -2,7 +2,10 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{RawQuery, State},
+};
 use myelin_core::{
     Error,
     rooms::{PduEvent, SyncRequest},
@@ -81,8 +84,24 @@ impl std::fmt::Display for SyncToken {
 /// the notifier (no polling of rooms while waiting).
 pub async fn sync_events(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     request: Ruma<v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
+    // `use_state_after` (spec v1.16), or its unstable name, which matrix-js-sdk (Element Web)
+    // sends on every sync: the answer then names the field the way it was asked for.
+    let unstable_state_after = query.as_deref().is_some_and(|query| {
+        query.split('&').any(|pair| {
+            pair == "org.matrix.msc4222.use_state_after=true"
+                || pair == "org.matrix.msc4222.use_state_after=1"
+        })
+    });
+    let state_after_key = if request.body.use_state_after {
+        Some("state_after")
+    } else if unstable_state_after {
+        Some("org.matrix.msc4222.state_after")
+    } else {
+        None
+    };
     let identity = request.identity()?;
     let body = &request.body;
     let filter = filter_of(&state, identity, body.filter.as_ref())?;
@@ -110,6 +129,7 @@ pub async fn sync_events(
         include_leave: filter.room.include_leave,
         keep_in_timeline: &keep_in_timeline,
         timeline_may_drop_state: timeline_filter.may_drop_events(),
+        use_state_after: state_after_key.is_some(),
     };
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
@@ -174,7 +194,8 @@ pub async fn sync_events(
         // Waiting ends with a change or the deadline; either way the loop looks once more.
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     };
-    let view = View::new(identity, &filter, ignored.clone(), since.is_none())?;
+    let mut view = View::new(identity, &filter, ignored.clone(), since.is_none())?;
+    view.state_after_key = state_after_key;
     let mut response = render(&state, &view, &data, &typing_rooms)?;
     response["presence"] = json!({ "events": presence_events });
     response["to_device"] = json!({ "events": to_device });

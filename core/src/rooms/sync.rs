@@ -36,6 +36,9 @@ pub struct SyncRequest<'a> {
     /// Whether `keep_in_timeline` can leave state events out (a type, sender or URL filter):
     /// only then does an incremental sync look for state changes the timeline does not show.
     pub timeline_may_drop_state: bool,
+    /// The client asked for the state at the *end* of the timeline (`use_state_after`, spec
+    /// v1.16, MSC4222) instead of the state at its start.
+    pub use_state_after: bool,
 }
 
 pub struct JoinedRoom {
@@ -49,6 +52,9 @@ pub struct JoinedRoom {
     pub summary: Option<(usize, usize, Vec<OwnedUserId>)>,
     /// Joined since the `since` of an incremental sync.
     pub newly_joined: bool,
+    /// With `use_state_after`: the state changes between `since` and the end of the timeline
+    /// (all of the state when fresh), timeline events included; `state` is then empty.
+    pub state_after: Option<Vec<PduEvent>>,
 }
 
 pub struct InvitedRoom {
@@ -62,6 +68,9 @@ pub struct LeftRoom {
     pub limited: bool,
     pub prev_batch: StreamPosition,
     pub state: Vec<PduEvent>,
+    /// With `use_state_after`: the state changes between `since` and the leave (all of the
+    /// state as of the leave in an initial sync).
+    pub state_after: Option<Vec<PduEvent>>,
 }
 
 pub struct SyncData {
@@ -322,12 +331,23 @@ impl Rooms {
                     let prev_batch = timeline
                         .first()
                         .map_or(record.position, |(position, _)| position.saturating_sub(1));
+                    let state_after = if request.use_state_after {
+                        Some(self.left_state_after(
+                            &room_id,
+                            &record.event_id,
+                            (!initial && !request.full_state).then_some(since),
+                            record.position,
+                        )?)
+                    } else {
+                        None
+                    };
                     data.left.push(LeftRoom {
                         room_id,
                         timeline,
                         limited: page.more,
                         prev_batch,
                         state: Vec::new(),
+                        state_after,
                     });
                 }
                 _ => {}
@@ -373,6 +393,37 @@ impl Rooms {
                 .state_key_pair()
                 .is_none_or(|pair| !in_timeline.contains(&pair))
         };
+        if request.use_state_after {
+            let state_after = if fresh {
+                self.current_state(room_id)?
+            } else {
+                match self.state_keys_changed(room_id, since, now)? {
+                    Some(pairs) => pairs
+                        .into_iter()
+                        .filter_map(|(kind, key)| self.state_pdu(room_id, &kind, &key).transpose())
+                        .collect::<Result<Vec<_>>>()?,
+                    None => self.current_state(room_id)?,
+                }
+            };
+            let membership_moved = timeline
+                .iter()
+                .any(|(_, event)| event.kind == ruma::events::TimelineEventType::RoomMember);
+            let summary = if fresh || page.more || membership_moved {
+                Some(self.member_summary(room_id, request.user_id)?)
+            } else {
+                None
+            };
+            return Ok(JoinedRoom {
+                room_id: room_id.to_owned(),
+                timeline,
+                limited: page.more,
+                prev_batch,
+                state: Vec::new(),
+                summary,
+                newly_joined: false,
+                state_after: Some(state_after),
+            });
+        }
         let dropped = if fresh || page.more {
             None
         } else if !request.timeline_may_drop_state {
@@ -415,7 +466,64 @@ impl Rooms {
             state,
             summary,
             newly_joined: false,
+            state_after: None,
         })
+    }
+
+    /// The state keys set by any event of the room in `(since, until]`; `None` when there are
+    /// too many events to look through (the caller sends the whole state then).
+    fn state_keys_changed(
+        &self,
+        room_id: &RoomId,
+        since: StreamPosition,
+        until: StreamPosition,
+    ) -> Result<Option<BTreeSet<(String, String)>>> {
+        const MAX_LOOKED_THROUGH: usize = 1000;
+        let page = self.timeline(
+            room_id,
+            since,
+            until,
+            Direction::Forward,
+            MAX_LOOKED_THROUGH,
+        )?;
+        if page.more {
+            return Ok(None);
+        }
+        Ok(Some(
+            page.events
+                .iter()
+                .filter_map(|(_, event)| event.state_key_pair())
+                .collect(),
+        ))
+    }
+
+    /// `state_after` of a left room: the state as of the leave, all of it (`since` `None`) or
+    /// the keys that changed after `since`.
+    fn left_state_after(
+        &self,
+        room_id: &RoomId,
+        leave: &ruma::EventId,
+        since: Option<StreamPosition>,
+        leave_position: StreamPosition,
+    ) -> Result<Vec<PduEvent>> {
+        let Some(map) = self.state_after_event(leave)? else {
+            // A room this server never followed (an invite that ended): the leave is the state.
+            return Ok(self.pdu(leave)?.into_iter().collect());
+        };
+        let keys = match since {
+            Some(since) => self.state_keys_changed(room_id, since, leave_position)?,
+            None => None,
+        };
+        let mut events = Vec::new();
+        for (pair, event_id) in map.iter() {
+            if keys.as_ref().is_some_and(|keys| !keys.contains(pair)) {
+                continue;
+            }
+            if let Some(event) = self.pdu(event_id)? {
+                events.push(event);
+            }
+        }
+        Ok(events)
     }
 
     /// The state keys of state events in `(since, now]` that are not in `shown` (the filtered
