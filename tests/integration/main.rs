@@ -15,6 +15,7 @@ mod conformance_membership;
 mod conformance_sync;
 mod conformance_sync_rooms;
 mod cross_signing;
+mod current_clients;
 mod device_lists;
 mod devices;
 mod discovery;

@@ -25,7 +25,46 @@ fn parse_rules(bytes: Option<&[u8]>, user_id: &UserId) -> Ruleset {
         .and_then(|global| serde_json::from_value(global).ok())
         .unwrap_or_else(|| Ruleset::server_default(user_id));
     add_legacy_mention_rules(&mut rules, user_id);
+    add_missing_defaults(&mut rules, user_id);
     rules
+}
+
+/// Server-default rules added since a user's rules were stored (the poll rules, MSC3930) take
+/// their place among them, after the default rule that precedes them: like Synapse, which
+/// merges the base rules into every user's at read time, a server upgrade reaches everyone.
+fn add_missing_defaults(rules: &mut Ruleset, user_id: &UserId) {
+    use ruma::push::ConditionalPushRule;
+    fn merge(
+        mut stored: Vec<ConditionalPushRule>,
+        defaults: &[ConditionalPushRule],
+    ) -> Vec<ConditionalPushRule> {
+        let mut previous: Option<&str> = None;
+        for default in defaults {
+            if !stored.iter().any(|rule| rule.rule_id == default.rule_id) {
+                let at = previous
+                    .and_then(|id| stored.iter().position(|rule| rule.rule_id == id))
+                    .map_or(stored.len(), |index| index + 1);
+                stored.insert(at, default.clone());
+            }
+            previous = Some(&default.rule_id);
+        }
+        stored
+    }
+    let defaults = Ruleset::server_default(user_id);
+    let overrides: Vec<_> = defaults.override_.iter().cloned().collect();
+    let underrides: Vec<_> = defaults.underride.iter().cloned().collect();
+    rules.override_ = merge(
+        std::mem::take(&mut rules.override_).into_iter().collect(),
+        &overrides,
+    )
+    .into_iter()
+    .collect();
+    rules.underride = merge(
+        std::mem::take(&mut rules.underride).into_iter().collect(),
+        &underrides,
+    )
+    .into_iter()
+    .collect();
 }
 
 /// The server-default rules: ruma's (spec v1.17 and later), plus the legacy mention rules.

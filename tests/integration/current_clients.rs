@@ -1,0 +1,112 @@
+//! What today's clients use beyond the core spec (Element X, Element Web, Element Call):
+//! Complement's `tests/msc*` packages are the checklist.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, TestUser};
+
+/// Unread notification count of `user` in `room_id`, from an initial sync.
+async fn notifications(server: &TestServer, user: &TestUser, room_id: &str) -> u64 {
+    let sync = server.sync(user, None, 0).await;
+    sync["rooms"]["join"][room_id]["unread_notifications"]["notification_count"]
+        .as_u64()
+        .unwrap_or_default()
+}
+
+async fn send(
+    server: &TestServer,
+    user: &TestUser,
+    room_id: &str,
+    kind: &str,
+    content: Value,
+) -> String {
+    let txn = format!("t{}", rand::random::<u64>());
+    let (status, body) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/{kind}/{txn}"),
+            Some(&user.access_token),
+            content,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["event_id"].as_str().expect("event_id").to_owned()
+}
+
+/// Poll push rules (MSC3930, under their unstable ids as Synapse has them): a poll's start and
+/// end notify like messages, in one-to-one and group rooms; votes do not; and the rules are in
+/// every user's rule set [Complement tests/msc3930].
+#[tokio::test]
+async fn polls_notify_when_they_start_and_end_but_votes_do_not() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (_, rules) = server
+        .get("/_matrix/client/v3/pushrules/", Some(&bob.access_token))
+        .await;
+    let ids: Vec<&str> = ["override", "underride"]
+        .iter()
+        .flat_map(|kind| rules["global"][kind].as_array().into_iter().flatten())
+        .filter_map(|rule| rule["rule_id"].as_str())
+        .collect();
+    for rule in [
+        ".org.matrix.msc3930.rule.poll_response",
+        ".org.matrix.msc3930.rule.poll_start_one_to_one",
+        ".org.matrix.msc3930.rule.poll_start",
+        ".org.matrix.msc3930.rule.poll_end_one_to_one",
+        ".org.matrix.msc3930.rule.poll_end",
+    ] {
+        assert!(ids.contains(&rule), "{rule} in {ids:?}");
+    }
+    for group in [false, true] {
+        let room_id = server
+            .create_room(&alice, json!({ "preset": "public_chat" }))
+            .await;
+        assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+        if group {
+            let carol = server
+                .register(&format!("carol{}", rand::random::<u32>()))
+                .await;
+            assert_eq!(server.join(&carol, &room_id).await.0, StatusCode::OK);
+        }
+        let start = send(
+            &server,
+            &alice,
+            &room_id,
+            "org.matrix.msc3381.poll.start",
+            json!({ "org.matrix.msc3381.poll.start": { "question": { "org.matrix.msc1767.text": "Tea?" }, "answers": [] } }),
+        )
+        .await;
+        assert_eq!(
+            notifications(&server, &bob, &room_id).await,
+            1,
+            "group: {group}"
+        );
+        send(
+            &server,
+            &alice,
+            &room_id,
+            "org.matrix.msc3381.poll.response",
+            json!({ "m.relates_to": { "rel_type": "m.reference", "event_id": start }, "org.matrix.msc3381.poll.response": { "answers": [] } }),
+        )
+        .await;
+        assert_eq!(
+            notifications(&server, &bob, &room_id).await,
+            1,
+            "votes are quiet"
+        );
+        send(
+            &server,
+            &alice,
+            &room_id,
+            "org.matrix.msc3381.poll.end",
+            json!({ "m.relates_to": { "rel_type": "m.reference", "event_id": start } }),
+        )
+        .await;
+        assert_eq!(
+            notifications(&server, &bob, &room_id).await,
+            2,
+            "group: {group}"
+        );
+    }
+}
