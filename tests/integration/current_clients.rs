@@ -110,3 +110,59 @@ async fn polls_notify_when_they_start_and_end_but_votes_do_not() {
         );
     }
 }
+
+/// Relation-type filters on `/messages` (MSC3874): `rel_types` keeps only events with one of
+/// those relations, `not_rel_types` leaves them out, as a thread-aware client pages a room's
+/// main timeline [Complement tests/msc3874].
+#[tokio::test]
+async fn messages_filter_by_relation_type() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let root = server.send_text(&alice, &room_id, "root").await;
+    let thread = json!({ "rel_type": "m.thread", "event_id": root });
+    for body in ["in thread 1", "in thread 2"] {
+        send(
+            &server,
+            &alice,
+            &room_id,
+            "m.room.message",
+            json!({ "msgtype": "m.text", "body": body, "m.relates_to": thread }),
+        )
+        .await;
+    }
+    send(
+        &server,
+        &alice,
+        &room_id,
+        "m.room.message",
+        json!({ "msgtype": "m.text", "body": "reference", "m.relates_to": { "rel_type": "m.reference", "event_id": root } }),
+    )
+    .await;
+    server.send_text(&alice, &room_id, "plain").await;
+    let page = async |filter: Value| -> Vec<String> {
+        let encoded = crate::filters::encode(&filter);
+        let (status, body) = server
+            .get(
+                &format!(
+                    "/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50&filter={encoded}"
+                ),
+                Some(&alice.access_token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        crate::common::message_bodies(&body["chunk"])
+    };
+    assert_eq!(
+        page(json!({ "org.matrix.msc3874.rel_types": ["m.thread"] })).await,
+        ["in thread 2", "in thread 1"]
+    );
+    assert_eq!(
+        page(json!({ "org.matrix.msc3874.not_rel_types": ["m.thread"] })).await,
+        ["plain", "reference", "root"]
+    );
+    assert_eq!(
+        page(json!({ "org.matrix.msc3874.rel_types": ["m.thread", "m.reference"], "types": ["m.room.message"] })).await,
+        ["reference", "in thread 2", "in thread 1"]
+    );
+}

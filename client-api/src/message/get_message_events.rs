@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{RawQuery, State},
+};
 use myelin_core::rooms::Direction;
 use ruma::{
     UserId,
@@ -18,17 +21,79 @@ use crate::{
 /// Synapse caps a page at 1000 events.
 const MAX_LIMIT: usize = 1000;
 
+/// The relation-type filters of MSC3874 (`org.matrix.msc3874.rel_types` and `…not_rel_types`
+/// in the room event filter), which ruma's filter type does not carry: read from the raw
+/// `filter` parameter. Thread-aware clients page a room's main timeline with
+/// `not_rel_types: ["m.thread"]`.
+#[derive(Default)]
+struct RelationFilter {
+    rel_types: Option<Vec<String>>,
+    not_rel_types: Vec<String>,
+}
+
+impl RelationFilter {
+    fn from_query(query: Option<&str>) -> Self {
+        // The filter is JSON in a form-encoded parameter (`+` is a space there).
+        let filter = query
+            .into_iter()
+            .flat_map(|query| query.split('&'))
+            .find_map(|pair| pair.strip_prefix("filter="))
+            .map(|raw| raw.replace('+', " "))
+            .and_then(|raw| {
+                percent_encoding::percent_decode_str(&raw)
+                    .decode_utf8()
+                    .ok()
+                    .map(|decoded| decoded.into_owned())
+            })
+            .and_then(|raw| serde_json::from_str::<JsonValue>(&raw).ok());
+        let Some(filter) = filter else {
+            return Self::default();
+        };
+        let list = |key: &str| -> Option<Vec<String>> {
+            filter.get(key)?.as_array().map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_str().map(str::to_owned))
+                    .collect()
+            })
+        };
+        Self {
+            rel_types: list("org.matrix.msc3874.rel_types"),
+            not_rel_types: list("org.matrix.msc3874.not_rel_types").unwrap_or_default(),
+        }
+    }
+
+    fn passes(&self, event: &myelin_core::rooms::PduEvent) -> bool {
+        if self.rel_types.is_none() && self.not_rel_types.is_empty() {
+            return true;
+        }
+        let content = event.content_json();
+        let rel_type = content
+            .get("m.relates_to")
+            .and_then(|relates_to| relates_to.get("rel_type"))
+            .and_then(JsonValue::as_str);
+        if let Some(wanted) = &self.rel_types
+            && !rel_type.is_some_and(|rel_type| wanted.iter().any(|kind| kind == rel_type))
+        {
+            return false;
+        }
+        !rel_type.is_some_and(|rel_type| self.not_rel_types.iter().any(|kind| kind == rel_type))
+    }
+}
+
 /// # `GET /_matrix/client/v3/rooms/{roomId}/messages`
 ///
 /// A token `sN` stands between stream positions N and N+1. Backwards pagination from `sN`
 /// returns events at or before N, newest first; forwards returns events after N.
 pub async fn get_message_events(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     request: Ruma<v3::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     let identity = request.identity()?;
     let rooms = &state.services.rooms;
     let body = &request.body;
+    let relation_filter = RelationFilter::from_query(query.as_deref());
     let readable_until = rooms.readable_until(&body.room_id, &identity.user_id)?;
     let limit = usize::try_from(u64::from(body.limit))
         .unwrap_or(MAX_LIMIT)
@@ -40,6 +105,7 @@ pub async fn get_message_events(
     let keep = |position: u64, event: &myelin_core::rooms::PduEvent| {
         !filtering::hidden_by_ignore(&ignored, event)
             && filter.passes_event(event)
+            && relation_filter.passes(event)
             && rooms
                 .event_visible(&body.room_id, &identity.user_id, position, membership)
                 .unwrap_or(false)
