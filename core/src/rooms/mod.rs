@@ -26,6 +26,8 @@ mod remote;
 mod remote_join;
 mod reports;
 mod resolve;
+#[cfg(test)]
+mod rules_tests;
 mod search;
 mod send;
 mod sliding;
