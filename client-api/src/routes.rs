@@ -109,6 +109,15 @@ pub(crate) fn endpoints() -> Router<AppState> {
         router,
         account_data::set_global_account_data::set_global_account_data,
     );
+    router = router
+        .route(
+            "/_matrix/client/unstable/org.matrix.msc3391/user/{user_id}/account_data/{event_type}",
+            axum::routing::delete(account_data::delete::delete_global_account_data),
+        )
+        .route(
+            "/_matrix/client/unstable/org.matrix.msc3391/user/{user_id}/rooms/{room_id}/account_data/{event_type}",
+            axum::routing::delete(account_data::delete::delete_room_account_data),
+        );
     router = route::<c::config::get_room_account_data::v3::Request, _, _>(
         router,
         account_data::get_room_account_data::get_room_account_data,

@@ -166,3 +166,123 @@ async fn messages_filter_by_relation_type() {
         ["reference", "in thread 2", "in thread 1"]
     );
 }
+
+/// Account data deletion (MSC3391): after `DELETE`, `GET` is 404, an incremental sync sends
+/// the entry empty (how clients learn it is gone) and an initial sync leaves it out; global
+/// and room entries alike [Complement tests/msc3391].
+#[tokio::test]
+async fn account_data_can_be_deleted() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let user = &alice.user_id;
+    let global = format!("/_matrix/client/v3/user/{user}/account_data/org.example.flag");
+    let in_room =
+        format!("/_matrix/client/v3/user/{user}/rooms/{room_id}/account_data/org.example.flag");
+    for path in [&global, &in_room] {
+        let (status, body) = server
+            .put(path, Some(&alice.access_token), json!({ "on": true }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let since = server.sync(&alice, None, 0).await["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+    let unstable = |path: &str| path.replace("/client/v3/", "/client/unstable/org.matrix.msc3391/");
+    for path in [&global, &in_room] {
+        let (status, body) = server
+            .request(
+                reqwest::Method::DELETE,
+                &unstable(path),
+                Some(&alice.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = server.get(path, Some(&alice.access_token)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(body["errcode"], "M_NOT_FOUND");
+    }
+    let flag = |events: &Value| -> Option<Value> {
+        events
+            .as_array()?
+            .iter()
+            .find(|event| event["type"] == "org.example.flag")
+            .map(|event| event["content"].clone())
+    };
+    let incremental = server.sync(&alice, Some(&since), 0).await;
+    assert_eq!(
+        flag(&incremental["account_data"]["events"]),
+        Some(json!({})),
+        "{incremental}"
+    );
+    assert_eq!(
+        flag(&incremental["rooms"]["join"][&room_id]["account_data"]["events"]),
+        Some(json!({})),
+        "{incremental}"
+    );
+    let initial = server.sync(&alice, None, 0).await;
+    assert_eq!(flag(&initial["account_data"]["events"]), None, "{initial}");
+    assert_eq!(
+        flag(&initial["rooms"]["join"][&room_id]["account_data"]["events"]),
+        None,
+        "{initial}"
+    );
+    // Someone else's account data is not theirs to delete.
+    let bob = server.register("bob").await;
+    let (status, _) = server
+        .request(
+            reqwest::Method::DELETE,
+            &unstable(&global),
+            Some(&bob.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// A device's own notification settings (MSC3890's
+/// `org.matrix.msc3890.local_notification_settings.<device>`) are deleted with the device
+/// [Complement tests/msc3890].
+#[tokio::test]
+async fn local_notification_settings_go_with_their_device() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let (_, login) = server.login("alice", crate::common::PASSWORD).await;
+    let second = login["device_id"].as_str().expect("device_id").to_owned();
+    let kind = format!("org.matrix.msc3890.local_notification_settings.{second}");
+    let path = format!(
+        "/_matrix/client/v3/user/{}/account_data/{kind}",
+        alice.user_id
+    );
+    let (status, body) = server
+        .put(
+            &path,
+            Some(&alice.access_token),
+            json!({ "is_silenced": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let since = server.sync(&alice, None, 0).await["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+    let (status, body) = server
+        .post(
+            "/_matrix/client/v3/delete_devices",
+            Some(&alice.access_token),
+            json!({ "devices": [second], "auth": TestServer::password_auth(&alice, None) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = server.get(&path, Some(&alice.access_token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let sync = server.sync(&alice, Some(&since), 0).await;
+    let deleted = sync["account_data"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|event| event["type"] == kind.as_str() && event["content"] == json!({}));
+    assert!(deleted, "{sync}");
+}

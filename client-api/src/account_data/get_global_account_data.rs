@@ -21,6 +21,7 @@ pub async fn get_global_account_data(
             None,
             &request.body.event_type.to_string(),
         )?
+        .filter(|content| !super::delete::is_deleted(content))
         .ok_or_else(|| Error::NotFound("Account data not found".into()))?;
     Ok(Json(content))
 }

@@ -21,6 +21,7 @@ pub async fn get_room_account_data(
             Some(&request.body.room_id),
             &request.body.event_type.to_string(),
         )?
+        .filter(|content| !super::delete::is_deleted(content))
         .ok_or_else(|| Error::NotFound("Room account data not found".into()))?;
     Ok(Json(content))
 }

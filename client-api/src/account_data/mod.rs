@@ -1,4 +1,5 @@
 //! Account data, global and per room.
+pub mod delete;
 pub mod get_global_account_data;
 pub mod get_room_account_data;
 pub mod set_global_account_data;

@@ -155,8 +155,9 @@ pub(super) fn render(
         let room_account_data = users
             .all_account_data(&identity.user_id, Some(&room.room_id))?
             .into_iter()
-            .filter(|(kind, _)| {
-                view.initial
+            .filter(|(kind, content)| {
+                // A deleted entry (MSC3391) is news to an incremental sync only.
+                (view.initial && !crate::account_data::delete::is_deleted(content))
                     || data
                         .account_data_changes
                         .contains(&(Some(room.room_id.clone()), kind.clone()))
@@ -252,8 +253,9 @@ pub(super) fn render(
     let mut global: Vec<(String, JsonValue)> = users
         .all_account_data(&identity.user_id, None)?
         .into_iter()
-        .filter(|(kind, _)| {
-            view.initial || data.account_data_changes.contains(&(None, kind.clone()))
+        .filter(|(kind, content)| {
+            (view.initial && !crate::account_data::delete::is_deleted(content))
+                || data.account_data_changes.contains(&(None, kind.clone()))
         })
         .collect();
     // A user who never changed a push rule still gets `m.push_rules` (the server defaults) in

@@ -152,7 +152,21 @@ impl Users {
                 devices: device_ids.iter().map(|id| (id.clone(), true)).collect(),
             },
         );
-        self.store().commit(batch).await
+        self.store().commit(batch).await?;
+        drop(_guard);
+        // A device's own notification settings (MSC3890) go with it: deleted as MSC3391
+        // deletes account data (empty content), so the user's other clients see them go.
+        for device_id in device_ids {
+            let kind = format!("org.matrix.msc3890.local_notification_settings.{device_id}");
+            if self
+                .account_data(user_id, None, &kind)?
+                .is_some_and(|content| content.as_object().is_none_or(|fields| !fields.is_empty()))
+            {
+                self.set_account_data(user_id, None, &kind, serde_json::json!({}))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds the deletion of a device, its tokens and its encryption keys to `batch`. Caller

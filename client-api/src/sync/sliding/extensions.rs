@@ -79,7 +79,10 @@ pub(super) fn extensions(
             users
                 .all_account_data(&identity.user_id, None)?
                 .into_iter()
-                .filter(|(kind, _)| context.since.is_none() || changed(None, kind))
+                .filter(|(kind, content)| {
+                    (context.since.is_none() && !crate::account_data::delete::is_deleted(content))
+                        || changed(None, kind)
+                })
                 .map(|(kind, content)| json!({ "type": kind, "content": content }))
                 .collect()
         } else {
@@ -97,7 +100,10 @@ pub(super) fn extensions(
             let events: Vec<JsonValue> = users
                 .all_account_data(&identity.user_id, Some(&room.room_id))?
                 .into_iter()
-                .filter(|(kind, _)| room.fresh || changed(Some(&room.room_id), kind))
+                .filter(|(kind, content)| {
+                    (room.fresh && !crate::account_data::delete::is_deleted(content))
+                        || changed(Some(&room.room_id), kind)
+                })
                 .map(|(kind, content)| json!({ "type": kind, "content": content }))
                 .collect();
             if !events.is_empty() {
