@@ -45,6 +45,7 @@ mod room_extras;
 mod room_upgrade;
 mod room_versions;
 mod rooms;
+mod scripted_peer;
 mod search;
 mod sessions;
 mod sliding_sync;
