@@ -142,12 +142,15 @@ impl Federation {
 
         let mut state_before = None;
         if !self.services.rooms.missing_prev_events(&pdu)?.is_empty() {
-            if depth < 3 {
+            // As Synapse: one `get_missing_events` for an event a transaction brought (the
+            // events it returns do not ask again), then the state after each prev event still
+            // missing, from `state_ids` at that event [Complement TestCorruptedAuthChain].
+            if depth == 0 {
                 self.fetch_missing_prevs(origin, room_id, &pdu, depth).await;
             }
             if !self.services.rooms.missing_prev_events(&pdu)?.is_empty() {
                 state_before = Some(
-                    self.fetch_state_before(origin, room_id, &pdu.event_id, &rules)
+                    self.fetch_state_after_prevs(origin, room_id, &pdu, &rules)
                         .await?,
                 );
             }
@@ -284,6 +287,46 @@ impl Federation {
         }
     }
 
+    /// The state before `pdu` from the states after its `prev_events`: known ones from their
+    /// snapshots, missing ones from `state_ids` at them (plus the prev event itself when it is
+    /// state), resolved when there are several.
+    async fn fetch_state_after_prevs(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        pdu: &myelin_core::rooms::PduEvent,
+        rules: &RoomVersionRules,
+    ) -> Result<StateMap> {
+        let rooms = &self.services.rooms;
+        let mut maps = Vec::with_capacity(pdu.prev_events.len());
+        for prev in &pdu.prev_events {
+            if let Some(after) = rooms.state_after_event(prev)? {
+                maps.push((*after).clone());
+                continue;
+            }
+            let mut map = self
+                .fetch_state_before(origin, room_id, prev, rules)
+                .await?;
+            if !rooms.has_event(prev)? {
+                let value = self.fetch_event(origin, prev).await?;
+                let event = self.check_pdu(&value, rules).await?;
+                if event.event_id != *prev {
+                    return Err(Error::Forbidden(format!(
+                        "{origin} served another event for {prev}"
+                    )));
+                }
+                rooms.store_outliers(std::slice::from_ref(&event)).await?;
+            }
+            if let Some(prev_event) = rooms.pdu(prev)?
+                && let Some(pair) = prev_event.state_key_pair()
+            {
+                map.insert(pair, prev.clone());
+            }
+            maps.push(map);
+        }
+        rooms.resolve_forks(room_id, maps)
+    }
+
     /// The state before `event_id` as the origin reports it, with every event in it stored.
     async fn fetch_state_before(
         &self,
@@ -311,23 +354,35 @@ impl Federation {
             if self.services.rooms.has_event(&id)? {
                 continue;
             }
-            let value = self.fetch_event(origin, &id).await?;
-            let event = self.check_pdu(&value, rules).await?;
-            if event.event_id != id {
-                return Err(Error::Forbidden(format!(
-                    "{origin} served another event for {id}"
-                )));
-            }
+            // An event the origin cannot give is left out, as Synapse leaves it: what cites it
+            // as an auth event is rejected when stored, and the state is what remains
+            // [Complement TestCorruptedAuthChain].
+            let event = match self.fetch_event(origin, &id).await {
+                Ok(value) => match self.check_pdu(&value, rules).await {
+                    Ok(event) if event.event_id == id => event,
+                    Ok(_) => {
+                        tracing::info!(%origin, %id, "the origin served another event");
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::info!(%origin, %id, %error, "a state event failed its checks");
+                        continue;
+                    }
+                },
+                Err(error) => {
+                    tracing::info!(%origin, %id, %error, "a state event could not be fetched");
+                    continue;
+                }
+            };
             fetched.push(event);
         }
         self.services.rooms.store_outliers(&fetched).await?;
         let mut map = StateMap::new();
         for id in &response.pdu_ids {
-            let pdu = self
-                .services
-                .rooms
-                .pdu(id)?
-                .ok_or_else(|| Error::BadState(format!("state event {id} is missing")))?;
+            let Some(pdu) = self.services.rooms.pdu(id)? else {
+                // Rejected by its auth events, or out of reach: left out of the state.
+                continue;
+            };
             if let Some(pair) = pdu.state_key_pair() {
                 map.insert(pair, id.clone());
             }

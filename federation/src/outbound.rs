@@ -93,10 +93,7 @@ impl ports::Federation for Federation {
                     async move { self.leave_through(&server, user_id, room_id, reason).await }
                 })
                 .await?;
-            self.services
-                .rooms
-                .store_outliers(std::slice::from_ref(&leave))
-                .await?;
+            self.services.rooms.store_membership_outlier(&leave).await?;
             self.services
                 .rooms
                 .record_membership(

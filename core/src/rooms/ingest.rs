@@ -69,6 +69,48 @@ impl RemoteEvent {
     }
 }
 
+/// `events` ordered so that every event comes after the events of the list it cites as auth
+/// events (depth first, then a depth-first walk of the auth references; cycles, which no valid
+/// graph has, are broken by the depth order).
+fn auth_order(mut events: Vec<(PduEvent, &RemoteEvent)>) -> Vec<(PduEvent, &RemoteEvent)> {
+    events.sort_by_key(|(pdu, _)| pdu.depth);
+    let index: HashMap<OwnedEventId, usize> = events
+        .iter()
+        .enumerate()
+        .map(|(at, (pdu, _))| (pdu.event_id.clone(), at))
+        .collect();
+    let mut placed = vec![false; events.len()];
+    let mut order = Vec::with_capacity(events.len());
+    for start in 0..events.len() {
+        // (event, whether its auth events were pushed already)
+        let mut stack = vec![(start, false)];
+        while let Some((at, expanded)) = stack.pop() {
+            if placed[at] {
+                continue;
+            }
+            if expanded {
+                placed[at] = true;
+                order.push(at);
+                continue;
+            }
+            stack.push((at, true));
+            for auth in &events[at].0.auth_events {
+                if let Some(&cited) = index.get(auth)
+                    && !placed[cited]
+                    && !stack.iter().any(|(pending, _)| *pending == cited)
+                {
+                    stack.push((cited, false));
+                }
+            }
+        }
+    }
+    let mut slots: Vec<Option<(PduEvent, &RemoteEvent)>> = events.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|at| slots[at].take())
+        .collect()
+}
+
 /// Events refused by the authorization rules (their JSON), kept apart from accepted events so
 /// that events citing them as auth events are refused too.
 pub(crate) const EVENTID_REJECTED: &str = "eventid_rejected";
@@ -89,18 +131,6 @@ impl Rooms {
             .store()
             .get(EVENTID_REJECTED, event_id.as_bytes())?
             .is_some())
-    }
-
-    /// Records that an event was refused by the authorization rules.
-    async fn record_rejection(&self, event: &RemoteEvent) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        batch.put(
-            EVENTID_REJECTED,
-            event.event_id.as_bytes().to_vec(),
-            serde_json::to_vec(&event.object)
-                .map_err(|error| Error::Internal(error.to_string()))?,
-        );
-        self.store().commit(batch).await
     }
 
     /// Checks an event against the state its own auth events make (the spec's first
@@ -141,6 +171,20 @@ impl Rooms {
         Ok(self.event_snapshots(event_id)?.is_some())
     }
 
+    /// Stores a membership event of a room this server is not in (a local user's leave made
+    /// through `make_leave`, an invite rescinded by the room) as it is: its auth events are the
+    /// room's, which this server does not have, so it cannot be checked against them; its
+    /// signatures were.
+    pub async fn store_membership_outlier(&self, event: &RemoteEvent) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(
+            EVENTID_PDU,
+            event.event_id.as_bytes().to_vec(),
+            serde_json::to_vec(&event.object).map_err(|error| Error::Internal(error.to_string()))?,
+        );
+        self.store().commit(batch).await
+    }
+
     /// Stores events without placing them in the timeline: auth chains and fetched state.
     ///
     /// Each is checked against its own auth events, oldest first, when they are all at hand;
@@ -149,14 +193,26 @@ impl Rooms {
     /// TestInboundFederationRejectsEventsWithRejectedAuthEvents]. An event whose auth events
     /// are partly out of reach is kept as it is.
     pub async fn store_outliers(&self, events: &[RemoteEvent]) -> Result<()> {
+        self.store_outliers_with(events, None).await
+    }
+
+    /// [`Rooms::store_outliers`] for a room that is not known here yet (a `send_join` answer),
+    /// checked by the given version's rules.
+    pub(crate) async fn store_outliers_with(
+        &self,
+        events: &[RemoteEvent],
+        room_rules: Option<&RoomVersionRules>,
+    ) -> Result<()> {
         let mut batch = WriteBatch::new();
-        let mut ordered: Vec<(PduEvent, &RemoteEvent)> = Vec::with_capacity(events.len());
+        let mut unordered: Vec<(PduEvent, &RemoteEvent)> = Vec::with_capacity(events.len());
         for event in events {
             if !self.has_event(&event.event_id)? {
-                ordered.push((event.pdu()?, event));
+                unordered.push((event.pdu()?, event));
             }
         }
-        ordered.sort_by_key(|(pdu, _)| pdu.depth);
+        // Auth events first, whatever their depth says: an event is checked after everything
+        // it cites from this batch.
+        let ordered = auth_order(unordered);
         let mut accepted: HashMap<OwnedEventId, PduEvent> = HashMap::new();
         let mut rejected: HashSet<OwnedEventId> = HashSet::new();
         for (pdu, event) in ordered {
@@ -165,7 +221,7 @@ impl Rooms {
             }
             let rules = match self.room_info(&pdu.room())? {
                 Some(info) => Some(rules_of(&info)?),
-                None => None,
+                None => room_rules.cloned(),
             };
             let fetch = |id: &EventId| {
                 accepted
@@ -174,16 +230,15 @@ impl Rooms {
                     .or_else(|| self.pdu(id).ok().flatten())
             };
             let mut refused = false;
-            let mut complete = true;
             for id in &pdu.auth_events {
-                if rejected.contains(id) || self.is_rejected(id)? {
+                if rejected.contains(id) || self.is_rejected(id)? || fetch(id).is_none() {
+                    // An auth event that was rejected, or that nobody could give us: the event
+                    // cannot be shown to be allowed, and Synapse drops it too (it must not
+                    // become state through a later `state_ids` answer).
                     refused = true;
-                } else if fetch(id).is_none() {
-                    complete = false;
                 }
             }
             if !refused
-                && complete
                 && let Some(rules) = &rules
                 && let Err(reason) = self.authorize_with_auth_events(rules, &pdu, fetch)
             {
@@ -317,10 +372,8 @@ impl Rooms {
         }
         ruma::state_res::check_pdu_format(&event.object, &rules.event_format)
             .map_err(|reason| Error::BadJson(format!("Malformed event: {reason}")))?;
-        if let Err(error) = self.authorize_by_auth_events(&rules, &pdu) {
-            if matches!(error, Error::Forbidden(_)) {
-                self.record_rejection(&event).await?;
-            }
+        // Unknown auth events: nothing to decide on yet.
+        if let Err(error @ Error::BadState(_)) = self.authorize_by_auth_events(&rules, &pdu) {
             return Err(error);
         }
 
@@ -333,8 +386,21 @@ impl Rooms {
             }
             None => self.state_before_prevs(&rules, &pdu, &mut batch, &mut pending)?,
         };
-        if let Err(reason) = self.authorize_against(&rules, &pdu, &before) {
-            self.record_rejection(&event).await?;
+        let refusal = match self.authorize_by_auth_events(&rules, &pdu) {
+            Err(error) => Some(error.to_string()),
+            Ok(()) => self.authorize_against(&rules, &pdu, &before).err(),
+        };
+        if let Some(reason) = refusal {
+            // Rejected, but still part of the graph: events after it build on the state before
+            // it (a rejected event changes no state), without asking anyone for it again.
+            batch.put(
+                EVENTID_REJECTED,
+                event.event_id.as_bytes().to_vec(),
+                serde_json::to_vec(&event.object)
+                    .map_err(|error| Error::Internal(error.to_string()))?,
+            );
+            Self::put_event_snapshots(&mut batch, &pdu.event_id, before_id, before_id);
+            self.commit_with(batch, durability).await?;
             return Err(Error::Forbidden(format!(
                 "Event {} is not allowed by the state before it: {reason}",
                 pdu.event_id
@@ -373,6 +439,7 @@ impl Rooms {
             .collect();
         extremities.push(pdu.event_id.clone());
         let linear = extremities.len() == 1;
+        let mut current_removals = Vec::new();
         let (new_current_id, current_changes) = if linear && before_id == current_id {
             // The common case: the event extends the current state.
             let changes = pdu
@@ -392,10 +459,15 @@ impl Rooms {
                 .filter(|(pair, id)| current.get(*pair) != Some(*id))
                 .map(|(pair, id)| (pair.clone(), id.clone()))
                 .collect();
+            current_removals = current
+                .iter()
+                .filter(|(pair, _)| !resolved.contains_key(*pair))
+                .map(|(pair, id)| (pair.clone(), id.clone()))
+                .collect();
             let id = if linear {
                 // The event's own state is the room's state now.
                 after_id
-            } else if changes.is_empty() {
+            } else if changes.is_empty() && current_removals.is_empty() {
                 current_id
             } else {
                 self.write_full_snapshot(&mut batch, &mut pending, &resolved)?
@@ -407,6 +479,7 @@ impl Rooms {
             after: after_id,
             current: new_current_id,
             current_changes,
+            current_removals,
             extremities,
             pending,
         };

@@ -74,6 +74,9 @@ pub(crate) struct Placement {
     /// Entries of the current state that change (a local state event changes its own entry; a
     /// remote event on a fork may change several after state resolution).
     pub current_changes: Vec<((String, String), OwnedEventId)>,
+    /// Entries state resolution took out of the current state (a fork's join that the other
+    /// fork's rules refuse), with the event that held each.
+    pub current_removals: Vec<((String, String), OwnedEventId)>,
     pub extremities: Vec<OwnedEventId>,
     /// Snapshots written into the batch, readable before it commits.
     pub pending: PendingSnapshots,
@@ -145,6 +148,7 @@ impl Rooms {
             after,
             current: after,
             current_changes,
+            current_removals: Vec::new(),
             extremities: vec![pdu.event_id.clone()],
             pending,
         };
@@ -197,6 +201,29 @@ impl Rooms {
                 event_id.clone(),
                 previous.as_bytes().to_vec(),
             );
+        }
+        for ((kind, key), held_by) in &placement.current_removals {
+            batch.delete(ROOMSTATE_EVENTID, state_key(room_id, kind, key));
+            if kind == "m.room.member"
+                && let Ok(user) = UserId::parse(key.as_str())
+            {
+                // No membership any more: the log says they left here, the index forgets them.
+                let record = MembershipRecord {
+                    membership: Membership::Leave,
+                    position,
+                    event_id: held_by.clone(),
+                    forgotten: false,
+                };
+                batch.put_json(
+                    super::history::ROOMUSERPOSITION_MEMBERSHIP,
+                    compound_key(&[room_id.as_bytes(), user.as_bytes(), &position.to_be_bytes()]),
+                    &record,
+                );
+                batch.delete(
+                    USERROOM_MEMBERSHIP,
+                    compound_key(&[user.as_bytes(), room_id.as_bytes()]),
+                );
+            }
         }
         for ((kind, key), state_event_id) in &placement.current_changes {
             batch.put(
@@ -332,9 +359,20 @@ impl Rooms {
         if object.get("room_id").and_then(|value| value.as_str()) != Some(room_id.as_str()) {
             return Ok(());
         }
-        if let Ok(original) = PduEvent::from_canonical(target.to_owned(), &object) {
-            self.unindex_relation(batch, &original)?;
+        let Ok(original) = PduEvent::from_canonical(target.to_owned(), &object) else {
+            return Ok(());
+        };
+        // The authorization rules accept any member's redaction; it takes effect only when its
+        // sender's server also sent the event, or the sender may redact others' events (the
+        // spec's rule for applying redactions, as Synapse checks it).
+        if redaction.sender.server_name() != original.sender.server_name() {
+            let required = self.power_level_for(room_id, "redact", 50)?;
+            if self.user_power_level(room_id, &redaction.sender)? < required {
+                tracing::info!(redaction = %redaction.event_id, %target, "not applying a redaction its sender may not make");
+                return Ok(());
+            }
         }
+        self.unindex_relation(batch, &original)?;
         let because = ruma::canonical_json::RedactedBecause::from_json(
             serde_json::from_value(serde_json::json!({
                 "event_id": redaction.event_id,

@@ -150,7 +150,7 @@ impl Rooms {
         if pdu.sender != target && !by_inviter && record.membership == Membership::Invite {
             return Ok(false);
         }
-        self.store_outliers(std::slice::from_ref(event)).await?;
+        self.store_membership_outlier(event).await?;
         self.record_membership(
             WriteBatch::new(),
             &room_id,

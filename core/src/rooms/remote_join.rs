@@ -46,10 +46,17 @@ impl Rooms {
             state_snapshot: None,
         };
         let rules = rules_of(existing.as_ref().unwrap_or(&probe))?;
-        self.store_outliers(&auth_chain).await?;
-        self.store_outliers(&state).await?;
+        // Checked by the room's rules although the room is not known here yet; what they
+        // reject is left out of the state.
+        let mut checked: Vec<RemoteEvent> = auth_chain;
+        checked.extend(state.iter().cloned());
+        self.store_outliers_with(&checked, Some(&rules)).await?;
         let mut map = StateMap::new();
         for event in &state {
+            if self.is_rejected(&event.event_id)? {
+                tracing::info!(event_id = %event.event_id, "leaving a rejected event out of the joined state");
+                continue;
+            }
             let event_pdu = event.pdu()?;
             if event_pdu.room() != room_id {
                 return Err(Error::InvalidParam(format!(
@@ -117,6 +124,7 @@ impl Rooms {
             after,
             current: after,
             current_changes: after_map.into_iter().collect(),
+            current_removals: Vec::new(),
             extremities: vec![pdu.event_id.clone()],
             pending,
         };

@@ -21,6 +21,18 @@ impl Rooms {
         self.resolve_with(rules, maps, None)
     }
 
+    /// Resolves forks of a room's state (the states after the `prev_events` of an event whose
+    /// history this server is missing), by the room's version.
+    pub fn resolve_forks(&self, room_id: &ruma::RoomId, maps: Vec<StateMap>) -> Result<StateMap> {
+        let rules = super::build::rules_of(&self.existing_room(room_id)?)?;
+        let maps: Vec<Arc<StateMap>> = maps.into_iter().map(Arc::new).collect();
+        match maps.as_slice() {
+            [] => Ok(StateMap::new()),
+            [single] => Ok((**single).clone()),
+            _ => self.resolve(&rules, &maps),
+        }
+    }
+
     /// [`Rooms::resolve`] with an event that is in one of the maps but not stored yet (the
     /// event being placed): resolution must see it like any other, or its state is lost when
     /// the room forks (two servers' members joining at once dropped one of the joins).

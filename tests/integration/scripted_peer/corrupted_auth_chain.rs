@@ -213,9 +213,6 @@ async fn corrupted_auth_chains_are_not_accepted() {
 /// `state_ids` at the missing prev event of the one `get_missing_events` returned (Synapse's
 /// way); an unexpected request fails the test there.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails: Myelin asks get_missing_events again with latest_events [gmeEvent] (twice) and \
-            state_ids at gmeEvent (three times) and at sendTxnEvent, never at stateIDsEvent, the \
-            missing prev event; Complement's handlers fail TestCorruptedAuthChain on these"]
 async fn corrupted_auth_chain_requests_are_those_complement_expects() {
     let scenario = send_corrupted_chain().await;
     let peer = &scenario.peer;
@@ -248,11 +245,6 @@ async fn corrupted_auth_chain_requests_are_those_complement_expects() {
 /// The hole stays a hole: E, whose auth chain cannot be checked, must not become state later
 /// either, when another event's `state_ids` names it and leaves A–D out.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails: E, fetched alone with GET /event as a missing auth event of sendTxnEvent \
-            (event_auth answered 404), is stored as an accepted outlier though its auth event D \
-            is unknown (Rooms::store_outliers keeps events whose auth events are out of reach); \
-            a later event X whose state_ids names E is placed on that state and bob's \
-            membership at Myelin becomes E (displayname \"E\")"]
 async fn an_event_whose_auth_chain_has_a_hole_never_becomes_state() {
     let scenario = send_corrupted_chain().await;
     let peer = &scenario.peer;
