@@ -14,6 +14,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The invitee does not take invites from the inviter (spec v1.18 `M_INVITE_BLOCKED`).
+    #[error("{0}")]
+    InviteBlocked(String),
     #[error("{0}")]
     InvalidParam(String),
     #[error("{0}")]

@@ -522,6 +522,7 @@ fn remote_error(
     let text = format!("{destination}: {message}");
     match (errcode, status.as_u16()) {
         ("M_NOT_FOUND", _) | (_, 404) => Error::NotFound(text),
+        ("M_INVITE_BLOCKED", _) => Error::InviteBlocked(text),
         ("M_FORBIDDEN", _) | (_, 403) => Error::Forbidden(text),
         ("M_UNSUPPORTED_ROOM_VERSION" | "M_INCOMPATIBLE_ROOM_VERSION", _) => {
             Error::UnsupportedRoomVersion(text)

@@ -286,3 +286,146 @@ async fn local_notification_settings_go_with_their_device() {
         .any(|event| event["type"] == kind.as_str() && event["content"] == json!({}));
     assert!(deleted, "{sync}");
 }
+
+/// Invite blocking: `m.invite_permission_config` with `block_all` (spec v1.18, MSC4380) refuses
+/// invites with `M_INVITE_BLOCKED`, from local and from remote inviters; the MSC4155 form
+/// allows, ignores (taken, never in the invitee's sync) or blocks by user and server globs
+/// [Complement tests/msc4155].
+#[tokio::test(flavor = "multi_thread")]
+async fn invites_can_be_blocked_or_ignored() {
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let alice = a.register("alice").await;
+    let carol = a.register("carol").await;
+    let bob = b.register("bob").await;
+    let (_, capabilities) = a
+        .get("/_matrix/client/v3/capabilities", Some(&alice.access_token))
+        .await;
+    assert_eq!(
+        capabilities["capabilities"]["m.invite_permission_config_enforced"]["enabled"],
+        true
+    );
+    let set = async |server: &TestServer, user: &TestUser, kind: &str, content: Value| {
+        let (status, body) = server
+            .put(
+                &format!(
+                    "/_matrix/client/v3/user/{}/account_data/{kind}",
+                    user.user_id
+                ),
+                Some(&user.access_token),
+                content,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    };
+    let invite = async |server: &TestServer, inviter: &TestUser, room: &str, invitee: &str| {
+        server
+            .post(
+                &format!("/_matrix/client/v3/rooms/{room}/invite"),
+                Some(&inviter.access_token),
+                json!({ "user_id": invitee }),
+            )
+            .await
+    };
+    // Carol blocks everything: Alice's local invite is refused.
+    set(
+        &a,
+        &carol,
+        "m.invite_permission_config",
+        json!({ "block_all": true }),
+    )
+    .await;
+    let room = a.create_room(&alice, json!({})).await;
+    let refused = invite(&a, &alice, &room, &carol.user_id).await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+    assert_eq!(refused.1["errcode"], "M_INVITE_BLOCKED");
+    // Bob, on another server, blocks Alice's server: her invite is refused by his server.
+    set(
+        &b,
+        &bob,
+        "org.matrix.msc4155.invite_permission_config",
+        json!({ "blocked_servers": [a.server_name()] }),
+    )
+    .await;
+    let refused = invite(&a, &alice, &room, &bob.user_id).await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+    assert_eq!(refused.1["errcode"], "M_INVITE_BLOCKED", "{}", refused.1);
+    // Carol now only ignores Alice: the invite goes through, and never reaches her sync.
+    set(&a, &carol, "m.invite_permission_config", json!({})).await;
+    set(
+        &a,
+        &carol,
+        "org.matrix.msc4155.invite_permission_config",
+        json!({ "ignored_users": [alice.user_id], "blocked_servers": ["*"] }),
+    )
+    .await;
+    let ignored = invite(&a, &alice, &room, &carol.user_id).await;
+    assert_eq!(ignored.0, StatusCode::OK, "{}", ignored.1);
+    let sync = a.sync(&carol, None, 0).await;
+    assert!(sync["rooms"]["invite"].get(&room).is_none(), "{sync}");
+    // An allowed user gets through the blocked servers.
+    let dave = a.register("dave").await;
+    set(
+        &a,
+        &carol,
+        "org.matrix.msc4155.invite_permission_config",
+        json!({ "allowed_users": [dave.user_id], "blocked_servers": ["*"] }),
+    )
+    .await;
+    let dave_room = a.create_room(&dave, json!({})).await;
+    assert_eq!(
+        invite(&a, &dave, &dave_room, &carol.user_id).await.0,
+        StatusCode::OK
+    );
+    let sync = a.sync(&carol, None, 0).await;
+    assert!(sync["rooms"]["invite"].get(&dave_room).is_some(), "{sync}");
+}
+
+/// A redaction sent as an event through `/send` (spec v1.18, MSC4169) redacts like one through
+/// `/redact`, with the same checks; one without `content.redacts` is refused.
+#[tokio::test]
+async fn redactions_can_be_sent_as_events() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let mine = server.send_text(&bob, &room_id, "oops").await;
+    let alices = server.send_text(&alice, &room_id, "not bob's").await;
+    send(
+        &server,
+        &bob,
+        &room_id,
+        "m.room.redaction",
+        json!({ "redacts": mine, "reason": "typo" }),
+    )
+    .await;
+    let (_, event) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/event/{mine}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(event["content"], json!({}), "{event}");
+    assert!(event["unsigned"]["redacted_because"].is_object(), "{event}");
+    let txn = format!("t{}", rand::random::<u64>());
+    let (status, body) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.redaction/{txn}"),
+            Some(&bob.access_token),
+            json!({ "redacts": alices }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.redaction/{txn}x"),
+            Some(&bob.access_token),
+            json!({ "reason": "nothing named" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errcode"], "M_MISSING_PARAM");
+}

@@ -25,6 +25,9 @@ pub async fn get_capabilities(
             "m.3pid_changes": { "enabled": false },
             "m.get_login_token": { "enabled": true },
             "m.profile_fields": { "enabled": true },
+            // Invite permission configs are enforced here, not left to clients (MSC4155).
+            "m.invite_permission_config_enforced": { "enabled": true },
+            "org.matrix.msc4155.invite_permission_config_enforced": { "enabled": true },
             "m.room_versions": {
                 "default": state.services.rooms.default_room_version().as_str(),
                 "available": available,

@@ -24,7 +24,8 @@ pub async fn get_supported_versions(
     // simplified sliding sync (MSC4186, what matrix-rust-sdk and Element X check, as Synapse
     // advertises it), mutual rooms (1.19), account locking and suspension (1.18), room
     // summaries (1.15), `state_after` in sync (1.16, MSC4222), relation-type filters on
-    // `/messages` (MSC3874), account data deletion (MSC3391). `org.matrix.e2e_cross_signing` is
+    // `/messages` (MSC3874), account data deletion (MSC3391), invite blocking (MSC4155, and
+    // MSC4380 before its spec version). `org.matrix.e2e_cross_signing` is
     // what Element Web checks before it offers cross-signing and verification (Synapse has
     // always advertised it).
     Json(json!({
@@ -33,6 +34,8 @@ pub async fn get_supported_versions(
             "org.matrix.e2e_cross_signing": true,
             "org.matrix.msc3391": true,
             "org.matrix.msc3874": true,
+            "org.matrix.msc4155": true,
+            "org.matrix.msc4380": true,
             "org.matrix.msc4222": true,
             "org.matrix.simplified_msc3575": true,
             "uk.half-shot.msc2666.query_mutual_rooms.stable": true,

@@ -28,6 +28,18 @@ pub async fn invite_user(
     {
         return Err(Error::NotFound(format!("Unknown user {}", recipient.user_id)).into());
     }
+    // A local invitee who does not take invites from the inviter (spec v1.18, MSC4155); an
+    // ignored invite goes through and is hidden from the invitee.
+    if users.is_local(&recipient.user_id)
+        && users.invite_decision(&recipient.user_id, &identity.user_id)?
+            == myelin_core::users::InviteDecision::Block
+    {
+        return Err(Error::InviteBlocked(format!(
+            "{} does not take invites from you",
+            recipient.user_id
+        ))
+        .into());
+    }
     let is_direct = request
         .json
         .as_ref()

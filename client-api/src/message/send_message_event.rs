@@ -26,7 +26,27 @@ pub async fn send_message_event(
         .clone()
         .filter(|json| json.is_object())
         .ok_or_else(|| ApiError::bad_json("Event content must be a JSON object"))?;
+    // A redaction sent as an event (spec v1.18, MSC4169) is a redaction like one through
+    // `/redact`: `redacts` in its content names the event, checked the same way.
+    let redacts = if body.event_type.to_string() == "m.room.redaction" {
+        let target = content
+            .get("redacts")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                ApiError::Core(myelin_core::Error::MissingParam(
+                    "A redaction needs the event it redacts in content.redacts".into(),
+                ))
+            })?;
+        Some(ruma::OwnedEventId::try_from(target).map_err(|error| {
+            ApiError::Core(myelin_core::Error::InvalidParam(format!(
+                "content.redacts is not an event id: {error}"
+            )))
+        })?)
+    } else {
+        None
+    };
     let mut spec = EventSpec::message(body.event_type.to_string(), content);
+    spec.redacts = redacts;
     // Timestamp massaging (`?ts=`) is for appservices only; others get the server's clock.
     if identity.appservice_id.is_some() {
         spec.timestamp = body.timestamp.map(|ts| u64::from(ts.0));

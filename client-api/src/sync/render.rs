@@ -225,7 +225,7 @@ pub(super) fn render(
     let invite: Map<String, JsonValue> = data
         .invited
         .iter()
-        .filter(|room| view.room_wanted(&room.room_id) && !invited_by_ignored(view, room))
+        .filter(|room| view.room_wanted(&room.room_id) && !invited_by_ignored(state, view, room))
         .map(|room| {
             (
                 room.room_id.to_string(),
@@ -273,15 +273,30 @@ pub(super) fn render(
     }))
 }
 
-/// Invites from ignored users are dropped, as the spec asks.
-fn invited_by_ignored(view: &View<'_>, room: &myelin_core::rooms::InvitedRoom) -> bool {
+/// Invites from ignored users are dropped, as the spec asks, and so are those the invitee's
+/// invite permission config ignores or blocks (MSC4155; a blocked one can only have come
+/// before the config did).
+fn invited_by_ignored(
+    state: &AppState,
+    view: &View<'_>,
+    room: &myelin_core::rooms::InvitedRoom,
+) -> bool {
     room.invite_state.iter().any(|event| {
         event["type"] == "m.room.member"
             && event["state_key"] == view.identity.user_id.as_str()
             && event["sender"]
                 .as_str()
                 .and_then(|sender| UserId::parse(sender).ok())
-                .is_some_and(|sender| view.ignored.contains(&sender))
+                .is_some_and(|sender| {
+                    view.ignored.contains(&sender)
+                        || state
+                            .services
+                            .users
+                            .invite_decision(&view.identity.user_id, &sender)
+                            .is_ok_and(|decision| {
+                                decision != myelin_core::users::InviteDecision::Allow
+                            })
+                })
     })
 }
 

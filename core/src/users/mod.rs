@@ -7,6 +7,7 @@ mod cross_signing;
 mod devices;
 mod e2ee;
 mod filters;
+mod invite_permissions;
 mod key_backup;
 mod openid;
 mod passwords;
@@ -34,6 +35,7 @@ pub use self::{
     accounts::{AccountRecord, validate_new_localpart},
     cross_signing::{CrossSigningUpload, KeyUsage, cross_signing_public_key},
     devices::DeviceInfo,
+    invite_permissions::InviteDecision,
     key_backup::{BackupInfo, BackupKeysState, BackupScope},
     openid::OPENID_TOKEN_LIFETIME_MS,
     push_rules::{LEGACY_MENTION_RULES, server_default_rules},

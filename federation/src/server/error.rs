@@ -23,6 +23,7 @@ impl IntoResponse for FedError {
         let (status, errcode) = match &self.0 {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "M_NOT_FOUND"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "M_FORBIDDEN"),
+            Error::InviteBlocked(_) => (StatusCode::FORBIDDEN, "M_INVITE_BLOCKED"),
             // Only `openid/userinfo` takes a token on this listener (spec: M_UNKNOWN_TOKEN).
             Error::UnknownToken { .. } => (StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN"),
             Error::Unauthorized(_) | Error::MissingToken => {

@@ -403,6 +403,24 @@ async fn accept_invite(
             "The room's server ACL forbids your server".into(),
         ));
     }
+    // A local invitee who does not take invites from the inviter: refused, as the spec says
+    // for blocked invites (an ignored one is taken and hidden from the invitee's sync).
+    if let Some(invitee) = pdu
+        .state_key
+        .as_deref()
+        .and_then(|key| UserId::parse(key).ok())
+        && state.services.users.is_local(&invitee)
+        && state
+            .services
+            .users
+            .invite_decision(&invitee, &pdu.sender)?
+            == myelin_core::users::InviteDecision::Block
+    {
+        return Err(Error::InviteBlocked(format!(
+            "{invitee} does not take invites from {}",
+            pdu.sender
+        )));
+    }
     let mut object = checked.object;
     state
         .services
