@@ -125,6 +125,7 @@ impl RunningServer {
             listeners.push(task);
         }
 
+        background.push(spawn_delayed_events(state.clone(), stopped.clone()));
         background.push(spawn_housekeeping(state, stopped));
         tracing::info!(server_name = %config.server.name, backend = %config.storage.backend, data_dir = %config.server.data_dir.display(), "Myelin started");
         tracing::info!("client API listening on http://{client_addr}");
@@ -308,6 +309,30 @@ async fn serve_tls(
             tracing::error!(%error, "federation listener failed");
         }
     }))
+}
+
+/// Sends delayed events (MSC4140) when they are due: wakes at the next one's time, or every
+/// half second to see newly scheduled ones (a delay is at least that coarse anyway).
+fn spawn_delayed_events(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let wait = match state.services.rooms.send_due_delayed_events().await {
+                Ok(Some(due)) => {
+                    let now = myelin_core::users::now_ms();
+                    Duration::from_millis(due.saturating_sub(now).min(500))
+                }
+                Ok(None) => Duration::from_millis(500),
+                Err(error) => {
+                    tracing::warn!(%error, "could not send delayed events");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+        }
+    })
 }
 
 /// Periodic chores: expire idle presence, write device last-seen data, forget idle rate-limit

@@ -59,6 +59,7 @@ fn classify(error: &Error) -> (StatusCode, &'static str) {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "M_NOT_FOUND"),
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, "M_FORBIDDEN"),
         Error::InviteBlocked(_) => (StatusCode::FORBIDDEN, "M_INVITE_BLOCKED"),
+        Error::MaxDelayExceeded(_) => (StatusCode::BAD_REQUEST, "M_MAX_DELAY_EXCEEDED"),
         Error::InvalidParam(_) => (StatusCode::BAD_REQUEST, "M_INVALID_PARAM"),
         Error::MissingParam(_) => (StatusCode::BAD_REQUEST, "M_MISSING_PARAM"),
         Error::BadJson(_) => (StatusCode::BAD_REQUEST, "M_BAD_JSON"),

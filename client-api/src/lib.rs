@@ -7,6 +7,7 @@ mod account_data;
 mod admin;
 mod appservice;
 mod backup;
+mod delayed;
 mod device;
 mod directory;
 mod discovery;

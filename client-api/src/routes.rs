@@ -4,9 +4,9 @@ use axum::Router;
 use ruma::api::client as c;
 
 use crate::{
-    AppState, account, account_data, admin, appservice, backup, device, directory, discovery,
-    ephemeral, filter, keys, media, membership, message, presence, profile, push, pushers,
-    relations, room,
+    AppState, account, account_data, admin, appservice, backup, delayed, device, directory,
+    discovery, ephemeral, filter, keys, media, membership, message, presence, profile, push,
+    pushers, relations, room,
     routing::{route, route_with_optional_last_segment},
     search, session, state, sync, thirdparty, to_device, voip,
 };
@@ -109,6 +109,24 @@ pub(crate) fn endpoints() -> Router<AppState> {
         router,
         account_data::set_global_account_data::set_global_account_data,
     );
+    const DELAYED: &str = "/_matrix/client/unstable/org.matrix.msc4140";
+    router = router
+        .route(
+            &format!("{DELAYED}/rooms/{{room_id}}/delayed_event/{{event_type}}/{{txn_id}}"),
+            axum::routing::put(delayed::send_delayed_event),
+        )
+        .route(
+            &format!("{DELAYED}/delayed_events"),
+            axum::routing::get(delayed::list),
+        )
+        .route(
+            &format!("{DELAYED}/delayed_events/{{delay_id}}"),
+            axum::routing::get(delayed::get).post(delayed::update_with_body),
+        )
+        .route(
+            &format!("{DELAYED}/delayed_events/{{delay_id}}/{{action}}"),
+            axum::routing::post(delayed::update_with_path),
+        );
     router = router
         .route(
             "/_matrix/client/unstable/org.matrix.msc3391/user/{user_id}/account_data/{event_type}",

@@ -320,8 +320,13 @@ pub struct StorageConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoomsConfig {
-    /// Room version of new rooms when the client does not ask for one: 10, 11 or 12.
+    /// Room version of new rooms when the client does not ask for one: "2" to "12".
     pub default_room_version: ruma::RoomVersionId,
+    /// Longest delay of a delayed event (MSC4140, what Element Call uses to end a crashed
+    /// client's call membership), in seconds; 0 turns delayed events off.
+    pub max_event_delay_secs: u64,
+    /// Most delayed events one user may have waiting.
+    pub max_delayed_events_per_user: usize,
 }
 
 impl Default for RoomsConfig {
@@ -329,6 +334,8 @@ impl Default for RoomsConfig {
         // 12 is Synapse's default too.
         Self {
             default_room_version: ruma::RoomVersionId::V12,
+            max_event_delay_secs: 7 * 24 * 3600,
+            max_delayed_events_per_user: 100,
         }
     }
 }

@@ -14,6 +14,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A delayed event's delay is longer than the server allows (ms), MSC4140.
+    #[error("The delay is longer than the {0} ms this server allows")]
+    MaxDelayExceeded(u64),
     /// The invitee does not take invites from the inviter (spec v1.18 `M_INVITE_BLOCKED`).
     #[error("{0}")]
     InviteBlocked(String),

@@ -589,3 +589,72 @@ async fn sighup_reloads_the_appservice_registrations() {
     let _ = server.child.kill();
     let _ = server.child.wait();
 }
+
+/// A scheduled delayed event (MSC4140) survives SIGKILL right after it was acknowledged, and
+/// is sent once, on time, after the restart.
+#[tokio::test]
+async fn delayed_events_survive_sigkill_and_are_sent_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let environment = server_env(dir.path());
+    let http = crate::common::http_client();
+    let mut server = spawn_server(&environment);
+    let alice = register(&http, &server.url, "alice").await;
+    let created: serde_json::Value = http
+        .post(format!("{}/_matrix/client/v3/createRoom", server.url))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("createRoom")
+        .json()
+        .await
+        .expect("json");
+    let room_id = created["room_id"].as_str().expect("room id").to_owned();
+    let answer: serde_json::Value = http
+        .put(format!(
+            "{}/_matrix/client/v3/rooms/{room_id}/send/m.room.message/delayed1?org.matrix.msc4140.delay=2000",
+            server.url
+        ))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({ "msgtype": "m.text", "body": "left the call" }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(answer["delay_id"].is_string(), "{answer}");
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reaped");
+
+    let mut server = spawn_server(&environment);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let bodies = message_bodies_of(&http, &server.url, &alice, &room_id).await;
+        let sent = bodies
+            .iter()
+            .filter(|body| *body == "left the call")
+            .count();
+        if sent > 0 {
+            assert_eq!(sent, 1, "sent once: {bodies:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never sent after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Nothing more comes later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bodies = message_bodies_of(&http, &server.url, &alice, &room_id).await;
+    assert_eq!(
+        bodies
+            .iter()
+            .filter(|body| *body == "left the call")
+            .count(),
+        1
+    );
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}

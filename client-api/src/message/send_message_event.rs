@@ -1,6 +1,9 @@
 //! `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`
 
-use axum::extract::State;
+use axum::{
+    extract::{RawQuery, State},
+    response::IntoResponse,
+};
 use myelin_core::rooms::{EventSpec, Transaction};
 use ruma::api::client::message::send_message_event::v3;
 
@@ -11,8 +14,9 @@ use crate::{ApiError, AppState, Ruma, RumaResponse};
 /// The same transaction id from the same device returns the first event id again.
 pub async fn send_message_event(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     request: Ruma<v3::Request>,
-) -> Result<RumaResponse<v3::Response>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let identity = request.identity()?;
     // Suspended accounts may read and leave, not act (spec 1.18).
     state
@@ -45,6 +49,21 @@ pub async fn send_message_event(
     } else {
         None
     };
+    // `?org.matrix.msc4140.delay=`: scheduled, answered with a delay id (MSC4140).
+    if let Some(delay) = crate::delayed::requested_delay(query.as_deref())? {
+        let kind = body.event_type.to_string();
+        return crate::delayed::schedule(
+            &state,
+            identity,
+            &body.room_id,
+            &kind,
+            None,
+            content,
+            delay,
+        )
+        .await
+        .map(IntoResponse::into_response);
+    }
     let mut spec = EventSpec::message(body.event_type.to_string(), content);
     spec.redacts = redacts;
     // Timestamp massaging (`?ts=`) is for appservices only; others get the server's clock.
@@ -60,5 +79,5 @@ pub async fn send_message_event(
         .rooms
         .send(&body.room_id, &identity.user_id, spec, Some(transaction))
         .await?;
-    Ok(RumaResponse(v3::Response::new(event_id)))
+    Ok(RumaResponse(v3::Response::new(event_id)).into_response())
 }

@@ -1,6 +1,9 @@
 //! `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
 
-use axum::extract::State;
+use axum::{
+    extract::{RawQuery, State},
+    response::IntoResponse,
+};
 use myelin_core::Error;
 use ruma::api::client::state::send_state_event::v3;
 
@@ -9,8 +12,9 @@ use crate::{ApiError, AppState, Ruma, RumaResponse};
 /// # `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
 pub async fn send_state_event(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     request: Ruma<v3::Request>,
-) -> Result<RumaResponse<v3::Response>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let identity = request.identity()?;
     // Suspended accounts may read and leave, not act (spec 1.18).
     state
@@ -25,6 +29,20 @@ pub async fn send_state_event(
         .filter(|json| json.is_object())
         .ok_or_else(|| ApiError::bad_json("Event content must be a JSON object"))?;
     let kind = body.event_type.to_string();
+    // `?org.matrix.msc4140.delay=`: scheduled, answered with a delay id (MSC4140).
+    if let Some(delay) = crate::delayed::requested_delay(query.as_deref())? {
+        return crate::delayed::schedule(
+            &state,
+            identity,
+            &body.room_id,
+            &kind,
+            Some(body.state_key.clone()),
+            content,
+            delay,
+        )
+        .await
+        .map(IntoResponse::into_response);
+    }
     if kind == "m.room.canonical_alias" {
         check_canonical_alias(&state, &body.room_id, &content)?;
     }
@@ -44,7 +62,8 @@ pub async fn send_state_event(
                 content,
             )
             .await?;
-        return Ok(RumaResponse(v3::Response::new(event_id)));
+        cancel_replaced(&state, identity, &body.room_id, &kind, &body.state_key).await;
+        return Ok(RumaResponse(v3::Response::new(event_id)).into_response());
     }
     let event_id = state
         .services
@@ -61,7 +80,27 @@ pub async fn send_state_event(
                 .map(|ts| u64::from(ts.0)),
         )
         .await?;
-    Ok(RumaResponse(v3::Response::new(event_id)))
+    cancel_replaced(&state, identity, &body.room_id, &kind, &body.state_key).await;
+    Ok(RumaResponse(v3::Response::new(event_id)).into_response())
+}
+
+/// A state event the user sends replaces the delayed ones they scheduled for the same room,
+/// type and key (MSC4140): those are cancelled.
+async fn cancel_replaced(
+    state: &AppState,
+    identity: &myelin_core::users::Identity,
+    room_id: &ruma::RoomId,
+    kind: &str,
+    state_key: &str,
+) {
+    if let Err(error) = state
+        .services
+        .rooms
+        .cancel_delayed_state(&identity.user_id, room_id, kind, state_key)
+        .await
+    {
+        tracing::warn!(%error, "could not cancel replaced delayed events");
+    }
 }
 
 /// The spec requires the aliases of `m.room.canonical_alias` to point at this room

@@ -11,6 +11,7 @@ mod backfill;
 mod build;
 pub mod content_shape;
 mod create;
+mod delayed;
 mod device_lists;
 mod directory;
 mod hierarchy;
@@ -50,6 +51,7 @@ use tokio::sync::OwnedMutexGuard;
 pub use self::{
     build::{EventSpec, MAX_PDU_BYTES},
     create::{CreateRoomRequest, Preset},
+    delayed::{DelayedAction, DelayedEvent},
     device_lists::DeviceListChanges,
     directory::{DirectoryNetwork, PublicRoom},
     hierarchy::{SpaceChild, Viewer},
