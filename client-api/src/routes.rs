@@ -109,6 +109,17 @@ pub(crate) fn endpoints() -> Router<AppState> {
         router,
         account_data::set_global_account_data::set_global_account_data,
     );
+    router = router
+        .route(
+            "/_matrix/client/unstable/io.element.msc4306/rooms/{room_id}/thread/{thread_root}/subscription",
+            axum::routing::put(relations::thread_subscriptions::subscribe)
+                .get(relations::thread_subscriptions::get)
+                .delete(relations::thread_subscriptions::unsubscribe),
+        )
+        .route(
+            "/_matrix/client/unstable/io.element.msc4308/thread_subscriptions",
+            axum::routing::get(relations::thread_subscriptions::changes),
+        );
     const DELAYED: &str = "/_matrix/client/unstable/org.matrix.msc4140";
     router = router
         .route(

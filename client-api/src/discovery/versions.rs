@@ -25,7 +25,8 @@ pub async fn get_supported_versions(
     // advertises it), mutual rooms (1.19), account locking and suspension (1.18), room
     // summaries (1.15), `state_after` in sync (1.16, MSC4222), relation-type filters on
     // `/messages` (MSC3874), account data deletion (MSC3391), invite blocking (MSC4155, and
-    // MSC4380 before its spec version), delayed events (MSC4140, for Element Call). `org.matrix.e2e_cross_signing` is
+    // MSC4380 before its spec version), delayed events (MSC4140, for Element Call), thread subscriptions and their
+    // sliding sync extension (MSC4306, MSC4308). `org.matrix.e2e_cross_signing` is
     // what Element Web checks before it offers cross-signing and verification (Synapse has
     // always advertised it).
     Json(json!({
@@ -36,6 +37,8 @@ pub async fn get_supported_versions(
             "org.matrix.msc3874": true,
             "org.matrix.msc4140": true,
             "org.matrix.msc4155": true,
+            "org.matrix.msc4306": true,
+            "org.matrix.msc4308": true,
             "org.matrix.msc4380": true,
             "org.matrix.msc4222": true,
             "org.matrix.simplified_msc3575": true,

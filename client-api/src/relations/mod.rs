@@ -1,6 +1,7 @@
 //! Relations and threads.
 pub mod get_relating_events;
 pub mod get_threads;
+pub mod thread_subscriptions;
 
 use axum::Json;
 use myelin_core::{Error, rooms::Direction, users::Identity};

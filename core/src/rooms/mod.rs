@@ -35,6 +35,7 @@ mod sliding;
 mod snapshots;
 mod state;
 mod sync;
+mod thread_subscriptions;
 mod timeline;
 mod upgrade;
 mod user_directory;
@@ -68,6 +69,7 @@ pub use self::{
     snapshots::StateMap,
     state::{Membership, RoomInfo},
     sync::{InvitedRoom, JoinedRoom, LeftRoom, StreamChanges, SyncData, SyncRequest},
+    thread_subscriptions::{ThreadSubscription, ThreadSubscriptionRefusal},
     timeline::{Direction, TimelinePage},
     user_directory::DirectoryUser,
 };

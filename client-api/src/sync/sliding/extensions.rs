@@ -148,6 +148,34 @@ pub(super) fn extensions(
         news |= !rooms.is_empty();
         out.insert("receipts".into(), json!({ "rooms": rooms }));
     }
+    if asked.thread_subscriptions.enabled == Some(true) {
+        // MSC4308: the thread subscription changes since the last response (the newest ones
+        // on a new session), newest first up to the limit; `prev_batch` pages further back
+        // through the companion endpoint.
+        let limit = asked
+            .thread_subscriptions
+            .limit
+            .map_or(100, |limit| {
+                usize::try_from(u64::from(limit)).unwrap_or(100)
+            })
+            .clamp(1, 1000);
+        let (changes, more) = state.services.rooms.thread_subscription_changes(
+            &identity.user_id,
+            context.since.unwrap_or(0),
+            context.now,
+            limit,
+        )?;
+        if !changes.is_empty() || context.since.is_none() {
+            let (subscribed, unsubscribed) =
+                crate::relations::thread_subscriptions::shape_changes(&changes);
+            let mut extension = json!({ "subscribed": subscribed, "unsubscribed": unsubscribed });
+            if more && let Some(oldest) = changes.last() {
+                extension["prev_batch"] = oldest.bump_stamp.to_string().into();
+            }
+            news |= !changes.is_empty();
+            out.insert("io.element.msc4308.thread_subscriptions".into(), extension);
+        }
+    }
     if asked.typing.enabled == Some(true) {
         let typing = &state.services.typing;
         let changed: BTreeSet<OwnedRoomId> = match context.ephemeral_since {
