@@ -749,3 +749,126 @@ async fn threads_can_be_subscribed_to() {
         "only what changed: {next}"
     );
 }
+
+/// `/versions` claims only what is served: every unstable feature it advertises has a probe
+/// here that reaches its endpoint (anything but `404`/`405 M_UNRECOGNIZED`), and a feature
+/// without a probe fails the test, so none can be advertised before it works.
+#[tokio::test]
+async fn versions_advertise_only_what_is_served() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let root = server.send_text(&alice, &room_id, "root").await;
+    let user = alice.user_id.clone();
+    let probes: Vec<(&str, reqwest::Method, String, Option<Value>)> = vec![
+        (
+            "org.matrix.e2e_cross_signing",
+            reqwest::Method::POST,
+            "/_matrix/client/v3/keys/device_signing/upload".into(),
+            Some(json!({})),
+        ),
+        (
+            "org.matrix.msc3391",
+            reqwest::Method::DELETE,
+            format!(
+                "/_matrix/client/unstable/org.matrix.msc3391/user/{user}/account_data/org.example.x"
+            ),
+            None,
+        ),
+        (
+            "org.matrix.msc3874",
+            reqwest::Method::GET,
+            format!(
+                "/_matrix/client/v3/rooms/{room_id}/messages?dir=b&filter=%7B%22org.matrix.msc3874.rel_types%22%3A%5B%22m.thread%22%5D%7D"
+            ),
+            None,
+        ),
+        (
+            "org.matrix.msc4140",
+            reqwest::Method::GET,
+            "/_matrix/client/unstable/org.matrix.msc4140/delayed_events".into(),
+            None,
+        ),
+        (
+            "org.matrix.msc4155",
+            reqwest::Method::PUT,
+            format!(
+                "/_matrix/client/v3/user/{user}/account_data/org.matrix.msc4155.invite_permission_config"
+            ),
+            Some(json!({})),
+        ),
+        (
+            "org.matrix.msc4222",
+            reqwest::Method::GET,
+            "/_matrix/client/v3/sync?timeout=0&use_state_after=true".into(),
+            None,
+        ),
+        (
+            "org.matrix.msc4306",
+            reqwest::Method::PUT,
+            format!(
+                "/_matrix/client/unstable/io.element.msc4306/rooms/{room_id}/thread/{root}/subscription"
+            ),
+            Some(json!({})),
+        ),
+        (
+            "org.matrix.msc4308",
+            reqwest::Method::GET,
+            "/_matrix/client/unstable/io.element.msc4308/thread_subscriptions?dir=b".into(),
+            None,
+        ),
+        (
+            "org.matrix.msc4380",
+            reqwest::Method::PUT,
+            format!("/_matrix/client/v3/user/{user}/account_data/m.invite_permission_config"),
+            Some(json!({})),
+        ),
+        (
+            "org.matrix.simplified_msc3575",
+            reqwest::Method::POST,
+            "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync".into(),
+            Some(json!({})),
+        ),
+        (
+            "uk.half-shot.msc2666.query_mutual_rooms.stable",
+            reqwest::Method::GET,
+            format!("/_matrix/client/v1/mutual_rooms?user_id={user}"),
+            None,
+        ),
+        (
+            "uk.timedout.msc4323",
+            reqwest::Method::GET,
+            format!("/_matrix/client/v1/admin/suspend/{user}"),
+            None,
+        ),
+        (
+            "im.nheko.summary",
+            reqwest::Method::GET,
+            format!("/_matrix/client/v1/room_summary/{room_id}"),
+            None,
+        ),
+    ];
+    let (_, versions) = server.get("/_matrix/client/versions", None).await;
+    let advertised = versions["unstable_features"]
+        .as_object()
+        .expect("unstable_features");
+    for (feature, enabled) in advertised {
+        assert_eq!(enabled, &json!(true), "{feature}");
+        let Some((_, method, path, body)) = probes.iter().find(|(name, ..)| name == feature) else {
+            panic!("{feature} is advertised, but this test has no probe for it: add one");
+        };
+        let (status, answer) = server
+            .request(
+                method.clone(),
+                path,
+                Some(&alice.access_token),
+                body.clone(),
+            )
+            .await;
+        let unrecognised = answer["errcode"] == "M_UNRECOGNIZED";
+        assert!(
+            !unrecognised && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{feature}: {method} {path} answered {status} {answer}"
+        );
+    }
+}

@@ -20,15 +20,16 @@ pub const SUPPORTED_VERSIONS: &[&str] = &[
 pub async fn get_supported_versions(
     _request: crate::Ruma<ruma::api::client::discovery::get_supported_versions::Request>,
 ) -> Json<JsonValue> {
-    // Features of spec versions newer than those claimed above, under the names clients look for:
-    // simplified sliding sync (MSC4186, what matrix-rust-sdk and Element X check, as Synapse
-    // advertises it), mutual rooms (1.19), account locking and suspension (1.18), room
-    // summaries (1.15), `state_after` in sync (1.16, MSC4222), relation-type filters on
-    // `/messages` (MSC3874), account data deletion (MSC3391), invite blocking (MSC4155, and
-    // MSC4380 before its spec version), delayed events (MSC4140, for Element Call), thread subscriptions and their
-    // sliding sync extension (MSC4306, MSC4308). `org.matrix.e2e_cross_signing` is
-    // what Element Web checks before it offers cross-signing and verification (Synapse has
-    // always advertised it).
+    // Features of spec versions newer than those claimed above, under the names clients look
+    // for; each is served (a test probes every one, so none is claimed without its endpoint):
+    // - `org.matrix.e2e_cross_signing`: what Element Web checks before it offers
+    //   cross-signing and verification (Synapse has always advertised it);
+    // - simplified sliding sync (MSC4186, what matrix-rust-sdk and Element X check);
+    // - `state_after` in sync (1.16, MSC4222); relation-type filters on `/messages` (MSC3874);
+    // - account data deletion (MSC3391); invite blocking (MSC4155, and MSC4380 of 1.18);
+    // - delayed events (MSC4140, Element Call); thread subscriptions and their sliding sync
+    //   extension (MSC4306, MSC4308);
+    // - mutual rooms (1.19), account locking and suspension (1.18), room summaries (1.15).
     Json(json!({
         "versions": SUPPORTED_VERSIONS,
         "unstable_features": {
@@ -37,10 +38,10 @@ pub async fn get_supported_versions(
             "org.matrix.msc3874": true,
             "org.matrix.msc4140": true,
             "org.matrix.msc4155": true,
+            "org.matrix.msc4222": true,
             "org.matrix.msc4306": true,
             "org.matrix.msc4308": true,
             "org.matrix.msc4380": true,
-            "org.matrix.msc4222": true,
             "org.matrix.simplified_msc3575": true,
             "uk.half-shot.msc2666.query_mutual_rooms.stable": true,
             "uk.timedout.msc4323": true,
