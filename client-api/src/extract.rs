@@ -159,9 +159,9 @@ fn authenticate_token(
             Error::Forbidden(format!("Application service has not registered {user_id}")).into(),
         );
     }
-    let device_id = match query_parameter(uri, "device_id")
-        .filter(|_| appservice.registration.msc3202)
-    {
+    // `device_id` masquerading: every appservice since spec v1.17 (MSC4326), as MSC3202
+    // registrations could before.
+    let device_id = match query_parameter(uri, "device_id") {
         Some(device) => {
             let device: ruma::OwnedDeviceId = device.into();
             if state.services.users.device(&user_id, &device)?.is_none() {

@@ -554,3 +554,100 @@ async fn registrations_reload_without_a_restart() {
         "M_UNKNOWN_TOKEN",
     );
 }
+
+/// Appservices manage their users' devices (spec v1.17, MSC4190/MSC4326): naming a device
+/// with `PUT /devices/{id}` creates it, the appservice acts on it with `?device_id=` (its
+/// keys are the device's), and deletes it without user-interactive auth; users still need
+/// theirs, and unknown devices stay `404` for them.
+#[tokio::test]
+async fn appservices_create_use_and_delete_their_users_devices() {
+    let bridge = Bridge::default();
+    let (server, _dir) = server_with_bridge(&bridge).await;
+    let (status, ghost) = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v3/register",
+        json!({ "type": "m.login.application_service", "username": "bridge_dev", "inhibit_login": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ghost}");
+    let ghost_id = "%40bridge_dev%3Alocalhost";
+    let (status, body) = as_call(
+        &server,
+        reqwest::Method::PUT,
+        &format!("/_matrix/client/v3/devices/BRIDGEDEV?user_id={ghost_id}"),
+        json!({ "display_name": "Bridge device" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, devices) = as_call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/_matrix/client/v3/devices?user_id={ghost_id}"),
+        Value::Null,
+    )
+    .await;
+    let listed = devices["devices"].as_array().expect("devices");
+    assert!(
+        listed
+            .iter()
+            .any(|device| device["device_id"] == "BRIDGEDEV"
+                && device["display_name"] == "Bridge device"),
+        "{devices}"
+    );
+    // Acting on the device: its keys are uploaded for it.
+    let (status, body) = as_call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/_matrix/client/v3/keys/upload?user_id={ghost_id}&device_id=BRIDGEDEV"),
+        json!({ "one_time_keys": { "signed_curve25519:AAAAAQ": { "key": "k", "signatures": {} } } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["one_time_key_counts"]["signed_curve25519"], 1,
+        "{body}"
+    );
+    let (status, body) = as_call(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("/_matrix/client/v3/devices/BRIDGEDEV?user_id={ghost_id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, devices) = as_call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/_matrix/client/v3/devices?user_id={ghost_id}"),
+        Value::Null,
+    )
+    .await;
+    assert!(
+        !devices["devices"]
+            .as_array()
+            .expect("devices")
+            .iter()
+            .any(|device| device["device_id"] == "BRIDGEDEV"),
+        "{devices}"
+    );
+    // A user still gets 404 for a device that does not exist, and needs UIA to delete one.
+    let alice = server.register("alice").await;
+    let (status, _) = server
+        .put(
+            "/_matrix/client/v3/devices/NOSUCHDEVICE",
+            Some(&alice.access_token),
+            json!({ "display_name": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = server
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/_matrix/client/v3/devices/{}", alice.device_id),
+            Some(&alice.access_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}

@@ -11,6 +11,25 @@ pub async fn update_device(
     request: Ruma<v3::Request>,
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
+    let users = &state.services.users;
+    // An appservice creates a device of a user it acts for by naming it (spec v1.17, MSC4190):
+    // the device gets no access token of its own; the appservice uses it with `device_id`.
+    if identity.appservice_id.is_some()
+        && users
+            .device(&identity.user_id, &request.body.device_id)?
+            .is_none()
+    {
+        users
+            .open_session(myelin_core::users::SessionRequest {
+                user_id: identity.user_id.clone(),
+                device_id: Some(request.body.device_id.clone()),
+                initial_display_name: request.body.display_name.clone(),
+                refreshable: false,
+                client_ip: request.client_ip.to_string(),
+            })
+            .await?;
+        return Ok(RumaResponse(v3::Response::new()));
+    }
     state
         .services
         .users
