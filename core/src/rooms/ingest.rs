@@ -180,7 +180,8 @@ impl Rooms {
         batch.put(
             EVENTID_PDU,
             event.event_id.as_bytes().to_vec(),
-            serde_json::to_vec(&event.object).map_err(|error| Error::Internal(error.to_string()))?,
+            serde_json::to_vec(&event.object)
+                .map_err(|error| Error::Internal(error.to_string()))?,
         );
         self.store().commit(batch).await
     }
