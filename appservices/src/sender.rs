@@ -37,6 +37,15 @@ struct Pending {
     /// To-device messages for the appservice's users (MSC2409), with the same opt-in.
     #[serde(default)]
     to_device: Vec<JsonValue>,
+    /// MSC3202 (encrypting bridges): users sharing a room with the appservice's users whose
+    /// devices or keys changed, and the one-time key counts and unused fallback key types of
+    /// the appservice's devices this transaction concerns.
+    #[serde(default)]
+    device_lists_changed: Vec<ruma::OwnedUserId>,
+    #[serde(default)]
+    one_time_key_counts: JsonValue,
+    #[serde(default)]
+    fallback_key_types: JsonValue,
     /// The stream position the sender moves to once the appservice took it.
     until: u64,
 }
@@ -156,7 +165,32 @@ impl Sender {
         };
         let mut events = Vec::new();
         let mut to_device_recipients = std::collections::BTreeSet::new();
+        let msc3202 = self.appservice.registration.msc3202;
+        let mut device_lists_changed = std::collections::BTreeSet::new();
+        let mut key_owners = std::collections::BTreeSet::new();
         for (item_position, item) in items {
+            if let StreamItem::DeviceKeys { user_id, .. } | StreamItem::SigningKeys { user_id } =
+                &item
+            {
+                if msc3202 && !device_lists_changed.contains(user_id) {
+                    if self.appservice.may_act_as(user_id) {
+                        key_owners.insert(user_id.clone());
+                    }
+                    let shares_a_room = self
+                        .services
+                        .rooms
+                        .joined_rooms(user_id)?
+                        .iter()
+                        .map(|room| self.room_interesting(room))
+                        .collect::<Result<Vec<bool>>>()?
+                        .into_iter()
+                        .any(|interesting| interesting);
+                    if shares_a_room {
+                        device_lists_changed.insert(user_id.clone());
+                    }
+                }
+                continue;
+            }
             if let StreamItem::ToDevice { recipients } = &item {
                 if self.appservice.wants_ephemeral() {
                     to_device_recipients.extend(
@@ -215,7 +249,41 @@ impl Sender {
                 .users
                 .remove_to_device_into(&mut batch, user_id, device_id, until)?;
         }
-        if events.is_empty() && ephemeral.is_empty() && to_device.is_empty() {
+        // MSC3202: key counts of the appservice's devices that received to-device messages
+        // (claimed keys come with one) or whose keys changed.
+        let mut one_time_key_counts = serde_json::Map::new();
+        let mut fallback_key_types = serde_json::Map::new();
+        if msc3202 {
+            let mut devices: std::collections::BTreeSet<(ruma::OwnedUserId, ruma::OwnedDeviceId)> =
+                to_device_recipients.iter().cloned().collect();
+            for user_id in &key_owners {
+                for device in self.services.users.devices(user_id)? {
+                    devices.insert((user_id.clone(), device.device_id));
+                }
+            }
+            for (user_id, device_id) in devices {
+                let counts = self
+                    .services
+                    .users
+                    .one_time_key_counts(&user_id, &device_id)?;
+                let fallback = self
+                    .services
+                    .users
+                    .unused_fallback_key_types(&user_id, &device_id)?;
+                one_time_key_counts
+                    .entry(user_id.to_string())
+                    .or_insert_with(|| json!({}))[device_id.as_str()] = json!(counts);
+                fallback_key_types
+                    .entry(user_id.to_string())
+                    .or_insert_with(|| json!({}))[device_id.as_str()] = json!(fallback);
+            }
+        }
+        if events.is_empty()
+            && ephemeral.is_empty()
+            && to_device.is_empty()
+            && device_lists_changed.is_empty()
+            && one_time_key_counts.is_empty()
+        {
             batch.put_json(APPSERVICE_SENDER, self.key("position"), &until);
             self.services.store.commit(batch).await?;
             return Ok(true);
@@ -226,6 +294,9 @@ impl Sender {
             events,
             ephemeral,
             to_device,
+            device_lists_changed: device_lists_changed.into_iter().collect(),
+            one_time_key_counts: JsonValue::Object(one_time_key_counts),
+            fallback_key_types: JsonValue::Object(fallback_key_types),
             until,
         };
         batch.put_json(APPSERVICE_SENDER, self.key("pending"), &pending);
@@ -236,12 +307,20 @@ impl Sender {
 
     async fn send(&self, pending: &Pending) -> Result<()> {
         // Ephemeral events under the stable key and MSC2409's (which mautrix reads).
-        let body = json!({
+        let mut body = json!({
             "events": pending.events,
             "ephemeral": pending.ephemeral,
             "de.sorunome.msc2409.ephemeral": pending.ephemeral,
             "de.sorunome.msc2409.to_device": pending.to_device,
         });
+        if self.appservice.registration.msc3202 {
+            body["org.matrix.msc3202.device_lists"] =
+                json!({ "changed": pending.device_lists_changed, "left": [] });
+            body["org.matrix.msc3202.device_one_time_keys_count"] =
+                pending.one_time_key_counts.clone();
+            body["org.matrix.msc3202.device_unused_fallback_key_types"] =
+                pending.fallback_key_types.clone();
+        }
         let (status, answer) = crate::call(
             &self.http,
             &self.appservice,

@@ -651,3 +651,102 @@ async fn appservices_create_use_and_delete_their_users_devices() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
+
+/// MSC3202 (encrypting bridges): a registration that opts in gets, in its transactions, the
+/// users sharing a room with its users whose devices changed, and the one-time key counts and
+/// unused fallback key types of its devices a transaction concerns (after a key was claimed
+/// and a to-device message came for the device).
+#[tokio::test]
+async fn encrypting_bridges_hear_of_device_lists_and_key_counts() {
+    let bridge = Bridge::default();
+    let (server, _dir) = server_with_bridge_and(
+        &bridge,
+        "de.sorunome.msc2409.push_ephemeral: true\norg.matrix.msc3202: true\n",
+    )
+    .await;
+    let alice = server.register("alice").await;
+    let ghost = "%40bridge_crypt%3Alocalhost";
+    let (status, body) = as_call(
+        &server,
+        reqwest::Method::POST,
+        "/_matrix/client/v3/register",
+        json!({ "type": "m.login.application_service", "username": "bridge_crypt", "inhibit_login": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            format!("/_matrix/client/v3/devices/CRYPT?user_id={ghost}"),
+            json!({}),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/_matrix/client/v3/keys/upload?user_id={ghost}&device_id=CRYPT"),
+            json!({ "one_time_keys": { "signed_curve25519:AAAAAQ": { "key": "k1", "signatures": {} } } }),
+        ),
+    ] {
+        let (status, answer) = as_call(&server, method, &path, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+    }
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let (status, joined) = as_call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/_matrix/client/v3/join/{room_id}?user_id={ghost}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    // Alice's keys change: the bridge hears of it.
+    let (status, _) = server
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            Some(&alice.access_token),
+            json!({ "device_keys": crate::e2ee::device_keys(&alice) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // She claims the bridge device's key and sends it a to-device message.
+    let (status, claimed) = server
+        .post(
+            "/_matrix/client/v3/keys/claim",
+            Some(&alice.access_token),
+            json!({ "one_time_keys": { "@bridge_crypt:localhost": { "CRYPT": "signed_curve25519" } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let (status, _) = server
+        .put(
+            "/_matrix/client/v3/sendToDevice/m.room.encrypted/e1",
+            Some(&alice.access_token),
+            json!({ "messages": { "@bridge_crypt:localhost": { "CRYPT": { "ciphertext": "x" } } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let transactions = bridge.transactions.lock().expect("lock").clone();
+        let changed = transactions.iter().any(|(_, body)| {
+            body["org.matrix.msc3202.device_lists"]["changed"]
+                .as_array()
+                .is_some_and(|users| users.iter().any(|user| user == alice.user_id.as_str()))
+        });
+        let counted = transactions.iter().any(|(_, body)| {
+            body["org.matrix.msc3202.device_one_time_keys_count"]["@bridge_crypt:localhost"]["CRYPT"]
+                .is_object()
+                && body["org.matrix.msc3202.device_unused_fallback_key_types"]["@bridge_crypt:localhost"]["CRYPT"]
+                    .is_array()
+        });
+        if changed && counted {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "changed: {changed}, counted: {counted}; {transactions:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
