@@ -2,6 +2,7 @@
 //! process. One test binary, so matrix-sdk links once.
 
 mod common;
+mod current_features;
 mod e2ee;
 mod element_x;
 mod sliding_sync;
