@@ -64,6 +64,8 @@ fn classify(error: &Error) -> (StatusCode, &'static str) {
         Error::MissingParam(_) => (StatusCode::BAD_REQUEST, "M_MISSING_PARAM"),
         Error::BadJson(_) => (StatusCode::BAD_REQUEST, "M_BAD_JSON"),
         Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE"),
+        // 403, as MSC4335 suggests for a storage quota on upload.
+        Error::UserLimitExceeded { .. } => (StatusCode::FORBIDDEN, "M_USER_LIMIT_EXCEEDED"),
         Error::MissingToken => (StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN"),
         Error::UnknownToken { .. } => (StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN"),
         Error::UserDeactivated => (StatusCode::FORBIDDEN, "M_USER_DEACTIVATED"),
@@ -125,6 +127,13 @@ impl IntoResponse for ApiError {
             Error::UserLocked => {
                 let mut payload = body(errcode, &error.to_string());
                 payload["soft_logout"] = true.into();
+                (status, Json(payload)).into_response()
+            }
+            // Myelin's limits are set by the admin: none can be raised by the user.
+            Error::UserLimitExceeded { ref info_uri, .. } => {
+                let mut payload = body(errcode, &error.to_string());
+                payload["info_uri"] = info_uri.as_str().into();
+                payload["can_upgrade"] = false.into();
                 (status, Json(payload)).into_response()
             }
             Error::UnknownToken { soft_logout } => {

@@ -361,6 +361,9 @@ pub struct MediaConfig {
     pub max_upload_bytes: u64,
     /// Total bytes one user may have uploaded; none by default.
     pub user_quota_bytes: Option<u64>,
+    /// The page a user over their quota is sent to (`info_uri` of `M_USER_LIMIT_EXCEEDED`);
+    /// by default the server's public base URL.
+    pub quota_info_uri: Option<String>,
     /// Serve the legacy unauthenticated `/_matrix/media/v3/download` and `/thumbnail`
     /// endpoints (Synapse turned them off by default in 1.120; so does Myelin).
     pub legacy_unauthenticated: bool,
@@ -388,6 +391,7 @@ impl Default for MediaConfig {
         Self {
             max_upload_bytes: 50 * 1024 * 1024,
             user_quota_bytes: None,
+            quota_info_uri: None,
             legacy_unauthenticated: false,
             unused_id_lifetime_ms: 24 * 3600 * 1000,
             remote_retention_days: None,
@@ -405,6 +409,19 @@ impl Default for MediaConfig {
 }
 
 impl Config {
+    /// The URL clients reach the client API at: `server.public_baseurl`, or else what the
+    /// client listener's address gives.
+    pub fn client_base_url(&self) -> String {
+        self.server.public_baseurl.clone().unwrap_or_else(|| {
+            let bind = self.client.bind;
+            if bind.ip().is_unspecified() {
+                format!("http://{}:{}", self.server.name, bind.port())
+            } else {
+                format!("http://{bind}")
+            }
+        })
+    }
+
     /// Checks what serde cannot: returns the dotted key and the reason of the first problem.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if ruma::ServerName::parse(&self.server.name).is_err() {

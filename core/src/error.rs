@@ -28,6 +28,10 @@ pub enum Error {
     BadJson(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A limit of the user's own account is reached, such as their media quota
+    /// (spec v1.17 `M_USER_LIMIT_EXCEEDED`); `info_uri` tells the user more.
+    #[error("{message}")]
+    UserLimitExceeded { message: String, info_uri: String },
     #[error("Missing access token")]
     MissingToken,
     #[error("Unknown access token")]

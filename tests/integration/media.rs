@@ -306,6 +306,7 @@ async fn size_limits_and_quotas_refuse_uploads_and_store_nothing() {
     let server = TestServer::start_with(|config| {
         config.media.max_upload_bytes = 100_000;
         config.media.user_quota_bytes = Some(150_000);
+        config.media.quota_info_uri = Some("https://example.org/quota".into());
     })
     .await;
     let alice = server.register("alice").await;
@@ -328,7 +329,7 @@ async fn size_limits_and_quotas_refuse_uploads_and_store_nothing() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    // 90,000 + 90,000 is past the 150,000 quota.
+    // 90,000 + 90,000 is past the 150,000 quota: a limit of the user's account (spec v1.17).
     let (status, body) = upload(
         &server,
         &alice,
@@ -337,8 +338,10 @@ async fn size_limits_and_quotas_refuse_uploads_and_store_nothing() {
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    assert_eq!(body["errcode"], "M_TOO_LARGE");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["errcode"], "M_USER_LIMIT_EXCEEDED");
+    assert_eq!(body["info_uri"], "https://example.org/quota", "{body}");
+    assert_eq!(body["can_upgrade"], false, "{body}");
     // Nothing was left in the staging directory.
     let staging = server
         .server()

@@ -12,14 +12,7 @@ pub async fn discover_homeserver(
     _request: Ruma<Request>,
 ) -> Json<JsonValue> {
     let config = &state.services.config;
-    let base_url = config.server.public_baseurl.clone().unwrap_or_else(|| {
-        let bind = config.client.bind;
-        if bind.ip().is_unspecified() {
-            format!("http://{}:{}", config.server.name, bind.port())
-        } else {
-            format!("http://{bind}")
-        }
-    });
+    let base_url = config.client_base_url();
     let mut document = config.client.well_known_extra.clone();
     document.insert("m.homeserver".into(), json!({ "base_url": base_url }));
     Json(JsonValue::Object(document))

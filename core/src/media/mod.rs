@@ -242,9 +242,15 @@ impl Media {
         if let Some(quota) = self.inner.config.media.user_quota_bytes
             && self.usage(user_id)? + size > quota
         {
-            return Err(Error::TooLarge(format!(
-                "This upload would exceed your media quota of {quota} bytes"
-            )));
+            let config = &self.inner.config;
+            return Err(Error::UserLimitExceeded {
+                message: format!("This upload would exceed your media quota of {quota} bytes"),
+                info_uri: config
+                    .media
+                    .quota_info_uri
+                    .clone()
+                    .unwrap_or_else(|| config.client_base_url()),
+            });
         }
         Ok(())
     }
