@@ -191,7 +191,7 @@ impl Sender {
                 }
                 continue;
             }
-            if let StreamItem::ToDevice { recipients } = &item {
+            if let StreamItem::ToDevice { recipients, .. } = &item {
                 if self.appservice.wants_ephemeral() {
                     to_device_recipients.extend(
                         recipients

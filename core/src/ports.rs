@@ -99,13 +99,6 @@ pub trait Federation: Send + Sync {
         >,
     ) -> BoxFuture<'a, Result<JsonValue>>;
 
-    /// Queues an EDU for `server` durably (to-device messages).
-    fn send_edu<'a>(
-        &'a self,
-        server: &'a ruma::ServerName,
-        edu: JsonValue,
-    ) -> BoxFuture<'a, Result<()>>;
-
     /// A remote server's public room list (`GET /publicRooms` body as JSON).
     fn public_rooms<'a>(
         &'a self,

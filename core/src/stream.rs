@@ -49,14 +49,33 @@ pub enum StreamItem {
     },
     /// A user's cross-signing keys (or the signatures on their master key) changed.
     SigningKeys { user_id: ruma::OwnedUserId },
-    /// To-device messages were queued for these devices.
+    /// To-device messages were queued for these devices, and (`remote`) handed to the
+    /// federation sender for devices of other servers.
     ToDevice {
         recipients: Vec<(ruma::OwnedUserId, ruma::OwnedDeviceId)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<Box<RemoteToDevice>>,
     },
     /// A read receipt was set.
     Receipt {
         receipt: Box<crate::ephemeral::Receipt>,
     },
+}
+
+/// To-device messages of one request for users of other servers: written in the stream with
+/// the request's transaction, so that their delivery survives a crash right after the answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RemoteToDevice {
+    pub sender: ruma::OwnedUserId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unique per sending device and transaction (the receiving server deduplicates by it).
+    pub message_id: String,
+    /// User → device id (or `*`) → content.
+    pub messages: std::collections::BTreeMap<
+        ruma::OwnedUserId,
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
 }
 
 /// A position in the event stream.

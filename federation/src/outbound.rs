@@ -313,13 +313,6 @@ impl ports::Federation for Federation {
         })
     }
 
-    fn send_edu<'a>(&'a self, server: &'a ServerName, edu: JsonValue) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            self.client.policy().check_server(server)?;
-            self.sender.queue_edu(server, edu).await
-        })
-    }
-
     fn public_rooms<'a>(
         &'a self,
         server: &'a ServerName,

@@ -16,13 +16,13 @@ use crate::common::{PASSWORD, assert_error, test_config, user_from};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_myelin");
 
-struct ServerProcess {
-    child: Child,
-    url: String,
-    lines: mpsc::Receiver<String>,
+pub(crate) struct ServerProcess {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
-fn server_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+pub(crate) fn server_env(data_dir: &Path) -> Vec<(&'static str, String)> {
     vec![
         ("MYELIN_SERVER__DATA_DIR", data_dir.display().to_string()),
         ("MYELIN_CLIENT__BIND", "127.0.0.1:0".into()),
@@ -33,7 +33,7 @@ fn server_env(data_dir: &Path) -> Vec<(&'static str, String)> {
 }
 
 /// Starts the binary and waits for the line that says where it listens.
-fn spawn_server(environment: &[(&'static str, String)]) -> ServerProcess {
+pub(crate) fn spawn_server(environment: &[(&'static str, String)]) -> ServerProcess {
     let mut child = Command::new(BINARY)
         .envs(
             environment
@@ -63,7 +63,7 @@ fn spawn_server(environment: &[(&'static str, String)]) -> ServerProcess {
     ServerProcess { child, url, lines }
 }
 
-fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
+pub(crate) fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
     loop {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
@@ -75,7 +75,7 @@ fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
 }
 
 /// The message bodies of a room (up to 500, newest first) as `user` reads them.
-async fn message_bodies_of(
+pub(crate) async fn message_bodies_of(
     http: &reqwest::Client,
     url: &str,
     user: &crate::common::TestUser,
@@ -95,7 +95,11 @@ async fn message_bodies_of(
     crate::common::message_bodies(&page["chunk"])
 }
 
-async fn register(http: &reqwest::Client, url: &str, localpart: &str) -> crate::common::TestUser {
+pub(crate) async fn register(
+    http: &reqwest::Client,
+    url: &str,
+    localpart: &str,
+) -> crate::common::TestUser {
     let body =
         json!({ "username": localpart, "password": PASSWORD, "auth": { "type": "m.login.dummy" } });
     let response: serde_json::Value = http

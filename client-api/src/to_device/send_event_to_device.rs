@@ -26,7 +26,9 @@ pub async fn send_event_to_device(
         messages.insert(user_id.clone(), per_device);
     }
     let kind = body.event_type.to_string();
-    let new = state
+    // Messages for users of other servers leave through the federation sender, which reads
+    // them from the stream item this call writes.
+    state
         .services
         .users
         .send_to_device(
@@ -37,33 +39,5 @@ pub async fn send_event_to_device(
             &messages,
         )
         .await?;
-    if new {
-        // Users on other servers get theirs in an `m.direct_to_device` EDU, one per server.
-        let mut remote: BTreeMap<ruma::OwnedServerName, serde_json::Map<String, JsonValue>> =
-            BTreeMap::new();
-        for (user_id, devices) in &messages {
-            if !state.services.users.is_local(user_id) {
-                remote
-                    .entry(user_id.server_name().to_owned())
-                    .or_default()
-                    .insert(user_id.to_string(), json!(devices));
-            }
-        }
-        if !remote.is_empty() {
-            let federation = state.services.federation.get()?;
-            for (server, messages) in remote {
-                let edu = json!({
-                    "edu_type": "m.direct_to_device",
-                    "content": {
-                        "sender": identity.user_id,
-                        "type": kind,
-                        "message_id": format!("{}_{}", identity.device_id, body.txn_id),
-                        "messages": messages,
-                    },
-                });
-                federation.send_edu(&server, edu).await?;
-            }
-        }
-    }
     Ok(Json(json!({})))
 }

@@ -10,8 +10,8 @@ use std::{
 };
 
 use ruma::{
-    CanonicalJsonObject, EventId, OwnedEventId, RoomId, events::StateEventType,
-    room_version_rules::RoomVersionRules,
+    CanonicalJsonObject, EventId, OwnedEventId, OwnedServerName, RoomId, ServerName,
+    events::StateEventType, room_version_rules::RoomVersionRules,
 };
 
 use super::{
@@ -22,6 +22,10 @@ use super::{
     state::EVENTID_PDU,
 };
 use crate::{Error, Result, storage::WriteBatch};
+
+/// Events received as the resident of a `send_*` handshake → the server they came from (the
+/// federation sender relays them to the room's other servers).
+pub(crate) const EVENTID_RELAYEDFROM: &str = "eventid_relayedfrom";
 
 /// When a write must be on stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,8 +339,32 @@ impl Rooms {
         event: RemoteEvent,
         state_before: Option<StateMap>,
     ) -> Result<IngestOutcome> {
-        self.ingest_with(room_id, event, state_before, Durability::Now)
+        self.ingest_with(room_id, event, state_before, Durability::Now, None)
             .await
+    }
+
+    /// [`Rooms::ingest`] of an event this server received as the resident of a `send_join`,
+    /// `send_leave` or `send_knock` from `origin`: the mark that the federation sender relays
+    /// it to the room's other servers is written in the batch that persists it, so a crash
+    /// right after the answer cannot lose the relay.
+    pub async fn ingest_relayed(
+        &self,
+        room_id: &RoomId,
+        event: RemoteEvent,
+        origin: &ServerName,
+    ) -> Result<IngestOutcome> {
+        self.ingest_with(room_id, event, None, Durability::Now, Some(origin))
+            .await
+    }
+
+    /// The server an event came from through a `send_*` handshake, for events this server
+    /// relays to the room's other servers as the resident.
+    pub fn relayed_from(&self, event_id: &ruma::EventId) -> Result<Option<OwnedServerName>> {
+        Ok(self
+            .store()
+            .get(EVENTID_RELAYEDFROM, event_id.as_bytes())?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|name| OwnedServerName::try_from(name).ok()))
     }
 
     /// [`Rooms::ingest`] without waiting for the flush: for the PDUs of one transaction, whose
@@ -347,7 +375,7 @@ impl Rooms {
         event: RemoteEvent,
         state_before: Option<StateMap>,
     ) -> Result<IngestOutcome> {
-        self.ingest_with(room_id, event, state_before, Durability::Later)
+        self.ingest_with(room_id, event, state_before, Durability::Later, None)
             .await
     }
 
@@ -357,6 +385,7 @@ impl Rooms {
         event: RemoteEvent,
         state_before: Option<StateMap>,
         durability: Durability,
+        relayed_from: Option<&ServerName>,
     ) -> Result<IngestOutcome> {
         let lock = self.lock(room_id).await;
         let info = self.existing_room(room_id)?;
@@ -475,6 +504,13 @@ impl Rooms {
             };
             (id, changes)
         };
+        if let Some(origin) = relayed_from {
+            batch.put(
+                EVENTID_RELAYEDFROM,
+                event.event_id.as_bytes().to_vec(),
+                origin.as_bytes().to_vec(),
+            );
+        }
         let placement = Placement {
             before: before_id,
             after: after_id,

@@ -10,7 +10,7 @@ use super::Users;
 use crate::{
     Error, Result,
     storage::{WriteBatch, compound_key},
-    stream::StreamItem,
+    stream::{RemoteToDevice, StreamItem},
 };
 
 /// `(user, device, position, sequence)` → `{sender, type, content}`.
@@ -22,9 +22,10 @@ const USERDEVICETXN_TODEVICE: &str = "userdevicetxn_todevice";
 const MAX_MESSAGES: usize = 10_000;
 
 impl Users {
-    /// Queues `messages` (user → device or `*` → content) of type `kind` from a device for the
-    /// local users among the recipients (the caller sends the rest to their servers). A repeated
-    /// transaction id of the same device changes nothing; returns whether this one was new.
+    /// Queues `messages` (user → device or `*` → content) of type `kind` from a device: for
+    /// local users in their devices' queues, for users of other servers in the stream item the
+    /// federation sender hands to their servers. A repeated transaction id of the same device
+    /// changes nothing; returns whether this one was new.
     pub async fn send_to_device(
         &self,
         sender: &UserId,
@@ -46,12 +47,17 @@ impl Users {
             return Ok(false);
         }
         let mut recipients: Vec<(OwnedUserId, OwnedDeviceId, JsonValue)> = Vec::new();
+        let mut remote: BTreeMap<OwnedUserId, BTreeMap<String, JsonValue>> = BTreeMap::new();
         for (user_id, devices) in messages {
             for (device, content) in devices {
                 if !content.is_object() {
                     return Err(Error::BadJson("To-device content must be an object".into()));
                 }
                 if !self.is_local(user_id) {
+                    remote
+                        .entry(user_id.clone())
+                        .or_default()
+                        .insert(device.clone(), content.clone());
                     continue;
                 }
                 let targets: Vec<OwnedDeviceId> = if device == "*" {
@@ -95,6 +101,14 @@ impl Users {
                     .into_iter()
                     .map(|(user, device, _)| (user, device))
                     .collect(),
+                remote: (!remote.is_empty()).then(|| {
+                    Box::new(RemoteToDevice {
+                        sender: sender.to_owned(),
+                        kind: kind.to_owned(),
+                        message_id: format!("{sender_device}_{txn_id}"),
+                        messages: remote,
+                    })
+                }),
             },
         );
         self.store().commit(batch).await?;

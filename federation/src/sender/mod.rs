@@ -7,7 +7,7 @@
 
 use myelin_core::lock;
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
 };
@@ -189,6 +189,24 @@ impl Sender {
                         continue;
                     };
                     if pdu.sender.server_name() != own {
+                        // Another server's join, leave or knock this server took in as the
+                        // resident goes to the room's other servers.
+                        if let Some(origin) = self.services.rooms.relayed_from(&pdu.event_id)? {
+                            let mut destinations =
+                                self.event_destinations(&pdu).unwrap_or_default();
+                            destinations.remove(&origin);
+                            for destination in destinations {
+                                queue(
+                                    &mut batch,
+                                    &destination,
+                                    item_position,
+                                    &QueueItem::Pdu {
+                                        event_id: pdu.event_id.clone(),
+                                    },
+                                );
+                                woken.insert(destination);
+                            }
+                        }
                         continue;
                     }
                     // One unreadable event must not stop the stream for everyone.
@@ -272,6 +290,44 @@ impl Sender {
                             &destination,
                             item_position,
                             &QueueItem::Edu { edu: edu.clone() },
+                        );
+                        woken.insert(destination);
+                    }
+                }
+                StreamItem::ToDevice {
+                    remote: Some(remote),
+                    ..
+                } => {
+                    // One `m.direct_to_device` EDU per server, with its users' messages.
+                    let mut by_server: BTreeMap<
+                        OwnedServerName,
+                        serde_json::Map<String, JsonValue>,
+                    > = BTreeMap::new();
+                    for (user_id, devices) in &remote.messages {
+                        by_server
+                            .entry(user_id.server_name().to_owned())
+                            .or_default()
+                            .insert(user_id.to_string(), json!(devices));
+                    }
+                    for (destination, messages) in by_server {
+                        if destination == own || !self.client.policy().server_allowed(&destination)
+                        {
+                            continue;
+                        }
+                        let edu = json!({
+                            "edu_type": "m.direct_to_device",
+                            "content": {
+                                "sender": remote.sender,
+                                "type": remote.kind,
+                                "message_id": remote.message_id,
+                                "messages": messages,
+                            },
+                        });
+                        queue(
+                            &mut batch,
+                            &destination,
+                            item_position,
+                            &QueueItem::Edu { edu },
                         );
                         woken.insert(destination);
                     }
@@ -461,53 +517,6 @@ impl Sender {
                 && rooms.server_acl_allows(room_id, server).unwrap_or(true)
         });
         Ok(servers)
-    }
-
-    /// Queues an event received by this server as the resident of a join, leave or knock for
-    /// every other server in the room.
-    pub async fn broadcast(&self, event_id: &ruma::EventId, origin: &ServerName) -> Result<()> {
-        let Some(pdu) = self.services.rooms.pdu(event_id)? else {
-            return Ok(());
-        };
-        let Some(position) = self.services.rooms.event_position(event_id)? else {
-            return Ok(());
-        };
-        let mut destinations = self.event_destinations(&pdu)?;
-        destinations.remove(origin);
-        let mut batch = WriteBatch::new();
-        for destination in &destinations {
-            queue(
-                &mut batch,
-                destination,
-                position,
-                &QueueItem::Pdu {
-                    event_id: event_id.to_owned(),
-                },
-            );
-        }
-        self.services.store.commit(batch).await?;
-        self.add_queued(destinations.len());
-        for destination in destinations {
-            self.wake(&destination);
-        }
-        Ok(())
-    }
-
-    /// Queues one EDU for `destination` durably (it goes out with the next transaction).
-    pub async fn queue_edu(&self, destination: &ServerName, edu: JsonValue) -> Result<()> {
-        let pending = self.services.notifier.next();
-        let mut batch = WriteBatch::new();
-        queue(
-            &mut batch,
-            destination,
-            pending.position,
-            &QueueItem::Edu { edu },
-        );
-        self.services.store.commit(batch).await?;
-        drop(pending);
-        self.add_queued(1);
-        self.wake(destination);
-        Ok(())
     }
 
     /// The destination's state, with a worker started for it on first use.

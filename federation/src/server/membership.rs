@@ -144,14 +144,14 @@ impl Federation {
                 membership.as_str()
             )));
         }
+        // The federation sender relays it to the room's other servers from the stream.
         let outcome = self
             .services
             .rooms
-            .ingest(room_id, event.clone(), None)
+            .ingest_relayed(room_id, event.clone(), origin)
             .await?;
         match outcome {
-            IngestOutcome::Persisted(_) => self.sender.broadcast(&event.event_id, origin).await?,
-            IngestOutcome::AlreadyKnown => {}
+            IngestOutcome::Persisted(_) | IngestOutcome::AlreadyKnown => {}
             IngestOutcome::SoftFailed => {
                 return Err(Error::Forbidden(
                     "The current room state does not allow this".into(),
