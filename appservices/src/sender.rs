@@ -4,15 +4,17 @@
 //! means the same transaction is sent again, which the appservice recognises by its id, so
 //! events arrive once and in order. While the appservice is down it backs off exponentially.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use myelin_core::{
     Result, Services,
     appservice::Appservice,
     ephemeral::ReceiptType,
+    follow,
+    ports::BoxFuture,
     rooms::PduEvent,
     storage::{WriteBatch, compound_key},
-    stream::{StreamItem, items_after},
+    stream::StreamItem,
 };
 use ruma::{UserId, events::TimelineEventType};
 use serde::{Deserialize, Serialize};
@@ -23,8 +25,6 @@ use tokio::sync::watch;
 const APPSERVICE_SENDER: &str = "appservice_sender";
 /// Stream items read per step, and the most events in one transaction.
 const STEP: usize = 100;
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// A transaction written down before it is sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,74 +95,80 @@ impl Sender {
             .get_json(APPSERVICE_SENDER, &self.key(field))
     }
 
-    pub(crate) async fn run(mut self) {
-        let mut watermark = self.services.notifier.subscribe();
-        // A new appservice starts at the end of the stream: bridges want what happens from now.
-        if matches!(self.load::<u64>("position"), Ok(None)) {
-            let mut batch = WriteBatch::new();
-            batch.put_json(
-                APPSERVICE_SENDER,
-                self.key("position"),
-                &self.services.notifier.current(),
-            );
-            if let Err(error) = self.services.store.commit(batch).await {
-                tracing::error!(%error, "cannot record an appservice sender's start");
-            }
+    /// Follows the stream through the core's driver until the server stops or a reload
+    /// replaces the registration.
+    pub(crate) async fn run(self) {
+        self.adopt_legacy_position();
+        let (store, notifier, registry, stopped) = (
+            self.services.store.clone(),
+            Arc::clone(&self.services.notifier),
+            Arc::clone(&self.services.metrics.followers),
+            self.stopped.clone(),
+        );
+        follow::run(store, notifier, registry, Arc::new(self), stopped).await;
+    }
+
+    fn follower_name(&self) -> String {
+        format!("appservice:{}", self.appservice.id())
+    }
+
+    /// Stores of before the follower driver kept the position with the sender's state: the
+    /// driver takes it over.
+    fn adopt_legacy_position(&self) {
+        let Ok(Some(legacy)) = self.load::<u64>("position") else {
+            return;
+        };
+        let store = &self.services.store;
+        let name = self.follower_name();
+        let mut batch = WriteBatch::new();
+        if matches!(follow::saved_position(store, &name), Ok(None)) {
+            follow::save_position(&mut batch, &name, legacy);
         }
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            if *self.stopped.borrow() || !self.current() {
-                return;
-            }
-            match self.step().await {
-                Ok(true) => {
-                    backoff = FIRST_BACKOFF;
-                    continue; // More may be waiting.
-                }
-                Ok(false) => backoff = FIRST_BACKOFF,
-                Err(error) => {
-                    tracing::warn!(%error, appservice = self.appservice.id(), retry_in = ?backoff, "appservice transaction failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = self.stopped.changed() => return,
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
-            }
-            tokio::select! {
-                changed = watermark.changed() => if changed.is_err() { return },
-                _ = self.stopped.changed() => {}
-            }
+        batch.delete(APPSERVICE_SENDER, self.key("position"));
+        if let Err(error) = store.apply_now(batch) {
+            tracing::error!(%error, "cannot take over an appservice sender's position");
         }
     }
 
-    /// Sends the pending transaction, or prepares the next one; `true` when it did something.
-    async fn step(&self) -> Result<bool> {
+    /// Sends the pending transaction if there is one (a crash or failure cut it), else makes
+    /// the next one of `items` (written down before it is sent, so that a retry has the same
+    /// id) and sends it. The driver then moves the position past what it carried.
+    async fn deliver(&self, items: follow::Items) -> Result<follow::Handled> {
         if let Some(pending) = self.load::<Pending>("pending")? {
             self.send(&pending).await?;
-            let mut batch = WriteBatch::new();
-            batch.delete(APPSERVICE_SENDER, self.key("pending"));
-            batch.put_json(APPSERVICE_SENDER, self.key("position"), &pending.until);
-            self.services.store.commit(batch).await?;
-            return Ok(true);
+            let mut handled = follow::Handled::reached(pending.until);
+            handled
+                .writes
+                .delete(APPSERVICE_SENDER, self.key("pending"));
+            handled.durable = true;
+            return Ok(handled);
         }
-        let position = self.load::<u64>("position")?.unwrap_or(0);
-        let watermark = self.services.notifier.current();
-        // Typing and presence wake the sender without a stream item.
+        let until = items.until;
+        let (writes, pending) = self.next_transaction(items).await?;
+        let Some(pending) = pending else {
+            let mut handled = follow::Handled::reached(until);
+            handled.writes = writes;
+            return Ok(handled);
+        };
+        self.send(&pending).await?;
+        let mut handled = follow::Handled::reached(pending.until);
+        handled
+            .writes
+            .delete(APPSERVICE_SENDER, self.key("pending"));
+        handled.durable = true;
+        Ok(handled)
+    }
+
+    /// The transaction `items` make (with typing and presence since the last look), written
+    /// down as pending; `None` when they concern the appservice in nothing (with the writes
+    /// that go with the position then).
+    async fn next_transaction(
+        &self,
+        items: follow::Items,
+    ) -> Result<(WriteBatch, Option<Pending>)> {
+        let until = items.until;
         let mut ephemeral = self.typing_and_presence()?;
-        if watermark <= position && ephemeral.is_empty() {
-            return Ok(false);
-        }
-        let items = if watermark > position {
-            items_after(&self.services.store, position, watermark, STEP)?
-        } else {
-            Vec::new()
-        };
-        let until = match items.last() {
-            Some((last, _)) if items.len() == STEP => *last,
-            _ => watermark.max(position),
-        };
+        let items = items.items;
         let mut events = Vec::new();
         let mut to_device_recipients = std::collections::BTreeSet::new();
         let msc3202 = self.appservice.registration.msc3202;
@@ -284,9 +290,7 @@ impl Sender {
             && device_lists_changed.is_empty()
             && one_time_key_counts.is_empty()
         {
-            batch.put_json(APPSERVICE_SENDER, self.key("position"), &until);
-            self.services.store.commit(batch).await?;
-            return Ok(true);
+            return Ok((batch, None));
         }
         let txn_id = self.load::<u64>("next_txn")?.unwrap_or(1);
         let pending = Pending {
@@ -302,7 +306,7 @@ impl Sender {
         batch.put_json(APPSERVICE_SENDER, self.key("pending"), &pending);
         batch.put_json(APPSERVICE_SENDER, self.key("next_txn"), &(txn_id + 1));
         self.services.store.commit(batch).await?;
-        Ok(true)
+        Ok((WriteBatch::new(), Some(pending)))
     }
 
     async fn send(&self, pending: &Pending) -> Result<()> {
@@ -453,5 +457,23 @@ impl Sender {
             .local_joined_members(room_id)?
             .iter()
             .any(|member| appservice.may_act_as(member)))
+    }
+}
+
+impl follow::Follower for Sender {
+    fn name(&self) -> String {
+        self.follower_name()
+    }
+
+    fn step(&self) -> usize {
+        STEP
+    }
+
+    fn active(&self) -> bool {
+        self.current()
+    }
+
+    fn handle(&self, items: follow::Items) -> BoxFuture<'_, Result<follow::Handled>> {
+        Box::pin(self.deliver(items))
     }
 }

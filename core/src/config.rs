@@ -8,6 +8,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::BackendKind;
 
+/// Room versions this server creates and joins: ruma's rules for each decide event format,
+/// authorization, redaction and state resolution.
+///
+/// Version 1 is missing: it resolves state with the first algorithm, which ruma does not
+/// implement (and state resolution is not written here).
+pub const SUPPORTED_ROOM_VERSIONS: &[ruma::RoomVersionId] = &[
+    ruma::RoomVersionId::V2,
+    ruma::RoomVersionId::V3,
+    ruma::RoomVersionId::V4,
+    ruma::RoomVersionId::V5,
+    ruma::RoomVersionId::V6,
+    ruma::RoomVersionId::V7,
+    ruma::RoomVersionId::V8,
+    ruma::RoomVersionId::V9,
+    ruma::RoomVersionId::V10,
+    ruma::RoomVersionId::V11,
+    ruma::RoomVersionId::V12,
+];
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -433,7 +452,7 @@ impl Config {
         if self.server.data_dir.as_os_str().is_empty() {
             return Err(("server.data_dir".into(), "must not be empty".into()));
         }
-        if !crate::rooms::SUPPORTED_ROOM_VERSIONS.contains(&self.rooms.default_room_version) {
+        if !SUPPORTED_ROOM_VERSIONS.contains(&self.rooms.default_room_version) {
             return Err((
                 "rooms.default_room_version".into(),
                 format!(

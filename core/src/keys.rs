@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Error, Result,
+    ids::random_string,
     storage::{SCHEMA_TREE, Store, WriteBatch},
-    users::random_string,
 };
 
 const SIGNING_KEY: &[u8] = b"signing_key";
@@ -80,7 +80,7 @@ impl ServerKeys {
             key_id: current.key_id(),
             key: base64::engine::general_purpose::STANDARD_NO_PAD
                 .encode(current.key_pair.public_key()),
-            expired_ts: crate::users::now_ms(),
+            expired_ts: crate::clock::now_ms(),
         });
         let document = Ed25519KeyPair::generate();
         let version = format!("a_{}", random_string(4));
@@ -116,7 +116,7 @@ impl ServerKeys {
             base64::engine::general_purpose::STANDARD_NO_PAD.encode(self.key_pair.public_key());
         let document = serde_json::json!({
             "server_name": server_name,
-            "valid_until_ts": crate::users::now_ms() + valid_for_ms,
+            "valid_until_ts": crate::clock::now_ms() + valid_for_ms,
             "verify_keys": { self.key_id(): { "key": public } },
             "old_verify_keys": self
                 .old_keys

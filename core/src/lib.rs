@@ -3,9 +3,12 @@
 #![forbid(unsafe_code)]
 
 pub mod appservice;
+pub mod clock;
 pub mod config;
 pub mod ephemeral;
 pub mod error;
+pub mod follow;
+pub mod ids;
 pub mod keys;
 pub mod media;
 pub mod metrics;

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub push: PushCounters,
     /// The client listener's connections and requests.
     pub listener: ListenerCounters,
+    /// Every stream follower's position, lag and retries.
+    pub followers: std::sync::Arc<crate::follow::FollowerRegistry>,
 }
 
 /// What the client listener holds and has refused.
@@ -94,6 +96,10 @@ pub struct FederationCounters {
     pub transactions_failed: AtomicU64,
     /// PDUs and EDUs waiting in the durable outbound queues.
     pub queue_depth: AtomicI64,
+    /// Destinations waiting out a backoff after a failed transaction.
+    pub destinations_backing_off: AtomicI64,
+    /// Transactions a destination took after failures: its queue catching up.
+    pub catch_up_transactions: AtomicU64,
 }
 
 /// Numbers gathered elsewhere and printed alongside.
@@ -256,6 +262,67 @@ impl Metrics {
             "myelin_federation_queue_depth {}",
             federation.queue_depth.load(Ordering::Relaxed).max(0)
         );
+        for (name, kind, help, value) in [
+            (
+                "myelin_federation_destinations_backing_off",
+                "gauge",
+                "Destinations waiting out a backoff after a failed transaction.",
+                federation
+                    .destinations_backing_off
+                    .load(Ordering::Relaxed)
+                    .max(0),
+            ),
+            (
+                "myelin_federation_catch_up_transactions_total",
+                "counter",
+                "Transactions a destination took after failures (its queue catching up).",
+                i64::try_from(federation.catch_up_transactions.load(Ordering::Relaxed))
+                    .unwrap_or(i64::MAX),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        let followers = self.followers.snapshot();
+        for (name, kind, help, value) in [
+            (
+                "myelin_follower_position",
+                "gauge",
+                "The stream position each follower is done with.",
+                (|stats: &crate::follow::FollowerStats| stats.position) as fn(&_) -> u64,
+            ),
+            (
+                "myelin_follower_lag",
+                "gauge",
+                "Stream items a follower was behind when it last read.",
+                |stats| stats.lag,
+            ),
+            (
+                "myelin_follower_items_total",
+                "counter",
+                "Stream items handed to each follower.",
+                |stats| stats.items,
+            ),
+            (
+                "myelin_follower_retries_total",
+                "counter",
+                "Failed follower steps, retried after a backoff.",
+                |stats| stats.retries,
+            ),
+            (
+                "myelin_follower_backing_off",
+                "gauge",
+                "1 while a follower waits to retry.",
+                |stats| u64::from(stats.backing_off),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (follower, stats) in &followers {
+                let _ = writeln!(out, "{name}{{follower=\"{follower}\"}} {}", value(stats));
+            }
+        }
         out.push_str("# HELP myelin_push_requests_total Requests to push gateways by result.\n");
         out.push_str("# TYPE myelin_push_requests_total counter\n");
         for (result, counter) in [("ok", &self.push.delivered), ("failed", &self.push.failed)] {

@@ -16,6 +16,13 @@ use crate::{Error, Result, rooms::MemberProfile};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Media another server sent us.
+pub struct RemoteContent {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+}
+
 /// Outbound federation, as the client API needs it.
 pub trait Federation: Send + Sync {
     /// Joins a room this server is not in, through one of `via`; returns the room id.
@@ -111,7 +118,7 @@ pub trait Federation: Send + Sync {
         &'a self,
         server: &'a ruma::ServerName,
         media_id: &'a str,
-    ) -> BoxFuture<'a, Result<crate::media::RemoteContent>>;
+    ) -> BoxFuture<'a, Result<RemoteContent>>;
 }
 
 /// The slot the binary plugs the federation service into. It holds the service weakly: the

@@ -14,7 +14,8 @@ use serde_json::{Map, Value as JsonValue, json};
 use tokio::sync::watch;
 
 use crate::{
-    Result, Services, ports::PushGateway, rooms::Notification, storage::WriteBatch, users::Pusher,
+    Result, Services, follow::Backoff, ports::PushGateway, rooms::Notification,
+    storage::WriteBatch, users::Pusher,
 };
 
 /// Pending notifications read at a time.
@@ -28,23 +29,45 @@ const MAX_ATTEMPTS: u32 = 12;
 
 /// Starts the delivery task; it ends when `stopped` turns true.
 pub fn start(services: Services, stopped: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut watermark = services.notifier.subscribe();
-        let mut stop = stopped.clone();
-        let in_flight = InFlight::default();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            if let Err(error) = deliver_pending(&services, &in_flight, &stopped).await {
-                tracing::error!(%error, "push delivery could not read its queue");
-            }
-            tokio::select! {
-                changed = watermark.changed() => if changed.is_err() { return },
-                _ = stop.changed() => {}
-            }
-        }
-    })
+    let delivery = Arc::new(Delivery {
+        services: services.clone(),
+        in_flight: InFlight::default(),
+        stopped: stopped.clone(),
+    });
+    tokio::spawn(crate::follow::run(
+        services.store.clone(),
+        Arc::clone(&services.notifier),
+        Arc::clone(&services.metrics.followers),
+        delivery,
+        stopped,
+    ))
+}
+
+/// Push delivery as a follower of the stream: its work list is the durable queue of pending
+/// notifications that persisting an event writes in the event's own batch, so each step
+/// starts the deliveries the new items (and earlier failures) left there, and the driver's
+/// position only says how far it looked. Each delivery retries on its own, with backoff,
+/// and leaves the queue when done, so one slow gateway holds up nobody else.
+struct Delivery {
+    services: Services,
+    in_flight: InFlight,
+    stopped: watch::Receiver<bool>,
+}
+
+impl crate::follow::Follower for Delivery {
+    fn name(&self) -> String {
+        "push".into()
+    }
+
+    fn handle(
+        &self,
+        items: crate::follow::Items,
+    ) -> crate::ports::BoxFuture<'_, Result<crate::follow::Handled>> {
+        Box::pin(async move {
+            deliver_pending(&self.services, &self.in_flight, &self.stopped).await?;
+            Ok(crate::follow::Handled::reached(items.until))
+        })
+    }
 }
 
 /// Queue entries being delivered now (their tasks remove them when done).
@@ -264,7 +287,7 @@ async fn deliver_with_retries(
     body: JsonValue,
     mut stopped: watch::Receiver<bool>,
 ) -> bool {
-    let mut delay = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     for attempt in 1..=MAX_ATTEMPTS {
         match gateway.notify(url, body.clone()).await {
             Ok(rejected) => {
@@ -298,10 +321,9 @@ async fn deliver_with_retries(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(backoff.fail()) => {}
             _ = stopped.changed() => return false,
         }
-        delay = (delay * 2).min(MAX_BACKOFF);
     }
     tracing::warn!(%user_id, %url, "giving up on a push notification");
     true

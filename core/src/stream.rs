@@ -57,9 +57,7 @@ pub enum StreamItem {
         remote: Option<Box<RemoteToDevice>>,
     },
     /// A read receipt was set.
-    Receipt {
-        receipt: Box<crate::ephemeral::Receipt>,
-    },
+    Receipt { receipt: Box<Receipt> },
 }
 
 /// To-device messages of one request for users of other servers: written in the stream with
@@ -76,6 +74,35 @@ pub struct RemoteToDevice {
         ruma::OwnedUserId,
         std::collections::BTreeMap<String, serde_json::Value>,
     >,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum ReceiptType {
+    #[serde(rename = "m.read")]
+    Read,
+    #[serde(rename = "m.read.private")]
+    ReadPrivate,
+}
+
+impl ReceiptType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "m.read",
+            Self::ReadPrivate => "m.read.private",
+        }
+    }
+}
+
+/// One user's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub room_id: ruma::OwnedRoomId,
+    pub user_id: ruma::OwnedUserId,
+    pub receipt_type: ReceiptType,
+    /// `None` for unthreaded receipts, `main` or a thread root id otherwise.
+    pub thread_id: Option<String>,
+    pub event_id: ruma::OwnedEventId,
+    pub ts: u64,
 }
 
 /// A position in the event stream.

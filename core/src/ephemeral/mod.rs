@@ -10,9 +10,10 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+pub use crate::stream::{Receipt, ReceiptType};
+
 pub use self::{
     presence::{Presence, PresenceState, PresenceStatus},
-    receipts::{Receipt, ReceiptType},
     typing::Typing,
 };
 
@@ -24,7 +25,7 @@ pub struct EphemeralSerial(Arc<AtomicU64>);
 
 impl EphemeralSerial {
     pub fn new() -> Self {
-        Self(Arc::new(AtomicU64::new(crate::users::now_ms())))
+        Self(Arc::new(AtomicU64::new(crate::clock::now_ms())))
     }
 
     pub fn bump(&self) -> u64 {

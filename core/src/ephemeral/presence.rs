@@ -10,7 +10,7 @@ use std::{
 use ruma::{OwnedUserId, UserId};
 
 use super::EphemeralSerial;
-use crate::{stream::Notifier, users::now_ms};
+use crate::{clock::now_ms, stream::Notifier};
 
 /// A client that has not synced for this long is offline (Synapse's `SYNC_ONLINE_TIMEOUT`).
 const SYNC_TIMEOUT_MS: u64 = 30_000;

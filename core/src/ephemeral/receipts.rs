@@ -1,46 +1,16 @@
 //! Read receipts: the latest receipt per (room, type, thread, user), written durably with a
 //! stream position so `/sync` picks up changes like events.
 
-use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
-use serde::{Deserialize, Serialize};
+use ruma::{OwnedEventId, RoomId, UserId};
 
 use crate::{
     Result,
     rooms::Rooms,
     storage::{WriteBatch, compound_key},
-    stream::StreamItem,
+    stream::{Receipt, ReceiptType, StreamItem},
 };
 
 const ROOMRECEIPT_RECEIPT: &str = "roomtypethreaduser_receipt";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
-pub enum ReceiptType {
-    #[serde(rename = "m.read")]
-    Read,
-    #[serde(rename = "m.read.private")]
-    ReadPrivate,
-}
-
-impl ReceiptType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "m.read",
-            Self::ReadPrivate => "m.read.private",
-        }
-    }
-}
-
-/// One user's receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    pub room_id: OwnedRoomId,
-    pub user_id: OwnedUserId,
-    pub receipt_type: ReceiptType,
-    /// `None` for unthreaded receipts, `main` or a thread root id otherwise.
-    pub thread_id: Option<String>,
-    pub event_id: OwnedEventId,
-    pub ts: u64,
-}
 
 fn receipt_key(
     room_id: &RoomId,

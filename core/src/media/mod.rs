@@ -119,12 +119,7 @@ pub struct ThumbnailDownload {
     pub blob: BlobRead,
 }
 
-/// Media another server sent us.
-pub struct RemoteContent {
-    pub bytes: Vec<u8>,
-    pub content_type: Option<String>,
-    pub filename: Option<String>,
-}
+pub use crate::ports::RemoteContent;
 
 /// What a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

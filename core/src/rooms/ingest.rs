@@ -17,7 +17,7 @@ use ruma::{
 use super::{
     PduEvent, Rooms,
     build::rules_of,
-    persist::Placement,
+    persist::{Durability, Placement},
     snapshots::{PendingSnapshots, StateMap},
     state::EVENTID_PDU,
 };
@@ -26,28 +26,6 @@ use crate::{Error, Result, storage::WriteBatch};
 /// Events received as the resident of a `send_*` handshake → the server they came from (the
 /// federation sender relays them to the room's other servers).
 pub(crate) const EVENTID_RELAYEDFROM: &str = "eventid_relayedfrom";
-
-/// When a write must be on stable storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durability {
-    /// Before the call returns.
-    Now,
-    /// With the next durable commit (which the caller makes before answering anyone).
-    Later,
-}
-
-impl Rooms {
-    pub(crate) async fn commit_with(
-        &self,
-        batch: WriteBatch,
-        durability: Durability,
-    ) -> Result<()> {
-        match durability {
-            Durability::Now => self.store().commit(batch).await,
-            Durability::Later => self.store().commit_lazy(batch).await,
-        }
-    }
-}
 
 /// What became of a remote event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

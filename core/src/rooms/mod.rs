@@ -75,24 +75,7 @@ pub use self::{
 };
 use crate::{config::Config, keys::ServerKeys, storage::Store, stream::Notifier};
 
-/// Room versions this server creates and joins: ruma's rules for each decide event format,
-/// authorization, redaction and state resolution.
-///
-/// Version 1 is missing: it resolves state with the first algorithm, which ruma does not
-/// implement (and state resolution is not written here).
-pub const SUPPORTED_ROOM_VERSIONS: &[RoomVersionId] = &[
-    RoomVersionId::V2,
-    RoomVersionId::V3,
-    RoomVersionId::V4,
-    RoomVersionId::V5,
-    RoomVersionId::V6,
-    RoomVersionId::V7,
-    RoomVersionId::V8,
-    RoomVersionId::V9,
-    RoomVersionId::V10,
-    RoomVersionId::V11,
-    RoomVersionId::V12,
-];
+pub use crate::config::SUPPORTED_ROOM_VERSIONS;
 
 /// Proof that the holder has serialised event creation in one room: building an event reads the
 /// room's extremities and state, so two builders at once would fork the room needlessly.

@@ -10,8 +10,8 @@ use super::{
     Membership, PduEvent, RoomInfo, RoomLock, Rooms,
     snapshots::PendingSnapshots,
     state::{
-        EVENTID_PDU, EVENTID_POSITION, MembershipRecord, ROOMID_INFO, ROOMSTATE_EVENTID,
-        USERROOM_MEMBERSHIP, state_key,
+        EVENTID_PDU, EVENTID_POSITION, EVENTID_REPLACESSTATE, MembershipRecord, ROOMID_INFO,
+        ROOMSTATE_EVENTID, USERROOM_MEMBERSHIP, state_key,
     },
 };
 use crate::{
@@ -22,8 +22,6 @@ use crate::{
 
 pub(crate) const ROOMPOSITION_EVENTID: &str = "roomposition_eventid";
 pub(crate) const ROOMTS_EVENTID: &str = "roomtsposition_eventid";
-/// State event → the state event it replaced, for `unsigned.prev_content`.
-pub(crate) const EVENTID_REPLACESSTATE: &str = "eventid_replacesstate";
 
 pub(crate) fn timeline_key(room_id: &RoomId, position: u64) -> Vec<u8> {
     compound_key(&[room_id.as_bytes(), &position.to_be_bytes()])
@@ -80,6 +78,28 @@ pub(crate) struct Placement {
     pub extremities: Vec<OwnedEventId>,
     /// Snapshots written into the batch, readable before it commits.
     pub pending: PendingSnapshots,
+}
+
+/// When a write must be on stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Before the call returns.
+    Now,
+    /// With the next durable commit (which the caller makes before answering anyone).
+    Later,
+}
+
+impl Rooms {
+    pub(crate) async fn commit_with(
+        &self,
+        batch: WriteBatch,
+        durability: Durability,
+    ) -> Result<()> {
+        match durability {
+            Durability::Now => self.store().commit(batch).await,
+            Durability::Later => self.store().commit_lazy(batch).await,
+        }
+    }
 }
 
 impl Rooms {
@@ -160,7 +180,7 @@ impl Rooms {
             object,
             batch,
             placement,
-            super::ingest::Durability::Now,
+            Durability::Now,
         )
         .await
     }
@@ -177,7 +197,7 @@ impl Rooms {
         object: CanonicalJsonObject,
         mut batch: WriteBatch,
         placement: Placement,
-        durability: super::ingest::Durability,
+        durability: Durability,
     ) -> Result<u64> {
         let room_id = lock.room_id();
         let pending = self.notifier().next();
@@ -252,8 +272,8 @@ impl Rooms {
         batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
         self.commit_with(batch, durability).await?;
         match durability {
-            super::ingest::Durability::Now => drop(pending),
-            super::ingest::Durability::Later => pending.finish_lazily(),
+            Durability::Now => drop(pending),
+            Durability::Later => pending.finish_lazily(),
         }
         Ok(position)
     }

@@ -5,8 +5,8 @@ use ruma::RoomVersionId;
 use super::{
     RoomInfo, Rooms,
     build::rules_of,
-    ingest::{Durability, RemoteEvent},
-    persist::Placement,
+    ingest::RemoteEvent,
+    persist::{Durability, Placement},
     snapshots::{PendingSnapshots, StateMap},
 };
 use crate::{Error, Result, storage::WriteBatch};

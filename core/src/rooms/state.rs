@@ -9,6 +9,9 @@ use crate::{
     storage::{compound_key, split_key},
 };
 
+/// State event → the state event it replaced, for `unsigned.prev_content`.
+pub(crate) const EVENTID_REPLACESSTATE: &str = "eventid_replacesstate";
+
 pub(crate) const EVENTID_PDU: &str = "eventid_pdu";
 pub(crate) const EVENTID_POSITION: &str = "eventid_position";
 pub(crate) const ROOMSTATE_EVENTID: &str = "roomtypestatekey_eventid";
@@ -253,7 +256,7 @@ impl Rooms {
     pub fn replaced_state(&self, event_id: &EventId) -> Result<Option<PduEvent>> {
         let Some(previous) = self
             .store()
-            .get(super::persist::EVENTID_REPLACESSTATE, event_id.as_bytes())?
+            .get(EVENTID_REPLACESSTATE, event_id.as_bytes())?
         else {
             return Ok(None);
         };

@@ -21,13 +21,9 @@ mod sessions;
 mod to_device;
 mod uia;
 
-use std::{
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::sync::Arc;
 
 use base64::Engine as _;
-use rand::{Rng, distributions::Alphanumeric};
 use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId};
 use sha2::{Digest, Sha256};
 
@@ -119,21 +115,7 @@ impl Users {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
-
-/// A random string of ASCII letters and digits.
-pub fn random_string(length: usize) -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(length)
-        .map(char::from)
-        .collect()
-}
+pub use crate::{clock::now_ms, ids::random_string};
 
 /// Secrets (access, refresh and login tokens) are stored only as their SHA-256, so a copy of the
 /// database does not let anyone act as a user, and lookups compare digests, not secrets.

@@ -8,14 +8,18 @@
 use myelin_core::lock;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    sync::{Arc, Mutex, atomic::Ordering},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 use myelin_core::{
-    Result, Services,
+    Result, Services, follow,
+    ports::BoxFuture,
     storage::{WriteBatch, compound_key, split_key},
-    stream::{StreamItem, items_after},
+    stream::StreamItem,
     users::KeyUsage,
 };
 use ruma::{OwnedRoomId, OwnedServerName, OwnedUserId, RoomId, ServerName};
@@ -27,7 +31,10 @@ use crate::client::FederationClient;
 
 const SENDER_STATE: &str = "federation_sender";
 const DESTINATION_QUEUE: &str = "destination_queue";
-const POSITION_KEY: &[u8] = b"position";
+/// Where the sender kept its position before the follower driver (taken over at start).
+const LEGACY_POSITION_KEY: &[u8] = b"position";
+/// The sender's name as a follower of the stream.
+const FOLLOWER_NAME: &str = "federation";
 mod ephemeral;
 mod worker;
 
@@ -37,7 +44,7 @@ const MAX_PDUS: usize = 50;
 const MAX_EDUS: usize = 100;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
-/// Stream items filed per batch.
+/// Stream items filed per step.
 const FILE_STEP: usize = 1000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +69,10 @@ pub struct Sender {
     typing_sent: Mutex<HashMap<OwnedRoomId, BTreeSet<OwnedUserId>>>,
     stopped: watch::Receiver<bool>,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The ephemeral serials up to which typing and presence were filed.
+    ephemeral_serials: (AtomicU64, AtomicU64),
+    /// Itself, for the work that runs after a commit.
+    myself: std::sync::Weak<Sender>,
 }
 
 impl Sender {
@@ -70,43 +81,24 @@ impl Sender {
         client: Arc<FederationClient>,
         stopped: watch::Receiver<bool>,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        let presence_serial = services.typing.serial();
+        Arc::new_cyclic(|myself| Self {
             services,
             client,
             destinations: Mutex::default(),
             typing_sent: Mutex::default(),
             stopped,
             workers: Mutex::default(),
+            ephemeral_serials: (AtomicU64::new(0), AtomicU64::new(presence_serial)),
+            myself: myself.clone(),
         })
-    }
-
-    fn position(&self) -> Result<u64> {
-        Ok(self
-            .services
-            .store
-            .get(SENDER_STATE, POSITION_KEY)?
-            .and_then(|bytes| bytes.as_slice().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0))
     }
 
     /// Starts the stream follower and a worker for every destination with a non-empty queue.
     /// On its very first start the sender begins at the current end of the stream: events from
     /// before federation was on are not sent anywhere.
     pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        if matches!(
-            self.services.store.get(SENDER_STATE, POSITION_KEY),
-            Ok(None)
-        ) {
-            let mut batch = WriteBatch::new();
-            batch.put(
-                SENDER_STATE,
-                POSITION_KEY.to_vec(),
-                self.services.notifier.current().to_be_bytes().to_vec(),
-            );
-            if let Err(error) = self.services.store.apply_now(batch) {
-                tracing::error!(%error, "cannot record the federation sender's start");
-            }
-        }
+        self.adopt_legacy_position();
         // Queues left from before a restart.
         if let Ok(rows) = self
             .services
@@ -127,54 +119,48 @@ impl Sender {
                 self.wake(&destination);
             }
         }
-        let this = Arc::clone(self);
-        tokio::spawn(async move { this.follow().await })
+        tokio::spawn(follow::run(
+            self.services.store.clone(),
+            Arc::clone(&self.services.notifier),
+            Arc::clone(&self.services.metrics.followers),
+            Arc::clone(self),
+            self.stopped.clone(),
+        ))
     }
 
-    async fn follow(self: Arc<Self>) {
-        let mut stopped = self.stopped.clone();
-        let mut watermark = self.services.notifier.subscribe();
-        let mut typing_serial = 0;
-        let mut presence_serial = self.services.typing.serial();
-        loop {
-            if *stopped.borrow() {
-                return;
-            }
-            if let Err(error) = self.file_new_items().await {
-                tracing::error!(%error, "federation sender could not read the stream");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            typing_serial = self.file_typing(typing_serial);
-            presence_serial = self.file_presence(presence_serial);
-            tokio::select! {
-                changed = watermark.changed() => if changed.is_err() { return },
-                _ = stopped.changed() => {}
-                // Typing notifications expire without a stream event.
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            }
+    fn myself(&self) -> Arc<Self> {
+        self.myself
+            .upgrade()
+            .expect("the sender runs while it exists")
+    }
+
+    /// Stores of before the follower driver kept the sender's position under a key of its
+    /// own: the driver takes it over.
+    fn adopt_legacy_position(&self) {
+        let store = &self.services.store;
+        let Ok(Some(bytes)) = store.get(SENDER_STATE, LEGACY_POSITION_KEY) else {
+            return;
+        };
+        let Ok(legacy) = <[u8; 8]>::try_from(bytes.as_slice()).map(u64::from_be_bytes) else {
+            return;
+        };
+        let mut batch = WriteBatch::new();
+        if matches!(follow::saved_position(store, FOLLOWER_NAME), Ok(None)) {
+            follow::save_position(&mut batch, FOLLOWER_NAME, legacy);
+        }
+        batch.delete(SENDER_STATE, LEGACY_POSITION_KEY.to_vec());
+        if let Err(error) = store.apply_now(batch) {
+            tracing::error!(%error, "cannot take over the federation sender's position");
         }
     }
 
-    /// Files stream items after our position into destination queues.
-    async fn file_new_items(&self) -> Result<()> {
-        loop {
-            let position = self.position()?;
-            let watermark = self.services.notifier.current();
-            if watermark <= position {
-                return Ok(());
-            }
-            // A bounded number of items at a time: after a long pause the backlog can be large.
-            let items = items_after(&self.services.store, position, watermark, FILE_STEP)?;
-            let until = match items.last() {
-                Some((last, _)) if items.len() == FILE_STEP => *last,
-                _ => watermark,
-            };
-            self.file_items(items, until).await?;
-        }
-    }
-
-    /// Files `items` and moves the sender's position to `until`.
-    async fn file_items(&self, items: Vec<(u64, StreamItem)>, watermark: u64) -> Result<()> {
+    /// Files `items` into the destination queues: the writes, and what wakes the workers after
+    /// their commit.
+    fn file_items(
+        self: &Arc<Self>,
+        items: Vec<(u64, StreamItem)>,
+        until: u64,
+    ) -> Result<follow::Handled> {
         let mut batch = WriteBatch::new();
         let mut woken = BTreeSet::new();
         let own = self.services.rooms.server_name().clone();
@@ -378,19 +364,21 @@ impl Sender {
             }
         }
         let filed = batch.len();
-        batch.put(
-            SENDER_STATE,
-            POSITION_KEY.to_vec(),
-            watermark.to_be_bytes().to_vec(),
-        );
-        // Not flushed on its own: losing this batch in a crash loses the position with it, and
-        // the items are filed again after the restart (queue keys make that idempotent).
-        self.services.store.commit_lazy(batch).await?;
-        self.add_queued(filed);
-        for destination in woken {
-            self.wake(&destination);
-        }
-        Ok(())
+        let this = Arc::clone(self);
+        Ok(follow::Handled {
+            writes: batch,
+            reached: until,
+            // Not flushed on its own: losing this batch in a crash loses the position with
+            // it, and the items are filed again after the restart (queue keys make that
+            // idempotent).
+            durable: false,
+            then: Some(Box::new(move || {
+                this.add_queued(filed);
+                for destination in woken {
+                    this.wake(&destination);
+                }
+            })),
+        })
     }
 
     /// Files one `m.device_list_update` EDU per device for each destination.
@@ -537,6 +525,7 @@ impl Sender {
             name: name.to_owned(),
             state: Arc::clone(&state),
             stopped: self.stopped.clone(),
+            catching_up: false,
         };
         lock(&self.workers).push(tokio::spawn(worker.run()));
         state
@@ -565,6 +554,39 @@ impl Sender {
             state.up.store(true, std::sync::atomic::Ordering::Relaxed);
             state.wake.notify_one();
         }
+    }
+}
+
+/// The sender follows the stream through the core's driver: each step files the items into
+/// the destination queues; typing and presence, kept in memory, are looked at on every step
+/// and every few seconds (typing expires without a stream item).
+impl follow::Follower for Sender {
+    fn name(&self) -> String {
+        FOLLOWER_NAME.into()
+    }
+
+    fn step(&self) -> usize {
+        FILE_STEP
+    }
+
+    fn tick(&self) -> Option<Duration> {
+        Some(Duration::from_secs(5))
+    }
+
+    fn handle(&self, items: follow::Items) -> BoxFuture<'_, Result<follow::Handled>> {
+        Box::pin(async move {
+            let this = self.myself();
+            let handled = this.file_items(items.items, items.until)?;
+            let typing = this.ephemeral_serials.0.load(Ordering::Relaxed);
+            this.ephemeral_serials
+                .0
+                .store(this.file_typing(typing), Ordering::Relaxed);
+            let presence = this.ephemeral_serials.1.load(Ordering::Relaxed);
+            this.ephemeral_serials
+                .1
+                .store(this.file_presence(presence), Ordering::Relaxed);
+            Ok(handled)
+        })
     }
 }
 

@@ -1,13 +1,11 @@
 //! One worker per destination: drains its durable queue (and ephemeral EDUs) in transactions,
 //! backing off while the destination is down.
 
-use std::{
-    sync::{Arc, atomic::Ordering},
-    time::Duration,
-};
+use std::sync::{Arc, atomic::Ordering};
 
 use myelin_core::{
     Error, Result, Services,
+    follow::Backoff,
     storage::{WriteBatch, compound_key},
     users::now_ms,
 };
@@ -29,48 +27,66 @@ pub(super) struct Worker {
     pub(super) name: OwnedServerName,
     pub(super) state: Arc<Destination>,
     pub(super) stopped: watch::Receiver<bool>,
+    /// Sending what queued up while the destination was down.
+    pub(super) catching_up: bool,
 }
 
 impl Worker {
     pub(super) async fn run(mut self) {
-        let mut backoff = Duration::ZERO;
+        let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
+        let metrics = Arc::clone(&self.services.metrics);
+        let counters = &metrics.federation;
         loop {
             if *self.stopped.borrow() {
-                return;
+                break;
             }
             match self.send_one().await {
-                Ok(true) => {
-                    backoff = Duration::ZERO;
-                    continue;
-                }
-                Ok(false) => {
-                    backoff = Duration::ZERO;
+                Ok(sent) => {
+                    if backoff.is_backing_off() {
+                        backoff.reset();
+                        counters
+                            .destinations_backing_off
+                            .fetch_sub(1, Ordering::Relaxed);
+                        tracing::info!(destination = %self.name, "destination is back; catching up");
+                    }
+                    if sent {
+                        continue;
+                    }
                     tokio::select! {
                         _ = self.state.wake.notified() => {}
                         _ = self.stopped.changed() => {}
                     }
                 }
                 Err(error) => {
-                    backoff = (backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
-                    tracing::info!(destination = %self.name, %error, retry_in = ?backoff, "federation transaction failed");
-                    self.state
-                        .up
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                    let deadline = tokio::time::Instant::now() + backoff;
+                    if !backoff.is_backing_off() {
+                        counters
+                            .destinations_backing_off
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    let wait = backoff.fail();
+                    tracing::info!(destination = %self.name, %error, retry_in = ?wait, "federation transaction failed");
+                    self.state.up.store(false, Ordering::Relaxed);
+                    let deadline = tokio::time::Instant::now() + wait;
                     loop {
                         tokio::select! {
                             _ = tokio::time::sleep_until(deadline) => break,
                             _ = self.state.wake.notified() => {
-                                if self.state.up.load(std::sync::atomic::Ordering::Relaxed) {
-                                    backoff = Duration::ZERO;
+                                // The destination talked to us: try now.
+                                if self.state.up.load(Ordering::Relaxed) {
                                     break;
                                 }
                             }
-                            _ = self.stopped.changed() => return,
+                            _ = self.stopped.changed() => break,
                         }
                     }
+                    self.catching_up = true;
                 }
             }
+        }
+        if backoff.is_backing_off() {
+            counters
+                .destinations_backing_off
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -149,6 +165,13 @@ impl Worker {
                 self.services.store.commit(batch).await?;
                 let counters = &self.services.metrics.federation;
                 counters.transactions_sent.fetch_add(1, Ordering::Relaxed);
+                if self.catching_up {
+                    counters
+                        .catch_up_transactions
+                        .fetch_add(1, Ordering::Relaxed);
+                    // Caught up once the queue holds no more than one transaction's worth.
+                    self.catching_up = sent >= MAX_PDUS;
+                }
                 counters
                     .queue_depth
                     .fetch_sub(i64::try_from(sent).unwrap_or(0), Ordering::Relaxed);
