@@ -12,7 +12,7 @@ use regex::Regex;
 use ruma::{OwnedUserId, RoomAliasId, RoomId, ServerName, UserId};
 use serde::Deserialize;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// One namespace entry of a registration.
 #[derive(Debug, Clone, Deserialize)]

@@ -23,7 +23,8 @@ use std::{
 use tokio::sync::watch;
 
 use crate::{
-    Result, lock,
+    error::Result,
+    mutex::lock,
     ports::BoxFuture,
     storage::{Store, WriteBatch},
     stream::{Notifier, StreamItem, StreamPosition, items_after},
@@ -330,7 +331,7 @@ mod tests {
                     })
                     .is_ok()
                 {
-                    return Err(crate::Error::Unavailable("down".into()));
+                    return Err(crate::error::Error::Unavailable("down".into()));
                 }
                 lock(&self.seen).extend(items.items.iter().map(|(position, _)| *position));
                 Ok(Handled::reached(items.until))

@@ -5,7 +5,7 @@ use ruma::signatures::Ed25519KeyPair;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     ids::random_string,
     storage::{SCHEMA_TREE, Store, WriteBatch},
 };

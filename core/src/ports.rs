@@ -12,7 +12,7 @@ use std::{
 use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedServerName, RoomId, UserId};
 use serde_json::Value as JsonValue;
 
-use crate::{Error, Result, rooms::MemberProfile};
+use crate::error::{Error, Result};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -21,6 +21,16 @@ pub struct RemoteContent {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,
     pub filename: Option<String>,
+}
+
+/// Profile fields copied into a member event.
+#[derive(Debug, Clone, Default)]
+pub struct MemberProfile {
+    pub displayname: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Other keys the client put in its join body, kept in the member event as Synapse keeps
+    /// them [Complement TestRoomMembers custom content]; the server's own keys win.
+    pub extra: serde_json::Map<String, JsonValue>,
 }
 
 /// Outbound federation, as the client API needs it.
@@ -59,7 +69,8 @@ pub trait Federation: Send + Sync {
     fn invite_remote<'a>(
         &'a self,
         room_version: &'a ruma::RoomVersionId,
-        event: &'a crate::rooms::RemoteEvent,
+        event_id: &'a ruma::EventId,
+        event: &'a ruma::CanonicalJsonObject,
         invite_room_state: Vec<JsonValue>,
     ) -> BoxFuture<'a, Result<ruma::CanonicalJsonObject>>;
 

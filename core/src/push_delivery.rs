@@ -14,7 +14,7 @@ use serde_json::{Map, Value as JsonValue, json};
 use tokio::sync::watch;
 
 use crate::{
-    Result, Services, follow::Backoff, ports::PushGateway, rooms::Notification,
+    error::Result, follow::Backoff, ports::PushGateway, rooms::Notification, services::Services,
     storage::WriteBatch, users::Pusher,
 };
 
@@ -85,7 +85,7 @@ async fn deliver_pending(
     stopped: &watch::Receiver<bool>,
 ) -> Result<()> {
     loop {
-        let busy = crate::lock(in_flight).len();
+        let busy = crate::mutex::lock(in_flight).len();
         if busy >= MAX_IN_FLIGHT {
             return Ok(());
         }
@@ -95,7 +95,7 @@ async fn deliver_pending(
         let mut batch = WriteBatch::new();
         for (position, user_id, notification) in pending {
             let key = (position, user_id.clone());
-            if crate::lock(in_flight).contains(&key) {
+            if crate::mutex::lock(in_flight).contains(&key) {
                 continue;
             }
             let deliveries = match &notification {
@@ -114,7 +114,7 @@ async fn deliver_pending(
                     .clear_pending_push(&mut batch, position, &user_id);
                 continue;
             };
-            crate::lock(in_flight).insert(key.clone());
+            crate::mutex::lock(in_flight).insert(key.clone());
             started += 1;
             let (services, in_flight, stopped) =
                 (services.clone(), Arc::clone(in_flight), stopped.clone());
@@ -141,7 +141,7 @@ async fn deliver_pending(
                         tracing::warn!(%error, "cannot forget a delivered push");
                     }
                 }
-                crate::lock(&in_flight).remove(&key);
+                crate::mutex::lock(&in_flight).remove(&key);
             });
         }
         let cleared = batch.len();
@@ -308,7 +308,9 @@ async fn deliver_with_retries(
                 }
                 return true;
             }
-            Err(error @ (crate::Error::Forbidden(_) | crate::Error::InvalidParam(_))) => {
+            Err(
+                error @ (crate::error::Error::Forbidden(_) | crate::error::Error::InvalidParam(_)),
+            ) => {
                 // The URL itself is refused (denied address range, unparsable): retrying
                 // cannot help.
                 services.metrics.push.failed.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //! the *watermark*: the highest position below which every position has been committed, so a
 //! reader never skips an item whose commit was merely slower than a later one.
 
-use crate::lock;
+use crate::mutex::lock;
 use std::{
     collections::BTreeSet,
     sync::{Arc, Mutex},
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{Store, WriteBatch},
 };
 

@@ -110,10 +110,15 @@ impl ports::Federation for Federation {
     fn invite_remote<'a>(
         &'a self,
         room_version: &'a RoomVersionId,
-        event: &'a RemoteEvent,
+        event_id: &'a ruma::EventId,
+        object: &'a ruma::CanonicalJsonObject,
         invite_room_state: Vec<JsonValue>,
     ) -> BoxFuture<'a, Result<CanonicalJsonObject>> {
         Box::pin(async move {
+            let event = RemoteEvent {
+                event_id: event_id.to_owned(),
+                object: object.clone(),
+            };
             let pdu = event.pdu()?;
             let invitee = pdu
                 .state_key

@@ -1,7 +1,7 @@
 //! Presence: online / unavailable / offline, set explicitly or by syncing, kept in memory (as
 //! with typing, a restart forgets it until clients sync again).
 
-use crate::lock;
+use crate::mutex::lock;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},

@@ -4,7 +4,7 @@
 use ruma::{OwnedEventId, RoomId, UserId};
 
 use crate::{
-    Result,
+    error::Result,
     rooms::Rooms,
     storage::{WriteBatch, compound_key},
     stream::{Receipt, ReceiptType, StreamItem},
@@ -35,7 +35,7 @@ impl Rooms {
             .pdu(&receipt.event_id)?
             .is_some_and(|event| event.room() == receipt.room_id);
         if !in_room || position.is_none_or(|position| position > readable_until) {
-            return Err(crate::Error::NotFound(
+            return Err(crate::error::Error::NotFound(
                 "Event not found in this room".into(),
             ));
         }
@@ -78,7 +78,7 @@ impl Rooms {
                 usize::MAX,
             )?
             .into_iter()
-            .map(|(_, value)| serde_json::from_slice(&value).map_err(crate::Error::storage))
+            .map(|(_, value)| serde_json::from_slice(&value).map_err(crate::error::Error::storage))
             .collect()
     }
 

@@ -1,7 +1,7 @@
 //! Typing notifications: kept in memory with their expiry. Each change bumps the ephemeral
 //! serial that `/sync` tokens carry.
 
-use crate::lock;
+use crate::mutex::lock;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},

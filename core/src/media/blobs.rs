@@ -10,7 +10,10 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
-use crate::{Error, Result, ports::BoxFuture};
+use crate::{
+    error::{Error, Result},
+    ports::BoxFuture,
+};
 
 /// A readable blob, or a byte range of one.
 pub struct BlobRead {

@@ -23,9 +23,9 @@ use tokio::io::AsyncWriteExt as _;
 
 use self::blobs::{BlobRead, BlobStore, FileBlobStore};
 use crate::{
-    Error, Result,
     config::Config,
-    lock,
+    error::{Error, Result},
+    mutex::lock,
     storage::{Store, WriteBatch, compound_key},
     users::random_string,
 };

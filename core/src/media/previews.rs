@@ -6,7 +6,12 @@
 use serde_json::{Map, Value as JsonValue, json};
 
 use super::{Media, RemoteContent};
-use crate::{Error, Result, ports::UrlFetcher, storage::WriteBatch, users::now_ms};
+use crate::{
+    error::{Error, Result},
+    ports::UrlFetcher,
+    storage::WriteBatch,
+    users::now_ms,
+};
 
 /// URL → `{ts, preview}`.
 const URL_PREVIEW: &str = "url_preview";

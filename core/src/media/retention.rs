@@ -5,7 +5,7 @@ use super::{
     Media, MediaRecord, PurgeReport, SERVERMEDIA_RECORD, SERVERMEDIASIZE_THUMBNAIL,
     ThumbnailRecord, USER_MEDIABYTES,
 };
-use crate::{Result, lock, storage::WriteBatch, users::now_ms};
+use crate::{error::Result, mutex::lock, storage::WriteBatch, users::now_ms};
 
 impl Media {
     /// Deletes cached remote media last accessed before `remote_before_ms`, local media last

@@ -11,7 +11,8 @@ use super::{
     thumbnails::{self, ThumbnailMethod},
 };
 use crate::{
-    Error, Result, lock,
+    error::{Error, Result},
+    mutex::lock,
     storage::{WriteBatch, compound_key},
     users::now_ms,
 };

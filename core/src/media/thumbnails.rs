@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits, imageops::FilterType};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Thumbnail method: crop to exactly the size, or scale to fit inside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use super::{
     USER_MEDIABYTES, media_key,
 };
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
     users::{now_ms, random_string},
 };

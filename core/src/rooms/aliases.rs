@@ -6,7 +6,7 @@ use serde_json::Value as JsonValue;
 
 use super::Rooms;
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 

@@ -3,7 +3,7 @@
 use ruma::room_version_rules::RoomVersionRules;
 
 use super::{PduEvent, Rooms};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 impl Rooms {
     /// Checks `pdu` against its auth events and against the room's current state.

@@ -4,7 +4,7 @@
 use ruma::{OwnedEventId, RoomId};
 
 use super::{PduEvent, Rooms, build::rules_of, ingest::RemoteEvent};
-use crate::{Result, storage::WriteBatch};
+use crate::{error::Result, storage::WriteBatch};
 
 impl Rooms {
     /// The earliest event of the room's timeline on this server, with its position.

@@ -11,7 +11,10 @@ use ruma::{
 use serde_json::{Value as JsonValue, value::to_raw_value};
 
 use super::{PduEvent, RoomInfo, RoomLock, Rooms};
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
 /// The largest PDU the spec allows, in canonical JSON bytes.
 pub const MAX_PDU_BYTES: usize = 65_536;

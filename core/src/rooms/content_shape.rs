@@ -8,7 +8,7 @@
 use ruma::RoomId;
 use serde_json::Value as JsonValue;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The memberships the spec defines.
 const MEMBERSHIPS: &[&str] = &["invite", "join", "knock", "leave", "ban"];

@@ -10,7 +10,7 @@ use ruma::{
 use serde_json::{Map, Value as JsonValue, json};
 
 use super::{EventSpec, MemberProfile, RoomInfo, Rooms, SUPPORTED_ROOM_VERSIONS, build::rules_of};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {

@@ -13,7 +13,7 @@ use serde_json::Value as JsonValue;
 
 use super::{EventSpec, Membership, Rooms, Transaction};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 

@@ -9,7 +9,7 @@ use ruma::{OwnedRoomId, OwnedUserId, UserId, events::TimelineEventType};
 use serde_json::Value as JsonValue;
 
 use super::Rooms;
-use crate::{Result, stream::StreamPosition};
+use crate::{error::Result, stream::StreamPosition};
 
 /// The device-list part of a sync response.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use ruma::{OwnedRoomId, RoomId};
 use serde_json::{Value as JsonValue, json};
 
 use super::{Rooms, aliases::PUBLISHED_ROOMID};
-use crate::Result;
+use crate::error::Result;
 
 /// One directory entry, in the shape of the spec's `PublishedRoomsChunk`.
 pub struct PublicRoom {
@@ -56,7 +56,7 @@ impl Rooms {
             Some(token) => token
                 .strip_prefix('p')
                 .and_then(|number| number.parse::<usize>().ok())
-                .ok_or_else(|| crate::Error::InvalidParam("Invalid since token".into()))?,
+                .ok_or_else(|| crate::error::Error::InvalidParam("Invalid since token".into()))?,
             None => 0,
         };
         let chunk: Vec<JsonValue> = rooms

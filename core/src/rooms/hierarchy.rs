@@ -5,7 +5,7 @@ use ruma::{OwnedRoomId, OwnedServerName, RoomId, ServerName, UserId};
 use serde_json::{Value as JsonValue, json};
 
 use super::{Membership, Rooms};
-use crate::Result;
+use crate::error::Result;
 
 /// Who is looking at a room's summary.
 #[derive(Debug, Clone, Copy)]

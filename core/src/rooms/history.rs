@@ -8,7 +8,7 @@ use ruma::{OwnedUserId, RoomId, UserId};
 
 use super::{Membership, PduEvent, Rooms, state::MembershipRecord};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{compound_key, prefix_upper_bound, split_key},
 };
 

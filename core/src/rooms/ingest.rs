@@ -21,7 +21,10 @@ use super::{
     snapshots::{PendingSnapshots, StateMap},
     state::EVENTID_PDU,
 };
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
 /// Events received as the resident of a `send_*` handshake → the server they came from (the
 /// federation sender relays them to the room's other servers).

@@ -6,19 +6,11 @@ use serde_json::Value as JsonValue;
 
 use super::{EventSpec, Membership, PduEvent, Rooms, state::USERROOM_MEMBERSHIP};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 
-/// Profile fields copied into a member event.
-#[derive(Debug, Clone, Default)]
-pub struct MemberProfile {
-    pub displayname: Option<String>,
-    pub avatar_url: Option<String>,
-    /// Other keys the client put in its join body, kept in the member event as Synapse keeps
-    /// them [Complement TestRoomMembers custom content]; the server's own keys win.
-    pub extra: serde_json::Map<String, JsonValue>,
-}
+pub use crate::ports::MemberProfile;
 
 /// Keys of a join body that are the server's to set, never copied from the client.
 pub const SERVER_MEMBER_KEYS: &[&str] = &[
@@ -375,7 +367,12 @@ impl Rooms {
             object,
         };
         let signed = federation
-            .invite_remote(&info.room_version, &event, invite_state)
+            .invite_remote(
+                &info.room_version,
+                &event.event_id,
+                &event.object,
+                invite_state,
+            )
             .await?;
         self.persist(&lock, info, &rules, &pdu, signed).await?;
         Ok(())

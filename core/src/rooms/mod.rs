@@ -40,7 +40,7 @@ mod timeline;
 mod upgrade;
 mod user_directory;
 
-use crate::lock;
+use crate::mutex::lock;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -113,9 +113,9 @@ impl Rooms {
         config: Arc<Config>,
         keys: Arc<ServerKeys>,
         notifier: Arc<Notifier>,
-    ) -> crate::Result<Self> {
+    ) -> crate::error::Result<Self> {
         let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
-            crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
+            crate::error::Error::InvalidParam(format!("invalid server name {}", config.server.name))
         })?;
         let snapshots = snapshots::SnapshotIds::load(&store)?;
         Ok(Self {

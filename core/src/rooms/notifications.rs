@@ -11,7 +11,7 @@ use super::{
     push::{NotifyRecord, USERROOMPOSITION_NOTIFY},
 };
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 

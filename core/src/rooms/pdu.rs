@@ -8,7 +8,7 @@ use ruma::{
 use serde::Deserialize;
 use serde_json::{Map, Value as JsonValue, value::RawValue as RawJsonValue};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A persisted data unit of a room.
 #[derive(Debug, Clone, Deserialize)]

@@ -15,7 +15,7 @@ use super::{
     },
 };
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
     stream::StreamItem,
 };

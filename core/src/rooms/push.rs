@@ -17,7 +17,7 @@ use serde_json::Value as JsonValue;
 use super::{PduEvent, Rooms, relations::relation_of};
 use crate::users::LEGACY_MENTION_RULES;
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 

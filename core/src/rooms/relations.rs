@@ -10,7 +10,7 @@ use serde_json::{Map, Value as JsonValue, json};
 
 use super::{PduEvent, Rooms, timeline::Direction};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 

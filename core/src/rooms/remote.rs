@@ -15,7 +15,7 @@ use super::{
     state::{MembershipRecord, USERROOM_MEMBERSHIP},
 };
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
     stream::StreamItem,
 };
@@ -452,10 +452,13 @@ impl Rooms {
             return Ok(json);
         }
         let object: ruma::CanonicalJsonObject = serde_json::from_value(json)
-            .map_err(|error| crate::Error::Storage(error.to_string()))?;
-        let redacted = ruma::canonical_json::redact(object, &rules.redaction, None)
-            .map_err(|error| crate::Error::Internal(format!("redacting an event: {error}")))?;
-        serde_json::to_value(redacted).map_err(|error| crate::Error::Internal(error.to_string()))
+            .map_err(|error| crate::error::Error::Storage(error.to_string()))?;
+        let redacted =
+            ruma::canonical_json::redact(object, &rules.redaction, None).map_err(|error| {
+                crate::error::Error::Internal(format!("redacting an event: {error}"))
+            })?;
+        serde_json::to_value(redacted)
+            .map_err(|error| crate::error::Error::Internal(error.to_string()))
     }
 
     /// Whether `event_id` is a state event of `room_id` on its timeline, for serving it.

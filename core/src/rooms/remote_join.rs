@@ -9,7 +9,10 @@ use super::{
     persist::{Durability, Placement},
     snapshots::{PendingSnapshots, StateMap},
 };
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
 /// Local events another server was handed through `send_join` (and sends on itself).
 pub(crate) const EVENTID_HANDSHAKE: &str = "eventid_handshake";

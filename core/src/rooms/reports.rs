@@ -5,7 +5,11 @@ use ruma::{EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::Rooms;
-use crate::{Error, Result, storage::WriteBatch, users::now_ms};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+    users::now_ms,
+};
 
 const REPORT: &str = "timestamp_report";
 /// Reasons longer than this are refused (Synapse has no limit; this keeps the table sane).

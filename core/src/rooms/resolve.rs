@@ -9,7 +9,7 @@ use super::{
     PduEvent, Rooms,
     snapshots::{StateMap, from_ruma_map, to_ruma_map},
 };
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 impl Rooms {
     /// State resolution (v2, with the v2.1 rules of room version 12) over forks of the state.

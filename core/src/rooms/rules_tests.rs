@@ -36,8 +36,8 @@ use super::{
     state::ROOMID_INFO,
 };
 use crate::{
-    Error,
     config::Config,
+    error::Error,
     keys::ServerKeys,
     storage::{BackendKind, Store, WriteBatch},
     stream::Notifier,

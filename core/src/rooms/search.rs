@@ -8,7 +8,7 @@ use std::collections::BinaryHeap;
 use ruma::{OwnedRoomId, UserId};
 
 use super::{PduEvent, Rooms, timeline::Direction, user_directory::words};
-use crate::Result;
+use crate::error::Result;
 
 /// Events looked at per request at most.
 pub const MAX_SCAN: usize = 20_000;

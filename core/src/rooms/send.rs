@@ -5,7 +5,7 @@ use serde_json::Value as JsonValue;
 
 use super::{EventSpec, Rooms, build::rules_of};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 

@@ -8,7 +8,7 @@ use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::Value as JsonValue;
 
 use super::{Membership, PduEvent, Rooms, timeline::Direction};
-use crate::{Result, stream::StreamPosition};
+use crate::{error::Result, stream::StreamPosition};
 
 /// Event types that move a room up a recency-sorted list. Synapse's set: state changes, edits
 /// and reactions do not bump a room.

@@ -7,7 +7,7 @@
 //! touches at most that many records. Messages share the snapshot of the state before them, so
 //! only state events (and state resolutions) create snapshots.
 
-use crate::lock;
+use crate::mutex::lock;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, atomic::Ordering},
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Rooms;
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{Store, WriteBatch},
 };
 

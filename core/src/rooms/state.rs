@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{PduEvent, Rooms};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{compound_key, split_key},
 };
 

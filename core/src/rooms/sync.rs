@@ -8,8 +8,8 @@ use serde_json::{Value as JsonValue, json};
 
 use super::{Membership, PduEvent, Rooms, timeline::Direction};
 use crate::{
-    Result,
-    ephemeral::{Receipt, ReceiptType},
+    error::Result,
+    stream::{Receipt, ReceiptType},
     stream::{StreamItem, StreamPosition, items_between},
 };
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Membership, Rooms, relations::relation_of};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
     stream::StreamItem,
 };

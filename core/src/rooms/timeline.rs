@@ -8,7 +8,7 @@ use super::{
     Membership, PduEvent, Rooms,
     persist::{ROOMPOSITION_EVENTID, ROOMTS_EVENTID, timeline_key},
 };
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {

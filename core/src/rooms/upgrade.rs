@@ -7,7 +7,7 @@ use ruma::{OwnedRoomId, RoomId, RoomVersionId, UserId};
 use serde_json::{Map, Value as JsonValue, json};
 
 use super::{CreateRoomRequest, Preset, Rooms, SUPPORTED_ROOM_VERSIONS, build::rules_of};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// State copied to the new room (with every state key).
 const COPIED_STATE: &[&str] = &[

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use ruma::{OwnedRoomId, OwnedUserId, UserId};
 
 use super::{Rooms, aliases::PUBLISHED_ROOMID};
-use crate::Result;
+use crate::error::Result;
 
 /// One user found.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use super::{
     BackendKind, KeyValue, KvBackend, WriteBatch, open_backend, prefix_upper_bound, schema,
 };
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Most batches folded into one transaction; bounds the latency of the first writer in a group.
 const MAX_GROUP: usize = 4096;

@@ -18,7 +18,7 @@ pub use self::{
     keys::{SEPARATOR, compound_key, prefix_upper_bound, split_key},
     schema::{CURRENT_SCHEMA_VERSION, SCHEMA_TREE},
 };
-use crate::Result;
+use crate::error::Result;
 
 /// Which embedded engine holds the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -146,7 +146,7 @@ pub trait KvBackend: Send + Sync + 'static {
 /// Opens the engine `kind` in `directory` (created if missing).
 pub fn open_backend(kind: BackendKind, directory: &Path) -> Result<Arc<dyn KvBackend>> {
     std::fs::create_dir_all(directory).map_err(|error| {
-        crate::Error::Storage(format!(
+        crate::error::Error::Storage(format!(
             "cannot create data directory {}: {error}",
             directory.display()
         ))

@@ -8,7 +8,7 @@ use std::{
 use redb::{Database, Durability, ReadableDatabase, TableDefinition, TableError};
 
 use super::{KeyValue, KvBackend, WriteBatch, WriteOp};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 type RangeEntry<'a> = std::result::Result<
     (

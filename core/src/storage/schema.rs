@@ -2,7 +2,7 @@
 //! to date at startup. A store written by a newer Myelin is refused rather than misread.
 
 use super::{KvBackend, WriteBatch};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Tree holding store-wide facts such as the schema version.
 pub const SCHEMA_TREE: &str = "meta";

@@ -4,7 +4,7 @@
 use std::{ops::Bound, path::Path};
 
 use super::{KeyValue, KvBackend, SEPARATOR, WriteBatch, WriteOp, prefix_upper_bound};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub(super) struct SledBackend {
     database: sled::Db,

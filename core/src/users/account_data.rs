@@ -5,7 +5,7 @@ use serde_json::Value as JsonValue;
 
 use super::Users;
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
     stream::StreamItem,
 };

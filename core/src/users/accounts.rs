@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::{
     Users, devices::USERDEVICEID_DEVICE, now_ms, passwords, profile::USERID_PROFILE, random_string,
 };
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
 pub(crate) const USERID_ACCOUNT: &str = "userid_account";
 

@@ -5,15 +5,16 @@ use std::{collections::HashMap, sync::Mutex};
 use ruma::{DeviceId, OwnedDeviceId, OwnedUserId, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Identity, Users,
-    sessions::{REFRESHDIGEST_SESSION, TOKENDIGEST_SESSION},
-};
+use super::{Identity, Users};
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
 };
 
+/// Access-token digest → the session (device) it opens; deleted with the device.
+pub(crate) const TOKENDIGEST_SESSION: &str = "tokendigest_session";
+/// Refresh-token digest → the session it renews; deleted with the device.
+pub(crate) const REFRESHDIGEST_SESSION: &str = "refreshdigest_session";
 pub(crate) const USERDEVICEID_DEVICE: &str = "userdeviceid_device";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

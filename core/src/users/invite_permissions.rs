@@ -8,7 +8,7 @@ use ruma::UserId;
 use serde_json::Value as JsonValue;
 
 use super::Users;
-use crate::Result;
+use crate::error::Result;
 
 /// What to do with an invite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

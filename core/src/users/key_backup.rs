@@ -11,7 +11,7 @@ use serde_json::Value as JsonValue;
 
 use super::Users;
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key, split_key},
 };
 

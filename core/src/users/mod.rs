@@ -77,9 +77,13 @@ struct UsersInner {
 }
 
 impl Users {
-    pub fn new(store: Store, config: Arc<Config>, notifier: Arc<Notifier>) -> crate::Result<Self> {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        notifier: Arc<Notifier>,
+    ) -> crate::error::Result<Self> {
         let server_name = OwnedServerName::try_from(config.server.name.as_str()).map_err(|_| {
-            crate::Error::InvalidParam(format!("invalid server name {}", config.server.name))
+            crate::error::Error::InvalidParam(format!("invalid server name {}", config.server.name))
         })?;
         let restrictions = std::sync::RwLock::new(restrictions::load(&store)?);
         Ok(Self {

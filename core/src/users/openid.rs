@@ -7,7 +7,7 @@ use ruma::{OwnedUserId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::{Users, now_ms, random_string, secret_digest};
-use crate::{Result, storage::WriteBatch};
+use crate::{error::Result, storage::WriteBatch};
 
 const OPENIDTOKEN_USER: &str = "openidtoken_user";
 /// Synapse's lifetime for these tokens: one hour.

@@ -7,7 +7,7 @@ use argon2::{
 
 use tokio::sync::Semaphore;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Each hash takes 19 MiB and a core for tens of milliseconds; running more at once than there
 /// are cores only adds memory and latency.

@@ -4,7 +4,10 @@ use ruma::UserId;
 use serde_json::{Map, Value as JsonValue};
 
 use super::Users;
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
 pub(crate) const USERID_PROFILE: &str = "userid_profile";
 

@@ -10,7 +10,11 @@ use ruma::{OwnedUserId, UserId, push::Ruleset};
 use serde_json::{Value as JsonValue, json};
 
 use super::Users;
-use crate::{Error, Result, lock, storage::Store};
+use crate::{
+    error::{Error, Result},
+    mutex::lock,
+    storage::Store,
+};
 
 /// The stored `m.push_rules` bytes of a user, if any.
 fn stored_bytes(store: &Store, user_id: &UserId) -> Result<Option<Vec<u8>>> {

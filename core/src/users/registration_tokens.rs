@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::{Users, now_ms, random_string};
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
 const TOKEN_REGISTRATIONTOKEN: &str = "token_registrationtoken";
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 
 use super::{Users, now_ms};
-use crate::{Result, storage::WriteBatch};
+use crate::{error::Result, storage::WriteBatch};
 
 pub(crate) const REMOTEUSER_KEYS: &str = "remoteuser_keys";
 

@@ -6,13 +6,16 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Identity, Users,
-    devices::{DeviceRecord, USERDEVICEID_DEVICE, device_key},
+    devices::{
+        DeviceRecord, REFRESHDIGEST_SESSION, TOKENDIGEST_SESSION, USERDEVICEID_DEVICE, device_key,
+    },
     encode_digest, now_ms, random_string, secret_digest,
 };
-use crate::{Error, Result, storage::WriteBatch};
+use crate::{
+    error::{Error, Result},
+    storage::WriteBatch,
+};
 
-pub(crate) const TOKENDIGEST_SESSION: &str = "tokendigest_session";
-pub(crate) const REFRESHDIGEST_SESSION: &str = "refreshdigest_session";
 const LOGINDIGEST_USER: &str = "logindigest_user";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use serde_json::{Value as JsonValue, json};
 
 use super::Users;
 use crate::{
-    Error, Result,
+    error::{Error, Result},
     storage::{WriteBatch, compound_key},
     stream::{RemoteToDevice, StreamItem},
 };

@@ -7,7 +7,7 @@ use ruma::{OwnedUserId, UserId};
 use serde_json::{Value as JsonValue, json};
 
 use super::{Users, now_ms, random_string};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub const STAGE_DUMMY: &str = "m.login.dummy";
 pub const STAGE_PASSWORD: &str = "m.login.password";
