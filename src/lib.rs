@@ -345,7 +345,9 @@ fn spawn_housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) -> Jo
                 _ = tick.tick() => {}
                 _ = stopped.wait_for(|stop| *stop) => return,
             }
-            state.services.presence.expire_idle();
+            if let Err(error) = state.services.presence.expire_idle().await {
+                tracing::warn!(%error, "could not record presence changes");
+            }
             if round % 3 == 0 {
                 if let Err(error) = state.services.users.flush_last_seen().await {
                     tracing::warn!(%error, "could not save device last-seen data");

@@ -40,11 +40,6 @@ impl Services {
         let store = Store::open(config.storage.backend, &config.server.data_dir)?;
         let notifier = Arc::new(Notifier::load(&store)?);
         let serial = ephemeral::EphemeralSerial::new();
-        let presence = ephemeral::Presence::new(
-            config.presence.enabled,
-            serial.clone(),
-            Arc::clone(&notifier),
-        );
         let keys = Arc::new(ServerKeys::load_or_generate(&store)?);
         let users = Users::new(store.clone(), Arc::clone(&config), Arc::clone(&notifier))?;
         let rooms = Rooms::new(
@@ -52,6 +47,13 @@ impl Services {
             Arc::clone(&config),
             Arc::clone(&keys),
             Arc::clone(&notifier),
+        )?;
+        let presence = ephemeral::Presence::new(
+            config.presence.enabled,
+            serial.clone(),
+            Arc::clone(&notifier),
+            store.clone(),
+            rooms.server_name().clone(),
         )?;
         let appservices = Arc::new(appservice::Appservices::load(
             &config.appservices.registration_files,

@@ -58,6 +58,8 @@ pub enum StreamItem {
     },
     /// A read receipt was set.
     Receipt { receipt: Box<Receipt> },
+    /// A local user's presence changed (other servers sharing a room with them hear of it).
+    Presence { update: Box<PresenceUpdate> },
 }
 
 /// To-device messages of one request for users of other servers: written in the stream with
@@ -103,6 +105,18 @@ pub struct Receipt {
     pub thread_id: Option<String>,
     pub event_id: ruma::OwnedEventId,
     pub ts: u64,
+}
+
+/// A user's presence as it changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PresenceUpdate {
+    pub user_id: ruma::OwnedUserId,
+    /// `online`, `unavailable` or `offline`.
+    pub presence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_msg: Option<String>,
+    /// When the user was last active (ms since the epoch; 0 if never).
+    pub last_active_ts: u64,
 }
 
 /// A position in the event stream.

@@ -175,3 +175,77 @@ async fn to_device_messages_for_another_server_survive_sigkill_right_after_the_a
     assert_eq!(received[0]["sender"], alice.user_id);
     sigkill(&mut sender);
 }
+
+/// A local user's presence change is written down with a stream item: killed right after
+/// answering `PUT /presence`, while the other server in the room is down, the server still
+/// knows the status after the restart and tells that server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_presence_change_survives_sigkill_and_reaches_a_server_that_was_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (environment, port) = federated_binary(dir.path());
+    let http = crate::common::http_client();
+    let mut home = spawn_server(&environment);
+    let alice = register(&http, &home.url, "alice").await;
+    let created: Value = http
+        .post(format!("{}/_matrix/client/v3/createRoom", home.url))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({ "preset": "public_chat" }))
+        .send()
+        .await
+        .expect("createRoom")
+        .json()
+        .await
+        .expect("json");
+    let room_id = created["room_id"].as_str().expect("room id").to_owned();
+    let (mut other, other_port) = TestServer::start_federated().await;
+    let bob = other.register("bob").await;
+    let joined = other
+        .post(
+            &format!("/_matrix/client/v3/join/{room_id}?server_name=localhost:{port}"),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    other.stop().await;
+
+    let presence_path = format!("/_matrix/client/v3/presence/{}/status", alice.user_id);
+    let set = http
+        .put(format!("{}{presence_path}", home.url))
+        .bearer_auth(&alice.access_token)
+        .json(&json!({ "presence": "unavailable", "status_msg": "gone fishing" }))
+        .send()
+        .await
+        .expect("set presence");
+    assert_eq!(set.status(), StatusCode::OK);
+    sigkill(&mut home);
+
+    other.restart(|config| federated(config, other_port)).await;
+    let mut home = spawn_server(&environment);
+    let status: Value = http
+        .get(format!("{}{presence_path}", home.url))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .expect("get presence")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["presence"], "unavailable", "{status}");
+    assert_eq!(status["status_msg"], "gone fishing", "{status}");
+    other
+        .sync_until(&bob, 60, |syncs| {
+            syncs.as_array().into_iter().flatten().any(|sync| {
+                sync["presence"]["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|event| {
+                        event["sender"] == alice.user_id
+                            && event["content"]["status_msg"] == "gone fishing"
+                    })
+            })
+        })
+        .await;
+    sigkill(&mut home);
+}

@@ -28,6 +28,7 @@ pub async fn set_presence(
     state
         .services
         .presence
-        .set(&identity.user_id, presence, body.status_msg.clone());
+        .set(&identity.user_id, presence, body.status_msg.clone())
+        .await?;
     Ok(RumaResponse(v3::Response::new()))
 }

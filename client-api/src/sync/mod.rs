@@ -4,14 +4,18 @@ pub mod sliding;
 pub mod sync_events;
 
 /// A syncing client marks its user present, as `set_presence` says (online by default).
-fn mark_syncing(
+async fn mark_syncing(
     state: &crate::AppState,
     identity: &myelin_core::users::Identity,
     set_presence: &str,
-) {
+) -> myelin_core::Result<()> {
     let presence = myelin_core::ephemeral::PresenceState::parse(set_presence)
         .unwrap_or(myelin_core::ephemeral::PresenceState::Online);
-    state.services.presence.on_sync(&identity.user_id, presence);
+    state
+        .services
+        .presence
+        .on_sync(&identity.user_id, presence)
+        .await
 }
 
 /// Stream and ephemeral positions a long-poll has looked through and found nothing in.

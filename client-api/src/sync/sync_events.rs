@@ -134,7 +134,7 @@ pub async fn sync_events(
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
     let mut changes = state.services.notifier.subscribe();
-    super::mark_syncing(&state, identity, body.set_presence.as_str());
+    super::mark_syncing(&state, identity, body.set_presence.as_str()).await?;
     let ephemeral_since = since_token.map(|token| token.ephemeral);
     let users = &state.services.users;
     // Syncing on from `since` acknowledges the to-device messages delivered up to it.

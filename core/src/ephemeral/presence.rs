@@ -1,5 +1,7 @@
-//! Presence: online / unavailable / offline, set explicitly or by syncing, kept in memory (as
-//! with typing, a restart forgets it until clients sync again).
+//! Presence: online / unavailable / offline, set explicitly or by syncing. Every user's state is
+//! kept in memory; a change of a local user's state is also written down (`userid_presence`, read
+//! back at startup) with a stream item, from which the federation sender tells the servers that
+//! share a room with them, so a crash right after the change loses nothing.
 
 use crate::mutex::lock;
 use std::{
@@ -7,10 +9,18 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use ruma::{OwnedUserId, UserId};
+use ruma::{OwnedServerName, OwnedUserId, UserId};
 
 use super::EphemeralSerial;
-use crate::{clock::now_ms, stream::Notifier};
+use crate::{
+    clock::now_ms,
+    error::Result,
+    storage::{Store, WriteBatch},
+    stream::{Notifier, PresenceUpdate, StreamItem},
+};
+
+/// Local user → their last presence ([`PresenceUpdate`]).
+const USERID_PRESENCE: &str = "userid_presence";
 
 /// A client that has not synced for this long is offline (Synapse's `SYNC_ONLINE_TIMEOUT`).
 const SYNC_TIMEOUT_MS: u64 = 30_000;
@@ -67,16 +77,48 @@ pub struct Presence {
     users: Arc<Mutex<HashMap<OwnedUserId, Entry>>>,
     serial: EphemeralSerial,
     notifier: Arc<Notifier>,
+    store: Store,
+    server_name: OwnedServerName,
 }
 
 impl Presence {
-    pub fn new(enabled: bool, serial: EphemeralSerial, notifier: Arc<Notifier>) -> Self {
-        Self {
+    /// Starts with the local users' presence as last written down; each must sync again
+    /// within the usual timeout to stay online.
+    pub fn new(
+        enabled: bool,
+        serial: EphemeralSerial,
+        notifier: Arc<Notifier>,
+        store: Store,
+        server_name: OwnedServerName,
+    ) -> Result<Self> {
+        let mut users = HashMap::new();
+        let now = now_ms();
+        for (_, value) in store.scan_prefix(USERID_PRESENCE, b"", usize::MAX)? {
+            let Ok(update) = serde_json::from_slice::<PresenceUpdate>(&value) else {
+                continue;
+            };
+            let Some(state) = PresenceState::parse(&update.presence) else {
+                continue;
+            };
+            users.insert(
+                update.user_id,
+                Entry {
+                    state,
+                    status_msg: update.status_msg,
+                    last_active: update.last_active_ts,
+                    last_sync: now,
+                    changed_at: serial.bump(),
+                },
+            );
+        }
+        Ok(Self {
             enabled,
-            users: Arc::default(),
+            users: Arc::new(Mutex::new(users)),
             serial,
             notifier,
-        }
+            store,
+            server_name,
+        })
     }
 
     pub fn enabled(&self) -> bool {
@@ -87,9 +129,11 @@ impl Presence {
         lock(&self.users)
     }
 
-    fn update(&self, user_id: &UserId, change: impl FnOnce(&mut Entry)) {
+    /// Applies `change` to the user's entry; returns the new presence if its state or status
+    /// message changed.
+    fn update(&self, user_id: &UserId, change: impl FnOnce(&mut Entry)) -> Option<PresenceUpdate> {
         if !self.enabled {
-            return;
+            return None;
         }
         let changed = {
             let mut users = self.lock();
@@ -102,21 +146,48 @@ impl Presence {
             });
             let before = (entry.state, entry.status_msg.clone());
             change(entry);
-            let changed = before != (entry.state, entry.status_msg.clone());
-            if changed {
-                entry.changed_at = self.serial.bump();
+            if before == (entry.state, entry.status_msg.clone()) {
+                return None;
             }
-            changed
+            entry.changed_at = self.serial.bump();
+            update_of(user_id, entry)
         };
-        if changed {
-            self.notifier.poke();
-        }
+        self.notifier.poke();
+        Some(changed)
     }
 
-    /// `PUT /presence/{userId}/status`.
-    pub fn set(&self, user_id: &UserId, state: PresenceState, status_msg: Option<String>) {
+    /// Writes local users' changes down, each with its stream item.
+    async fn record(&self, updates: Vec<PresenceUpdate>) -> Result<()> {
+        let local: Vec<PresenceUpdate> = updates
+            .into_iter()
+            .filter(|update| update.user_id.server_name() == self.server_name)
+            .collect();
+        if local.is_empty() {
+            return Ok(());
+        }
+        let pending: Vec<_> = local.iter().map(|_| self.notifier.next()).collect();
+        let mut batch = WriteBatch::new();
+        for (position, update) in pending.iter().zip(&local) {
+            batch.put_json(USERID_PRESENCE, update.user_id.as_bytes().to_vec(), update);
+            position.record(
+                &mut batch,
+                &StreamItem::Presence {
+                    update: Box::new(update.clone()),
+                },
+            );
+        }
+        self.store.commit(batch).await
+    }
+
+    /// `PUT /presence/{userId}/status`, and a remote server's `m.presence` EDU.
+    pub async fn set(
+        &self,
+        user_id: &UserId,
+        state: PresenceState,
+        status_msg: Option<String>,
+    ) -> Result<()> {
         let now = now_ms();
-        self.update(user_id, |entry| {
+        let changed = self.update(user_id, |entry| {
             entry.state = state;
             entry.status_msg = status_msg;
             if state == PresenceState::Online {
@@ -124,13 +195,14 @@ impl Presence {
                 entry.last_sync = now;
             }
         });
+        self.record(changed.into_iter().collect()).await
     }
 
     /// A sync with `set_presence`: online marks activity; unavailable sets it; offline leaves
     /// the state alone (the spec's meaning of `set_presence=offline`).
-    pub fn on_sync(&self, user_id: &UserId, set_presence: PresenceState) {
+    pub async fn on_sync(&self, user_id: &UserId, set_presence: PresenceState) -> Result<()> {
         let now = now_ms();
-        self.update(user_id, |entry| {
+        let changed = self.update(user_id, |entry| {
             entry.last_sync = now;
             match set_presence {
                 PresenceState::Online => {
@@ -141,16 +213,17 @@ impl Presence {
                 PresenceState::Offline => {}
             }
         });
+        self.record(changed.into_iter().collect()).await
     }
 
     /// Marks users offline who stopped syncing and unavailable who went idle; called
     /// periodically by the server.
-    pub fn expire_idle(&self) {
+    pub async fn expire_idle(&self) -> Result<()> {
         let now = now_ms();
-        let mut changed = false;
+        let mut changed = Vec::new();
         {
             let mut users = self.lock();
-            for entry in users.values_mut() {
+            for (user_id, entry) in users.iter_mut() {
                 let next = if entry.state != PresenceState::Offline
                     && now.saturating_sub(entry.last_sync) > SYNC_TIMEOUT_MS
                 {
@@ -164,12 +237,13 @@ impl Presence {
                 };
                 entry.state = next;
                 entry.changed_at = self.serial.bump();
-                changed = true;
+                changed.push(update_of(user_id, entry));
             }
         }
-        if changed {
+        if !changed.is_empty() {
             self.notifier.poke();
         }
+        self.record(changed).await
     }
 
     pub fn status(&self, user_id: &UserId) -> PresenceStatus {
@@ -199,5 +273,14 @@ impl Presence {
             .filter(|(_, entry)| since.is_none_or(|since| entry.changed_at > since))
             .map(|(user, _)| user.clone())
             .collect()
+    }
+}
+
+fn update_of(user_id: &UserId, entry: &Entry) -> PresenceUpdate {
+    PresenceUpdate {
+        user_id: user_id.to_owned(),
+        presence: entry.state.as_str().to_owned(),
+        status_msg: entry.status_msg.clone(),
+        last_active_ts: entry.last_active,
     }
 }

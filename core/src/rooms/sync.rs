@@ -166,7 +166,7 @@ impl Rooms {
                     changes.account_data.insert((room_id, event_type));
                 }
                 StreamItem::AccountData { .. } => {}
-                StreamItem::ToDevice { .. } => {}
+                StreamItem::ToDevice { .. } | StreamItem::Presence { .. } => {}
                 StreamItem::DeviceKeys { user_id, .. } | StreamItem::SigningKeys { user_id } => {
                     changes.device_key_users.insert(user_id);
                 }

@@ -1,9 +1,9 @@
-//! Ephemeral EDUs out: typing changes and presence of local users, queued in memory for the
-//! servers that share a room with them.
+//! Typing notifications out: changes of local users' typing, queued in memory for the servers
+//! that share the room (they expire in seconds; presence goes through the stream).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use ruma::{OwnedRoomId, OwnedServerName, OwnedUserId};
+use ruma::{OwnedRoomId, OwnedUserId};
 use serde_json::{Value as JsonValue, json};
 
 use super::{Sender, lock};
@@ -61,47 +61,6 @@ impl Sender {
             } else {
                 sent.insert(room_id, now);
             }
-        }
-        serial
-    }
-
-    /// Queues presence changes of local users for the servers that share a room with them;
-    /// returns the serial handled.
-    pub(super) fn file_presence(&self, since: u64) -> u64 {
-        let presence = &self.services.presence;
-        let serial = self.services.typing.serial();
-        if !presence.enabled() || serial == since {
-            return serial;
-        }
-        let own = self.services.rooms.server_name().clone();
-        let mut pushes: HashMap<OwnedServerName, Vec<JsonValue>> = HashMap::new();
-        for user in presence.changed_since(Some(since)) {
-            if user.server_name() != own {
-                continue;
-            }
-            let status = presence.status(&user);
-            let mut update = json!({
-                "user_id": user,
-                "presence": status.state.as_str(),
-                "currently_active": status.currently_active,
-                "last_active_ago": status.last_active_ago.unwrap_or(0),
-            });
-            if let Some(message) = &status.status_msg {
-                update["status_msg"] = message.clone().into();
-            }
-            let mut servers = BTreeSet::new();
-            for room_id in self.services.rooms.joined_rooms(&user).unwrap_or_default() {
-                servers.extend(self.room_destinations(&room_id).unwrap_or_default());
-            }
-            for server in servers {
-                pushes.entry(server).or_default().push(update.clone());
-            }
-        }
-        for (destination, push) in pushes {
-            let state = self.destination(&destination);
-            lock(&state.ephemeral)
-                .push(json!({ "edu_type": "m.presence", "content": { "push": push } }));
-            state.wake.notify_one();
         }
         serial
     }

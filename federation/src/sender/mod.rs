@@ -69,8 +69,8 @@ pub struct Sender {
     typing_sent: Mutex<HashMap<OwnedRoomId, BTreeSet<OwnedUserId>>>,
     stopped: watch::Receiver<bool>,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// The ephemeral serials up to which typing and presence were filed.
-    ephemeral_serials: (AtomicU64, AtomicU64),
+    /// The ephemeral serial up to which typing was filed.
+    typing_serial: AtomicU64,
     /// Itself, for the work that runs after a commit.
     myself: std::sync::Weak<Sender>,
 }
@@ -81,7 +81,6 @@ impl Sender {
         client: Arc<FederationClient>,
         stopped: watch::Receiver<bool>,
     ) -> Arc<Self> {
-        let presence_serial = services.typing.serial();
         Arc::new_cyclic(|myself| Self {
             services,
             client,
@@ -89,7 +88,7 @@ impl Sender {
             typing_sent: Mutex::default(),
             stopped,
             workers: Mutex::default(),
-            ephemeral_serials: (AtomicU64::new(0), AtomicU64::new(presence_serial)),
+            typing_serial: AtomicU64::new(0),
             myself: myself.clone(),
         })
     }
@@ -314,6 +313,33 @@ impl Sender {
                             &destination,
                             item_position,
                             &QueueItem::Edu { edu },
+                        );
+                        woken.insert(destination);
+                    }
+                }
+                StreamItem::Presence { update } => {
+                    if update.user_id.server_name() != own {
+                        continue;
+                    }
+                    // `last_active_ago` is reckoned when filed: a queue held up by an outage
+                    // sends how long ago it was then (Synapse's catch-up sends it as stored).
+                    let mut content = json!({
+                        "user_id": update.user_id,
+                        "presence": update.presence,
+                        "currently_active": update.presence == "online",
+                        "last_active_ago": myelin_core::clock::now_ms()
+                            .saturating_sub(update.last_active_ts),
+                    });
+                    if let Some(message) = &update.status_msg {
+                        content["status_msg"] = message.clone().into();
+                    }
+                    let edu = json!({ "edu_type": "m.presence", "content": { "push": [content] } });
+                    for destination in self.user_destinations(&update.user_id) {
+                        queue(
+                            &mut batch,
+                            &destination,
+                            item_position,
+                            &QueueItem::Edu { edu: edu.clone() },
                         );
                         woken.insert(destination);
                     }
@@ -558,8 +584,8 @@ impl Sender {
 }
 
 /// The sender follows the stream through the core's driver: each step files the items into
-/// the destination queues; typing and presence, kept in memory, are looked at on every step
-/// and every few seconds (typing expires without a stream item).
+/// the destination queues; typing, kept in memory, is looked at on every step and every few
+/// seconds (it expires without a stream item).
 impl follow::Follower for Sender {
     fn name(&self) -> String {
         FOLLOWER_NAME.into()
@@ -577,14 +603,9 @@ impl follow::Follower for Sender {
         Box::pin(async move {
             let this = self.myself();
             let handled = this.file_items(items.items, items.until)?;
-            let typing = this.ephemeral_serials.0.load(Ordering::Relaxed);
-            this.ephemeral_serials
-                .0
+            let typing = this.typing_serial.load(Ordering::Relaxed);
+            this.typing_serial
                 .store(this.file_typing(typing), Ordering::Relaxed);
-            let presence = this.ephemeral_serials.1.load(Ordering::Relaxed);
-            this.ephemeral_serials
-                .1
-                .store(this.file_presence(presence), Ordering::Relaxed);
             Ok(handled)
         })
     }

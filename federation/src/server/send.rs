@@ -293,7 +293,11 @@ async fn handle_edu(
                     .get("status_msg")
                     .and_then(JsonValue::as_str)
                     .map(str::to_owned);
-                state.services.presence.set(&user_id, presence, status);
+                state
+                    .services
+                    .presence
+                    .set(&user_id, presence, status)
+                    .await?;
             }
         }
         // Clients re-query the keys of users whose devices or cross-signing keys changed; we

@@ -75,7 +75,7 @@ pub async fn sliding_sync(
         body.conn_id.clone().unwrap_or_default(),
     );
     let previous = state.sliding.resume(&key, body.pos.as_deref())?;
-    super::mark_syncing(&state, identity, body.set_presence.as_str());
+    super::mark_syncing(&state, identity, body.set_presence.as_str()).await?;
     // A to-device `since` acknowledges the messages delivered up to it.
     if body.extensions.to_device.enabled == Some(true)
         && let Some(since) = body.extensions.to_device.since.as_deref()
