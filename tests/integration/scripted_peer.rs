@@ -9,6 +9,8 @@
 //!   PDUs sent to it); failures are kept in [`ScriptedPeer::signature_failures`]
 //!   ([`ScriptedPeer::assert_every_request_verified`]);
 //! - records method, target and body ([`ScriptedPeer::requests`]);
+//! - leaves it unanswered while the test holds such requests ([`ScriptedPeer::hold`], until
+//!   [`ScriptedPeer::release`]);
 //! - answers from the scripts a test gave ([`ScriptedPeer::on`], newest first; a script may
 //!   decline), else from what it knows: key document, `make_join`/`send_join` and `/send` for
 //!   its rooms, `/event` (less [`ScriptedPeer::withhold`]), `state_ids`, `state`, `event_auth`,
@@ -43,6 +45,7 @@ use ruma::{
     signatures::{Ed25519KeyPair, PublicKeySet},
 };
 use serde_json::Value;
+use tokio::sync::watch;
 
 use self::room::{PeerRoom, Signer};
 pub(crate) use self::{
@@ -71,6 +74,8 @@ struct Inner {
     rooms: Mutex<HashMap<String, PeerRoom>>,
     withheld: Mutex<HashSet<String>>,
     remote_keys: Mutex<HashMap<String, PublicKeySet>>,
+    /// The `(method, pattern)`s of requests left unanswered for now ([`ScriptedPeer::hold`]).
+    holds: watch::Sender<Vec<(Method, String)>>,
     http: reqwest::Client,
 }
 
@@ -104,6 +109,7 @@ impl ScriptedPeer {
             rooms: Mutex::default(),
             withheld: Mutex::default(),
             remote_keys: Mutex::default(),
+            holds: watch::Sender::new(Vec::new()),
             http: crate::federation_helpers::http(),
         });
         let certificate = rcgen::generate_simple_self_signed(vec![
@@ -205,6 +211,21 @@ impl ScriptedPeer {
         reply: impl Fn(&RecordedRequest) -> Option<Reply> + Send + Sync + 'static,
     ) {
         lock(&self.inner.scripts).push((method, pattern.to_owned(), Arc::new(reply)));
+    }
+
+    /// Leaves `method` on paths like `pattern` unanswered from now on: such requests are
+    /// recorded (and checked) as they come, and answered only after [`Self::release`]. The
+    /// sender sees a request in flight, as with a peer that is slow or cut off mid-transaction.
+    pub(crate) fn hold(&self, method: Method, pattern: &str) {
+        self.inner
+            .holds
+            .send_modify(|holds| holds.push((method, pattern.to_owned())));
+    }
+
+    /// Ends every hold: held requests are answered now (as they would have been), later ones
+    /// at once.
+    pub(crate) fn release(&self) {
+        self.inner.holds.send_modify(Vec::clear);
     }
 
     /// Answers `/event/{eventId}` for this event with 404.

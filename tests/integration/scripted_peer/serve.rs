@@ -53,6 +53,16 @@ pub(super) async fn handle_request(State(inner): State<Arc<Inner>>, request: Req
         }));
     }
     lock(&inner.requests).push(recorded.clone());
+    // A held request waits, recorded, until the test releases it.
+    let _ = inner
+        .holds
+        .subscribe()
+        .wait_for(|holds| {
+            !holds
+                .iter()
+                .any(|(method, pattern)| recorded.matches(method, pattern))
+        })
+        .await;
     let reply = inner.answer(&recorded);
     (reply.status, Json(reply.body)).into_response()
 }
