@@ -4,10 +4,7 @@
 //! reader never skips an item whose commit was merely slower than a later one.
 
 use crate::mutex::lock;
-use std::{
-    collections::BTreeSet,
-    sync::{Arc, Mutex},
-};
+use std::{collections::BTreeSet, sync::Mutex};
 
 use tokio::sync::watch;
 
@@ -145,24 +142,50 @@ pub struct PendingPosition<'a> {
     pub position: StreamPosition,
 }
 
-tokio::task_local! {
-    /// Positions whose writes wait for the caller's final durable commit (see
-    /// [`Notifier::with_deferred_visibility`]).
-    static DEFERRED: Arc<Mutex<Vec<StreamPosition>>>;
+/// Positions whose writes were committed lazily and wait for one durable commit that covers
+/// them all (the PDUs of one inbound transaction): nobody reads, and hands out, an event a crash
+/// could still take back. [`Deferred::release`] flushes and makes them readable (before a slow
+/// step, or at the end); dropping it (the work failed or its client went away) makes them
+/// readable too, as the next flush covers them.
+pub struct Deferred<'a> {
+    notifier: &'a Notifier,
+    positions: Mutex<Vec<StreamPosition>>,
+}
+
+impl Deferred<'_> {
+    /// Makes the lazy writes so far durable and their positions readable.
+    pub async fn release(&self, store: &Store) -> Result<()> {
+        if lock(&self.positions).is_empty() {
+            return Ok(());
+        }
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|error| Error::Internal(format!("flush task: {error}")))??;
+        self.finish_all();
+        Ok(())
+    }
+
+    fn finish_all(&self) {
+        let positions: Vec<StreamPosition> = lock(&self.positions).drain(..).collect();
+        for position in positions {
+            self.notifier.finish(position);
+        }
+    }
+}
+
+impl Drop for Deferred<'_> {
+    fn drop(&mut self) {
+        self.finish_all();
+    }
 }
 
 impl PendingPosition<'_> {
-    /// Finishes the position after a lazy (not yet durable) commit: inside
-    /// [`Notifier::with_deferred_visibility`] it stays unreadable until that scope ends, after
-    /// the durable commit that covers it; elsewhere it finishes now.
-    pub(crate) fn finish_lazily(self) {
-        let position = self.position;
-        if DEFERRED
-            .try_with(|deferred| lock(deferred).push(position))
-            .is_ok()
-        {
-            std::mem::forget(self);
-        }
+    /// Finishes the position after a lazy (not yet durable) commit: it stays unreadable until
+    /// `deferred` is released or dropped, after the durable commit that covers it.
+    pub(crate) fn finish_with(self, deferred: &Deferred<'_>) {
+        lock(&deferred.positions).push(self.position);
+        std::mem::forget(self);
     }
 
     /// Adds the position's `position_item` entry to the batch that commits the item.
@@ -286,51 +309,16 @@ impl Notifier {
         self.watermark.subscribe()
     }
 
+    /// Positions of lazy commits made visible together later (see [`Deferred`]).
+    pub fn defer(&self) -> Deferred<'_> {
+        Deferred {
+            notifier: self,
+            positions: Mutex::default(),
+        }
+    }
+
     /// Wakes waiters without a new event (typing, receipts, account data changes that live
     /// outside the event stream can use this to end long-polls).
-    /// Runs `work` (which ends with a durable commit) so that the positions of its lazy
-    /// commits become readable only when it is over: nobody reads, and hands out, an event a
-    /// crash could still take back. Whether `work` completes, fails or is dropped, its
-    /// positions are finished then.
-    pub async fn with_deferred_visibility<F: std::future::Future>(&self, work: F) -> F::Output {
-        struct Release<'a> {
-            notifier: &'a Notifier,
-            positions: Arc<Mutex<Vec<StreamPosition>>>,
-        }
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                for position in lock(&self.positions).drain(..) {
-                    self.notifier.finish(position);
-                }
-            }
-        }
-        let release = Release {
-            notifier: self,
-            positions: Arc::default(),
-        };
-        DEFERRED.scope(Arc::clone(&release.positions), work).await
-    }
-
-    /// Before a slow step inside [`Self::with_deferred_visibility`] (a request to another
-    /// server): makes the lazy writes so far durable and their positions readable, so local
-    /// readers do not wait for the network.
-    pub async fn release_deferred(&self, store: &Store) -> Result<()> {
-        let Ok(positions) = DEFERRED.try_with(Arc::clone) else {
-            return Ok(());
-        };
-        if lock(&positions).is_empty() {
-            return Ok(());
-        }
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(|error| Error::Internal(format!("flush task: {error}")))??;
-        for position in lock(&positions).drain(..) {
-            self.finish(position);
-        }
-        Ok(())
-    }
-
     pub fn poke(&self) {
         self.watermark.send_modify(|_| {});
     }
@@ -362,62 +350,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lazily_written_positions_stay_unreadable_until_the_scope_ends() {
+    async fn lazily_written_positions_stay_unreadable_until_released() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(crate::storage::BackendKind::Redb, dir.path()).expect("store");
         let notifier = Notifier::load(&store).expect("notifier");
-        let seen_inside = notifier
-            .with_deferred_visibility(async {
-                notifier.next().finish_lazily();
-                // Durable writes after it wait too: the stream has no holes.
-                drop(notifier.next());
-                notifier.current()
-            })
-            .await;
-        assert_eq!(
-            seen_inside, STREAM_START,
-            "nothing readable inside the scope"
-        );
+        let deferred = notifier.defer();
+        notifier.next().finish_with(&deferred);
+        // Durable writes after it wait too: the stream has no holes.
+        drop(notifier.next());
+        assert_eq!(notifier.current(), STREAM_START, "nothing readable yet");
+        deferred.release(&store).await.expect("release");
         assert_eq!(
             notifier.current(),
             STREAM_START + 2,
             "all readable after it"
         );
 
-        // Released early before a slow step.
-        let released = notifier
-            .with_deferred_visibility(async {
-                notifier.next().finish_lazily();
-                notifier.release_deferred(&store).await.expect("release");
-                notifier.current()
-            })
-            .await;
-        assert_eq!(released, STREAM_START + 3);
-
-        // A scope dropped half-way (a client hanging up) still releases its positions.
-        let mut abandoned = Box::pin(notifier.with_deferred_visibility(async {
-            notifier.next().finish_lazily();
-            std::future::pending::<()>().await;
-        }));
-        assert!(futures_poll_once(abandoned.as_mut()).await.is_none());
-        assert_eq!(notifier.current(), STREAM_START + 3);
+        // Work abandoned half-way (a client hanging up) still releases its positions.
+        let abandoned = notifier.defer();
+        notifier.next().finish_with(&abandoned);
+        assert_eq!(notifier.current(), STREAM_START + 2);
         drop(abandoned);
-        assert_eq!(notifier.current(), STREAM_START + 4);
-
-        // Outside any scope a lazy finish is an ordinary one.
-        notifier.next().finish_lazily();
-        assert_eq!(notifier.current(), STREAM_START + 5);
-    }
-
-    /// Polls a future once.
-    async fn futures_poll_once<F: std::future::Future + Unpin>(future: F) -> Option<F::Output> {
-        let mut future = future;
-        std::future::poll_fn(|context| {
-            std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(context) {
-                std::task::Poll::Ready(output) => Some(output),
-                std::task::Poll::Pending => None,
-            })
-        })
-        .await
+        assert_eq!(notifier.current(), STREAM_START + 3);
     }
 }

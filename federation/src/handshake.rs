@@ -166,6 +166,7 @@ impl Federation {
         );
         let join_pdu = join.pdu()?;
         let room = join_pdu.room();
+        let deferred = self.services.notifier.defer();
         // A room this server was in before (a user left and joins again): what happened while
         // it was away is fetched first, so that the timeline has it before the join, as
         // Synapse's rejoin does [Complement TestMessagesOverFederation, re-joining].
@@ -180,8 +181,11 @@ impl Federation {
                 .missing_prev_events(&join_pdu)?
                 .is_empty()
         {
-            self.fetch_missing_prevs(server, &room, &join_pdu, 0).await;
+            self.fetch_missing_prevs(&deferred, server, &room, &join_pdu, 0)
+                .await;
         }
+        // Its durable commit covers the missing events placed lazily before it; `deferred`
+        // makes them readable when it goes.
         self.services
             .rooms
             .join_remote_room(version, join, state, auth_chain)

@@ -12,6 +12,7 @@ use std::{
 use myelin_core::{
     Error, Result,
     rooms::{IngestOutcome, PduEvent, RemoteEvent, StateMap},
+    stream::Deferred,
 };
 use ruma::{
     CanonicalJsonObject, EventId, OwnedEventId, OwnedServerName, RoomId, ServerName, UInt,
@@ -101,6 +102,7 @@ impl Federation {
     /// fetching missing events.
     pub(crate) async fn handle_pdu(
         &self,
+        deferred: &Deferred<'_>,
         origin: &ServerName,
         room_id: &RoomId,
         value: &JsonValue,
@@ -108,7 +110,7 @@ impl Federation {
     ) -> Result<(OwnedEventId, IngestOutcome)> {
         let rules = self.room_rules(room_id)?;
         let event = self.check_pdu(value, &rules).await?;
-        self.handle_checked(origin, room_id, event, &rules, depth)
+        self.handle_checked(deferred, origin, room_id, event, &rules, depth)
             .await
     }
 
@@ -116,6 +118,7 @@ impl Federation {
     /// stores is made durable by the caller's next durable commit (the transaction's result).
     pub(crate) async fn handle_checked(
         &self,
+        deferred: &Deferred<'_>,
         origin: &ServerName,
         room_id: &RoomId,
         event: RemoteEvent,
@@ -137,7 +140,7 @@ impl Federation {
         if self.services.rooms.is_placed(&event.event_id)? {
             return Ok((event.event_id, IngestOutcome::AlreadyKnown));
         }
-        self.fetch_auth_events(origin, room_id, &pdu, &rules)
+        self.fetch_auth_events(deferred, origin, room_id, &pdu, &rules)
             .await?;
 
         let mut state_before = None;
@@ -146,11 +149,12 @@ impl Federation {
             // events it returns do not ask again), then the state after each prev event still
             // missing, from `state_ids` at that event [Complement TestCorruptedAuthChain].
             if depth == 0 {
-                self.fetch_missing_prevs(origin, room_id, &pdu, depth).await;
+                self.fetch_missing_prevs(deferred, origin, room_id, &pdu, depth)
+                    .await;
             }
             if !self.services.rooms.missing_prev_events(&pdu)?.is_empty() {
                 state_before = Some(
-                    self.fetch_state_after_prevs(origin, room_id, &pdu, &rules)
+                    self.fetch_state_after_prevs(deferred, origin, room_id, &pdu, &rules)
                         .await?,
                 );
             }
@@ -159,23 +163,21 @@ impl Federation {
         let outcome = self
             .services
             .rooms
-            .ingest_unflushed(room_id, event, state_before)
+            .ingest_unflushed(room_id, event, state_before, deferred)
             .await?;
         Ok((event_id, outcome))
     }
 
     /// Makes what the transaction placed so far durable and readable before asking another
     /// server for something (which can take seconds).
-    async fn release_before_network(&self) -> Result<()> {
-        self.services
-            .notifier
-            .release_deferred(&self.services.store)
-            .await
+    async fn release_before_network(&self, deferred: &Deferred<'_>) -> Result<()> {
+        deferred.release(&self.services.store).await
     }
 
     /// Stores the auth chain of `pdu` when some of its auth events are unknown.
     pub(crate) async fn fetch_auth_events(
         &self,
+        deferred: &Deferred<'_>,
         origin: &ServerName,
         room_id: &RoomId,
         pdu: &PduEvent,
@@ -190,7 +192,7 @@ impl Federation {
         if missing.is_empty() {
             return Ok(());
         }
-        self.release_before_network().await?;
+        self.release_before_network(deferred).await?;
         let response = self
             .client
             .send(
@@ -247,6 +249,7 @@ impl Federation {
     /// first. Failures leave the gap for `state_ids` to bridge.
     pub(crate) async fn fetch_missing_prevs(
         &self,
+        deferred: &Deferred<'_>,
         origin: &ServerName,
         room_id: &RoomId,
         pdu: &PduEvent,
@@ -255,7 +258,7 @@ impl Federation {
         let Ok(info) = self.services.rooms.existing_room(room_id) else {
             return;
         };
-        if let Err(error) = self.release_before_network().await {
+        if let Err(error) = self.release_before_network(deferred).await {
             tracing::warn!(%error, "cannot flush before fetching missing events");
         }
         let mut request = get_missing_events::v1::Request::new(
@@ -280,7 +283,8 @@ impl Federation {
             .collect();
         events.sort_by_key(|event| event.get("depth").and_then(JsonValue::as_u64).unwrap_or(0));
         for event in events {
-            let result = Box::pin(self.handle_pdu(origin, room_id, &event, depth + 1)).await;
+            let result =
+                Box::pin(self.handle_pdu(deferred, origin, room_id, &event, depth + 1)).await;
             if let Err(error) = result {
                 tracing::debug!(%error, "a missing event could not be placed");
             }
@@ -292,6 +296,7 @@ impl Federation {
     /// state), resolved when there are several.
     async fn fetch_state_after_prevs(
         &self,
+        deferred: &Deferred<'_>,
         origin: &ServerName,
         room_id: &RoomId,
         pdu: &myelin_core::rooms::PduEvent,
@@ -305,7 +310,7 @@ impl Federation {
                 continue;
             }
             let mut map = self
-                .fetch_state_before(origin, room_id, prev, rules)
+                .fetch_state_before(deferred, origin, room_id, prev, rules)
                 .await?;
             if !rooms.has_event(prev)? {
                 let value = self.fetch_event(origin, prev).await?;
@@ -330,12 +335,13 @@ impl Federation {
     /// The state before `event_id` as the origin reports it, with every event in it stored.
     async fn fetch_state_before(
         &self,
+        deferred: &Deferred<'_>,
         origin: &ServerName,
         room_id: &RoomId,
         event_id: &EventId,
         rules: &RoomVersionRules,
     ) -> Result<StateMap> {
-        self.release_before_network().await?;
+        self.release_before_network(deferred).await?;
         let response = self
             .client
             .send(

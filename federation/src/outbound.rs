@@ -199,12 +199,16 @@ impl ports::Federation for Federation {
                     .filter_map(|raw| serde_json::from_str(raw.get()).ok())
                     .collect();
                 let mut events = Vec::new();
+                // Auth events fetched for the page are stored as outliers: no stream positions,
+                // nothing to hold back.
+                let deferred = self.services.notifier.defer();
                 for checked in self.check_pdus(&values, &rules).await {
                     match checked {
                         Ok(event) => {
                             let pdu = event.pdu()?;
-                            if let Err(error) =
-                                self.fetch_auth_events(&server, room_id, &pdu, &rules).await
+                            if let Err(error) = self
+                                .fetch_auth_events(&deferred, &server, room_id, &pdu, &rules)
+                                .await
                             {
                                 tracing::info!(%error, "a backfilled event's auth events are out of reach");
                                 continue;

@@ -349,15 +349,23 @@ impl Rooms {
     }
 
     /// [`Rooms::ingest`] without waiting for the flush: for the PDUs of one transaction, whose
-    /// answer is sent after a final durable commit that covers them all.
+    /// answer is sent after `deferred` is released by a final durable commit that covers them
+    /// all; until then their positions are not readable.
     pub async fn ingest_unflushed(
         &self,
         room_id: &RoomId,
         event: RemoteEvent,
         state_before: Option<StateMap>,
+        deferred: &crate::stream::Deferred<'_>,
     ) -> Result<IngestOutcome> {
-        self.ingest_with(room_id, event, state_before, Durability::Later, None)
-            .await
+        self.ingest_with(
+            room_id,
+            event,
+            state_before,
+            Durability::Later(deferred),
+            None,
+        )
+        .await
     }
 
     async fn ingest_with(
@@ -365,7 +373,7 @@ impl Rooms {
         room_id: &RoomId,
         event: RemoteEvent,
         state_before: Option<StateMap>,
-        durability: Durability,
+        durability: Durability<'_>,
         relayed_from: Option<&ServerName>,
     ) -> Result<IngestOutcome> {
         let lock = self.lock(room_id).await;

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     storage::{WriteBatch, compound_key},
-    stream::StreamItem,
+    stream::{Deferred, StreamItem},
 };
 
 pub(crate) const ROOMPOSITION_EVENTID: &str = "roomposition_eventid";
@@ -81,23 +81,24 @@ pub(crate) struct Placement {
 }
 
 /// When a write must be on stable storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durability {
+#[derive(Clone, Copy)]
+pub(crate) enum Durability<'a> {
     /// Before the call returns.
     Now,
-    /// With the next durable commit (which the caller makes before answering anyone).
-    Later,
+    /// With the durable commit that releases `Deferred` (which the caller makes before
+    /// answering anyone); readable from then on.
+    Later(&'a Deferred<'a>),
 }
 
 impl Rooms {
     pub(crate) async fn commit_with(
         &self,
         batch: WriteBatch,
-        durability: Durability,
+        durability: Durability<'_>,
     ) -> Result<()> {
         match durability {
             Durability::Now => self.store().commit(batch).await,
-            Durability::Later => self.store().commit_lazy(batch).await,
+            Durability::Later(_) => self.store().commit_lazy(batch).await,
         }
     }
 }
@@ -197,7 +198,7 @@ impl Rooms {
         object: CanonicalJsonObject,
         mut batch: WriteBatch,
         placement: Placement,
-        durability: Durability,
+        durability: Durability<'_>,
     ) -> Result<u64> {
         let room_id = lock.room_id();
         let pending = self.notifier().next();
@@ -273,7 +274,7 @@ impl Rooms {
         self.commit_with(batch, durability).await?;
         match durability {
             Durability::Now => drop(pending),
-            Durability::Later => pending.finish_lazily(),
+            Durability::Later(deferred) => pending.finish_with(deferred),
         }
         Ok(position)
     }

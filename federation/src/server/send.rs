@@ -9,6 +9,7 @@ use myelin_core::{
     Error,
     ephemeral::{Receipt, ReceiptType},
     storage::{WriteBatch, compound_key},
+    stream::Deferred,
     users::now_ms,
 };
 use ruma::{
@@ -55,9 +56,10 @@ pub async fn send_transaction(
     // The PDUs are written lazily and covered by the final durable commit; until then, their
     // stream positions stay unreadable (no client sees an event a crash could take back).
     let notifier = std::sync::Arc::clone(&state.services.notifier);
-    notifier
-        .with_deferred_visibility(place_and_answer(state, origin, body, key))
-        .await
+    let deferred = notifier.defer();
+    let answer = place_and_answer(state, origin, body, key, &deferred).await;
+    drop(deferred);
+    answer
 }
 
 /// Places the PDUs, handles the EDUs and records the answer durably.
@@ -66,6 +68,7 @@ async fn place_and_answer(
     origin: ruma::OwnedServerName,
     body: send_transaction_message::v1::Request,
     key: Vec<u8>,
+    deferred: &Deferred<'_>,
 ) -> FedResult<RumaResponse<send_transaction_message::v1::Response>> {
     // PDUs grouped by room in their order; each room's are checked (hashes, signatures) in
     // parallel first, then placed one by one.
@@ -123,7 +126,7 @@ async fn place_and_answer(
             let outcome = match checked {
                 Ok(event) => {
                     state
-                        .handle_checked(&origin, &room_id, event, &rules, 0)
+                        .handle_checked(deferred, &origin, &room_id, event, &rules, 0)
                         .await
                 }
                 Err(error) => Err(error),
