@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use myelin::{RunningServer, config::ConfigError};
+use myelin::RunningServer;
+
+pub use crate::failure::Failure;
 use myelin_core::{Services, config::Config, users::validate_new_localpart};
 use ruma::{OwnedUserId, UserId};
 
@@ -143,17 +145,6 @@ enum TokenCommand {
 enum ConfigCommand {
     /// Parse and validate the configuration, print the result.
     Check,
-}
-
-pub enum Failure {
-    Config(ConfigError),
-    Other(String),
-}
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(error: E) -> Self {
-        Failure::Other(error.to_string())
-    }
 }
 
 pub fn init_logging() {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod failure;
 mod store_tools;
 
 use std::process::ExitCode;

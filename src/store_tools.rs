@@ -65,7 +65,7 @@ fn backends(choice: Option<BackendKind>) -> Vec<BackendKind> {
     )
 }
 
-pub fn run(command: &StoreCommand) -> Result<(), crate::cli::Failure> {
+pub fn run(command: &StoreCommand) -> Result<(), crate::failure::Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -173,7 +173,7 @@ async fn bench_one(
     directory: &Path,
     writers: usize,
     duration: Duration,
-) -> Result<BenchResult, crate::cli::Failure> {
+) -> Result<BenchResult, crate::failure::Failure> {
     let store = Store::open(kind, directory)?;
     let done = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(AtomicU64::new(0));
@@ -221,7 +221,7 @@ fn random_reads(
     store: &Store,
     written: u64,
     duration: Duration,
-) -> Result<f64, crate::cli::Failure> {
+) -> Result<f64, crate::failure::Failure> {
     if written == 0 {
         return Ok(0.0);
     }
@@ -256,7 +256,7 @@ fn random_reads(
     Ok(reads as f64 / started.elapsed().as_secs_f64())
 }
 
-fn crash_test(kind: BackendKind, rounds: u32, writers: u32) -> Result<(), crate::cli::Failure> {
+fn crash_test(kind: BackendKind, rounds: u32, writers: u32) -> Result<(), crate::failure::Failure> {
     let scratch = tempfile::Builder::new().prefix("myelin-crash").tempdir()?;
     let directory = scratch.path().join("store");
     let executable = std::env::current_exe()?;
@@ -319,7 +319,7 @@ async fn write_forever(
     directory: &Path,
     writers: u32,
     round: u32,
-) -> Result<(), crate::cli::Failure> {
+) -> Result<(), crate::failure::Failure> {
     let store = Store::open(kind, directory)?;
     let tasks: Vec<_> = (0..writers)
         .map(|writer| {
