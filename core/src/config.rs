@@ -245,6 +245,10 @@ pub struct RegistrationConfig {
     pub first_start_token: bool,
     /// Shortest password accepted.
     pub min_password_length: usize,
+    /// The secret of Synapse's shared-secret registration (`POST /_synapse/admin/v1/register`,
+    /// which scripts and `register_new_matrix_user` use to make accounts, admins too); unset:
+    /// that endpoint is off.
+    pub registration_shared_secret: Option<String>,
 }
 
 impl Default for RegistrationConfig {
@@ -254,6 +258,7 @@ impl Default for RegistrationConfig {
             tokens: Vec::new(),
             first_start_token: true,
             min_password_length: 8,
+            registration_shared_secret: None,
         }
     }
 }

@@ -103,9 +103,11 @@ impl Worker {
         for (key, value) in rows {
             let item: QueueItem = serde_json::from_slice(&value).map_err(Error::storage)?;
             match item {
+                // A transaction ends at the first item that does not fit: what follows it in
+                // the stream (a receipt for the last message) never overtakes it.
                 QueueItem::Pdu { event_id } => {
                     if pdus.len() >= MAX_PDUS {
-                        continue;
+                        break;
                     }
                     if let Some(json) = self.services.rooms.pdu_json(&event_id)? {
                         let mut json = json;
@@ -120,7 +122,7 @@ impl Worker {
                 }
                 QueueItem::Edu { edu } => {
                     if edus.len() >= MAX_EDUS {
-                        continue;
+                        break;
                     }
                     edus.push(
                         Raw::new(&edu)

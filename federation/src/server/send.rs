@@ -153,6 +153,11 @@ async fn place_and_answer(
             }
         }
     }
+    // EDUs may name the transaction's own events (a receipt for the last message): those are
+    // made durable and readable first, as Synapse handles PDUs before EDUs.
+    if !body.edus.is_empty() && !results.is_empty() {
+        deferred.release(&state.services.store).await?;
+    }
     for raw in &body.edus {
         let edu: JsonValue = match serde_json::from_str(raw.json().get()) {
             Ok(edu) => edu,
