@@ -33,6 +33,7 @@ mod routing;
 mod search;
 mod session;
 mod state;
+mod synapse_admin;
 mod sync;
 mod thirdparty;
 mod to_device;
@@ -67,6 +68,9 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Simplified sliding sync connections (in memory).
     pub(crate) sliding: Arc<sync::sliding::Connections>,
+    /// Nonces of Synapse's shared-secret registration, with when each was handed out.
+    pub(crate) admin_nonces:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             services,
             limits,
             sliding: Arc::default(),
+            admin_nonces: Arc::default(),
         }
     }
 

@@ -159,6 +159,7 @@ pub(crate) fn endpoints() -> Router<AppState> {
     router = route::<c::admin::lock_user::v1::Request, _, _>(router, admin::set_locked);
     router = route::<c::admin::is_user_suspended::v1::Request, _, _>(router, admin::is_suspended);
     router = route::<c::admin::suspend_user::v1::Request, _, _>(router, admin::set_suspended);
+    router = crate::synapse_admin::routes(router);
     router =
         route::<c::account::get_3pids::v3::Request, _, _>(router, account::threepids::get_3pids);
     {

@@ -341,6 +341,11 @@ async fn joining_a_room_announces_the_users_devices_to_its_servers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_renamed_device_reaches_other_servers() {
     let (a, b, alice, bob, _room_id) = crate::federation_helpers::setup().await;
+    // Bob's position before the upload: the change shows after it however fast it travels.
+    let mut since = b.sync(&bob, None, 0).await["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
     let (status, body) = a
         .post(
             "/_matrix/client/v3/keys/upload",
@@ -360,10 +365,6 @@ async fn a_renamed_device_reaches_other_servers() {
         )
     };
     // The upload itself reaches Bob first; his server then has Alice's keys cached.
-    let mut since = b.sync(&bob, None, 0).await["next_batch"]
-        .as_str()
-        .expect("next_batch")
-        .to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let (changed, next) = changed_for_bob(&since).await;

@@ -52,6 +52,7 @@ mod search;
 mod sessions;
 mod sliding_sync;
 mod small_endpoints;
+mod synapse_admin;
 mod sync;
 mod to_device;
 mod unread;

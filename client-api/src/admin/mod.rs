@@ -17,7 +17,7 @@ use serde_json::{Map, Value as JsonValue, json};
 
 use crate::{ApiError, AppState, Ruma};
 
-fn require_admin(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+pub(crate) fn require_admin(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
     let admin = state
         .services
         .users
@@ -33,7 +33,7 @@ fn require_admin(state: &AppState, identity: &Identity) -> Result<(), ApiError> 
 }
 
 /// The target must be an account of this server.
-fn require_local(state: &AppState, user_id: &UserId) -> Result<(), ApiError> {
+pub(crate) fn require_local(state: &AppState, user_id: &UserId) -> Result<(), ApiError> {
     let users = &state.services.users;
     if !users.is_local(user_id) {
         return Err(
@@ -60,6 +60,11 @@ pub async fn whois(
         require_admin(&state, identity)?;
     }
     require_local(&state, user_id)?;
+    Ok(Json(whois_of(&state, user_id)?))
+}
+
+/// Each device of a local user with the address and time it was last seen from.
+pub(crate) fn whois_of(state: &AppState, user_id: &UserId) -> Result<JsonValue, ApiError> {
     let mut devices = Map::new();
     for device in state.services.users.devices(user_id)? {
         let mut connection = json!({});
@@ -79,7 +84,7 @@ pub async fn whois(
             json!({ "sessions": [{ "connections": connections }] }),
         );
     }
-    Ok(Json(json!({ "user_id": user_id, "devices": devices })))
+    Ok(json!({ "user_id": user_id, "devices": devices }))
 }
 
 /// A local account's restrictions, for an administrator.

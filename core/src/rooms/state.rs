@@ -235,6 +235,16 @@ impl Rooms {
             .collect())
     }
 
+    /// Rooms the user is invited to (in rooms this server follows).
+    pub fn invited_rooms(&self, user_id: &UserId) -> Result<Vec<OwnedRoomId>> {
+        Ok(self
+            .user_rooms(user_id)?
+            .into_iter()
+            .filter(|(_, record)| record.membership == Membership::Invite)
+            .map(|(room, _)| room)
+            .collect())
+    }
+
     /// Joined members of a room.
     pub fn joined_members(&self, room_id: &RoomId) -> Result<Vec<PduEvent>> {
         Ok(self

@@ -191,6 +191,43 @@ impl Users {
             .collect()
     }
 
+    /// Makes an account a server administrator, or not.
+    pub async fn set_admin(&self, user_id: &UserId, admin: bool) -> Result<()> {
+        self.update_account(user_id, |record| {
+            record.admin = admin;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Brings a deactivated account back (Synapse's admin API does, with a new password); its
+    /// devices and profile stay gone.
+    pub async fn reactivate(&self, user_id: &UserId, new_password: &str) -> Result<()> {
+        self.check_password_policy(new_password)?;
+        let hash = passwords::hash_password(new_password.to_owned(), &self.inner.hashing).await?;
+        self.update_account(user_id, move |record| {
+            record.deactivated = false;
+            record.password_hash = Some(hash);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_account(
+        &self,
+        user_id: &UserId,
+        change: impl FnOnce(&mut AccountRecord) -> Result<()>,
+    ) -> Result<()> {
+        let _guard = self.inner.write_lock.lock().await;
+        let Some(mut record) = self.account(user_id)? else {
+            return Err(Error::NotFound("Unknown user".into()));
+        };
+        change(&mut record)?;
+        let mut batch = WriteBatch::new();
+        batch.put_json(USERID_ACCOUNT, user_id.as_bytes().to_vec(), &record);
+        self.store().commit(batch).await
+    }
+
     /// Checks a password; an unknown user and a wrong password give the same answer, so the
     /// response does not reveal which accounts exist.
     pub async fn verify_password(&self, user_id: &UserId, password: &str) -> Result<()> {

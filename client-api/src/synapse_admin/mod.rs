@@ -1,0 +1,116 @@
+//! Synapse's admin API (`/_synapse/admin/…`), so that the tools admins use with Synapse (web
+//! consoles such as Ketesa, scripts, `register_new_matrix_user`) work against Myelin on a live
+//! server. Every endpoint is for server administrators' access tokens (others get `403
+//! M_FORBIDDEN`), except shared-secret registration, which proves itself with an HMAC. Shapes
+//! follow Synapse's `docs/admin_api/`; what Myelin cannot do in Synapse's shape is not routed,
+//! and so answers `404 M_UNRECOGNIZED`.
+
+pub mod deactivate;
+pub mod endpoints;
+pub mod get_user;
+pub mod joined_rooms;
+pub mod list_users;
+pub mod put_user;
+pub mod register;
+pub mod reset_password;
+pub mod server_version;
+pub mod user_admin;
+pub mod username_available;
+pub mod whois;
+
+use axum::Router;
+use myelin_core::{Error, users::AccountRecord};
+use ruma::UserId;
+use serde_json::{Value as JsonValue, json};
+use synapse_admin_api as admin;
+
+use crate::{ApiError, AppState, routing::route};
+
+pub(crate) use crate::admin::require_admin;
+
+/// Adds every endpoint of the family.
+pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
+    router = route::<admin::version::get_server_version::v1::Request, _, _>(
+        router,
+        server_version::server_version,
+    );
+    router = route::<admin::register_users::shared_secret_register_nonce::v1::Request, _, _>(
+        router,
+        register::nonce,
+    );
+    router = route::<endpoints::shared_secret_register::Request, _, _>(router, register::register);
+    router = route::<admin::users::list_users::v2::Request, _, _>(router, list_users::list_users);
+    router = route::<endpoints::list_users_v3::Request, _, _>(router, list_users::list_users_v3);
+    router = route::<admin::users::get_details::v2::Request, _, _>(router, get_user::get_user);
+    router = route::<admin::users::create_or_modify::v2::Request, _, _>(router, put_user::put_user);
+    router = route::<admin::users::deactivate_account::v1::Request, _, _>(
+        router,
+        deactivate::deactivate,
+    );
+    router = route::<admin::users::reset_password::v1::Request, _, _>(
+        router,
+        reset_password::reset_password,
+    );
+    router = route::<admin::users::is_user_admin::v1::Request, _, _>(router, user_admin::get_admin);
+    router = route::<endpoints::set_user_admin::Request, _, _>(router, user_admin::set_admin);
+    router = route::<endpoints::whois::Request, _, _>(router, whois::whois);
+    router = route::<admin::users::list_joined_rooms::v1::Request, _, _>(
+        router,
+        joined_rooms::joined_rooms,
+    );
+    route::<endpoints::username_available::Request, _, _>(
+        router,
+        username_available::username_available,
+    )
+}
+
+/// A local account of this server, or `404 M_NOT_FOUND` as Synapse answers.
+pub(crate) fn local_account(state: &AppState, user_id: &UserId) -> Result<AccountRecord, ApiError> {
+    if !state.services.users.is_local(user_id) {
+        return Err(Error::InvalidParam("Can only look up local users".into()).into());
+    }
+    state
+        .services
+        .users
+        .account(user_id)?
+        .ok_or_else(|| Error::NotFound("User not found".into()).into())
+}
+
+/// A user as Synapse's `GET /_synapse/admin/v2/users/{userId}` shows them (the fields web
+/// consoles read; `creation_ts` in milliseconds as Synapse sends it since 1.120).
+pub(crate) fn user_details(
+    state: &AppState,
+    user_id: &UserId,
+    record: &AccountRecord,
+) -> Result<JsonValue, ApiError> {
+    let users = &state.services.users;
+    let profile = users.profile(user_id).unwrap_or_default();
+    let restrictions = users.restrictions(user_id);
+    let last_seen_ts = users
+        .devices(user_id)?
+        .into_iter()
+        .filter_map(|device| device.last_seen_ts)
+        .max();
+    Ok(json!({
+        "name": user_id,
+        "displayname": profile.get("displayname").cloned().unwrap_or(JsonValue::Null),
+        "avatar_url": profile.get("avatar_url").cloned().unwrap_or(JsonValue::Null),
+        "threepids": [],
+        "external_ids": [],
+        "is_guest": false,
+        "admin": record.admin,
+        "deactivated": record.deactivated,
+        "erased": false,
+        "shadow_banned": false,
+        "locked": restrictions.locked,
+        "suspended": restrictions.suspended,
+        "approved": true,
+        "creation_ts": record.created_ts,
+        "appservice_id": record.appservice_id,
+        "user_type": JsonValue::Null,
+        "consent_version": JsonValue::Null,
+        "consent_ts": JsonValue::Null,
+        "consent_server_notice_sent": JsonValue::Null,
+        "last_seen_ts": last_seen_ts,
+    }))
+}

@@ -1,0 +1,465 @@
+//! Synapse's admin API on a running server: what web consoles and scripts read and change,
+//! asserted by content, and `403` for everyone who is not a server administrator.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, TestServer, TestUser, assert_error};
+
+const SECRET: &str = "a shared secret for scripts";
+
+async fn server_with_admin() -> (TestServer, TestUser) {
+    let server = TestServer::start_with(|config| {
+        config.registration.registration_shared_secret = Some(SECRET.into());
+    })
+    .await;
+    let admin = server.register("root").await;
+    let user_id = ruma::UserId::parse(admin.user_id.as_str()).expect("user id");
+    server
+        .server()
+        .services()
+        .users
+        .set_admin(&user_id, true)
+        .await
+        .expect("admin");
+    (server, admin)
+}
+
+/// Every family answers a user who is not an administrator with `403 M_FORBIDDEN`.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_server_administrators_may_use_it() {
+    let (server, _admin) = server_with_admin().await;
+    let alice = server.register("alice").await;
+    let token = Some(alice.access_token.as_str());
+    let me = &alice.user_id;
+    for (method, path, body) in [
+        ("GET", "/_synapse/admin/v2/users".to_owned(), None),
+        ("GET", "/_synapse/admin/v3/users".to_owned(), None),
+        ("GET", format!("/_synapse/admin/v2/users/{me}"), None),
+        (
+            "PUT",
+            "/_synapse/admin/v2/users/@new:localhost".to_owned(),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/deactivate/{me}"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/reset_password/{me}"),
+            Some(json!({ "new_password": "another password" })),
+        ),
+        ("GET", format!("/_synapse/admin/v1/users/{me}/admin"), None),
+        (
+            "PUT",
+            format!("/_synapse/admin/v1/users/{me}/admin"),
+            Some(json!({ "admin": true })),
+        ),
+        ("GET", format!("/_synapse/admin/v1/whois/{me}"), None),
+        (
+            "GET",
+            format!("/_synapse/admin/v1/users/{me}/joined_rooms"),
+            None,
+        ),
+        (
+            "GET",
+            "/_synapse/admin/v1/username_available?username=x".to_owned(),
+            None,
+        ),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let answer = server.request(method.clone(), &path, token, body).await;
+        assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+        let _ = (&method, &path);
+    }
+    // Nothing changed: Alice is no admin and still active.
+    let account = server
+        .server()
+        .services()
+        .users
+        .account(&ruma::UserId::parse(me.as_str()).expect("id"))
+        .expect("read")
+        .expect("account");
+    assert!(!account.admin && !account.deactivated);
+    // The version is public, as in Synapse.
+    let (status, body) = server.get("/_synapse/admin/v1/server_version", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body["server_version"]
+            .as_str()
+            .is_some_and(|version| version.starts_with("Myelin ")),
+        "{body}"
+    );
+}
+
+/// `register_new_matrix_user`'s way: a nonce, then an HMAC over nonce, user, password and the
+/// admin flag; the account can log in and is an administrator. A wrong MAC or a used nonce
+/// makes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_secret_registration_makes_accounts_for_scripts() {
+    let (server, _admin) = server_with_admin().await;
+    let nonce = || async {
+        let (status, body) = server.get("/_synapse/admin/v1/register", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["nonce"].as_str().expect("nonce").to_owned()
+    };
+    let mac = |nonce: &str, user: &str, password: &str, admin: bool| {
+        synapse_admin_api::register_users::shared_secret_register::v1::hmac(
+            SECRET, nonce, user, password, admin,
+        )
+        .expect("hmac")
+    };
+
+    let first = nonce().await;
+    let wrong = server
+        .post(
+            "/_synapse/admin/v1/register",
+            None,
+            json!({ "nonce": first, "username": "mallory", "password": PASSWORD, "admin": true,
+                    "mac": mac(&first, "mallory", PASSWORD, false) }),
+        )
+        .await;
+    assert_error(&wrong, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    // The nonce is spent by the failed attempt.
+    let replay = server
+        .post(
+            "/_synapse/admin/v1/register",
+            None,
+            json!({ "nonce": first, "username": "mallory", "password": PASSWORD, "admin": true,
+                    "mac": mac(&first, "mallory", PASSWORD, true) }),
+        )
+        .await;
+    assert_error(&replay, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    assert_eq!(
+        server.login("mallory", PASSWORD).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let second = nonce().await;
+    let (status, body) = server
+        .post(
+            "/_synapse/admin/v1/register",
+            None,
+            json!({ "nonce": second, "username": "Ops", "displayname": "Operations",
+                    "password": PASSWORD, "admin": true,
+                    "mac": mac(&second, "Ops", PASSWORD, true) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user_id"], "@ops:localhost");
+    assert_eq!(body["home_server"], "localhost");
+    let token = body["access_token"].as_str().expect("token");
+    // The new account is an administrator with its display name.
+    let (status, details) = server
+        .get("/_synapse/admin/v2/users/@ops:localhost", Some(token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{details}");
+    assert_eq!(details["admin"], true);
+    assert_eq!(details["displayname"], "Operations");
+    assert_eq!(server.login("ops", PASSWORD).await.0, StatusCode::OK);
+}
+
+fn names(listing: &Value) -> Vec<String> {
+    listing["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|user| user["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// The listing web consoles page through: fields, search, order, paging, and the
+/// deactivated filter of v2 and v3.
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_are_listed_searched_and_paged() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    for name in ["alice", "bob", "carol"] {
+        server.register(name).await;
+    }
+    let (status, listing) = server.get("/_synapse/admin/v2/users", token).await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    assert_eq!(listing["total"], 4);
+    assert_eq!(
+        names(&listing),
+        [
+            "@alice:localhost",
+            "@bob:localhost",
+            "@carol:localhost",
+            "@root:localhost"
+        ]
+    );
+    let root = &listing["users"][3];
+    for field in [
+        "displayname",
+        "avatar_url",
+        "creation_ts",
+        "user_type",
+        "last_seen_ts",
+    ] {
+        assert!(root.get(field).is_some(), "{field} missing from {root}");
+    }
+    assert_eq!(root["admin"], true);
+    assert_eq!(root["deactivated"], false);
+    assert_eq!(root["is_guest"], false);
+    assert!(
+        root["creation_ts"]
+            .as_u64()
+            .is_some_and(|ts| ts > 1_600_000_000_000)
+    );
+
+    let (_, page) = server
+        .get("/_synapse/admin/v2/users?limit=2&dir=b", token)
+        .await;
+    assert_eq!(names(&page), ["@root:localhost", "@carol:localhost"]);
+    assert_eq!(page["next_token"], "2");
+    let (_, rest) = server
+        .get("/_synapse/admin/v2/users?limit=2&dir=b&from=2", token)
+        .await;
+    assert_eq!(names(&rest), ["@bob:localhost", "@alice:localhost"]);
+    assert!(rest.get("next_token").is_none());
+    let (_, found) = server.get("/_synapse/admin/v2/users?name=aro", token).await;
+    assert_eq!(names(&found), ["@carol:localhost"]);
+    let (_, admins) = server
+        .get("/_synapse/admin/v2/users?admins=true", token)
+        .await;
+    assert_eq!(names(&admins), ["@root:localhost"]);
+
+    let (status, _) = server
+        .post(
+            "/_synapse/admin/v1/deactivate/@bob:localhost",
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, active) = server.get("/_synapse/admin/v2/users", token).await;
+    assert!(!names(&active).contains(&"@bob:localhost".to_owned()));
+    let (_, all) = server
+        .get("/_synapse/admin/v2/users?deactivated=true", token)
+        .await;
+    assert!(names(&all).contains(&"@bob:localhost".to_owned()));
+    let (_, only_deactivated) = server
+        .get("/_synapse/admin/v3/users?deactivated=true", token)
+        .await;
+    assert_eq!(names(&only_deactivated), ["@bob:localhost"]);
+}
+
+/// Creating, changing, deactivating and bringing back an account with `PUT v2/users`.
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_are_created_changed_and_reactivated() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let path = "/_synapse/admin/v2/users/@dave:localhost";
+    let (status, created) = server
+        .put(
+            path,
+            token,
+            json!({ "password": "dave's first password", "displayname": "Dave" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["name"], "@dave:localhost");
+    assert_eq!(created["displayname"], "Dave");
+    assert_eq!(created["admin"], false);
+    let login = |password: &'static str| {
+        server.post(
+            "/_matrix/client/v3/login",
+            None,
+            json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": "dave" },
+                    "password": password }),
+        )
+    };
+    assert_eq!(login("dave's first password").await.0, StatusCode::OK);
+
+    let (status, changed) = server
+        .put(
+            path,
+            token,
+            json!({ "displayname": "David", "admin": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["displayname"], "David");
+    assert_eq!(changed["admin"], true);
+    let (_, profile) = server
+        .get(
+            "/_matrix/client/v3/profile/@dave:localhost/displayname",
+            None,
+        )
+        .await;
+    assert_eq!(profile["displayname"], "David");
+
+    let (status, gone) = server
+        .put(path, token, json!({ "deactivated": true }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{gone}");
+    assert_eq!(gone["deactivated"], true);
+    assert_eq!(
+        login("dave's first password").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let refused = server
+        .put(path, token, json!({ "deactivated": false }))
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    let (status, back) = server
+        .put(
+            path,
+            token,
+            json!({ "deactivated": false, "password": "dave's second password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(back["deactivated"], false);
+    assert_eq!(login("dave's second password").await.0, StatusCode::OK);
+    // Third-party ids are not kept here: refused, not ignored.
+    let refused = server
+        .put(
+            path,
+            token,
+            json!({ "threepids": [{ "medium": "email", "address": "d@example.org" }] }),
+        )
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+}
+
+/// Deactivation takes the user out of their rooms; a password reset logs their devices out;
+/// admin rights, `whois`, joined rooms and name availability read as in Synapse.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_are_deactivated_reset_promoted_and_inspected() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+
+    let (status, rooms) = server
+        .get(
+            "/_synapse/admin/v1/users/@bob:localhost/joined_rooms",
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rooms}");
+    assert_eq!(
+        rooms,
+        json!({ "joined_rooms": [room_id.clone()], "total": 1 })
+    );
+    let (status, whois) = server
+        .get("/_synapse/admin/v1/whois/@bob:localhost", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{whois}");
+    assert_eq!(whois["user_id"], "@bob:localhost");
+    assert!(
+        whois["devices"].get(bob.device_id.as_str()).is_some(),
+        "{whois}"
+    );
+
+    // A password reset: the old password and the old token stop working.
+    let (status, _) = server
+        .post(
+            "/_synapse/admin/v1/reset_password/@alice:localhost",
+            token,
+            json!({ "new_password": "alice's new password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        server.login("alice", PASSWORD).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        server.login("alice", "alice's new password").await.0,
+        StatusCode::OK
+    );
+    let (status, _) = server
+        .get(
+            "/_matrix/client/v3/account/whoami",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Admin rights.
+    let (_, before) = server
+        .get("/_synapse/admin/v1/users/@bob:localhost/admin", token)
+        .await;
+    assert_eq!(before, json!({ "admin": false }));
+    let (status, _) = server
+        .put(
+            "/_synapse/admin/v1/users/@bob:localhost/admin",
+            token,
+            json!({ "admin": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = server
+        .get("/_synapse/admin/v1/users/@bob:localhost/admin", token)
+        .await;
+    assert_eq!(after, json!({ "admin": true }));
+    let demote_self = server
+        .put(
+            &format!("/_synapse/admin/v1/users/{}/admin", admin.user_id),
+            token,
+            json!({ "admin": false }),
+        )
+        .await;
+    assert_error(&demote_self, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+
+    // Erasing is not done here, so it is refused rather than half done.
+    let erase = server
+        .post(
+            "/_synapse/admin/v1/deactivate/@bob:localhost",
+            token,
+            json!({ "erase": true }),
+        )
+        .await;
+    assert_error(&erase, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    // Deactivation: Bob leaves the room and his token stops working.
+    let (status, _) = server
+        .post(
+            "/_synapse/admin/v1/deactivate/@bob:localhost",
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, members) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/joined_members"),
+            Some(&admin_of_room(&server, &alice).await),
+        )
+        .await;
+    assert!(
+        members["joined"].get("@bob:localhost").is_none(),
+        "{members}"
+    );
+    let (status, _) = server
+        .get("/_matrix/client/v3/account/whoami", Some(&bob.access_token))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let taken = server
+        .get(
+            "/_synapse/admin/v1/username_available?username=alice",
+            token,
+        )
+        .await;
+    assert_error(&taken, StatusCode::BAD_REQUEST, "M_USER_IN_USE");
+    let (status, free) = server
+        .get("/_synapse/admin/v1/username_available?username=erin", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{free}");
+    assert_eq!(free, json!({ "available": true }));
+}
+
+/// A fresh token of Alice's (her first was logged out by the reset).
+async fn admin_of_room(server: &TestServer, _alice: &TestUser) -> String {
+    let (_, body) = server.login("alice", "alice's new password").await;
+    body["access_token"].as_str().expect("token").to_owned()
+}
