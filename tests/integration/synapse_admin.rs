@@ -463,3 +463,109 @@ async fn admin_of_room(server: &TestServer, _alice: &TestUser) -> String {
     let (_, body) = server.login("alice", "alice's new password").await;
     body["access_token"].as_str().expect("token").to_owned()
 }
+
+/// The room list consoles show, a room's details, members and state.
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_are_listed_searched_and_inspected() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let lounge = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "name": "The Lounge", "topic": "chat",
+                    "room_alias_name": "lounge", "visibility": "public" }),
+        )
+        .await;
+    assert_eq!(server.join(&bob, &lounge).await.0, StatusCode::OK);
+    let secret = server
+        .create_room(
+            &alice,
+            json!({ "preset": "private_chat", "name": "Secret",
+                    "initial_state": [{ "type": "m.room.encryption", "state_key": "",
+                                        "content": { "algorithm": "m.megolm.v1.aes-sha2" } }] }),
+        )
+        .await;
+
+    let (status, listing) = server.get("/_synapse/admin/v1/rooms", token).await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    assert_eq!(listing["total_rooms"], 2);
+    assert_eq!(listing["offset"], 0);
+    // Largest first.
+    let first = &listing["rooms"][0];
+    assert_eq!(first["room_id"], lounge.as_str());
+    assert_eq!(first["name"], "The Lounge");
+    assert_eq!(first["canonical_alias"], "#lounge:localhost");
+    assert_eq!(first["joined_members"], 2);
+    assert_eq!(first["joined_local_members"], 2);
+    assert_eq!(first["creator"], alice.user_id.as_str());
+    assert_eq!(first["public"], true);
+    assert_eq!(first["join_rules"], "public");
+    assert_eq!(first["federatable"], true);
+    assert_eq!(first["version"], "12");
+    assert!(
+        first["state_events"]
+            .as_u64()
+            .is_some_and(|count| count >= 6),
+        "{first}"
+    );
+    let second = &listing["rooms"][1];
+    assert_eq!(second["room_id"], secret.as_str());
+    assert_eq!(second["encryption"], "m.megolm.v1.aes-sha2");
+    assert_eq!(second["public"], false);
+
+    let (_, found) = server
+        .get("/_synapse/admin/v1/rooms?search_term=secr", token)
+        .await;
+    assert_eq!(found["total_rooms"], 1);
+    assert_eq!(found["rooms"][0]["room_id"], secret.as_str());
+    let (_, by_name) = server
+        .get("/_synapse/admin/v1/rooms?order_by=name&limit=1", token)
+        .await;
+    assert_eq!(by_name["rooms"][0]["name"], "Secret");
+    assert_eq!(by_name["next_batch"], 1);
+
+    let (status, details) = server
+        .get(&format!("/_synapse/admin/v1/rooms/{lounge}"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{details}");
+    assert_eq!(details["topic"], "chat");
+    let (_, members) = server
+        .get(&format!("/_synapse/admin/v1/rooms/{lounge}/members"), token)
+        .await;
+    assert_eq!(members["total"], 2);
+    let mut names: Vec<&str> = members["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, [alice.user_id.as_str(), bob.user_id.as_str()]);
+    let (_, state) = server
+        .get(&format!("/_synapse/admin/v1/rooms/{lounge}/state"), token)
+        .await;
+    let topic = state["state"]
+        .as_array()
+        .expect("state")
+        .iter()
+        .find(|event| event["type"] == "m.room.topic")
+        .expect("the topic event");
+    assert_eq!(topic["content"]["topic"], "chat");
+    assert_eq!(topic["room_id"], lounge.as_str());
+
+    let missing = server
+        .get("/_synapse/admin/v1/rooms/!nowhere:localhost", token)
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    for path in [
+        "/_synapse/admin/v1/rooms".to_owned(),
+        format!("/_synapse/admin/v1/rooms/{lounge}"),
+        format!("/_synapse/admin/v1/rooms/{lounge}/members"),
+        format!("/_synapse/admin/v1/rooms/{lounge}/state"),
+    ] {
+        let answer = server.get(&path, Some(&bob.access_token)).await;
+        assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    }
+}

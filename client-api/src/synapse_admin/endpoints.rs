@@ -119,3 +119,27 @@ pub mod list_users_v3 {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/rooms/{roomId}/state`
+pub mod room_state {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/state",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+    }
+
+    #[response]
+    pub struct Response {}
+}

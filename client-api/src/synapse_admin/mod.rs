@@ -9,10 +9,14 @@ pub mod deactivate;
 pub mod endpoints;
 pub mod get_user;
 pub mod joined_rooms;
+pub mod list_rooms;
 pub mod list_users;
 pub mod put_user;
 pub mod register;
 pub mod reset_password;
+pub mod room_details;
+pub mod room_members;
+pub mod room_state;
 pub mod server_version;
 pub mod user_admin;
 pub mod username_available;
@@ -58,6 +62,12 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         joined_rooms::joined_rooms,
     );
+    router = route::<admin::rooms::list_rooms::v1::Request, _, _>(router, list_rooms::list_rooms);
+    router =
+        route::<admin::rooms::room_details::v1::Request, _, _>(router, room_details::room_details);
+    router =
+        route::<admin::rooms::room_members::v1::Request, _, _>(router, room_members::room_members);
+    router = route::<endpoints::room_state::Request, _, _>(router, room_state::room_state);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,

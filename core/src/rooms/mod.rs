@@ -17,6 +17,7 @@ mod directory;
 mod hierarchy;
 mod history;
 mod ingest;
+mod inventory;
 mod membership;
 mod notifications;
 mod pdu;
@@ -58,6 +59,7 @@ pub use self::{
     hierarchy::{SpaceChild, Viewer},
     history::HistoryVisibility,
     ingest::{IngestOutcome, RemoteEvent},
+    inventory::RoomOverview,
     membership::{MemberProfile, SERVER_MEMBER_KEYS},
     notifications::{ListedNotification, Notification},
     pdu::{PduEvent, event_id_of},
