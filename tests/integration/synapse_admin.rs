@@ -2,7 +2,7 @@
 //! asserted by content, and `403` for everyone who is not a server administrator.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::{Value, Value::Null as JsonNull, json};
 
 use crate::common::{PASSWORD, TestServer, TestUser, assert_error};
 
@@ -568,4 +568,301 @@ async fn rooms_are_listed_searched_and_inspected() {
         let answer = server.get(&path, Some(&bob.access_token)).await;
         assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
     }
+}
+
+/// Devices, "log in as", pushers and account data of a user, as an administrator reads and
+/// changes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_devices_pushers_and_account_data() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let (_, second) = server.login("alice", PASSWORD).await;
+    let phone = crate::common::user_from(&second);
+    let devices_path = "/_synapse/admin/v2/users/@alice:localhost/devices";
+
+    let (status, listing) = server.get(devices_path, token).await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    assert_eq!(listing["total"], 2);
+    let ids: Vec<&str> = listing["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .filter_map(|device| device["device_id"].as_str())
+        .collect();
+    assert!(ids.contains(&alice.device_id.as_str()) && ids.contains(&phone.device_id.as_str()));
+    assert_eq!(listing["devices"][0]["user_id"], "@alice:localhost");
+
+    let device_path = format!("{devices_path}/{}", phone.device_id);
+    let (status, _) = server
+        .put(
+            &device_path,
+            token,
+            json!({ "display_name": "Alice's phone" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, device) = server.get(&device_path, token).await;
+    assert_eq!(device["display_name"], "Alice's phone");
+    let (status, _) = server
+        .request(reqwest::Method::DELETE, &device_path, token, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .get(
+            "/_matrix/client/v3/account/whoami",
+            Some(&phone.access_token),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the deleted device's token is gone"
+    );
+    let missing = server.get(&device_path, token).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+
+    // Log in as Alice.
+    let (status, login) = server
+        .post(
+            "/_synapse/admin/v1/users/@alice:localhost/login",
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let puppet = login["access_token"].as_str().expect("token");
+    let (_, whoami) = server
+        .get("/_matrix/client/v3/account/whoami", Some(puppet))
+        .await;
+    assert_eq!(whoami["user_id"], "@alice:localhost");
+
+    // Pushers and account data.
+    let (status, body) = server
+        .post(
+            "/_matrix/client/v3/pushers/set",
+            Some(&alice.access_token),
+            json!({ "kind": "http", "app_id": "org.example.app", "pushkey": "key-1",
+                    "app_display_name": "App", "device_display_name": "Phone", "lang": "en",
+                    "data": { "url": "https://push.example.org/_matrix/push/v1/notify" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, pushers) = server
+        .get("/_synapse/admin/v1/users/@alice:localhost/pushers", token)
+        .await;
+    assert_eq!(pushers["total"], 1);
+    assert_eq!(pushers["pushers"][0]["pushkey"], "key-1");
+    assert_eq!(pushers["pushers"][0]["app_id"], "org.example.app");
+    assert_eq!(
+        pushers["pushers"][0]["data"]["url"],
+        "https://push.example.org/_matrix/push/v1/notify"
+    );
+    let room_id = server.create_room(&alice, json!({})).await;
+    let (status, _) = server
+        .put(
+            "/_matrix/client/v3/user/@alice:localhost/account_data/org.example.settings",
+            Some(&alice.access_token),
+            json!({ "theme": "dark" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .put(
+            &format!(
+                "/_matrix/client/v3/user/@alice:localhost/rooms/{room_id}/account_data/org.example.room"
+            ),
+            Some(&alice.access_token),
+            json!({ "pinned": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, data) = server
+        .get(
+            "/_synapse/admin/v1/users/@alice:localhost/accountdata",
+            token,
+        )
+        .await;
+    assert_eq!(
+        data["account_data"]["global"]["org.example.settings"],
+        json!({ "theme": "dark" })
+    );
+    assert_eq!(
+        data["account_data"]["rooms"][room_id.as_str()]["org.example.room"],
+        json!({ "pinned": true })
+    );
+}
+
+/// Registration tokens made, listed by validity, used, changed and deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_tokens_are_managed() {
+    let (mut server, admin) = server_with_admin().await;
+    // Registration needs a token from now on.
+    server
+        .restart(|config| config.registration.open = false)
+        .await;
+    let token = Some(admin.access_token.as_str());
+    let (status, made) = server
+        .post(
+            "/_synapse/admin/v1/registration_tokens/new",
+            token,
+            json!({ "token": "welcome-1", "uses_allowed": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    assert_eq!(
+        made,
+        json!({ "token": "welcome-1", "uses_allowed": 1, "pending": 0, "completed": 0,
+                "expiry_time": null })
+    );
+    let (_, generated) = server
+        .post(
+            "/_synapse/admin/v1/registration_tokens/new",
+            token,
+            json!({ "length": 10 }),
+        )
+        .await;
+    assert_eq!(generated["token"].as_str().map(str::len), Some(10));
+    let taken = server
+        .post(
+            "/_synapse/admin/v1/registration_tokens/new",
+            token,
+            json!({ "token": "welcome-1" }),
+        )
+        .await;
+    assert_error(&taken, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+
+    // Someone registers with it: used up.
+    let (status, flows) = server
+        .post(
+            "/_matrix/client/v3/register",
+            None,
+            json!({ "username": "newcomer", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{flows}");
+    let (status, registered) = server
+        .post(
+            "/_matrix/client/v3/register",
+            None,
+            json!({ "username": "newcomer", "password": PASSWORD,
+                    "auth": { "type": "m.login.registration_token", "token": "welcome-1",
+                              "session": flows["session"] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    assert_eq!(registered["user_id"], "@newcomer:localhost");
+    let (_, used) = server
+        .get("/_synapse/admin/v1/registration_tokens/welcome-1", token)
+        .await;
+    assert_eq!(used["completed"], 1, "{used}");
+    let (_, invalid) = server
+        .get("/_synapse/admin/v1/registration_tokens?valid=false", token)
+        .await;
+    assert_eq!(invalid["registration_tokens"][0]["token"], "welcome-1");
+    let (_, still_valid) = server
+        .get("/_synapse/admin/v1/registration_tokens?valid=true", token)
+        .await;
+    assert_eq!(
+        still_valid["registration_tokens"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // Lifting the limit makes it valid again.
+    let (status, lifted) = server
+        .put(
+            "/_synapse/admin/v1/registration_tokens/welcome-1",
+            token,
+            json!({ "uses_allowed": null }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lifted}");
+    assert_eq!(lifted["uses_allowed"], JsonNull);
+    let (_, all_valid) = server
+        .get("/_synapse/admin/v1/registration_tokens?valid=true", token)
+        .await;
+    assert_eq!(
+        all_valid["registration_tokens"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let (status, _) = server
+        .request(
+            reqwest::Method::DELETE,
+            "/_synapse/admin/v1/registration_tokens/welcome-1",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let gone = server
+        .get("/_synapse/admin/v1/registration_tokens/welcome-1", token)
+        .await;
+    assert_error(&gone, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+}
+
+/// A reported event reaches the administrators' list with what they need to act, and can be
+/// dismissed.
+#[tokio::test(flavor = "multi_thread")]
+async fn event_reports_are_listed_read_and_dismissed() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "name": "Town square" }),
+        )
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let event_id = server.send_text(&bob, &room_id, "something rude").await;
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/report/{event_id}"),
+            Some(&alice.access_token),
+            json!({ "reason": "rude" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, listing) = server.get("/_synapse/admin/v1/event_reports", token).await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    assert_eq!(listing["total"], 1);
+    let report = &listing["event_reports"][0];
+    assert_eq!(report["event_id"], event_id.as_str());
+    assert_eq!(report["room_id"], room_id.as_str());
+    assert_eq!(report["user_id"], alice.user_id.as_str());
+    assert_eq!(report["sender"], bob.user_id.as_str());
+    assert_eq!(report["reason"], "rude");
+    assert_eq!(report["name"], "Town square");
+    let id = report["id"].as_u64().expect("numeric id");
+    let (_, filtered) = server
+        .get(
+            &format!("/_synapse/admin/v1/event_reports?user_id={}", bob.user_id),
+            token,
+        )
+        .await;
+    assert_eq!(filtered["total"], 0);
+
+    let (status, details) = server
+        .get(&format!("/_synapse/admin/v1/event_reports/{id}"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{details}");
+    assert_eq!(details["event_json"]["content"]["body"], "something rude");
+    let (status, _) = server
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/_synapse/admin/v1/event_reports/{id}"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = server.get("/_synapse/admin/v1/event_reports", token).await;
+    assert_eq!(after["total"], 0);
+    let answer = server
+        .get("/_synapse/admin/v1/event_reports", Some(&bob.access_token))
+        .await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
 }

@@ -143,3 +143,379 @@ pub mod room_state {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v2/users/{user_id}/devices`: The user's devices.
+pub mod list_devices {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/users/{user_id}/devices",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v2/users/{user_id}/devices/{device_id}`: One device.
+pub mod get_device {
+    use ruma::{
+        OwnedDeviceId, OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/users/{user_id}/devices/{device_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+        #[ruma_api(path)]
+        pub device_id: OwnedDeviceId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `PUT /_synapse/admin/v2/users/{user_id}/devices/{device_id}`: Renames a device.
+pub mod update_device {
+    use ruma::{
+        OwnedDeviceId, OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: PUT,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/users/{user_id}/devices/{device_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+        #[ruma_api(path)]
+        pub device_id: OwnedDeviceId,
+        #[serde(default)]
+        pub display_name: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `DELETE /_synapse/admin/v2/users/{user_id}/devices/{device_id}`: Deletes a device.
+pub mod delete_device {
+    use ruma::{
+        OwnedDeviceId, OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/users/{user_id}/devices/{device_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+        #[ruma_api(path)]
+        pub device_id: OwnedDeviceId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v2/users/{user_id}/delete_devices`: Deletes several devices.
+pub mod delete_devices {
+    use ruma::{
+        OwnedDeviceId, OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/users/{user_id}/delete_devices",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+        #[serde(default)]
+        pub devices: Vec<OwnedDeviceId>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/users/{user_id}/login`: A token to act as the user.
+pub mod login_as {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/users/{user_id}/login",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+        #[serde(default)]
+        pub valid_until_ms: Option<u64>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/users/{user_id}/pushers`: The user's pushers.
+pub mod list_pushers {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/users/{user_id}/pushers",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/users/{user_id}/accountdata`: The user's account data.
+pub mod account_data {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/users/{user_id}/accountdata",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/registration_tokens`: Registration tokens.
+pub mod list_registration_tokens {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/registration_tokens",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub valid: Option<bool>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/registration_tokens/new`: Makes a registration token.
+pub mod create_registration_token {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/registration_tokens/new",
+    }
+
+    #[request]
+    pub struct Request {
+        #[serde(default)]
+        pub token: Option<String>,
+        #[serde(default)]
+        pub uses_allowed: Option<u32>,
+        #[serde(default)]
+        pub expiry_time: Option<u64>,
+        #[serde(default)]
+        pub length: Option<usize>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/registration_tokens/{token}`: One registration token.
+pub mod get_registration_token {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/registration_tokens/{token}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub token: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `PUT /_synapse/admin/v1/registration_tokens/{token}`: Changes a registration token's limits (read from the raw body: `null` lifts a limit).
+pub mod update_registration_token {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: PUT,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/registration_tokens/{token}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub token: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `DELETE /_synapse/admin/v1/registration_tokens/{token}`: Deletes a registration token.
+pub mod delete_registration_token {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/registration_tokens/{token}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub token: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/event_reports`: Event reports (paging and filters read from the query string).
+pub mod list_event_reports {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/event_reports",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/event_reports/{report_id}`: One event report.
+pub mod get_event_report {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/event_reports/{report_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub report_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `DELETE /_synapse/admin/v1/event_reports/{report_id}`: Deletes an event report.
+pub mod delete_event_report {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/event_reports/{report_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub report_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}

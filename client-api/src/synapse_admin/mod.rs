@@ -6,19 +6,24 @@
 //! and so answers `404 M_UNRECOGNIZED`.
 
 pub mod deactivate;
+pub mod devices;
 pub mod endpoints;
+pub mod event_reports;
 pub mod get_user;
 pub mod joined_rooms;
 pub mod list_rooms;
 pub mod list_users;
+pub mod login_as;
 pub mod put_user;
 pub mod register;
+pub mod registration_tokens;
 pub mod reset_password;
 pub mod room_details;
 pub mod room_members;
 pub mod room_state;
 pub mod server_version;
 pub mod user_admin;
+pub mod user_data;
 pub mod username_available;
 pub mod whois;
 
@@ -68,6 +73,35 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router =
         route::<admin::rooms::room_members::v1::Request, _, _>(router, room_members::room_members);
     router = route::<endpoints::room_state::Request, _, _>(router, room_state::room_state);
+    router = route::<endpoints::list_devices::Request, _, _>(router, devices::list_devices);
+    router = route::<endpoints::get_device::Request, _, _>(router, devices::get_device);
+    router = route::<endpoints::update_device::Request, _, _>(router, devices::update_device);
+    router = route::<endpoints::delete_device::Request, _, _>(router, devices::delete_device);
+    router = route::<endpoints::delete_devices::Request, _, _>(router, devices::delete_devices);
+    router = route::<endpoints::login_as::Request, _, _>(router, login_as::login_as);
+    router = route::<endpoints::list_pushers::Request, _, _>(router, user_data::list_pushers);
+    router = route::<endpoints::account_data::Request, _, _>(router, user_data::account_data);
+    router = route::<endpoints::list_registration_tokens::Request, _, _>(
+        router,
+        registration_tokens::list,
+    );
+    router = route::<endpoints::create_registration_token::Request, _, _>(
+        router,
+        registration_tokens::create,
+    );
+    router =
+        route::<endpoints::get_registration_token::Request, _, _>(router, registration_tokens::get);
+    router = route::<endpoints::update_registration_token::Request, _, _>(
+        router,
+        registration_tokens::update,
+    );
+    router = route::<endpoints::delete_registration_token::Request, _, _>(
+        router,
+        registration_tokens::delete,
+    );
+    router = route::<endpoints::list_event_reports::Request, _, _>(router, event_reports::list);
+    router = route::<endpoints::get_event_report::Request, _, _>(router, event_reports::get);
+    router = route::<endpoints::delete_event_report::Request, _, _>(router, event_reports::delete);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,

@@ -107,6 +107,8 @@ struct RoomsInner {
     snapshots: snapshots::SnapshotIds,
     notifier: Arc<Notifier>,
     push_rules: crate::users::push_rules::RulesetCache,
+    /// Serialises report ids.
+    reports: tokio::sync::Mutex<()>,
 }
 
 impl Rooms {
@@ -130,6 +132,7 @@ impl Rooms {
                 snapshots,
                 notifier,
                 push_rules: Default::default(),
+                reports: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -147,6 +150,10 @@ impl Rooms {
     }
 
     /// Takes the event-building lock of one room.
+    fn reports_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.reports
+    }
+
     pub async fn lock(&self, room_id: &RoomId) -> RoomLock {
         let mutex = {
             let mut locks = lock(&self.inner.locks);

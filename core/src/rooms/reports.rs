@@ -66,8 +66,20 @@ impl Rooms {
             ReportTarget::User { .. } => {}
         }
         let received_ms = now_ms();
-        let mut key = received_ms.to_be_bytes().to_vec();
-        key.extend_from_slice(crate::users::random_string(8).as_bytes());
+        // A report's id: its receipt time in ms, made unique by counting on past the last one.
+        let _guard = self.reports_lock().lock().await;
+        let last = self
+            .store()
+            .range(
+                REPORT,
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                true,
+                1,
+            )?
+            .first()
+            .map_or(0, |(key, _)| report_id(key));
+        let key = received_ms.max(last + 1).to_be_bytes().to_vec();
         let mut batch = WriteBatch::new();
         batch.put_json(
             REPORT,
@@ -109,10 +121,45 @@ impl Rooms {
 
     /// Every report, oldest first.
     pub fn reports(&self) -> Result<Vec<Report>> {
+        Ok(self
+            .numbered_reports()?
+            .into_iter()
+            .map(|(_, report)| report)
+            .collect())
+    }
+
+    /// Every report with its id, oldest first.
+    pub fn numbered_reports(&self) -> Result<Vec<(u64, Report)>> {
         self.store()
             .scan_prefix(REPORT, b"", usize::MAX)?
             .into_iter()
-            .map(|(_, value)| serde_json::from_slice(&value).map_err(Error::storage))
+            .map(|(key, value)| {
+                Ok((
+                    report_id(&key),
+                    serde_json::from_slice(&value).map_err(Error::storage)?,
+                ))
+            })
             .collect()
     }
+
+    /// Deletes a report (an administrator dealt with it).
+    pub async fn delete_report(&self, id: u64) -> Result<()> {
+        let key = self
+            .store()
+            .scan_prefix(REPORT, &id.to_be_bytes(), 1)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .find(|key| report_id(key) == id)
+            .ok_or_else(|| Error::NotFound("Event report not found".into()))?;
+        let mut batch = WriteBatch::new();
+        batch.delete(REPORT, key);
+        self.store().commit(batch).await
+    }
+}
+
+/// The id of a report from its key: the first eight bytes (older keys add random letters).
+fn report_id(key: &[u8]) -> u64 {
+    key.get(..8)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
 }

@@ -31,6 +31,41 @@ impl Users {
             .get_json(USERROOMTYPE_ACCOUNTDATA, &key(user_id, room_id, event_type))
     }
 
+    /// Every account data entry of a user: global ones by type, and each room's by type (for
+    /// administrators).
+    pub fn account_data_everywhere(
+        &self,
+        user_id: &UserId,
+    ) -> Result<(
+        std::collections::BTreeMap<String, JsonValue>,
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, JsonValue>>,
+    )> {
+        let mut global = std::collections::BTreeMap::new();
+        let mut rooms: std::collections::BTreeMap<String, std::collections::BTreeMap<_, _>> =
+            std::collections::BTreeMap::new();
+        let prefix = compound_key(&[user_id.as_bytes(), b""]);
+        for (key, value) in
+            self.store()
+                .scan_prefix(USERROOMTYPE_ACCOUNTDATA, &prefix, usize::MAX)?
+        {
+            let parts = crate::storage::split_key(&key);
+            let (Some(room), Some(kind)) = (parts.get(1), parts.get(2)) else {
+                continue;
+            };
+            let content: JsonValue = serde_json::from_slice(&value).map_err(Error::storage)?;
+            let kind = String::from_utf8_lossy(kind).into_owned();
+            if room.is_empty() {
+                global.insert(kind, content);
+            } else {
+                rooms
+                    .entry(String::from_utf8_lossy(room).into_owned())
+                    .or_default()
+                    .insert(kind, content);
+            }
+        }
+        Ok((global, rooms))
+    }
+
     /// Every account data entry of a user (global when `room_id` is `None`), by type.
     pub fn all_account_data(
         &self,

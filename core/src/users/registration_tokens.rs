@@ -54,6 +54,74 @@ impl Users {
         Ok(token)
     }
 
+    /// Creates a token named by the administrator (Synapse's admin API lets them choose it):
+    /// `[A-Za-z0-9._~-]`, at most 64 characters, not taken.
+    pub async fn create_named_registration_token(
+        &self,
+        token: &str,
+        uses_allowed: Option<u32>,
+        expiry_time: Option<u64>,
+    ) -> Result<RegistrationToken> {
+        if token.is_empty()
+            || token.len() > 64
+            || !token
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"._~-".contains(&byte))
+        {
+            return Err(Error::InvalidParam(
+                "token must consist only of characters matched by the regex [A-Za-z0-9._~-], \
+                 and be at most 64 characters"
+                    .into(),
+            ));
+        }
+        let _guard = self.inner.write_lock.lock().await;
+        if self.registration_token(token)?.is_some() {
+            return Err(Error::InvalidParam(format!(
+                "Token already exists: {token}"
+            )));
+        }
+        let record = RegistrationToken {
+            token: token.to_owned(),
+            uses_allowed,
+            completed: 0,
+            expiry_time,
+            created_ts: now_ms(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.put_json(TOKEN_REGISTRATIONTOKEN, token.as_bytes().to_vec(), &record);
+        self.store().commit(batch).await?;
+        Ok(record)
+    }
+
+    /// One token made by an administrator.
+    pub fn registration_token(&self, token: &str) -> Result<Option<RegistrationToken>> {
+        self.store()
+            .get_json(TOKEN_REGISTRATIONTOKEN, token.as_bytes())
+    }
+
+    /// Changes a token's limits (`None` leaves a limit as it is; `Some(None)` lifts it).
+    pub async fn update_registration_token(
+        &self,
+        token: &str,
+        uses_allowed: Option<Option<u32>>,
+        expiry_time: Option<Option<u64>>,
+    ) -> Result<RegistrationToken> {
+        let _guard = self.inner.write_lock.lock().await;
+        let mut record = self
+            .registration_token(token)?
+            .ok_or_else(|| Error::NotFound("No such registration token".into()))?;
+        if let Some(uses_allowed) = uses_allowed {
+            record.uses_allowed = uses_allowed;
+        }
+        if let Some(expiry_time) = expiry_time {
+            record.expiry_time = expiry_time;
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_json(TOKEN_REGISTRATIONTOKEN, token.as_bytes().to_vec(), &record);
+        self.store().commit(batch).await?;
+        Ok(record)
+    }
+
     pub fn registration_tokens(&self) -> Result<Vec<RegistrationToken>> {
         self.store()
             .scan_prefix(TOKEN_REGISTRATIONTOKEN, b"", usize::MAX)?

@@ -1,0 +1,129 @@
+//! Reports of events, for administrators: `GET /_synapse/admin/v1/event_reports` and `GET`/
+//! `DELETE …/{reportId}`, in Synapse's shapes (room and user reports are kept too, and listed
+//! with `myelin reports list`; Synapse's API shows event reports only).
+
+use axum::{Json, extract::State, http::Uri};
+use myelin_core::{
+    Error,
+    rooms::{Report, ReportTarget},
+};
+use serde_json::{Value as JsonValue, json};
+
+use super::{endpoints, require_admin};
+use crate::{ApiError, AppState, Ruma, extract::query_parameter};
+
+fn report_json(state: &AppState, id: u64, report: &Report) -> Option<JsonValue> {
+    let ReportTarget::Event { room_id, event_id } = &report.target else {
+        return None;
+    };
+    let rooms = &state.services.rooms;
+    let overview = rooms.room_overview(room_id).ok();
+    let sender = rooms
+        .pdu(event_id)
+        .ok()
+        .flatten()
+        .map(|event| event.sender.to_string());
+    Some(json!({
+        "id": id,
+        "received_ts": report.received_ms,
+        "room_id": room_id,
+        "name": overview.as_ref().and_then(|room| room.name.clone()),
+        "canonical_alias": overview.as_ref().and_then(|room| room.canonical_alias.clone()),
+        "event_id": event_id,
+        "user_id": report.reporter,
+        "reason": report.reason,
+        "score": JsonValue::Null,
+        "sender": sender,
+    }))
+}
+
+/// # `GET /_synapse/admin/v1/event_reports`
+///
+/// Newest first (`dir=f` for oldest first), paged with `from`/`limit`, filtered by `user_id`
+/// (the reporter), `room_id` and `event_sender_user_id`.
+pub async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+    request: Ruma<endpoints::list_event_reports::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let from: usize = query_parameter(&uri, "from")
+        .and_then(|from| from.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = query_parameter(&uri, "limit")
+        .and_then(|limit| limit.parse().ok())
+        .unwrap_or(100);
+    let reporter = query_parameter(&uri, "user_id");
+    let room = query_parameter(&uri, "room_id");
+    let sender = query_parameter(&uri, "event_sender_user_id");
+    let mut reports: Vec<JsonValue> = state
+        .services
+        .rooms
+        .numbered_reports()?
+        .iter()
+        .filter_map(|(id, report)| report_json(&state, *id, report))
+        .filter(|report| {
+            reporter
+                .as_deref()
+                .is_none_or(|user| report["user_id"] == user)
+                && room.as_deref().is_none_or(|room| report["room_id"] == room)
+                && sender
+                    .as_deref()
+                    .is_none_or(|user| report["sender"] == user)
+        })
+        .collect();
+    if query_parameter(&uri, "dir").as_deref() != Some("f") {
+        reports.reverse();
+    }
+    let total = reports.len();
+    let page: Vec<JsonValue> = reports.into_iter().skip(from).take(limit).collect();
+    let mut answer = json!({ "event_reports": page, "total": total });
+    if from + limit < total {
+        answer["next_token"] = (from + limit).into();
+    }
+    Ok(Json(answer))
+}
+
+fn report_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse()
+        .map_err(|_| Error::InvalidParam("The report ID must be an integer".into()).into())
+}
+
+/// # `GET /_synapse/admin/v1/event_reports/{reportId}`
+///
+/// The list's fields plus the reported event (`event_json`).
+pub async fn get(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::get_event_report::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let id = report_id(&request.body.report_id)?;
+    let not_found = || ApiError::from(Error::NotFound("Event report not found".into()));
+    let (_, report) = state
+        .services
+        .rooms
+        .numbered_reports()?
+        .into_iter()
+        .find(|(report_id, _)| *report_id == id)
+        .ok_or_else(not_found)?;
+    let mut details = report_json(&state, id, &report).ok_or_else(not_found)?;
+    if let ReportTarget::Event { event_id, .. } = &report.target {
+        details["event_json"] = state
+            .services
+            .rooms
+            .pdu_json(event_id)?
+            .unwrap_or(JsonValue::Null);
+    }
+    Ok(Json(details))
+}
+
+/// # `DELETE /_synapse/admin/v1/event_reports/{reportId}`
+pub async fn delete(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::delete_event_report::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let id = report_id(&request.body.report_id)?;
+    state.services.rooms.delete_report(id).await?;
+    Ok(Json(json!({})))
+}
