@@ -10,6 +10,9 @@ use crate::{
     stream::StreamItem,
 };
 
+/// Account data entries by event type.
+pub type AccountDataByType = std::collections::BTreeMap<String, JsonValue>;
+
 pub(crate) const USERROOMTYPE_ACCOUNTDATA: &str = "userroomtype_accountdata";
 
 pub(crate) fn key(user_id: &UserId, room_id: Option<&RoomId>, event_type: &str) -> Vec<u8> {
@@ -37,8 +40,8 @@ impl Users {
         &self,
         user_id: &UserId,
     ) -> Result<(
-        std::collections::BTreeMap<String, JsonValue>,
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, JsonValue>>,
+        AccountDataByType,
+        std::collections::BTreeMap<String, AccountDataByType>,
     )> {
         let mut global = std::collections::BTreeMap::new();
         let mut rooms: std::collections::BTreeMap<String, std::collections::BTreeMap<_, _>> =
