@@ -9,7 +9,9 @@ use crate::{ApiError, AppState, Ruma};
 
 /// # `GET /_synapse/admin/v1/rooms/{roomId}`
 ///
-/// The list's fields plus `topic` and `avatar`.
+/// The list's fields plus `topic`, `avatar`, the devices of local members, and whether the
+/// room was upgraded away from. `forgotten` (every local user forgot it) is always `false`:
+/// rooms with local members are not forgotten by all, and Myelin does not track the rest.
 pub async fn room_details(
     State(state): State<AppState>,
     request: Ruma<v1::Request>,
@@ -19,5 +21,13 @@ pub async fn room_details(
     let mut details = room_json(&room);
     details["topic"] = room.topic.into();
     details["avatar"] = room.avatar.into();
+    let mut devices = 0;
+    for member in &room.local_members {
+        devices += state.services.users.devices(member)?.len();
+    }
+    details["joined_local_devices"] = devices.into();
+    details["tombstoned"] = room.tombstoned.into();
+    details["replacement_room"] = room.replacement_room.into();
+    details["forgotten"] = false.into();
     Ok(Json(details))
 }

@@ -30,6 +30,11 @@ pub struct RoomOverview {
     pub history_visibility: Option<String>,
     pub state_events: usize,
     pub room_type: Option<String>,
+    /// The room an upgrade replaced this one with (`m.room.tombstone`).
+    pub replacement_room: Option<String>,
+    pub tombstoned: bool,
+    /// Local members joined now.
+    pub local_members: Vec<ruma::OwnedUserId>,
 }
 
 impl Rooms {
@@ -73,16 +78,17 @@ impl Rooms {
         };
         let create = content("m.room.create").unwrap_or_default();
         let joined = self.joined_members(room_id)?;
-        let local = joined
+        let local_members: Vec<ruma::OwnedUserId> = joined
             .iter()
-            .filter(|member| {
+            .filter_map(|member| {
                 member
                     .state_key
                     .as_deref()
                     .and_then(|key| ruma::UserId::parse(key).ok())
-                    .is_some_and(|user| user.server_name() == self.server_name())
             })
-            .count();
+            .filter(|user| user.server_name() == self.server_name())
+            .collect();
+        let local = local_members.len();
         Ok(RoomOverview {
             room_id: room_id.to_owned(),
             name: text("m.room.name", "name"),
@@ -110,6 +116,9 @@ impl Rooms {
                 .get("type")
                 .and_then(JsonValue::as_str)
                 .map(str::to_owned),
+            replacement_room: text("m.room.tombstone", "replacement_room"),
+            tombstoned: content("m.room.tombstone").is_some(),
+            local_members,
         })
     }
 }
