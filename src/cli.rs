@@ -15,6 +15,15 @@ pub struct Cli {
     /// TOML config file; without one, built-in defaults and MYELIN_* variables apply.
     #[arg(long, global = true, env = "MYELIN_CONFIG")]
     config: Option<PathBuf>,
+    /// An administrator's access token: with the server running, account, registration-token
+    /// and report commands go through its admin API with it.
+    #[arg(
+        long,
+        global = true,
+        env = "MYELIN_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -23,10 +32,11 @@ pub struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
-    /// Manage accounts (run with the server stopped: the store is opened directly).
+    /// Manage accounts (on the store when the server is stopped; through its admin API when it
+    /// runs).
     #[command(subcommand)]
     User(UserCommand),
-    /// Manage registration tokens.
+    /// Manage registration tokens (as accounts: stopped or running).
     #[command(subcommand)]
     RegistrationToken(TokenCommand),
     /// Check the configuration and exit.
@@ -35,13 +45,14 @@ enum Command {
     /// Storage benchmark and crash test.
     #[command(subcommand)]
     Store(crate::store_tools::StoreCommand),
-    /// The server's signing keys (run with the server stopped).
+    /// The server's signing keys (only with the server stopped: the store is opened directly).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The media repository (run with the server stopped).
+    /// The media repository (only with the server stopped: the store is opened directly).
     #[command(subcommand)]
     Media(MediaCommand),
-    /// Reports users made of events, rooms and users (run with the server stopped).
+    /// Reports users made of events, rooms and users (all of them from the store when the server
+    /// is stopped; those of events through the admin API when it runs).
     #[command(subcommand)]
     Reports(ReportsCommand),
 }
@@ -187,10 +198,28 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Some(Command::User(command)) => {
-            runtime()?.block_on(user_command(load_config(&cli)?, command))
+            let config = load_config(&cli)?;
+            runtime()?.block_on(async {
+                match Services::open(config.clone()) {
+                    Ok(services) => user_command(&services, command).await,
+                    Err(error) => {
+                        let client = running_server(&config, &cli, error)?;
+                        user_command_online(&client, &config, command).await
+                    }
+                }
+            })
         }
         Some(Command::RegistrationToken(command)) => {
-            runtime()?.block_on(token_command(load_config(&cli)?, command))
+            let config = load_config(&cli)?;
+            runtime()?.block_on(async {
+                match Services::open(config.clone()) {
+                    Ok(services) => token_command(&services, command).await,
+                    Err(error) => {
+                        let client = running_server(&config, &cli, error)?;
+                        token_command_online(&client, command).await
+                    }
+                }
+            })
         }
         Some(Command::Store(command)) => crate::store_tools::run(command),
         Some(Command::Media(MediaCommand::Purge {
@@ -221,7 +250,17 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Some(Command::Reports(ReportsCommand::List)) => {
-            let services = open(load_config(&cli)?)?;
+            let config = load_config(&cli)?;
+            let services = match Services::open(config.clone()) {
+                Ok(services) => services,
+                Err(error) => {
+                    let client = running_server(&config, &cli, error)?;
+                    for report in runtime()?.block_on(client.event_reports())? {
+                        println!("{report}");
+                    }
+                    return Ok(());
+                }
+            };
             let reports = services
                 .rooms
                 .reports()
@@ -351,13 +390,137 @@ fn parse_user(services: &Services, given: &str) -> Result<OwnedUserId, Failure> 
     }
 }
 
+/// The store, for commands that work on it only (media purge): the server must be stopped.
 fn open(config: Config) -> Result<Services, Failure> {
-    Services::open(config)
-        .map_err(|error| Failure::Other(format!("{error} (is the server running? stop it first)")))
+    Services::open(config).map_err(|error| {
+        Failure::Other(format!(
+            "{error} (is the server running? this command works on the store directly: stop it first)"
+        ))
+    })
 }
 
-async fn user_command(config: Config, command: &UserCommand) -> Result<(), Failure> {
-    let services = open(config)?;
+/// The running server's admin API, when the store cannot be opened because the server holds
+/// it, and the CLI has a way in (an administrator's token, or the shared secret for `user
+/// create`).
+fn running_server(
+    config: &Config,
+    cli: &Cli,
+    error: myelin_core::Error,
+) -> Result<crate::admin_client::AdminClient, Failure> {
+    let client = crate::admin_client::AdminClient::new(config, cli.admin_token.clone());
+    if client.usable() {
+        Ok(client)
+    } else {
+        Err(Failure::Other(format!(
+            "{error} (is the server running? then give an administrator's access token with \
+             --admin-token or MYELIN_ADMIN_TOKEN)"
+        )))
+    }
+}
+
+fn user_id_of(config: &Config, given: &str) -> Result<String, Failure> {
+    let user_id = if given.starts_with('@') {
+        UserId::parse(given).map_err(|error| format!("invalid user id {given}: {error}"))?
+    } else {
+        let server_name = ruma::ServerName::parse(&config.server.name)
+            .map_err(|error| Failure::Other(error.to_string()))?;
+        UserId::parse_with_server_name(given.to_lowercase(), &server_name)
+            .map_err(|error| format!("invalid user {given}: {error}"))?
+    };
+    if user_id.server_name().as_str() != config.server.name {
+        return Err(Failure::Other(format!(
+            "{user_id} is not a user of {}",
+            config.server.name
+        )));
+    }
+    Ok(user_id.to_string())
+}
+
+async fn user_command_online(
+    client: &crate::admin_client::AdminClient,
+    config: &Config,
+    command: &UserCommand,
+) -> Result<(), Failure> {
+    match command {
+        UserCommand::Create {
+            user,
+            password,
+            admin,
+        } => {
+            let localpart = user
+                .strip_prefix('@')
+                .map_or(user.as_str(), |rest| rest.split(':').next().unwrap_or(rest));
+            let server_name = ruma::ServerName::parse(&config.server.name)
+                .map_err(|error| Failure::Other(error.to_string()))?;
+            let user_id = validate_new_localpart(&localpart.to_lowercase(), &server_name)?;
+            let (password, generated) = match password {
+                Some(password) => (password.clone(), false),
+                None => (myelin_core::users::random_string(20), true),
+            };
+            client
+                .create_user(user_id.as_str(), &password, *admin)
+                .await?;
+            println!("created {user_id}{}", if *admin { " (admin)" } else { "" });
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            for (user_id, state) in client.list_users().await? {
+                println!("{user_id}\t{state}");
+            }
+        }
+        UserCommand::Deactivate { user } => {
+            let user_id = user_id_of(config, user)?;
+            client.deactivate(&user_id).await?;
+            println!("deactivated {user_id}");
+        }
+        UserCommand::ResetPassword { user, password } => {
+            let user_id = user_id_of(config, user)?;
+            let (password, generated) = match password {
+                Some(password) => (password.clone(), false),
+                None => (myelin_core::users::random_string(20), true),
+            };
+            client.reset_password(&user_id, &password).await?;
+            println!("password of {user_id} reset; all its devices are logged out");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token_command_online(
+    client: &crate::admin_client::AdminClient,
+    command: &TokenCommand,
+) -> Result<(), Failure> {
+    match command {
+        TokenCommand::Create {
+            uses,
+            expires_in_hours,
+        } => {
+            let expiry =
+                expires_in_hours.map(|hours| myelin_core::users::now_ms() + hours * 3_600_000);
+            println!("{}", client.create_token(*uses, expiry).await?);
+        }
+        TokenCommand::List => {
+            for (token, completed, uses, expiry) in client.list_tokens().await? {
+                let uses =
+                    uses.map_or_else(|| "unlimited".to_owned(), |allowed| allowed.to_string());
+                let expiry = expiry.map_or_else(|| "never".to_owned(), |expiry| expiry.to_string());
+                println!("{token}\tused {completed}/{uses}\texpires {expiry}");
+            }
+        }
+        TokenCommand::Delete { token } => {
+            client.delete_token(token).await?;
+            println!("deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn user_command(services: &Services, command: &UserCommand) -> Result<(), Failure> {
     let users = &services.users;
     match command {
         UserCommand::Create {
@@ -394,12 +557,12 @@ async fn user_command(config: Config, command: &UserCommand) -> Result<(), Failu
             }
         }
         UserCommand::Deactivate { user } => {
-            let user_id = parse_user(&services, user)?;
+            let user_id = parse_user(services, user)?;
             users.deactivate(&user_id).await?;
             println!("deactivated {user_id}");
         }
         UserCommand::ResetPassword { user, password } => {
-            let user_id = parse_user(&services, user)?;
+            let user_id = parse_user(services, user)?;
             let (password, generated) = match password {
                 Some(password) => (password.clone(), false),
                 None => (myelin_core::users::random_string(20), true),
@@ -414,8 +577,7 @@ async fn user_command(config: Config, command: &UserCommand) -> Result<(), Failu
     Ok(())
 }
 
-async fn token_command(config: Config, command: &TokenCommand) -> Result<(), Failure> {
-    let services = open(config)?;
+async fn token_command(services: &Services, command: &TokenCommand) -> Result<(), Failure> {
     let users = &services.users;
     match command {
         TokenCommand::Create {

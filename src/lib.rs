@@ -224,7 +224,7 @@ impl RunningServer {
             return Ok(());
         }
         let mut hint = String::from(
-            "No accounts yet. Create the first one with `myelin user create <name> --admin` (with the server stopped)",
+            "No accounts yet. Create the first one with `myelin user create <name> --admin` (with the server stopped, or running with registration.registration_shared_secret set)",
         );
         if config.first_start_token {
             let tokens = users.registration_tokens()?;

@@ -2,6 +2,7 @@
 //! and store tools.
 #![forbid(unsafe_code)]
 
+mod admin_client;
 mod cli;
 mod failure;
 mod store_tools;

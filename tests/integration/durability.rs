@@ -22,6 +22,15 @@ pub(crate) struct ServerProcess {
     pub(crate) lines: mpsc::Receiver<String>,
 }
 
+/// A test that fails half-way does not leave its server running (its output would hold the
+/// test runner's pipes open).
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub(crate) fn server_env(data_dir: &Path) -> Vec<(&'static str, String)> {
     vec![
         ("MYELIN_SERVER__DATA_DIR", data_dir.display().to_string()),
@@ -660,5 +669,129 @@ async fn delayed_events_survive_sigkill_and_are_sent_once() {
         1
     );
     server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}
+
+/// With the server running (it holds the store), the CLI's account, token and report commands
+/// go through its admin API: `user create` with the shared secret alone, the rest with an
+/// administrator's token; commands that need the store say to stop the server.
+#[tokio::test]
+async fn the_cli_manages_accounts_and_tokens_of_a_running_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = crate::common::free_port();
+    let mut environment = server_env(dir.path());
+    environment.retain(|(key, _)| *key != "MYELIN_CLIENT__BIND");
+    environment.extend([
+        ("MYELIN_CLIENT__BIND", format!("127.0.0.1:{port}")),
+        (
+            "MYELIN_REGISTRATION__REGISTRATION_SHARED_SECRET",
+            "a secret for the cli".into(),
+        ),
+    ]);
+    let mut server = spawn_server(&environment);
+    let cli = |arguments: &[&str], token: Option<&str>| {
+        let mut command = Command::new(BINARY);
+        command
+            .args(arguments)
+            .envs(
+                environment
+                    .iter()
+                    .map(|(key, value)| (*key, value.as_str())),
+            )
+            .env("MYELIN_LOG", "error");
+        if let Some(token) = token {
+            command.env("MYELIN_ADMIN_TOKEN", token);
+        }
+        command.output().expect("run cli")
+    };
+    let ok = |output: std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // The shared secret is enough to make the first administrator.
+    assert!(
+        ok(cli(
+            &["user", "create", "root", "--password", PASSWORD, "--admin"],
+            None
+        ))
+        .contains("created @root:localhost (admin)")
+    );
+    let http = crate::common::http_client();
+    let login = |user: &'static str, password: String| {
+        let http = http.clone();
+        let url = server.url.clone();
+        async move {
+            let body = json!({ "type": "m.login.password",
+                               "identifier": { "type": "m.id.user", "user": user },
+                               "password": password });
+            let response = http
+                .post(format!("{url}/_matrix/client/v3/login"))
+                .json(&body)
+                .send()
+                .await
+                .expect("login");
+            let status = response.status();
+            (
+                status,
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    };
+    let (status, root) = login("root", PASSWORD.into()).await;
+    assert_eq!(status, StatusCode::OK, "{root}");
+    let token = root["access_token"].as_str().expect("token").to_owned();
+    let token = Some(token.as_str());
+
+    // Without a token, the rest is refused with what to do.
+    let refused = cli(&["user", "list"], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("MYELIN_ADMIN_TOKEN"));
+
+    let generated = ok(cli(&["user", "create", "carol"], token));
+    assert!(
+        generated.contains("created @carol:localhost"),
+        "{generated}"
+    );
+    let listing = ok(cli(&["user", "list"], token));
+    assert!(
+        listing.contains("@root:localhost\tadmin") && listing.contains("@carol:localhost\tactive"),
+        "{listing}"
+    );
+    ok(cli(
+        &[
+            "user",
+            "reset-password",
+            "carol",
+            "--password",
+            "carol's new password",
+        ],
+        token,
+    ));
+    assert_eq!(
+        login("carol", "carol's new password".into()).await.0,
+        StatusCode::OK
+    );
+    let made = ok(cli(&["registration-token", "create", "--uses", "2"], token));
+    let made = made.trim();
+    assert!(ok(cli(&["registration-token", "list"], token)).contains(&format!("{made}\tused 0/2")),);
+    ok(cli(&["registration-token", "delete", made], token));
+    assert!(!ok(cli(&["registration-token", "list"], token)).contains(made));
+    ok(cli(&["user", "deactivate", "carol"], token));
+    assert_error(
+        &login("carol", "carol's new password".into()).await,
+        StatusCode::FORBIDDEN,
+        "M_USER_DEACTIVATED",
+    );
+    assert!(ok(cli(&["user", "list"], token)).contains("@carol:localhost\tdeactivated"));
+    assert_eq!(ok(cli(&["reports", "list"], token)), "");
+    // Media purging works on the store only.
+    let purge = cli(&["media", "purge", "--local-older-than", "30d"], token);
+    assert!(!purge.status.success());
+    assert!(String::from_utf8_lossy(&purge.stderr).contains("stop it first"));
+    let _ = server.child.kill();
     let _ = server.child.wait();
 }
