@@ -866,3 +866,64 @@ async fn event_reports_are_listed_read_and_dismissed() {
         .await;
     assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
 }
+
+/// An administrator joins a local user to a public room, and to an invite-only room they are in
+/// (inviting first); a room the administrator cannot open stays closed.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_are_joined_to_rooms_by_an_administrator() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let public = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let (status, joined) = server
+        .post(
+            &format!("/_synapse/admin/v1/join/{public}"),
+            token,
+            json!({ "user_id": bob.user_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["room_id"], public.as_str());
+    let (_, rooms) = server
+        .get("/_matrix/client/v3/joined_rooms", Some(&bob.access_token))
+        .await;
+    assert_eq!(rooms["joined_rooms"], json!([public.clone()]));
+
+    // Alice's private room: the administrator is not in it.
+    let private = server
+        .create_room(&alice, json!({ "preset": "private_chat" }))
+        .await;
+    let closed = server
+        .post(
+            &format!("/_synapse/admin/v1/join/{private}"),
+            token,
+            json!({ "user_id": bob.user_id }),
+        )
+        .await;
+    assert_error(&closed, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    // The administrator's own private room: Bob is invited, then joined.
+    let own = server
+        .create_room(&admin, json!({ "preset": "private_chat" }))
+        .await;
+    let (status, joined) = server
+        .post(
+            &format!("/_synapse/admin/v1/join/{own}"),
+            token,
+            json!({ "user_id": bob.user_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let (_, members) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{own}/joined_members"),
+            token,
+        )
+        .await;
+    assert!(
+        members["joined"].get(bob.user_id.as_str()).is_some(),
+        "{members}"
+    );
+}

@@ -10,6 +10,7 @@ pub mod devices;
 pub mod endpoints;
 pub mod event_reports;
 pub mod get_user;
+pub mod join_room;
 pub mod joined_rooms;
 pub mod list_rooms;
 pub mod list_users;
@@ -102,6 +103,8 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router = route::<endpoints::list_event_reports::Request, _, _>(router, event_reports::list);
     router = route::<endpoints::get_event_report::Request, _, _>(router, event_reports::get);
     router = route::<endpoints::delete_event_report::Request, _, _>(router, event_reports::delete);
+    router =
+        route::<admin::room_membership::join_room::v1::Request, _, _>(router, join_room::join_room);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,
