@@ -927,3 +927,29 @@ async fn users_are_joined_to_rooms_by_an_administrator() {
         "{members}"
     );
 }
+
+/// A blocked room keeps its members but takes no new local ones; the block can be lifted.
+#[tokio::test(flavor = "multi_thread")]
+async fn blocked_rooms_take_no_new_local_members() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let path = format!("/_synapse/admin/v1/rooms/{room_id}/block");
+    let (_, before) = server.get(&path, token).await;
+    assert_eq!(before, json!({ "block": false }));
+    let (status, blocked) = server.put(&path, token, json!({ "block": true })).await;
+    assert_eq!(status, StatusCode::OK, "{blocked}");
+    let (_, now) = server.get(&path, token).await;
+    assert_eq!(now, json!({ "block": true, "user_id": admin.user_id }));
+    let refused = server.join(&bob, &room_id).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    // Alice, already in, still talks.
+    server.send_text(&alice, &room_id, "still here").await;
+    let (status, _) = server.put(&path, token, json!({ "block": false })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+}

@@ -141,6 +141,7 @@ pub(crate) async fn join_anywhere(
     body: Option<&JsonValue>,
 ) -> Result<ruma::OwnedRoomId, ApiError> {
     let rooms = &state.services.rooms;
+    rooms.check_not_blocked(room_id)?;
     let mut profile = member_profile(state, user_id);
     if let Some(extra) = body.and_then(JsonValue::as_object) {
         profile.extra = extra.clone();

@@ -519,3 +519,52 @@ pub mod delete_event_report {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/rooms/{roomId}/block`
+pub mod get_room_block {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/block",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `PUT /_synapse/admin/v1/rooms/{roomId}/block`
+pub mod set_room_block {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: PUT,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/block",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        pub block: bool,
+    }
+
+    #[response]
+    pub struct Response {}
+}

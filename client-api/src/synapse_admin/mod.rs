@@ -19,6 +19,7 @@ pub mod put_user;
 pub mod register;
 pub mod registration_tokens;
 pub mod reset_password;
+pub mod room_block;
 pub mod room_details;
 pub mod room_members;
 pub mod room_state;
@@ -105,6 +106,8 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router = route::<endpoints::delete_event_report::Request, _, _>(router, event_reports::delete);
     router =
         route::<admin::room_membership::join_room::v1::Request, _, _>(router, join_room::join_room);
+    router = route::<endpoints::get_room_block::Request, _, _>(router, room_block::get_block);
+    router = route::<endpoints::set_room_block::Request, _, _>(router, room_block::set_block);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,

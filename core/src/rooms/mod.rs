@@ -8,6 +8,7 @@
 mod aliases;
 mod auth;
 mod backfill;
+mod blocking;
 mod build;
 pub mod content_shape;
 mod create;
