@@ -33,8 +33,30 @@ pub struct MemberProfile {
     pub extra: serde_json::Map<String, JsonValue>,
 }
 
+/// What the federation sender knows of one destination (Synapse's admin `destinations`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationStatus {
+    pub destination: OwnedServerName,
+    /// When the current run of failures began (ms), while the destination is failing.
+    pub failure_ts: Option<u64>,
+    /// When it was last tried after a failure (ms; 0 if never).
+    pub retry_last_ts: u64,
+    /// The current backoff (ms; 0 when not backing off).
+    pub retry_interval: u64,
+    /// The stream position of the last item it took.
+    pub last_successful_stream_ordering: Option<u64>,
+    /// PDUs and EDUs waiting for it.
+    pub queued: usize,
+}
+
 /// Outbound federation, as the client API needs it.
 pub trait Federation: Send + Sync {
+    /// The destinations the sender knows (since this start, or with items queued).
+    fn destinations(&self) -> Vec<DestinationStatus>;
+
+    /// Ends a destination's backoff: its queue is tried at once. `false` for an unknown one.
+    fn reset_connection(&self, destination: &ruma::ServerName) -> bool;
+
     /// Joins a room this server is not in, through one of `via`; returns the room id.
     fn join_remote<'a>(
         &'a self,

@@ -26,6 +26,14 @@ use crate::Federation;
 const BACKFILL_LIMIT: u32 = 100;
 
 impl ports::Federation for Federation {
+    fn destinations(&self) -> Vec<ports::DestinationStatus> {
+        self.sender.destinations()
+    }
+
+    fn reset_connection(&self, destination: &ServerName) -> bool {
+        self.sender.reset_connection(destination)
+    }
+
     fn join_remote<'a>(
         &'a self,
         user_id: &'a UserId,

@@ -953,3 +953,104 @@ async fn blocked_rooms_take_no_new_local_members() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
 }
+
+/// The destinations list shows a server that went down as failing, with its backoff, and
+/// `reset_connection` sends its queue at once when it is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn federation_destinations_show_failures_and_can_be_reset() {
+    let (a, _) = TestServer::start_federated().await;
+    let (mut b, b_port) = TestServer::start_federated().await;
+    let admin = a.register("root").await;
+    a.server()
+        .services()
+        .users
+        .set_admin(
+            &ruma::UserId::parse(admin.user_id.as_str()).expect("id"),
+            true,
+        )
+        .await
+        .expect("admin");
+    let token = Some(admin.access_token.as_str());
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let joined = b
+        .post(
+            &format!(
+                "/_matrix/client/v3/join/{room_id}?server_name={}",
+                a.server_name()
+            ),
+            Some(&bob.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let b_name = b.server_name();
+    let path = format!("/_synapse/admin/v1/federation/destinations/{b_name}");
+    a.send_text(&alice, &room_id, "while up").await;
+
+    b.stop().await;
+    a.send_text(&alice, &room_id, "while down").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let failing = loop {
+        let (status, destination) = a.get(&path, token).await;
+        assert_eq!(status, StatusCode::OK, "{destination}");
+        if destination["failure_ts"].is_u64() {
+            break destination;
+        }
+        assert!(std::time::Instant::now() < deadline, "{destination}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        failing["retry_interval"]
+            .as_u64()
+            .is_some_and(|ms| ms >= 1000),
+        "{failing}"
+    );
+    let (_, listing) = a
+        .get("/_synapse/admin/v1/federation/destinations", token)
+        .await;
+    assert!(
+        listing["destinations"]
+            .as_array()
+            .expect("destinations")
+            .iter()
+            .any(|destination| destination["destination"] == b_name.as_str()),
+        "{listing}"
+    );
+    let (_, rooms) = a.get(&format!("{path}/rooms"), token).await;
+    assert_eq!(rooms["rooms"][0]["room_id"], room_id.as_str());
+
+    b.restart(|config| crate::common::federated(config, b_port))
+        .await;
+    let (status, _) = a
+        .post(&format!("{path}/reset_connection"), token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    b.sync_until(&bob, 15, |syncs| {
+        crate::common::message_bodies(&Value::Array(crate::common::timeline_events(
+            syncs, &room_id,
+        )))
+        .contains(&"while down".to_owned())
+    })
+    .await;
+    // The worker records the success right after the transaction is answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, recovered) = a.get(&path, token).await;
+        if recovered["failure_ts"].is_null() && recovered["retry_interval"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{recovered}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let unknown = a
+        .get(
+            "/_synapse/admin/v1/federation/destinations/nowhere.example",
+            token,
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+}

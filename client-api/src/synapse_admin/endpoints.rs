@@ -568,3 +568,93 @@ pub mod set_room_block {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/federation/destinations`: Destinations (paging and order from the query string).
+pub mod list_destinations {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/federation/destinations",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/federation/destinations/{destination}`: One destination.
+pub mod get_destination {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/federation/destinations/{destination}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub destination: OwnedServerName,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/federation/destinations/{destination}/rooms`: The rooms shared with a destination.
+pub mod destination_rooms {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/federation/destinations/{destination}/rooms",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub destination: OwnedServerName,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/federation/destinations/{destination}/reset_connection`: Ends a destination's backoff.
+pub mod reset_destination {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/federation/destinations/{destination}/reset_connection",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub destination: OwnedServerName,
+    }
+
+    #[response]
+    pub struct Response {}
+}

@@ -6,6 +6,7 @@
 //! and so answers `404 M_UNRECOGNIZED`.
 
 pub mod deactivate;
+pub mod destinations;
 pub mod devices;
 pub mod endpoints;
 pub mod event_reports;
@@ -108,6 +109,13 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         route::<admin::room_membership::join_room::v1::Request, _, _>(router, join_room::join_room);
     router = route::<endpoints::get_room_block::Request, _, _>(router, room_block::get_block);
     router = route::<endpoints::set_room_block::Request, _, _>(router, room_block::set_block);
+    router = route::<endpoints::list_destinations::Request, _, _>(router, destinations::list);
+    router = route::<endpoints::get_destination::Request, _, _>(router, destinations::get);
+    router = route::<endpoints::destination_rooms::Request, _, _>(router, destinations::rooms);
+    router = route::<endpoints::reset_destination::Request, _, _>(
+        router,
+        destinations::reset_connection,
+    );
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,

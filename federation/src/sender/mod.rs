@@ -59,6 +59,17 @@ struct Destination {
     /// Set when the destination talked to us: skip the rest of the backoff.
     up: std::sync::atomic::AtomicBool,
     ephemeral: Mutex<Vec<JsonValue>>,
+    /// What the administrators' `destinations` show.
+    status: Mutex<Status>,
+}
+
+/// A destination's failures and progress (ms since the epoch; 0 for never).
+#[derive(Debug, Clone, Copy, Default)]
+struct Status {
+    failure_ts: u64,
+    retry_last_ts: u64,
+    retry_interval: u64,
+    last_position: Option<u64>,
 }
 
 pub struct Sender {
@@ -543,6 +554,7 @@ impl Sender {
             wake: Notify::new(),
             up: false.into(),
             ephemeral: Mutex::default(),
+            status: Mutex::default(),
         });
         destinations.insert(name.to_owned(), Arc::clone(&state));
         let worker = Worker {
@@ -555,6 +567,68 @@ impl Sender {
         };
         lock(&self.workers).push(tokio::spawn(worker.run()));
         state
+    }
+
+    /// Every destination known since this start or with items queued, with its status.
+    pub fn destinations(&self) -> Vec<myelin_core::ports::DestinationStatus> {
+        let mut queued: HashMap<OwnedServerName, usize> = HashMap::new();
+        for (key, _) in self
+            .services
+            .store
+            .scan_prefix(DESTINATION_QUEUE, b"", usize::MAX)
+            .unwrap_or_default()
+        {
+            let name = split_key(&key)
+                .first()
+                .and_then(|name| std::str::from_utf8(name).ok())
+                .and_then(|name| OwnedServerName::try_from(name).ok());
+            if let Some(name) = name {
+                *queued.entry(name).or_default() += 1;
+            }
+        }
+        let known: Vec<(OwnedServerName, Arc<Destination>)> = lock(&self.destinations)
+            .iter()
+            .map(|(name, state)| (name.clone(), Arc::clone(state)))
+            .collect();
+        let mut all: BTreeMap<OwnedServerName, myelin_core::ports::DestinationStatus> =
+            BTreeMap::new();
+        for (name, state) in known {
+            let status = *lock(&state.status);
+            all.insert(
+                name.clone(),
+                myelin_core::ports::DestinationStatus {
+                    destination: name,
+                    failure_ts: (status.failure_ts > 0).then_some(status.failure_ts),
+                    retry_last_ts: status.retry_last_ts,
+                    retry_interval: status.retry_interval,
+                    last_successful_stream_ordering: status.last_position,
+                    queued: 0,
+                },
+            );
+        }
+        for (name, count) in queued {
+            all.entry(name.clone())
+                .or_insert_with(|| myelin_core::ports::DestinationStatus {
+                    destination: name,
+                    failure_ts: None,
+                    retry_last_ts: 0,
+                    retry_interval: 0,
+                    last_successful_stream_ordering: None,
+                    queued: 0,
+                })
+                .queued = count;
+        }
+        all.into_values().collect()
+    }
+
+    /// Ends a destination's backoff (an administrator's `reset_connection`).
+    pub fn reset_connection(&self, name: &ServerName) -> bool {
+        let known = lock(&self.destinations).contains_key(name);
+        if !known {
+            return false;
+        }
+        self.destination_is_up(name);
+        true
     }
 
     /// Ends every destination worker (the server is stopping).

@@ -42,6 +42,11 @@ impl Worker {
             }
             match self.send_one().await {
                 Ok(sent) => {
+                    {
+                        let mut status = lock(&self.state.status);
+                        status.failure_ts = 0;
+                        status.retry_interval = 0;
+                    }
                     if backoff.is_backing_off() {
                         backoff.reset();
                         counters
@@ -64,6 +69,15 @@ impl Worker {
                             .fetch_add(1, Ordering::Relaxed);
                     }
                     let wait = backoff.fail();
+                    {
+                        let mut status = lock(&self.state.status);
+                        let now = now_ms();
+                        if status.failure_ts == 0 {
+                            status.failure_ts = now;
+                        }
+                        status.retry_last_ts = now;
+                        status.retry_interval = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                    }
                     tracing::info!(destination = %self.name, %error, retry_in = ?wait, "federation transaction failed");
                     self.state.up.store(false, Ordering::Relaxed);
                     let deadline = tokio::time::Instant::now() + wait;
@@ -161,6 +175,18 @@ impl Worker {
                 }
                 let mut batch = WriteBatch::new();
                 let sent = sent_keys.len();
+                let last_position = sent_keys
+                    .iter()
+                    .filter_map(|key| {
+                        myelin_core::storage::split_key(key)
+                            .get(1)
+                            .and_then(|bytes| <[u8; 8]>::try_from(*bytes).ok())
+                            .map(u64::from_be_bytes)
+                    })
+                    .max();
+                if last_position.is_some() {
+                    lock(&self.state.status).last_position = last_position;
+                }
                 for key in sent_keys {
                     batch.delete(DESTINATION_QUEUE, key);
                 }
