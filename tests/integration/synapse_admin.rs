@@ -1054,3 +1054,132 @@ async fn federation_destinations_show_failures_and_can_be_reset() {
         .await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "M_NOT_FOUND");
 }
+
+/// A user's uploads listed, quarantined (served to nobody), protected, and deleted one by one,
+/// by date, or all at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn media_is_listed_quarantined_protected_and_deleted() {
+    use crate::media::{download, upload};
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let mut ids = Vec::new();
+    for (bytes, name) in [
+        (b"first file".to_vec(), "one.txt"),
+        (b"second file".to_vec(), "two.txt"),
+    ] {
+        let (status, uploaded) = upload(&server, &alice, bytes, "text/plain", Some(name)).await;
+        assert_eq!(status, StatusCode::OK, "{uploaded}");
+        let uri = uploaded["content_uri"].as_str().expect("uri");
+        ids.push(uri.rsplit('/').next().expect("id").to_owned());
+    }
+    let (status, listing) = server
+        .get("/_synapse/admin/v1/users/@alice:localhost/media", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    assert_eq!(listing["total"], 2);
+    let (_, info) = server
+        .get(
+            &format!("/_synapse/admin/v1/media/localhost/{}", ids[0]),
+            token,
+        )
+        .await;
+    let info = &info["media_info"];
+    assert_eq!(info["media_id"], ids[0].as_str());
+    assert_eq!(info["media_length"], 10);
+    assert_eq!(info["media_type"], "text/plain");
+    assert_eq!(info["upload_name"], "one.txt");
+    assert_eq!(info["user_id"], "@alice:localhost");
+    assert_eq!(info["quarantined_by"], JsonNull);
+
+    let path = |id: &str| format!("/_matrix/client/v1/media/download/localhost/{id}");
+    let fetch = |id: String| {
+        let server = &server;
+        let token = alice.access_token.clone();
+        async move {
+            download(server, Some(&token), &path(&id), None)
+                .await
+                .status()
+        }
+    };
+    let (status, _) = server
+        .post(
+            &format!("/_synapse/admin/v1/media/quarantine/localhost/{}", ids[0]),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetch(ids[0].clone()).await, StatusCode::NOT_FOUND);
+    let (_, info) = server
+        .get(
+            &format!("/_synapse/admin/v1/media/localhost/{}", ids[0]),
+            token,
+        )
+        .await;
+    assert_eq!(info["media_info"]["quarantined_by"], admin.user_id.as_str());
+    server
+        .post(
+            &format!("/_synapse/admin/v1/media/unquarantine/localhost/{}", ids[0]),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(fetch(ids[0].clone()).await, StatusCode::OK);
+
+    // Protected media cannot be quarantined, and survives deletion by date.
+    server
+        .post(
+            &format!("/_synapse/admin/v1/media/protect/{}", ids[1]),
+            token,
+            json!({}),
+        )
+        .await;
+    let refused = server
+        .post(
+            &format!("/_synapse/admin/v1/media/quarantine/localhost/{}", ids[1]),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    let later = myelin_core::clock::now_ms() + 60_000;
+    let (status, purged) = server
+        .post(
+            &format!("/_synapse/admin/v1/media/delete?before_ts={later}&keep_profiles=false"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{purged}");
+    assert_eq!(
+        purged,
+        json!({ "deleted_media": [ids[0].clone()], "total": 1 })
+    );
+    assert_eq!(fetch(ids[0].clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(fetch(ids[1].clone()).await, StatusCode::OK);
+    let (_, cache) = server
+        .post(
+            &format!("/_synapse/admin/v1/purge_media_cache?before_ts={later}"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(cache, json!({ "deleted": 0 }));
+
+    let (status, gone) = server
+        .request(
+            reqwest::Method::DELETE,
+            "/_synapse/admin/v1/users/@alice:localhost/media",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{gone}");
+    assert_eq!(gone["total"], 1);
+    assert_eq!(fetch(ids[1].clone()).await, StatusCode::NOT_FOUND);
+    let (_, empty) = server
+        .get("/_synapse/admin/v1/users/@alice:localhost/media", token)
+        .await;
+    assert_eq!(empty["total"], 0);
+}

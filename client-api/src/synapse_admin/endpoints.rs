@@ -658,3 +658,233 @@ pub mod reset_destination {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/media/{server_name}/{media_id}`: What is known of one piece of media.
+pub mod media_info {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/{server_name}/{media_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub server_name: OwnedServerName,
+        #[ruma_api(path)]
+        pub media_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `DELETE /_synapse/admin/v1/media/{server_name}/{media_id}`: Deletes local media.
+pub mod delete_media {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/{server_name}/{media_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub server_name: OwnedServerName,
+        #[ruma_api(path)]
+        pub media_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/media/delete`: Deletes local media by date and size (query string).
+pub mod delete_media_before {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/delete",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/purge_media_cache`: Deletes cached remote media by date (query string).
+pub mod purge_media_cache {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/purge_media_cache",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/users/{user_id}/media`: A user's uploads (paging from the query string).
+pub mod user_media {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/users/{user_id}/media",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `DELETE /_synapse/admin/v1/users/{user_id}/media`: Deletes a user's uploads.
+pub mod delete_user_media {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/users/{user_id}/media",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/media/quarantine/{server_name}/{media_id}`: Quarantines media.
+pub mod quarantine_media {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/quarantine/{server_name}/{media_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub server_name: OwnedServerName,
+        #[ruma_api(path)]
+        pub media_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/media/unquarantine/{server_name}/{media_id}`: Lifts a quarantine.
+pub mod unquarantine_media {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/unquarantine/{server_name}/{media_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub server_name: OwnedServerName,
+        #[ruma_api(path)]
+        pub media_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/media/protect/{media_id}`: Protects local media from quarantine.
+pub mod protect_media {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/protect/{media_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub media_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/media/unprotect/{media_id}`: Lifts the protection.
+pub mod unprotect_media {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/unprotect/{media_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub media_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}

@@ -16,6 +16,7 @@ pub mod joined_rooms;
 pub mod list_rooms;
 pub mod list_users;
 pub mod login_as;
+pub mod media;
 pub mod put_user;
 pub mod register;
 pub mod registration_tokens;
@@ -116,6 +117,17 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         destinations::reset_connection,
     );
+    router = route::<endpoints::media_info::Request, _, _>(router, media::media_info);
+    router = route::<endpoints::delete_media::Request, _, _>(router, media::delete_media);
+    router =
+        route::<endpoints::delete_media_before::Request, _, _>(router, media::delete_media_before);
+    router = route::<endpoints::purge_media_cache::Request, _, _>(router, media::purge_media_cache);
+    router = route::<endpoints::user_media::Request, _, _>(router, media::user_media);
+    router = route::<endpoints::delete_user_media::Request, _, _>(router, media::delete_user_media);
+    router = route::<endpoints::quarantine_media::Request, _, _>(router, media::quarantine);
+    router = route::<endpoints::unquarantine_media::Request, _, _>(router, media::unquarantine);
+    router = route::<endpoints::protect_media::Request, _, _>(router, media::protect);
+    router = route::<endpoints::unprotect_media::Request, _, _>(router, media::unprotect);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,

@@ -3,7 +3,8 @@
 //! cached locally, quotas and retention. Metadata lives in the store; bytes in a
 //! [`blobs::BlobStore`] keyed by SHA-256, so identical files are stored once.
 
-pub mod blobs;
+pub mod admin;
+mod blobs;
 mod previews;
 mod retention;
 mod serving;
@@ -57,6 +58,12 @@ pub struct MediaRecord {
     pub remote: bool,
     /// When a created, never uploaded id expires.
     pub pending_until_ms: Option<u64>,
+    /// The administrator who quarantined it: it is served to nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined_by: Option<OwnedUserId>,
+    /// Protected from quarantine by an administrator.
+    #[serde(default)]
+    pub safe_from_quarantine: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +126,7 @@ pub struct ThumbnailDownload {
     pub blob: BlobRead,
 }
 
+pub use self::admin::MediaEntry;
 pub use crate::ports::RemoteContent;
 
 /// What a purge removed.

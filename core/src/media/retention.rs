@@ -16,7 +16,7 @@ impl Media {
         &self,
         remote_before_ms: Option<u64>,
         local_before_ms: Option<u64>,
-        mut progress: impl FnMut(usize, usize),
+        progress: impl FnMut(usize, usize),
     ) -> Result<PurgeReport> {
         let now = now_ms();
         let mut doomed = Vec::new();
@@ -38,6 +38,16 @@ impl Media {
                 doomed.push((key, record));
             }
         }
+        self.delete_records(doomed, progress).await
+    }
+
+    /// Deletes media records (`(key, record)`) with their thumbnails; blobs go when nothing
+    /// references them any more, and uploaders' quota usage drops.
+    pub(super) async fn delete_records(
+        &self,
+        doomed: Vec<(Vec<u8>, MediaRecord)>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<PurgeReport> {
         let total = doomed.len();
         let mut report = PurgeReport::default();
         for (done, (key, record)) in doomed.into_iter().enumerate() {

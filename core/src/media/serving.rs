@@ -60,6 +60,7 @@ impl Media {
         let Some(record) = self.record(server, media_id)? else {
             return Ok(None);
         };
+        refuse_quarantined(&record)?;
         let Some(sha256) = record.sha256.clone() else {
             if record
                 .pending_until_ms
@@ -106,6 +107,7 @@ impl Media {
         let Some(record) = self.record(server, media_id)? else {
             return Ok(None);
         };
+        refuse_quarantined(&record)?;
         let content_type = record.content_type.clone().unwrap_or_default();
         let content_type = content_type
             .split(';')
@@ -195,4 +197,13 @@ impl Media {
             blob,
         }))
     }
+}
+
+/// Quarantined media is served to nobody, and not fetched again from its server either: an
+/// error, not `None`, so that the caller does not go and fetch it.
+fn refuse_quarantined(record: &MediaRecord) -> Result<()> {
+    if record.quarantined_by.is_some() {
+        return Err(Error::NotFound("This media has been quarantined".into()));
+    }
+    Ok(())
 }

@@ -63,6 +63,8 @@ impl Media {
             last_access_ms: now,
             remote: false,
             pending_until_ms: None,
+            quarantined_by: None,
+            safe_from_quarantine: false,
         };
         let mut batch = WriteBatch::new();
         batch.put_json(SERVERMEDIA_RECORD, media_key(&server, &media_id), &record);
@@ -113,6 +115,8 @@ impl Media {
             last_access_ms: now,
             remote: false,
             pending_until_ms: Some(until),
+            quarantined_by: None,
+            safe_from_quarantine: false,
         };
         let mut batch = WriteBatch::new();
         batch.put_json(
@@ -161,6 +165,8 @@ impl Media {
             last_access_ms: now,
             remote,
             pending_until_ms: None,
+            quarantined_by: None,
+            safe_from_quarantine: false,
         };
         let mut batch = WriteBatch::new();
         batch.put_json(SERVERMEDIA_RECORD, media_key(server, media_id), &record);
