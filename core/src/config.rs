@@ -42,9 +42,33 @@ pub struct Config {
     pub media: MediaConfig,
     pub appservices: AppservicesConfig,
     pub voip: VoipConfig,
+    pub server_notices: ServerNoticesConfig,
 }
 
 /// TURN servers for VoIP calls, handed to clients by `/voip/turnServer` (Synapse's settings).
+/// Server notices: messages from the server's administrators to one user, in a room of their
+/// own with the server's notices account (Synapse's `server_notices`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerNoticesConfig {
+    /// The notices account's localpart; unset, server notices are off.
+    pub system_mxid_localpart: Option<String>,
+    /// The notices account's display name.
+    pub system_mxid_display_name: Option<String>,
+    /// The name of each user's notices room.
+    pub room_name: String,
+}
+
+impl Default for ServerNoticesConfig {
+    fn default() -> Self {
+        Self {
+            system_mxid_localpart: None,
+            system_mxid_display_name: None,
+            room_name: "Server Notices".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VoipConfig {

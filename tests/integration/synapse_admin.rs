@@ -1183,3 +1183,109 @@ async fn media_is_listed_quarantined_protected_and_deleted() {
         .await;
     assert_eq!(empty["total"], 0);
 }
+
+/// Server notices reach the user in a room of their own with the notices account, tagged
+/// `m.server_notice`, where only the notices account speaks; a retried transaction sends once.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_notices_arrive_in_the_users_notices_room() {
+    let server = TestServer::start_with(|config| {
+        config.server_notices.system_mxid_localpart = Some("notices".into());
+        config.server_notices.system_mxid_display_name = Some("Notices".into());
+    })
+    .await;
+    let admin = server.register("root").await;
+    server
+        .server()
+        .services()
+        .users
+        .set_admin(
+            &ruma::UserId::parse(admin.user_id.as_str()).expect("id"),
+            true,
+        )
+        .await
+        .expect("admin");
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let notice = |text: &str| {
+        json!({ "user_id": alice.user_id,
+                "content": { "msgtype": "m.text", "body": text } })
+    };
+    let (status, first) = server
+        .post(
+            "/_synapse/admin/v1/send_server_notice",
+            token,
+            notice("maintenance at noon"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(
+        first["event_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with('$'))
+    );
+
+    let sync = server.sync(&alice, None, 0).await;
+    let invites = sync["rooms"]["invite"].as_object().expect("invites");
+    assert_eq!(invites.len(), 1, "{sync}");
+    let (room_id, invite) = invites.iter().next().expect("the notices room");
+    let name = invite["invite_state"]["events"]
+        .as_array()
+        .expect("stripped state")
+        .iter()
+        .find(|event| event["type"] == "m.room.name")
+        .map(|event| event["content"]["name"].clone());
+    assert_eq!(name, Some(json!("Server Notices")));
+    assert_eq!(server.join(&alice, room_id).await.0, StatusCode::OK);
+    let (_, tags) = server
+        .get(
+            &format!(
+                "/_matrix/client/v3/user/{}/rooms/{room_id}/tags",
+                alice.user_id
+            ),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert!(tags["tags"].get("m.server_notice").is_some(), "{tags}");
+
+    // A second notice, twice with one transaction id: one more message, same room.
+    let path = "/_synapse/admin/v1/send_server_notice/txn-1";
+    let (_, once) = server.put(path, token, notice("done")).await;
+    let (_, twice) = server.put(path, token, notice("done")).await;
+    assert_eq!(once["event_id"], twice["event_id"]);
+    let (_, messages) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let bodies = crate::common::message_bodies(&messages["chunk"]);
+    assert_eq!(bodies, ["done", "maintenance at noon"], "{messages}");
+    let senders: Vec<&str> = messages["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .filter(|event| event["type"] == "m.room.message")
+        .filter_map(|event| event["sender"].as_str())
+        .collect();
+    assert_eq!(senders, ["@notices:localhost", "@notices:localhost"]);
+    // Only the notices account speaks there.
+    let refused = server
+        .send_text_result(&alice, room_id, "can I answer?")
+        .await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+}
+
+/// Without a notices account, notices are refused, not dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_notices_are_refused_when_not_configured() {
+    let (server, admin) = server_with_admin().await;
+    let alice = server.register("alice").await;
+    let refused = server
+        .post(
+            "/_synapse/admin/v1/send_server_notice",
+            Some(&admin.access_token),
+            json!({ "user_id": alice.user_id, "content": { "msgtype": "m.text", "body": "hi" } }),
+        )
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+}

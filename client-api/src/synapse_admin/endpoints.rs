@@ -888,3 +888,61 @@ pub mod unprotect_media {
     #[response]
     pub struct Response {}
 }
+
+/// `POST /_synapse/admin/v1/send_server_notice`
+pub mod send_server_notice {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/send_server_notice",
+    }
+
+    #[request]
+    pub struct Request {
+        pub user_id: OwnedUserId,
+        pub content: serde_json::Value,
+        #[serde(default, rename = "type")]
+        pub kind: Option<String>,
+        #[serde(default)]
+        pub state_key: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `PUT /_synapse/admin/v1/send_server_notice/{txnId}`
+pub mod send_server_notice_txn {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: PUT,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/send_server_notice/{txn_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub txn_id: String,
+        pub user_id: OwnedUserId,
+        pub content: serde_json::Value,
+        #[serde(default, rename = "type")]
+        pub kind: Option<String>,
+        #[serde(default)]
+        pub state_key: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}

@@ -25,6 +25,7 @@ pub mod room_block;
 pub mod room_details;
 pub mod room_members;
 pub mod room_state;
+pub mod server_notices;
 pub mod server_version;
 pub mod user_admin;
 pub mod user_data;
@@ -128,6 +129,11 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router = route::<endpoints::unquarantine_media::Request, _, _>(router, media::unquarantine);
     router = route::<endpoints::protect_media::Request, _, _>(router, media::protect);
     router = route::<endpoints::unprotect_media::Request, _, _>(router, media::unprotect);
+    router = route::<endpoints::send_server_notice::Request, _, _>(router, server_notices::send);
+    router = route::<endpoints::send_server_notice_txn::Request, _, _>(
+        router,
+        server_notices::send_with_txn,
+    );
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,
