@@ -71,6 +71,8 @@ pub struct AppState {
     /// Nonces of Synapse's shared-secret registration, with when each was handed out.
     pub(crate) admin_nonces:
         Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// Reports of room deletions for `delete_status` (room, report), since the start.
+    pub(crate) admin_deletions: Arc<std::sync::Mutex<Vec<(ruma::OwnedRoomId, serde_json::Value)>>>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             limits,
             sliding: Arc::default(),
             admin_nonces: Arc::default(),
+            admin_deletions: Arc::default(),
         }
     }
 

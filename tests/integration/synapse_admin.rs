@@ -1289,3 +1289,111 @@ async fn server_notices_are_refused_when_not_configured() {
         .await;
     assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
 }
+
+/// Shutting a room down: its members leave, it leaves the directory and loses its aliases, it
+/// is blocked, and with `purge` its events are gone from the store; the status endpoints say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_are_shut_down_blocked_and_purged() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "visibility": "public", "room_alias_name": "doomed",
+                    "name": "Doomed" }),
+        )
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let event_id = server.send_text(&bob, &room_id, "last words").await;
+    let (_, directory) = server.get("/_matrix/client/v3/publicRooms", None).await;
+    assert_eq!(directory["chunk"][0]["room_id"], room_id.as_str());
+    let since = server.sync(&alice, None, 0).await["next_batch"]
+        .as_str()
+        .expect("next_batch")
+        .to_owned();
+
+    let (status, deleted) = server
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/_synapse/admin/v2/rooms/{room_id}"),
+            token,
+            Some(json!({ "block": true, "purge": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    let delete_id = deleted["delete_id"].as_str().expect("delete id");
+    let (_, by_id) = server
+        .get(
+            &format!("/_synapse/admin/v2/rooms/delete_status/{delete_id}"),
+            token,
+        )
+        .await;
+    assert_eq!(by_id["status"], "complete");
+    let mut kicked: Vec<&str> = by_id["shutdown_room"]["kicked_users"]
+        .as_array()
+        .expect("kicked")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    kicked.sort_unstable();
+    assert_eq!(kicked, [alice.user_id.as_str(), bob.user_id.as_str()]);
+    assert_eq!(
+        by_id["shutdown_room"]["local_aliases"],
+        json!(["#doomed:localhost"])
+    );
+    let (_, by_room) = server
+        .get(
+            &format!("/_synapse/admin/v2/rooms/{room_id}/delete_status"),
+            token,
+        )
+        .await;
+    assert_eq!(by_room["results"][0]["delete_id"], delete_id);
+
+    let (_, directory) = server.get("/_matrix/client/v3/publicRooms", None).await;
+    assert_eq!(directory["chunk"], json!([]));
+    let alias = server
+        .get(
+            "/_matrix/client/v3/directory/room/%23doomed:localhost",
+            None,
+        )
+        .await;
+    assert_error(&alias, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    let (_, rooms) = server
+        .get("/_matrix/client/v3/joined_rooms", Some(&bob.access_token))
+        .await;
+    assert_eq!(rooms["joined_rooms"], json!([]));
+    let gone = server
+        .get(&format!("/_synapse/admin/v1/rooms/{room_id}"), token)
+        .await;
+    assert_error(&gone, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    // Purged: the events are not in the store any more.
+    let services = server.server().services();
+    let event = ruma::EventId::parse(event_id.as_str()).expect("event id");
+    assert!(services.rooms.pdu(&event).expect("read").is_none());
+    let room = ruma::RoomId::parse(room_id.as_str()).expect("room id");
+    assert!(services.rooms.room_info(&room).expect("read").is_none());
+    // Syncing on, from before and afresh, works and shows no trace of the room's timeline.
+    for since in [Some(since.as_str()), None] {
+        let (status, sync) = server
+            .get(
+                &format!(
+                    "/_matrix/client/v3/sync?timeout=0{}",
+                    since
+                        .map(|since| format!("&since={since}"))
+                        .unwrap_or_default()
+                ),
+                Some(&alice.access_token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{sync}");
+        assert!(
+            sync["rooms"]["join"].get(room_id.as_str()).is_none(),
+            "{sync}"
+        );
+    }
+    // Blocked: nobody local joins again.
+    let refused = server.join(&bob, &room_id).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+}

@@ -946,3 +946,80 @@ pub mod send_server_notice_txn {
     #[response]
     pub struct Response {}
 }
+
+/// `DELETE /_synapse/admin/v2/rooms/{roomId}`
+pub mod delete_room {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/rooms/{room_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[serde(default)]
+        pub block: bool,
+        #[serde(default = "ruma::serde::default_true")]
+        pub purge: bool,
+        #[serde(default)]
+        pub new_room_user_id: Option<String>,
+        #[serde(default)]
+        pub message: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v2/rooms/{roomId}/delete_status`
+pub mod room_delete_status {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/rooms/{room_id}/delete_status",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v2/rooms/delete_status/{deleteId}`
+pub mod delete_status {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v2/rooms/delete_status/{delete_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub delete_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}

@@ -6,6 +6,7 @@
 //! and so answers `404 M_UNRECOGNIZED`.
 
 pub mod deactivate;
+pub mod delete_room;
 pub mod destinations;
 pub mod devices;
 pub mod endpoints;
@@ -134,6 +135,12 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         server_notices::send_with_txn,
     );
+    router = route::<endpoints::delete_room::Request, _, _>(router, delete_room::delete_room);
+    router = route::<endpoints::room_delete_status::Request, _, _>(
+        router,
+        delete_room::room_delete_status,
+    );
+    router = route::<endpoints::delete_status::Request, _, _>(router, delete_room::delete_status);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,

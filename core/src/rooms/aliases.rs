@@ -163,6 +163,22 @@ impl Rooms {
         }
     }
 
+    /// Removes every local alias of a room (an administrator shutting it down: no power
+    /// check, and the room's own state is left as it is). Returns them.
+    pub async fn remove_local_aliases(&self, room_id: &RoomId) -> Result<Vec<OwnedRoomAliasId>> {
+        let aliases = self.local_aliases(room_id)?;
+        let mut batch = WriteBatch::new();
+        for alias in &aliases {
+            batch.delete(ALIAS_ROOM, alias.as_bytes().to_vec());
+            batch.delete(
+                ROOMALIAS_ALIAS,
+                compound_key(&[room_id.as_bytes(), alias.as_bytes()]),
+            );
+        }
+        self.store().commit(batch).await?;
+        Ok(aliases)
+    }
+
     pub fn local_aliases(&self, room_id: &RoomId) -> Result<Vec<OwnedRoomAliasId>> {
         let prefix = compound_key(&[room_id.as_bytes(), b""]);
         Ok(self

@@ -23,6 +23,7 @@ mod membership;
 mod notifications;
 mod pdu;
 mod persist;
+mod purge;
 mod push;
 mod relations;
 mod remote;
@@ -64,6 +65,7 @@ pub use self::{
     membership::{MemberProfile, SERVER_MEMBER_KEYS},
     notifications::{ListedNotification, Notification},
     pdu::{PduEvent, event_id_of},
+    purge::RoomPurge,
     push::UnreadCounts,
     reports::{Report, ReportTarget},
     search::{SearchKey, SearchPage, SearchRequest},

@@ -59,6 +59,28 @@ impl Rooms {
     }
 
     /// The local users joined to a room now (cached per state snapshot).
+    /// Local users invited to the room now.
+    pub fn local_invited_members(&self, room_id: &RoomId) -> Result<Vec<OwnedUserId>> {
+        Ok(self
+            .current_state(room_id)?
+            .into_iter()
+            .filter(|event| {
+                event.kind == ruma::events::TimelineEventType::RoomMember
+                    && event
+                        .content_json()
+                        .get("membership")
+                        .and_then(|m| m.as_str())
+                        == Some("invite")
+            })
+            .filter_map(|event| {
+                event
+                    .state_key
+                    .and_then(|key| ruma::UserId::parse(key).ok())
+            })
+            .filter(|user| user.server_name() == self.server_name())
+            .collect())
+    }
+
     pub fn local_joined_members(&self, room_id: &RoomId) -> Result<Vec<OwnedUserId>> {
         Ok(self
             .push_audience(room_id)?

@@ -1,0 +1,132 @@
+//! Purging a room: everything this server stores of it goes, its events first of all (Synapse's
+//! room deletion with `purge`). The caller makes the local members leave before, so that the
+//! other servers hear of it; the stream items that named the room stay and read as nothing.
+
+use ruma::RoomId;
+
+use super::Rooms;
+use crate::{
+    error::{Error, Result},
+    storage::{WriteBatch, compound_key, split_key},
+};
+
+/// Tables keyed by room first.
+const ROOM_TABLES: &[&str] = &[
+    "roomposition_eventid",
+    "roomposition_visibility",
+    "roomtypestatekey_eventid",
+    "roomtsposition_eventid",
+    "roomuserposition_membership",
+    "roomiduserid_invitestate",
+    "roomidalias_alias",
+    "roomtypethreaduser_receipt",
+    "roomthread_activity",
+    "roomactivity_threadroot",
+];
+
+/// Tables keyed by the room id alone.
+const ROOM_ID_TABLES: &[&str] = &["roomid_info", "roomid_remoteversion", "published_roomid"];
+
+/// Tables keyed by event id.
+const EVENT_TABLES: &[&str] = &[
+    "eventid_pdu",
+    "eventid_position",
+    "eventid_rejected",
+    "eventid_relayedfrom",
+    "eventid_replacesstate",
+    "eventid_snapshots",
+    "eventid_transaction",
+    "eventid_handshake",
+];
+
+/// Tables keyed by user, then room.
+const USER_ROOM_TABLES: &[&str] = &[
+    "useridroomid_membership",
+    "userroomposition_notify",
+    "userroomthread_subscription",
+];
+
+/// What a purge removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RoomPurge {
+    pub events: usize,
+    pub entries: usize,
+}
+
+impl Rooms {
+    /// Deletes everything stored of a room (its block, if any, stays). Local aliases of it go
+    /// too.
+    pub async fn purge_room(&self, room_id: &RoomId) -> Result<RoomPurge> {
+        if self.room_info(room_id)?.is_none() {
+            return Err(Error::NotFound("Room not found".into()));
+        }
+        let _lock = self.lock(room_id).await;
+        let store = self.store();
+        let mut batch = WriteBatch::new();
+        let mut report = RoomPurge::default();
+        let prefix = compound_key(&[room_id.as_bytes(), b""]);
+        for table in ROOM_TABLES {
+            for (key, _) in store.scan_prefix(table, &prefix, usize::MAX)? {
+                batch.delete(table, key);
+                report.entries += 1;
+            }
+        }
+        for table in ROOM_ID_TABLES {
+            batch.delete(table, room_id.as_bytes().to_vec());
+        }
+        // Aliases pointing at the room.
+        for (key, value) in store.scan_prefix("alias_roomid", b"", usize::MAX)? {
+            if value == room_id.as_bytes() {
+                batch.delete("alias_roomid", key);
+                report.entries += 1;
+            }
+        }
+        for table in USER_ROOM_TABLES {
+            for (key, _) in store.scan_prefix(table, b"", usize::MAX)? {
+                if split_key(&key).get(1) == Some(&room_id.as_bytes()) {
+                    batch.delete(table, key);
+                    report.entries += 1;
+                }
+            }
+        }
+        // Every event of the room, outliers too: found by reading them.
+        for (key, value) in store.scan_prefix("eventid_pdu", b"", usize::MAX)? {
+            let in_room = serde_json::from_slice::<serde_json::Value>(&value)
+                .ok()
+                .and_then(|event| {
+                    event
+                        .get("room_id")
+                        .and_then(|id| id.as_str().map(str::to_owned))
+                })
+                .is_some_and(|id| id == room_id.as_str());
+            if !in_room {
+                continue;
+            }
+            if let Some(position) = store
+                .get("eventid_position", &key)?
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            {
+                // Keyed by position, then user, with no separator.
+                let pending = position.to_vec();
+                for (push_key, _) in
+                    store.scan_prefix("positionuser_pendingpush", &pending, usize::MAX)?
+                {
+                    batch.delete("positionuser_pendingpush", push_key);
+                }
+            }
+            let relations = compound_key(&[&key, b""]);
+            for (relation_key, _) in
+                store.scan_prefix("parentposition_relation", &relations, usize::MAX)?
+            {
+                batch.delete("parentposition_relation", relation_key);
+            }
+            for table in EVENT_TABLES {
+                batch.delete(table, key.clone());
+            }
+            report.events += 1;
+        }
+        store.commit(batch).await?;
+        tracing::info!(%room_id, events = report.events, entries = report.entries, "room purged");
+        Ok(report)
+    }
+}
