@@ -1397,3 +1397,83 @@ async fn rooms_are_shut_down_blocked_and_purged() {
     let refused = server.join(&bob, &room_id).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
 }
+
+/// `make_room_admin` raises a user through the local member with the most power; forward
+/// extremities, media statistics and a user's media quarantine read as in Synapse.
+#[tokio::test(flavor = "multi_thread")]
+async fn room_admins_extremities_and_media_statistics() {
+    use crate::media::upload;
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "preset": "private_chat", "room_version": "11" }),
+        )
+        .await;
+    let (status, body) = server
+        .post(
+            &format!("/_synapse/admin/v1/rooms/{room_id}/make_room_admin"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, levels) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/"),
+            token,
+        )
+        .await;
+    assert_eq!(levels["users"][admin.user_id.as_str()], 100, "{levels}");
+
+    let (_, extremities) = server
+        .get(
+            &format!("/_synapse/admin/v1/rooms/{room_id}/forward_extremities"),
+            token,
+        )
+        .await;
+    assert_eq!(extremities["count"], 1);
+    assert!(
+        extremities["results"][0]["event_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with('$'))
+    );
+    assert!(
+        extremities["results"][0]["depth"]
+            .as_u64()
+            .is_some_and(|depth| depth > 1)
+    );
+
+    for size in [10, 20] {
+        let (status, _) = upload(&server, &alice, vec![7; size], "text/plain", None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, stats) = server
+        .get("/_synapse/admin/v1/statistics/users/media", token)
+        .await;
+    assert_eq!(stats["total"], 1);
+    assert_eq!(stats["users"][0]["user_id"], alice.user_id.as_str());
+    assert_eq!(stats["users"][0]["media_count"], 2);
+    assert_eq!(stats["users"][0]["media_length"], 30);
+    let (_, quarantined) = server
+        .post(
+            "/_synapse/admin/v1/user/@alice:localhost/media/quarantine",
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(quarantined, json!({ "num_quarantined": 2 }));
+    let (_, listing) = server
+        .get("/_synapse/admin/v1/users/@alice:localhost/media", token)
+        .await;
+    assert!(
+        listing["media"]
+            .as_array()
+            .expect("media")
+            .iter()
+            .all(|media| media["quarantined_by"] == admin.user_id.as_str()),
+        "{listing}"
+    );
+}

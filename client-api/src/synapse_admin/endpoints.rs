@@ -1023,3 +1023,95 @@ pub mod delete_status {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/rooms/{room_id}/forward_extremities`: A room's forward extremities.
+pub mod forward_extremities {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/forward_extremities",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/statistics/users/media`: Media uploaded per user (paging from the query string).
+pub mod media_statistics {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/statistics/users/media",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/user/{user_id}/media/quarantine`: Quarantines every upload of a user.
+pub mod quarantine_user_media {
+    use ruma::{
+        OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/user/{user_id}/media/quarantine",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/rooms/{room_id}/make_room_admin`: Gives a local user the highest power in a room (`user_id` in the body, the caller by default).
+pub mod make_room_admin {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/make_room_admin",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[serde(default)]
+        pub user_id: Option<ruma::OwnedUserId>,
+    }
+
+    #[response]
+    pub struct Response {}
+}

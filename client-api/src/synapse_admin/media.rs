@@ -257,3 +257,27 @@ pub async fn unprotect(
         .await?;
     Ok(Json(json!({})))
 }
+
+/// # `POST /_synapse/admin/v1/user/{userId}/media/quarantine`
+///
+/// Every upload of the user except protected ones; answers how many.
+pub async fn quarantine_user_media(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::quarantine_user_media::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let identity = request.identity()?;
+    require_admin(&state, identity)?;
+    let user_id = &request.body.user_id;
+    let media = &state.services.media;
+    let mut quarantined = 0;
+    for entry in uploads_of(&state, user_id)? {
+        if entry.record.safe_from_quarantine || entry.record.quarantined_by.is_some() {
+            continue;
+        }
+        media
+            .set_quarantined(&entry.server, &entry.media_id, Some(&identity.user_id))
+            .await?;
+        quarantined += 1;
+    }
+    Ok(Json(json!({ "num_quarantined": quarantined })))
+}

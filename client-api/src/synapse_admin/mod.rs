@@ -22,12 +22,14 @@ pub mod put_user;
 pub mod register;
 pub mod registration_tokens;
 pub mod reset_password;
+pub mod room_admin;
 pub mod room_block;
 pub mod room_details;
 pub mod room_members;
 pub mod room_state;
 pub mod server_notices;
 pub mod server_version;
+pub mod statistics;
 pub mod user_admin;
 pub mod user_data;
 pub mod username_available;
@@ -141,6 +143,17 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         delete_room::room_delete_status,
     );
     router = route::<endpoints::delete_status::Request, _, _>(router, delete_room::delete_status);
+    router = route::<endpoints::forward_extremities::Request, _, _>(
+        router,
+        room_admin::forward_extremities,
+    );
+    router =
+        route::<endpoints::make_room_admin::Request, _, _>(router, room_admin::make_room_admin);
+    router = route::<endpoints::media_statistics::Request, _, _>(router, statistics::users_media);
+    router = route::<endpoints::quarantine_user_media::Request, _, _>(
+        router,
+        media::quarantine_user_media,
+    );
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,
