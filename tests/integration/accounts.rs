@@ -274,6 +274,11 @@ async fn changing_the_password_needs_the_old_one_and_logs_out_other_devices() {
 async fn deactivated_accounts_can_never_log_in_and_their_ids_are_not_reissued() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&bob, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&alice, &room_id).await.0, StatusCode::OK);
     server
         .put(
             &format!("/_matrix/client/v3/profile/{}/displayname", alice.user_id),
@@ -300,6 +305,17 @@ async fn deactivated_accounts_can_never_log_in_and_their_ids_are_not_reissued() 
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(done["id_server_unbind_result"], "no-support");
+    // As Synapse: a deactivated account leaves its rooms.
+    let (_, members) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/joined_members"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert!(
+        members["joined"].get(alice.user_id.as_str()).is_none(),
+        "{members}"
+    );
 
     assert_error(
         &server

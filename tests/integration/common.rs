@@ -309,11 +309,31 @@ impl TestServer {
     /// A server that federates on loopback (see [`federated`]); `restart` keeps its name if
     /// given the same adjustment.
     pub async fn start_federated() -> (Self, u16) {
-        let port = free_port();
-        (
-            Self::start_with(|config| federated(config, port)).await,
-            port,
-        )
+        // A port found free can be taken by another test before this server binds it: then
+        // another port is tried.
+        for _ in 0..10 {
+            init_test_logging();
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut config = test_config(dir.path());
+            federated(&mut config, port);
+            match RunningServer::start(config).await {
+                Ok(server) => {
+                    let url = server.client_url();
+                    let server = Self {
+                        server: Some(server),
+                        url,
+                        http: http_client(),
+                        dir,
+                    };
+                    return (server, port);
+                }
+                Err(myelin::StartError::Bind { error, .. })
+                    if error.kind() == std::io::ErrorKind::AddrInUse => {}
+                Err(error) => panic!("server starts: {error:?}"),
+            }
+        }
+        panic!("no free federation port after 10 tries");
     }
 
     pub fn server_name(&self) -> String {

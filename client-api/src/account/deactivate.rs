@@ -6,6 +6,8 @@ use ruma::api::client::account::{ThirdPartyIdRemovalStatus, deactivate::v3};
 use crate::{ApiError, AppState, Ruma, RumaResponse};
 
 /// # `POST /_matrix/client/v3/account/deactivate`
+///
+/// As Synapse: the account also leaves its rooms, declines its invites and loses its pushers.
 pub async fn deactivate(
     State(state): State<AppState>,
     request: Ruma<v3::Request>,
@@ -15,8 +17,7 @@ pub async fn deactivate(
     users
         .confirm_password(&identity.user_id, request.auth_json())
         .await?;
-    users.deactivate(&identity.user_id).await?;
-    tracing::info!(user_id = %identity.user_id, "account deactivated");
+    crate::synapse_admin::deactivate::deactivate_everywhere(&state, &identity.user_id).await?;
     // No identity server was ever bound, so there was nothing to unbind.
     Ok(RumaResponse(v3::Response::new(
         ThirdPartyIdRemovalStatus::NoSupport,

@@ -31,7 +31,8 @@ pub async fn deactivate(
     Ok(Json(json!({ "id_server_unbind_result": "success" })))
 }
 
-/// Deactivates a local account and takes it out of its rooms, invites and pushers.
+/// Deactivates a local account and takes it out of its rooms, invites and pushers (for the
+/// administrator's and the user's own deactivation alike).
 pub(crate) async fn deactivate_everywhere(
     state: &AppState,
     user_id: &ruma::UserId,
@@ -51,6 +52,6 @@ pub(crate) async fn deactivate_everywhere(
             tracing::warn!(%room_id, %user_id, %error, "a deactivated user could not leave a room");
         }
     }
-    tracing::info!(%user_id, "account deactivated by an administrator");
+    tracing::info!(%user_id, "account deactivated");
     Ok(())
 }
