@@ -411,15 +411,6 @@ async fn users_are_deactivated_reset_promoted_and_inspected() {
         .await;
     assert_error(&demote_self, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
 
-    // Erasing is not done here, so it is refused rather than half done.
-    let erase = server
-        .post(
-            "/_synapse/admin/v1/deactivate/@bob:localhost",
-            token,
-            json!({ "erase": true }),
-        )
-        .await;
-    assert_error(&erase, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
     // Deactivation: Bob leaves the room and his token stops working.
     let (status, _) = server
         .post(
@@ -1475,5 +1466,188 @@ async fn room_admins_extremities_and_media_statistics() {
             .iter()
             .all(|media| media["quarantined_by"] == admin.user_id.as_str()),
         "{listing}"
+    );
+}
+
+/// The text of `event_id` as `user` reads it through `/messages`, `/event` and `/context`
+/// (the same each way), or `None` when the content is gone.
+async fn body_as_read_by(
+    server: &TestServer,
+    user: &TestUser,
+    room_id: &str,
+    event_id: &str,
+) -> Option<String> {
+    let token = Some(user.access_token.as_str());
+    let (status, page) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let listed = page["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .find(|event| event["event_id"] == event_id)
+        .unwrap_or_else(|| panic!("{event_id} is listed: {page}"))
+        .clone();
+    let (status, single) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/event/{event_id}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{single}");
+    let (status, context) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/context/{event_id}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{context}");
+    assert_eq!(listed["content"], single["content"]);
+    assert_eq!(listed["content"], context["event"]["content"]);
+    listed["content"]["body"].as_str().map(str::to_owned)
+}
+
+/// Erasure as Synapse does it: those in the room when an erased user spoke still read it; those
+/// who join later read it redacted, cannot find it by search, and the user is gone from the
+/// directory with their profile. The client's own `/account/deactivate` with `erase` does the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn erased_users_messages_are_redacted_for_later_joiners() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    for user in [&bob, &carol] {
+        assert_eq!(server.join(user, &room_id).await.0, StatusCode::OK);
+    }
+    let (status, _) = server
+        .put(
+            "/_matrix/client/v3/profile/@bob:localhost/displayname",
+            Some(&bob.access_token),
+            json!({ "displayname": "Bob Builder" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let spoken = server
+        .send_text(&bob, &room_id, "bob's unforgettable secret")
+        .await;
+    let alices = server.send_text(&alice, &room_id, "alice's reply").await;
+
+    let (status, answer) = server
+        .post(
+            "/_synapse/admin/v1/deactivate/@bob:localhost",
+            token,
+            json!({ "erase": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, details) = server
+        .get("/_synapse/admin/v2/users/@bob:localhost", token)
+        .await;
+    assert_eq!(details["erased"], true, "{details}");
+    assert_eq!(details["deactivated"], true, "{details}");
+    assert_eq!(details["displayname"], JsonNull, "{details}");
+
+    // Carol was there: she still reads Bob's words.
+    assert_eq!(
+        body_as_read_by(&server, &carol, &room_id, &spoken)
+            .await
+            .as_deref(),
+        Some("bob's unforgettable secret")
+    );
+    // Dave joins later: the event is there, without its content; others' events are whole.
+    let dave = server.register("dave").await;
+    assert_eq!(server.join(&dave, &room_id).await.0, StatusCode::OK);
+    assert_eq!(
+        body_as_read_by(&server, &dave, &room_id, &spoken).await,
+        None
+    );
+    assert_eq!(
+        body_as_read_by(&server, &dave, &room_id, &alices)
+            .await
+            .as_deref(),
+        Some("alice's reply")
+    );
+    let sync = server.sync(&dave, None, 0).await;
+    let timeline = &sync["rooms"]["join"][&room_id]["timeline"]["events"];
+    let in_sync = timeline
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|event| event["event_id"] == spoken.as_str())
+        .unwrap_or_else(|| panic!("Bob's event in Dave's sync: {timeline}"));
+    assert_eq!(in_sync["content"], json!({}), "{in_sync}");
+    let search =
+        json!({ "search_categories": { "room_events": { "search_term": "unforgettable" } } });
+    let (_, found) = server
+        .post(
+            "/_matrix/client/v3/search",
+            Some(&dave.access_token),
+            search.clone(),
+        )
+        .await;
+    assert_eq!(
+        found["search_categories"]["room_events"]["count"], 0,
+        "{found}"
+    );
+    let (_, found) = server
+        .post(
+            "/_matrix/client/v3/search",
+            Some(&carol.access_token),
+            search,
+        )
+        .await;
+    assert_eq!(
+        found["search_categories"]["room_events"]["count"], 1,
+        "{found}"
+    );
+    // Gone from the user directory.
+    let (status, directory) = server
+        .post(
+            "/_matrix/client/v3/user_directory/search",
+            Some(&carol.access_token),
+            json!({ "search_term": "bob" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{directory}");
+    assert_eq!(directory["results"], json!([]), "{directory}");
+
+    // A user's own erasure: Carol erases herself; Erin, joining after, reads her words redacted.
+    let said = server.send_text(&carol, &room_id, "carol was here").await;
+    let (status, uia) = server
+        .post(
+            "/_matrix/client/v3/account/deactivate",
+            Some(&carol.access_token),
+            json!({ "erase": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{uia}");
+    let session = uia["session"].as_str().map(str::to_owned);
+    let (status, done) = server
+        .post(
+            "/_matrix/client/v3/account/deactivate",
+            Some(&carol.access_token),
+            json!({
+                "erase": true,
+                "auth": TestServer::password_auth(&carol, session.as_deref()),
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let erin = server.register("erin").await;
+    assert_eq!(server.join(&erin, &room_id).await.0, StatusCode::OK);
+    assert_eq!(body_as_read_by(&server, &erin, &room_id, &said).await, None);
+    assert_eq!(
+        body_as_read_by(&server, &alice, &room_id, &said)
+            .await
+            .as_deref(),
+        Some("carol was here")
     );
 }

@@ -1,7 +1,6 @@
 //! `POST /_synapse/admin/v1/deactivate/{userId}`
 
 use axum::{Json, extract::State};
-use myelin_core::Error;
 use serde_json::{Value as JsonValue, json};
 use synapse_admin_api::users::deactivate_account::v1;
 
@@ -11,7 +10,8 @@ use crate::{ApiError, AppState, Ruma};
 /// # `POST /_synapse/admin/v1/deactivate/{userId}`
 ///
 /// As Synapse: the account loses its password, devices and profile, leaves every room it is
-/// in and declines its invites, and its pushers are removed.
+/// in and declines its invites, and its pushers are removed. With `erase`, what the user sent
+/// is served redacted from then on to everyone who was not in the room when it was sent.
 pub async fn deactivate(
     State(state): State<AppState>,
     request: Ruma<v1::Request>,
@@ -20,12 +20,9 @@ pub async fn deactivate(
     let user_id = &request.body.user_id;
     local_account(&state, user_id)?;
     if request.body.erase {
-        // Synapse's erasure also hides the user's messages from those who join later, which
-        // Myelin does not do yet: refused rather than half done.
-        return Err(Error::InvalidParam(
-            "Erasing users is not supported by this server; deactivate without erase".into(),
-        )
-        .into());
+        // Marked first: whatever happens next, what the user sent is no longer served whole
+        // to anyone who was not in the room at the time.
+        state.services.rooms.erase_sender(user_id).await?;
     }
     deactivate_everywhere(&state, user_id).await?;
     Ok(Json(json!({ "id_server_unbind_result": "success" })))

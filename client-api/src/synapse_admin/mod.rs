@@ -196,7 +196,7 @@ pub(crate) fn user_details(
         "is_guest": false,
         "admin": record.admin,
         "deactivated": record.deactivated,
-        "erased": false,
+        "erased": state.services.rooms.is_erased(user_id),
         "shadow_banned": false,
         "locked": restrictions.locked,
         "suspended": restrictions.suspended,

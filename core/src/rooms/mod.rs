@@ -15,6 +15,7 @@ mod create;
 mod delayed;
 mod device_lists;
 mod directory;
+mod erasure;
 mod hierarchy;
 mod history;
 mod ingest;
@@ -112,6 +113,7 @@ struct RoomsInner {
     push_rules: crate::users::push_rules::RulesetCache,
     /// Serialises report ids.
     reports: tokio::sync::Mutex<()>,
+    erased: erasure::ErasedUsers,
 }
 
 impl Rooms {
@@ -125,6 +127,7 @@ impl Rooms {
             crate::error::Error::InvalidParam(format!("invalid server name {}", config.server.name))
         })?;
         let snapshots = snapshots::SnapshotIds::load(&store)?;
+        let erased = erasure::ErasedUsers::load(&store)?;
         Ok(Self {
             inner: Arc::new(RoomsInner {
                 store,
@@ -136,6 +139,7 @@ impl Rooms {
                 notifier,
                 push_rules: Default::default(),
                 reports: tokio::sync::Mutex::new(()),
+                erased,
             }),
         })
     }

@@ -114,6 +114,11 @@ impl Rooms {
             if (request.keep)(&event)
                 && self.event_visible(&cursor.room_id, request.user_id, position, membership)?
                 && matches(&terms, request.keys, &event)
+                // What an erased sender wrote is not there to find for those who see it
+                // redacted.
+                && self
+                    .seen_by(&cursor.room_id, request.user_id, position, &event)?
+                    .is_none()
             {
                 if page_end.is_some() {
                     matches_after += 1;
