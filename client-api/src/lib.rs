@@ -87,6 +87,21 @@ impl AppState {
         }
     }
 
+    /// What Synapse answers a shadow-banned user's event with: a made-up event id (nothing is
+    /// sent), or `None` for everyone else.
+    pub(crate) fn shadow_banned_event(
+        &self,
+        identity: &myelin_core::users::Identity,
+    ) -> Option<ruma::OwnedEventId> {
+        self.services
+            .users
+            .is_shadow_banned(&identity.user_id)
+            .then(|| {
+                ruma::EventId::parse(format!("${}", myelin_core::ids::random_string(43)))
+                    .expect("a random alphanumeric string makes an event id")
+            })
+    }
+
     /// The per-user message limit; appservices registered with `rate_limited: false` (and
     /// the users they act as) are not limited.
     pub(crate) fn check_message_rate(
@@ -99,9 +114,12 @@ impl AppState {
             .and_then(|id| self.services.appservices.by_id(id))
             .is_some_and(|appservice| !appservice.rate_limited());
         if !unlimited {
-            self.limits
-                .messages_per_user
-                .check(&identity.user_id.to_string())?;
+            let own = self
+                .services
+                .users
+                .restrictions(&identity.user_id)
+                .message_rate;
+            self.limits.check_message(&identity.user_id, own)?;
         }
         Ok(())
     }

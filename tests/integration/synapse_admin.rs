@@ -68,6 +68,21 @@ async fn only_server_administrators_may_use_it() {
             "/_synapse/admin/v1/username_available?username=x".to_owned(),
             None,
         ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/users/{me}/shadow_ban"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/users/{me}/override_ratelimit"),
+            Some(json!({})),
+        ),
+        (
+            "PUT",
+            format!("/_synapse/admin/v1/suspend/{me}"),
+            Some(json!({ "suspend": false })),
+        ),
     ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let answer = server.request(method.clone(), &path, token, body).await;
@@ -1650,4 +1665,170 @@ async fn erased_users_messages_are_redacted_for_later_joiners() {
             .as_deref(),
         Some("carol was here")
     );
+}
+
+/// Whether `user` reads an event with `text` in the room's history.
+async fn reads_text(server: &TestServer, user: &TestUser, room_id: &str, text: &str) -> bool {
+    let (status, page) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&user.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    crate::common::message_bodies(&page["chunk"]).contains(&text.to_owned())
+}
+
+/// A shadow-banned user's messages, invites and rooms with invites seem to go through and reach
+/// nobody; lifting the ban lets them through again.
+#[tokio::test(flavor = "multi_thread")]
+async fn shadow_banned_users_reach_nobody() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+
+    let (status, answer) = server
+        .post(
+            "/_synapse/admin/v1/users/@bob:localhost/shadow_ban",
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({})));
+    let (_, details) = server
+        .get("/_synapse/admin/v2/users/@bob:localhost", token)
+        .await;
+    assert_eq!(details["shadow_banned"], true, "{details}");
+
+    // A message: an event id comes back, nobody (not even Bob) can read it.
+    let (status, sent) = server
+        .send_text_result(&bob, &room_id, "nobody hears this")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let event_id = sent["event_id"].as_str().expect("an event id");
+    assert!(event_id.starts_with('$'), "{sent}");
+    assert!(!reads_text(&server, &alice, &room_id, "nobody hears this").await);
+    let lost = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/event/{event_id}"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_error(&lost, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    // An invite and a room made with an invite: Carol is invited nowhere.
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/invite"),
+            Some(&bob.access_token),
+            json!({ "user_id": carol.user_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, created) = server
+        .post(
+            "/_matrix/client/v3/createRoom",
+            Some(&bob.access_token),
+            json!({ "invite": [carol.user_id] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert!(created["room_id"].as_str().is_some(), "{created}");
+    let sync = server.sync(&carol, None, 0).await;
+    assert_eq!(sync["rooms"]["invite"], json!({}), "{sync}");
+    let (_, members) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/members"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert!(
+        !members.to_string().contains("@carol:localhost"),
+        "{members}"
+    );
+
+    // Lifted: Bob is heard again.
+    let (status, _) = server
+        .request(
+            reqwest::Method::DELETE,
+            "/_synapse/admin/v1/users/@bob:localhost/shadow_ban",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.send_text(&bob, &room_id, "heard again").await;
+    assert!(reads_text(&server, &alice, &room_id, "heard again").await);
+}
+
+/// An administrator's own message rate for a user, and suspension in Synapse's shape.
+#[tokio::test(flavor = "multi_thread")]
+async fn message_rates_are_overridden_and_users_suspended() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let bob = server.register("bob").await;
+    let room_id = server.create_room(&bob, json!({})).await;
+    let path = "/_synapse/admin/v1/users/@bob:localhost/override_ratelimit";
+
+    let (status, none) = server.get(path, token).await;
+    assert_eq!((status, none), (StatusCode::OK, json!({})));
+    let (status, set) = server.post(path, token, json!({ "burst_count": 2 })).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let rate = json!({ "messages_per_second": 0, "burst_count": 2 });
+    assert_eq!(set, rate);
+    assert_eq!(server.get(path, token).await.1, rate);
+    // Two messages, then Bob waits.
+    server.send_text(&bob, &room_id, "one").await;
+    server.send_text(&bob, &room_id, "two").await;
+    let third = server.send_text_result(&bob, &room_id, "three").await;
+    assert_error(&third, StatusCode::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED");
+    assert!(third.1["retry_after_ms"].as_u64().is_some(), "{}", third.1);
+    let bad = server
+        .post(path, token, json!({ "messages_per_second": -1 }))
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    // No limit at all with 0 and 0.
+    server
+        .post(
+            path,
+            token,
+            json!({ "messages_per_second": 0, "burst_count": 0 }),
+        )
+        .await;
+    server.send_text(&bob, &room_id, "unlimited").await;
+    let (status, _) = server
+        .request(reqwest::Method::DELETE, path, token, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.get(path, token).await.1, json!({}));
+
+    // Suspension: Bob can read, not send, until it is lifted.
+    let (status, answer) = server
+        .put(
+            "/_synapse/admin/v1/suspend/@bob:localhost",
+            token,
+            json!({ "suspend": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({ "user_@bob:localhost_suspended": true }));
+    let refused = server.send_text_result(&bob, &room_id, "muted").await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "M_USER_SUSPENDED");
+    let (_, details) = server
+        .get("/_synapse/admin/v2/users/@bob:localhost", token)
+        .await;
+    assert_eq!(details["suspended"], true, "{details}");
+    server
+        .put(
+            "/_synapse/admin/v1/suspend/@bob:localhost",
+            token,
+            json!({ "suspend": false }),
+        )
+        .await;
+    server.send_text(&bob, &room_id, "free again").await;
 }

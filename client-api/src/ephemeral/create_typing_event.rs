@@ -24,6 +24,10 @@ pub async fn create_typing_event(
         state.services.rooms.existing_room(&body.room_id)?;
         return Err(Error::Forbidden("You are not in this room".into()).into());
     }
+    // A shadow-banned user's typing reaches nobody (Synapse's typing handler drops it).
+    if state.services.users.is_shadow_banned(&identity.user_id) {
+        return Ok(RumaResponse(v3::Response::new()));
+    }
     let timeout = match &body.state {
         Typing::Yes(info) => Some(info.timeout),
         _ => None,

@@ -40,6 +40,10 @@ pub async fn invite_user(
         ))
         .into());
     }
+    // A shadow-banned user's invite seems to go through and reaches nobody (Synapse).
+    if users.is_shadow_banned(&identity.user_id) {
+        return Ok(RumaResponse(v3::Response::new()));
+    }
     let is_direct = request
         .json
         .as_ref()

@@ -14,6 +14,9 @@ pub async fn redact_event(
 ) -> Result<RumaResponse<v3::Response>, ApiError> {
     let identity = request.identity()?;
     state.check_message_rate(identity)?;
+    if let Some(event_id) = state.shadow_banned_event(identity) {
+        return Ok(RumaResponse(v3::Response::new(event_id)));
+    }
     let body = &request.body;
     // `redacts` sits in the content too (room version 11 and later read it from there; older
     // versions ignore it).

@@ -49,6 +49,9 @@ pub async fn send_message_event(
     } else {
         None
     };
+    if let Some(event_id) = state.shadow_banned_event(identity) {
+        return Ok(RumaResponse(v3::Response::new(event_id)).into_response());
+    }
     // `?org.matrix.msc4140.delay=`: scheduled, answered with a delay id (MSC4140).
     if let Some(delay) = crate::delayed::requested_delay(query.as_deref())? {
         let kind = body.event_type.to_string();

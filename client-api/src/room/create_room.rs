@@ -33,6 +33,19 @@ pub async fn create_room(
         .users
         .check_not_suspended(&identity.user_id)?;
     let body = &request.body;
+    // A shadow-banned user's room with invites is made up, as Synapse makes it up: a room id
+    // that leads nowhere, no invite sent. Without invites the room is created as usual.
+    if (!body.invite.is_empty() || !body.invite_3pid.is_empty())
+        && state.services.users.is_shadow_banned(&identity.user_id)
+    {
+        let room_id = ruma::RoomId::parse(format!(
+            "!{}:{}",
+            myelin_core::ids::random_string(18),
+            state.services.rooms.server_name()
+        ))
+        .map_err(|error| Error::Internal(error.to_string()))?;
+        return Ok(RumaResponse(v3::Response::new(room_id)));
+    }
     let raw = request.json.clone().unwrap_or_default();
     let preset = match body.preset.as_ref().map(|preset| preset.as_str()) {
         None => None,

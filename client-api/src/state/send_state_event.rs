@@ -29,6 +29,12 @@ pub async fn send_state_event(
         .filter(|json| json.is_object())
         .ok_or_else(|| ApiError::bad_json("Event content must be a JSON object"))?;
     let kind = body.event_type.to_string();
+    // Synapse's shadow-ban covers every state event but memberships.
+    if kind != "m.room.member"
+        && let Some(event_id) = state.shadow_banned_event(identity)
+    {
+        return Ok(RumaResponse(v3::Response::new(event_id)).into_response());
+    }
     // `?org.matrix.msc4140.delay=`: scheduled, answered with a delay id (MSC4140).
     if let Some(delay) = crate::delayed::requested_delay(query.as_deref())? {
         return crate::delayed::schedule(

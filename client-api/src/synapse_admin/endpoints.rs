@@ -1115,3 +1115,59 @@ pub mod make_room_admin {
     #[response]
     pub struct Response {}
 }
+
+/// An endpoint whose only parameter is the user in its path (a body, where there is one, is
+/// read by the handler).
+macro_rules! user_endpoint {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal) => {
+        $(#[$doc])*
+        pub mod $name {
+            use ruma::{
+                OwnedUserId,
+                api::{auth_scheme::AccessToken, metadata, request, response},
+            };
+
+            metadata! {
+                method: $method,
+                rate_limited: false,
+                authentication: AccessToken,
+                path: $path,
+            }
+
+            #[request]
+            pub struct Request {
+                #[ruma_api(path)]
+                pub user_id: OwnedUserId,
+            }
+
+            #[response]
+            pub struct Response {}
+        }
+    };
+}
+
+user_endpoint!(
+    /// `POST /_synapse/admin/v1/users/{userId}/shadow_ban`
+    shadow_ban, POST, "/_synapse/admin/v1/users/{user_id}/shadow_ban"
+);
+user_endpoint!(
+    /// `DELETE /_synapse/admin/v1/users/{userId}/shadow_ban`
+    unshadow_ban, DELETE, "/_synapse/admin/v1/users/{user_id}/shadow_ban"
+);
+user_endpoint!(
+    /// `GET /_synapse/admin/v1/users/{userId}/override_ratelimit`
+    get_ratelimit, GET, "/_synapse/admin/v1/users/{user_id}/override_ratelimit"
+);
+user_endpoint!(
+    /// `POST /_synapse/admin/v1/users/{userId}/override_ratelimit`, with `messages_per_second`
+    /// and `burst_count` in the body (both optional, 0 when left out).
+    set_ratelimit, POST, "/_synapse/admin/v1/users/{user_id}/override_ratelimit"
+);
+user_endpoint!(
+    /// `DELETE /_synapse/admin/v1/users/{userId}/override_ratelimit`
+    delete_ratelimit, DELETE, "/_synapse/admin/v1/users/{user_id}/override_ratelimit"
+);
+user_endpoint!(
+    /// `PUT /_synapse/admin/v1/suspend/{userId}`, with `suspend` in the body.
+    suspend_user, PUT, "/_synapse/admin/v1/suspend/{user_id}"
+);

@@ -32,6 +32,7 @@ pub mod server_version;
 pub mod statistics;
 pub mod user_admin;
 pub mod user_data;
+pub mod user_restrictions;
 pub mod username_available;
 pub mod whois;
 
@@ -154,6 +155,18 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         media::quarantine_user_media,
     );
+    router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
+    router =
+        route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);
+    router =
+        route::<endpoints::get_ratelimit::Request, _, _>(router, user_restrictions::get_ratelimit);
+    router =
+        route::<endpoints::set_ratelimit::Request, _, _>(router, user_restrictions::set_ratelimit);
+    router = route::<endpoints::delete_ratelimit::Request, _, _>(
+        router,
+        user_restrictions::delete_ratelimit,
+    );
+    router = route::<endpoints::suspend_user::Request, _, _>(router, user_restrictions::suspend);
     route::<endpoints::username_available::Request, _, _>(
         router,
         username_available::username_available,
@@ -197,7 +210,7 @@ pub(crate) fn user_details(
         "admin": record.admin,
         "deactivated": record.deactivated,
         "erased": state.services.rooms.is_erased(user_id),
-        "shadow_banned": false,
+        "shadow_banned": restrictions.shadow_banned,
         "locked": restrictions.locked,
         "suspended": restrictions.suspended,
         "approved": true,

@@ -38,7 +38,7 @@ pub use self::{
     pushers::{PUSH_GATEWAY_PATH, Pusher},
     registration_tokens::RegistrationToken,
     remote_keys::RemoteKeys,
-    restrictions::Restrictions,
+    restrictions::{MessageRate, Restrictions},
     sessions::{IssuedSession, SessionRequest},
     uia::{STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN, UiaFlow, UiaOutcome},
 };

@@ -1,7 +1,8 @@
 //! Administrators' restrictions on local accounts (spec 1.18): a *locked* account can do
 //! nothing but log out (every other request is `M_USER_LOCKED`); a *suspended* one can read and
 //! leave but not send, join, invite, create rooms, change its profile or upload media
-//! (`M_USER_SUSPENDED`). Few accounts are ever restricted, so all restrictions are kept in
+//! (`M_USER_SUSPENDED`). Synapse's admin API adds the shadow-ban and a per-user message rate.
+//! Few accounts are ever restricted, so all restrictions are kept in
 //! memory (read on every request) and in their own table.
 
 use std::collections::HashMap;
@@ -23,6 +24,20 @@ pub struct Restrictions {
     pub locked: bool,
     #[serde(default)]
     pub suspended: bool,
+    /// Synapse's shadow-ban: what the user sends seems to succeed but reaches nobody.
+    #[serde(default)]
+    pub shadow_banned: bool,
+    /// The administrator's own message rate for this user (Synapse's `override_ratelimit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_rate: Option<MessageRate>,
+}
+
+/// A user's own message rate: `messages_per_second` actions a second with bursts of
+/// `burst_count`; both 0 means no limit at all (Synapse's meaning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRate {
+    pub messages_per_second: u32,
+    pub burst_count: u32,
 }
 
 /// Reads every stored restriction (at startup).
@@ -83,6 +98,11 @@ impl Users {
             all.insert(user_id.to_owned(), restrictions);
         }
         Ok(())
+    }
+
+    /// Whether what the user sends should seem to succeed and reach nobody.
+    pub fn is_shadow_banned(&self, user_id: &UserId) -> bool {
+        self.restrictions(user_id).shadow_banned
     }
 
     /// Refuses a suspended user's action.
