@@ -1832,3 +1832,83 @@ async fn message_rates_are_overridden_and_users_suspended() {
         .await;
     server.send_text(&bob, &room_id, "free again").await;
 }
+
+/// The synchronous shutdown with `new_room_user_id`: the members find themselves in a new room
+/// made by that user, with the old room's alias and the message, where they cannot speak.
+#[tokio::test(flavor = "multi_thread")]
+async fn shut_down_members_are_moved_to_a_new_room() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(
+            &alice,
+            json!({ "preset": "public_chat", "room_alias_name": "old" }),
+        )
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+
+    let (status, shutdown) = server
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/_synapse/admin/v1/rooms/{room_id}"),
+            token,
+            Some(json!({
+                "new_room_user_id": admin.user_id,
+                "room_name": "Closed",
+                "message": "This room was closed by the moderators.",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shutdown}");
+    let new_room = shutdown["new_room_id"]
+        .as_str()
+        .expect("a new room")
+        .to_owned();
+    let mut kicked: Vec<&str> = shutdown["kicked_users"]
+        .as_array()
+        .expect("kicked users")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    kicked.sort_unstable();
+    assert_eq!(kicked, ["@alice:localhost", "@bob:localhost"], "{shutdown}");
+    assert_eq!(shutdown["failed_to_kick_users"], json!([]));
+    assert_eq!(shutdown["local_aliases"], json!(["#old:localhost"]));
+
+    let (_, joined) = server
+        .get("/_matrix/client/v3/joined_rooms", Some(&bob.access_token))
+        .await;
+    assert_eq!(joined["joined_rooms"], json!([new_room.clone()]));
+    let (_, alias) = server
+        .get(
+            "/_matrix/client/v3/directory/room/%23old:localhost",
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(alias["room_id"], new_room.as_str(), "{alias}");
+    assert!(
+        reads_text(
+            &server,
+            &bob,
+            &new_room,
+            "This room was closed by the moderators."
+        )
+        .await
+    );
+    let (_, name) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{new_room}/state/m.room.name/"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(name["name"], "Closed");
+    let silenced = server.send_text_result(&bob, &new_room, "hello?").await;
+    assert_error(&silenced, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    // The old room is gone from this server.
+    let (status, _) = server
+        .get(&format!("/_synapse/admin/v1/rooms/{room_id}"), token)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -972,6 +972,42 @@ pub mod delete_room {
         #[serde(default)]
         pub new_room_user_id: Option<String>,
         #[serde(default)]
+        pub room_name: Option<String>,
+        #[serde(default)]
+        pub message: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `DELETE /_synapse/admin/v1/rooms/{roomId}`: the synchronous shutdown (same body as v2).
+pub mod delete_room_v1 {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: DELETE,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[serde(default)]
+        pub block: bool,
+        #[serde(default = "ruma::serde::default_true")]
+        pub purge: bool,
+        #[serde(default)]
+        pub new_room_user_id: Option<String>,
+        #[serde(default)]
+        pub room_name: Option<String>,
+        #[serde(default)]
         pub message: Option<String>,
     }
 

@@ -155,6 +155,7 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         media::quarantine_user_media,
     );
+    router = route::<endpoints::delete_room_v1::Request, _, _>(router, delete_room::delete_room_v1);
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);
