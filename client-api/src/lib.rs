@@ -73,6 +73,9 @@ pub struct AppState {
         Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
     /// Reports of room deletions for `delete_status` (room, report), since the start.
     pub(crate) admin_deletions: Arc<std::sync::Mutex<Vec<(ruma::OwnedRoomId, serde_json::Value)>>>,
+    /// Statuses of history purges and user redactions by their ids, since the start.
+    pub(crate) admin_tasks:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>>,
 }
 
 impl AppState {
@@ -84,6 +87,7 @@ impl AppState {
             sliding: Arc::default(),
             admin_nonces: Arc::default(),
             admin_deletions: Arc::default(),
+            admin_tasks: Arc::default(),
         }
     }
 

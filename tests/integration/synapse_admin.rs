@@ -1912,3 +1912,107 @@ async fn shut_down_members_are_moved_to_a_new_room() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A room's old history is purged: messages before the point go (local ones only when asked),
+/// state stays, the newest event always stays; the status is kept for the purge id.
+#[tokio::test(flavor = "multi_thread")]
+async fn room_history_is_purged_up_to_a_point() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let other_room = server.create_room(&alice, json!({})).await;
+    let mut sent = Vec::new();
+    for text in ["m1", "m2", "m3"] {
+        sent.push(server.send_text(&alice, &room_id, text).await);
+    }
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/"),
+            Some(&alice.access_token),
+            json!({ "topic": "kept" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let m4 = server.send_text(&alice, &room_id, "m4").await;
+    server.send_text(&alice, &room_id, "m5").await;
+    let path = format!("/_synapse/admin/v1/purge_history/{room_id}");
+
+    // Local events stay unless asked for.
+    let (status, kept) = server
+        .post(&path, token, json!({ "purge_up_to_event_id": m4 }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert!(reads_text(&server, &alice, &room_id, "m1").await);
+    let (status, purged) = server
+        .post(
+            &format!("{path}/{m4}"),
+            token,
+            json!({ "delete_local_events": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{purged}");
+    let purge_id = purged["purge_id"].as_str().expect("a purge id");
+    let (status, done) = server
+        .get(
+            &format!("/_synapse/admin/v1/purge_history_status/{purge_id}"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        (status, done),
+        (StatusCode::OK, json!({ "status": "complete" }))
+    );
+    for gone in ["m1", "m2", "m3"] {
+        assert!(!reads_text(&server, &alice, &room_id, gone).await, "{gone}");
+    }
+    for left in ["m4", "m5"] {
+        assert!(reads_text(&server, &alice, &room_id, left).await, "{left}");
+    }
+    let lost = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/event/{}", sent[0]),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_error(&lost, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    let (_, topic) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(topic["topic"], "kept");
+
+    // By time: everything older goes but the newest event; the room goes on.
+    let (status, _) = server
+        .post(
+            &path,
+            token,
+            json!({ "purge_up_to_ts": 4_102_444_800_000u64, "delete_local_events": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!reads_text(&server, &alice, &room_id, "m4").await);
+    assert!(reads_text(&server, &alice, &room_id, "m5").await);
+    server.send_text(&alice, &room_id, "m6").await;
+    assert!(reads_text(&server, &alice, &room_id, "m6").await);
+    let sync = server.sync(&alice, None, 0).await;
+    let bodies = crate::common::message_bodies(
+        &sync["rooms"]["join"][room_id.as_str()]["timeline"]["events"],
+    );
+    assert_eq!(bodies, ["m5", "m6"], "{sync}");
+
+    // Refused: no point, an event of another room, an unknown purge id.
+    let none = server.post(&path, token, json!({})).await;
+    assert_error(&none, StatusCode::BAD_REQUEST, "M_MISSING_PARAM");
+    let elsewhere = server.send_text(&alice, &other_room, "elsewhere").await;
+    let wrong = server
+        .post(&path, token, json!({ "purge_up_to_event_id": elsewhere }))
+        .await;
+    assert_error(&wrong, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    let unknown = server
+        .get("/_synapse/admin/v1/purge_history_status/nope", token)
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+}

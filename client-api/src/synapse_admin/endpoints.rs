@@ -1207,3 +1207,82 @@ user_endpoint!(
     /// `PUT /_synapse/admin/v1/suspend/{userId}`, with `suspend` in the body.
     suspend_user, PUT, "/_synapse/admin/v1/suspend/{user_id}"
 );
+
+/// `POST /_synapse/admin/v1/purge_history/{roomId}` with the point in the body.
+pub mod purge_history {
+    use ruma::{
+        OwnedEventId, OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/purge_history/{room_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[serde(default)]
+        pub delete_local_events: bool,
+        #[serde(default)]
+        pub purge_up_to_event_id: Option<OwnedEventId>,
+        #[serde(default)]
+        pub purge_up_to_ts: Option<u64>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `POST /_synapse/admin/v1/purge_history/{roomId}/{eventId}`: the point in the path.
+pub mod purge_history_to_event {
+    use ruma::{
+        OwnedEventId, OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/purge_history/{room_id}/{event_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[ruma_api(path)]
+        pub event_id: OwnedEventId,
+        #[serde(default)]
+        pub delete_local_events: bool,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/purge_history_status/{purgeId}`
+pub mod purge_history_status {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/purge_history_status/{purge_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub purge_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}

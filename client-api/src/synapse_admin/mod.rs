@@ -18,6 +18,7 @@ pub mod list_rooms;
 pub mod list_users;
 pub mod login_as;
 pub mod media;
+pub mod purge_history;
 pub mod put_user;
 pub mod register;
 pub mod registration_tokens;
@@ -156,6 +157,15 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         media::quarantine_user_media,
     );
     router = route::<endpoints::delete_room_v1::Request, _, _>(router, delete_room::delete_room_v1);
+    router = route::<endpoints::purge_history::Request, _, _>(router, purge_history::purge_history);
+    router = route::<endpoints::purge_history_to_event::Request, _, _>(
+        router,
+        purge_history::purge_history_to_event,
+    );
+    router = route::<endpoints::purge_history_status::Request, _, _>(
+        router,
+        purge_history::purge_history_status,
+    );
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

@@ -1,13 +1,18 @@
-//! Purging a room: everything this server stores of it goes, its events first of all (Synapse's
+//! Purging a room, or its history before a point. A room purge: everything this server stores of it goes, its events first of all (Synapse's
 //! room deletion with `purge`). The caller makes the local members leave before, so that the
 //! other servers hear of it; the stream items that named the room stay and read as nothing.
 
+use std::ops::Bound;
+
 use ruma::RoomId;
 
-use super::Rooms;
+use super::{
+    Rooms,
+    persist::{ROOMPOSITION_EVENTID, ROOMTS_EVENTID, timeline_key},
+};
 use crate::{
     error::{Error, Result},
-    storage::{WriteBatch, compound_key, split_key},
+    storage::{WriteBatch, compound_key, prefix_upper_bound, split_key},
 };
 
 /// Tables keyed by room first.
@@ -128,5 +133,95 @@ impl Rooms {
         store.commit(batch).await?;
         tracing::info!(%room_id, events = report.events, entries = report.entries, "room purged");
         Ok(report)
+    }
+}
+
+impl Rooms {
+    /// Deletes the room's history before `before` (a timeline position, exclusive), as
+    /// Synapse's `purge_history` does: messages go, state events stay (the room's state is
+    /// built from them), and so do the events of local users unless `delete_local_events`. The
+    /// newest event and the forward extremities are never deleted, so the room goes on. Returns
+    /// how many events went.
+    pub async fn purge_history(
+        &self,
+        room_id: &RoomId,
+        before: u64,
+        delete_local_events: bool,
+    ) -> Result<usize> {
+        let Some(info) = self.room_info(room_id)? else {
+            return Err(Error::NotFound("Room not found".into()));
+        };
+        let _lock = self.lock(room_id).await;
+        let store = self.store();
+        let prefix = compound_key(&[room_id.as_bytes(), b""]);
+        let end = timeline_key(room_id, before);
+        let rows = store.range(
+            ROOMPOSITION_EVENTID,
+            Bound::Included(&prefix),
+            Bound::Excluded(&end),
+            false,
+            usize::MAX,
+        )?;
+        let newest = store
+            .range(
+                ROOMPOSITION_EVENTID,
+                Bound::Included(&prefix),
+                prefix_upper_bound(&prefix)
+                    .as_deref()
+                    .map_or(Bound::Unbounded, Bound::Excluded),
+                true,
+                1,
+            )?
+            .into_iter()
+            .next()
+            .map(|(key, _)| key);
+        let mut batch = WriteBatch::new();
+        let mut purged = 0;
+        for (key, value) in rows {
+            if Some(&key) == newest.as_ref() {
+                continue;
+            }
+            let Some(event_id) = String::from_utf8(value)
+                .ok()
+                .and_then(|id| ruma::EventId::parse(id).ok())
+            else {
+                continue;
+            };
+            let Some(pdu) = self.pdu(&event_id)? else {
+                continue;
+            };
+            if pdu.is_state()
+                || info.forward_extremities.contains(&event_id)
+                || (!delete_local_events && pdu.sender.server_name() == self.server_name())
+            {
+                continue;
+            }
+            self.unindex_relation(&mut batch, &pdu)?;
+            batch.delete(ROOMPOSITION_EVENTID, key);
+            if let Some(position) = self.event_position(&event_id)? {
+                let ts = u64::from(pdu.origin_server_ts.0);
+                batch.delete(
+                    ROOMTS_EVENTID,
+                    compound_key(&[
+                        room_id.as_bytes(),
+                        &ts.to_be_bytes(),
+                        &position.to_be_bytes(),
+                    ]),
+                );
+            }
+            let relations = compound_key(&[event_id.as_bytes(), b""]);
+            for (relation_key, _) in
+                store.scan_prefix("parentposition_relation", &relations, usize::MAX)?
+            {
+                batch.delete("parentposition_relation", relation_key);
+            }
+            for table in EVENT_TABLES {
+                batch.delete(table, event_id.as_bytes().to_vec());
+            }
+            purged += 1;
+        }
+        store.commit(batch).await?;
+        tracing::info!(%room_id, events = purged, "history purged");
+        Ok(purged)
     }
 }
