@@ -2016,3 +2016,150 @@ async fn room_history_is_purged_up_to_a_point() {
         .await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "M_NOT_FOUND");
 }
+
+/// The events of `room_id` whose sender is `sender`, as `reader` reads them.
+async fn events_of(
+    server: &TestServer,
+    reader: &TestUser,
+    room_id: &str,
+    sender: &str,
+    kind: &str,
+) -> Vec<Value> {
+    let (status, page) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100"),
+            Some(&reader.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .filter(|event| event["sender"] == sender && event["type"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Everything a user sent is redacted: by the administrator once the user is gone, by the user
+/// while they are there; what nobody present could redact is reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_events_are_redacted() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room_id = server
+        .create_room(&admin, json!({ "preset": "public_chat" }))
+        .await;
+    for user in [&bob, &carol] {
+        assert_eq!(server.join(user, &room_id).await.0, StatusCode::OK);
+    }
+    for text in ["spam 1", "spam 2", "spam 3"] {
+        server.send_text(&bob, &room_id, text).await;
+    }
+    server.send_text(&carol, &room_id, "a real message").await;
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/ban"),
+            Some(&admin.access_token),
+            json!({ "user_id": bob.user_id, "reason": "spam" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, started) = server
+        .post(
+            "/_synapse/admin/v1/user/@bob:localhost/redact",
+            token,
+            json!({ "rooms": [], "reason": "spam" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let redact_id = started["redact_id"].as_str().expect("a redact id");
+    let (_, progress) = server
+        .get(
+            &format!("/_synapse/admin/v1/user/redact_status/{redact_id}"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        progress,
+        json!({ "status": "completed", "failed_redactions": {} })
+    );
+    let spam = events_of(
+        &server,
+        &carol,
+        &room_id,
+        "@bob:localhost",
+        "m.room.message",
+    )
+    .await;
+    assert_eq!(spam.len(), 3);
+    for event in &spam {
+        assert_eq!(event["content"], json!({}), "{event}");
+    }
+    let redactions = events_of(
+        &server,
+        &carol,
+        &room_id,
+        &admin.user_id,
+        "m.room.redaction",
+    )
+    .await;
+    assert!(redactions.len() >= 3, "{redactions:?}");
+    assert_eq!(redactions[0]["content"]["reason"], "spam");
+    assert!(reads_text(&server, &carol, &room_id, "a real message").await);
+
+    // Carol, still in the room, redacts her own event.
+    let (status, started) = server
+        .post(
+            "/_synapse/admin/v1/user/@carol:localhost/redact",
+            token,
+            json!({ "rooms": [room_id.clone()] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert!(!reads_text(&server, &admin, &room_id, "a real message").await);
+    let own = events_of(
+        &server,
+        &admin,
+        &room_id,
+        "@carol:localhost",
+        "m.room.redaction",
+    )
+    .await;
+    assert!(!own.is_empty());
+
+    // A room neither Dave nor the administrator is in any more: reported, not redacted.
+    let dave = server.register("dave").await;
+    let private = server.create_room(&dave, json!({})).await;
+    let said = server.send_text(&dave, &private, "private words").await;
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{private}/leave"),
+            Some(&dave.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, started) = server
+        .post(
+            "/_synapse/admin/v1/user/@dave:localhost/redact",
+            token,
+            json!({ "rooms": [private] }),
+        )
+        .await;
+    let redact_id = started["redact_id"].as_str().expect("a redact id");
+    let (_, progress) = server
+        .get(
+            &format!("/_synapse/admin/v1/user/redact_status/{redact_id}"),
+            token,
+        )
+        .await;
+    assert_eq!(progress["status"], "completed");
+    assert!(
+        progress["failed_redactions"].get(&said).is_some(),
+        "{progress}"
+    );
+}

@@ -1286,3 +1286,55 @@ pub mod purge_history_status {
     #[response]
     pub struct Response {}
 }
+
+/// `POST /_synapse/admin/v1/user/{userId}/redact`
+pub mod redact_user {
+    use ruma::{
+        OwnedRoomId, OwnedUserId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/user/{user_id}/redact",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub user_id: OwnedUserId,
+        /// Empty (or left out): every room the user is or was in.
+        #[serde(default)]
+        pub rooms: Vec<OwnedRoomId>,
+        #[serde(default)]
+        pub reason: Option<String>,
+        #[serde(default)]
+        pub limit: Option<u64>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/user/redact_status/{redactId}`
+pub mod redact_status {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/user/redact_status/{redact_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub redact_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}

@@ -20,6 +20,7 @@ pub mod login_as;
 pub mod media;
 pub mod purge_history;
 pub mod put_user;
+pub mod redact_user;
 pub mod register;
 pub mod registration_tokens;
 pub mod reset_password;
@@ -166,6 +167,8 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         purge_history::purge_history_status,
     );
+    router = route::<endpoints::redact_user::Request, _, _>(router, redact_user::redact_user);
+    router = route::<endpoints::redact_status::Request, _, _>(router, redact_user::redact_status);
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

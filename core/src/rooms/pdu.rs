@@ -154,6 +154,14 @@ impl PduEvent {
         })
     }
 
+    /// Whether a redaction was applied to the stored event (`unsigned.redacted_because`).
+    pub fn is_redacted(&self) -> bool {
+        self.unsigned.as_ref().is_some_and(|unsigned| {
+            serde_json::from_str::<JsonValue>(unsigned.get())
+                .is_ok_and(|value| value.get("redacted_because").is_some())
+        })
+    }
+
     pub fn is_state(&self) -> bool {
         self.state_key.is_some()
     }
