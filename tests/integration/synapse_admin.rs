@@ -2163,3 +2163,170 @@ async fn a_users_events_are_redacted() {
         "{progress}"
     );
 }
+
+/// A room an administrator is not in: its history paged and read around an event, its media
+/// listed and quarantined, and its size among the largest rooms.
+#[tokio::test(flavor = "multi_thread")]
+async fn room_history_media_and_sizes_for_administrators() {
+    use crate::media::{download, upload};
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let small_room = server.create_room(&alice, json!({})).await;
+    let mut sent = Vec::new();
+    for text in ["m1", "m2", "m3", "m4", "m5"] {
+        sent.push(server.send_text(&alice, &room_id, text).await);
+    }
+    let mut uris = Vec::new();
+    for bytes in [b"the image".to_vec(), b"its thumbnail".to_vec()] {
+        let (status, uploaded) = upload(&server, &alice, bytes, "image/png", None).await;
+        assert_eq!(status, StatusCode::OK, "{uploaded}");
+        uris.push(uploaded["content_uri"].as_str().expect("uri").to_owned());
+    }
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/img"),
+            Some(&alice.access_token),
+            json!({
+                "msgtype": "m.image", "body": "picture", "url": uris[0],
+                "info": { "thumbnail_url": uris[1] },
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/remote"),
+            Some(&alice.access_token),
+            json!({ "msgtype": "m.file", "body": "elsewhere", "url": "mxc://elsewhere.example/abc" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Paged back, three at a time, only messages.
+    let filter = "%7B%22types%22%3A%5B%22m.room.message%22%5D%7D";
+    let path = format!("/_synapse/admin/v1/rooms/{room_id}/messages?limit=3&filter={filter}");
+    let (status, page) = server.get(&path, token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        crate::common::message_bodies(&page["chunk"]),
+        ["elsewhere", "picture", "m5"]
+    );
+    let end = page["end"].as_str().expect("more to come");
+    let (_, next) = server.get(&format!("{path}&from={end}"), token).await;
+    assert_eq!(
+        crate::common::message_bodies(&next["chunk"]),
+        ["m4", "m3", "m2"]
+    );
+    let (_, forward) = server
+        .get(
+            &format!("/_synapse/admin/v1/rooms/{room_id}/messages?dir=f&limit=2&filter={filter}"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        crate::common::message_bodies(&forward["chunk"]),
+        ["m1", "m2"]
+    );
+    // Around m3.
+    let (status, context) = server
+        .get(
+            &format!(
+                "/_synapse/admin/v1/rooms/{room_id}/context/{}?limit=2",
+                sent[2]
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{context}");
+    assert_eq!(context["event"]["content"]["body"], "m3");
+    assert_eq!(
+        crate::common::message_bodies(&context["events_before"]),
+        ["m2"]
+    );
+    assert_eq!(
+        crate::common::message_bodies(&context["events_after"]),
+        ["m4"]
+    );
+    assert!(
+        context["state"]
+            .as_array()
+            .is_some_and(|state| state.iter().any(|event| event["type"] == "m.room.create")),
+        "{context}"
+    );
+    let elsewhere = server
+        .get(
+            &format!("/_synapse/admin/v1/rooms/{small_room}/context/{}", sent[2]),
+            token,
+        )
+        .await;
+    assert_error(&elsewhere, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    let refused = server
+        .get(
+            &format!("/_synapse/admin/v1/rooms/{room_id}/messages"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+
+    // The room's media.
+    let (status, media) = server
+        .get(&format!("/_synapse/admin/v1/room/{room_id}/media"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{media}");
+    assert_eq!(
+        media,
+        json!({ "local": uris.clone(), "remote": ["mxc://elsewhere.example/abc"] })
+    );
+    let (status, quarantined) = server
+        .post(
+            &format!("/_synapse/admin/v1/room/{room_id}/media/quarantine"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{quarantined}");
+    assert_eq!(quarantined, json!({ "num_quarantined": 2 }));
+    for uri in &uris {
+        let id = uri.rsplit('/').next().expect("media id");
+        let response = download(
+            &server,
+            Some(&alice.access_token),
+            &format!("/_matrix/client/v1/media/download/localhost/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (_, again) = server
+        .post(
+            &format!("/_synapse/admin/v1/quarantine_media/{room_id}"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(again, json!({ "num_quarantined": 0 }));
+
+    // Sizes: the busy room before the quiet one, both with their bytes.
+    let (status, sizes) = server
+        .get("/_synapse/admin/v1/statistics/database/rooms", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sizes}");
+    let listed: Vec<&str> = sizes["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|room| room["room_id"].as_str())
+        .collect();
+    let busy = listed.iter().position(|id| *id == room_id).expect("listed");
+    let quiet = listed
+        .iter()
+        .position(|id| *id == small_room)
+        .expect("listed");
+    assert!(busy < quiet, "{sizes}");
+    assert!(
+        sizes["rooms"][busy]["estimated_size"].as_u64().unwrap_or(0) > 2000,
+        "{sizes}"
+    );
+}

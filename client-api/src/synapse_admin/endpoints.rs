@@ -1338,3 +1338,134 @@ pub mod redact_status {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/rooms/{roomId}/messages`
+pub mod room_messages {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/messages",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub from: Option<String>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub to: Option<String>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub limit: Option<u64>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub dir: Option<String>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub filter: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/rooms/{roomId}/context/{eventId}`
+pub mod room_context {
+    use ruma::{
+        OwnedEventId, OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/context/{event_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[ruma_api(path)]
+        pub event_id: OwnedEventId,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub limit: Option<u64>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub filter: Option<String>,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// A room endpoint whose only parameter is the room in its path.
+macro_rules! room_endpoint {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal) => {
+        $(#[$doc])*
+        pub mod $name {
+            use ruma::{
+                OwnedRoomId,
+                api::{auth_scheme::AccessToken, metadata, request, response},
+            };
+
+            metadata! {
+                method: $method,
+                rate_limited: false,
+                authentication: AccessToken,
+                path: $path,
+            }
+
+            #[request]
+            pub struct Request {
+                #[ruma_api(path)]
+                pub room_id: OwnedRoomId,
+            }
+
+            #[response]
+            pub struct Response {}
+        }
+    };
+}
+
+room_endpoint!(
+    /// `GET /_synapse/admin/v1/room/{roomId}/media`
+    room_media, GET, "/_synapse/admin/v1/room/{room_id}/media"
+);
+room_endpoint!(
+    /// `POST /_synapse/admin/v1/room/{roomId}/media/quarantine`
+    quarantine_room_media, POST, "/_synapse/admin/v1/room/{room_id}/media/quarantine"
+);
+room_endpoint!(
+    /// `POST /_synapse/admin/v1/quarantine_media/{roomId}`, the older path of the same.
+    quarantine_room_media_legacy, POST, "/_synapse/admin/v1/quarantine_media/{room_id}"
+);
+
+/// `GET /_synapse/admin/v1/statistics/database/rooms`
+pub mod database_room_statistics {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/statistics/database/rooms",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}

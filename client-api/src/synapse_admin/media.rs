@@ -1,9 +1,11 @@
 //! Media, for administrators: one piece's details, deleting it (local media), deleting local
 //! media by date and size, purging the cache of remote media, a user's uploads (listed and
-//! deleted), quarantine (served to nobody) and protection from it. In Synapse's shapes.
+//! deleted), a room's media (listed and quarantined), quarantine (served to nobody) and
+//! protection from it. In Synapse's shapes.
 
 use axum::{Json, extract::State, http::Uri};
-use myelin_core::{Error, media::MediaEntry};
+use myelin_core::{Error, media::MediaEntry, rooms::Direction};
+use ruma::{OwnedMxcUri, RoomId};
 use serde_json::{Value as JsonValue, json};
 
 use super::{endpoints, local_account, require_admin};
@@ -280,4 +282,98 @@ pub async fn quarantine_user_media(
         quarantined += 1;
     }
     Ok(Json(json!({ "num_quarantined": quarantined })))
+}
+
+/// The media the room's events point at (`content.url` and `content.info.thumbnail_url`, as
+/// Synapse reads them; encrypted events' media is out of sight), each once, oldest first.
+fn room_media_uris(state: &AppState, room_id: &RoomId) -> Result<Vec<OwnedMxcUri>, ApiError> {
+    let rooms = &state.services.rooms;
+    if rooms.room_info(room_id)?.is_none() {
+        return Err(Error::NotFound("Room not found".into()).into());
+    }
+    let page = rooms.timeline_where(
+        room_id,
+        0,
+        u64::MAX,
+        Direction::Forward,
+        usize::MAX - 1,
+        |_, _| true,
+    )?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut uris = Vec::new();
+    for (_, event) in page.events {
+        let content = event.content_json();
+        let found = [
+            content.get("url"),
+            content
+                .get("info")
+                .and_then(|info| info.get("thumbnail_url")),
+        ];
+        for uri in found.into_iter().flatten().filter_map(JsonValue::as_str) {
+            let uri = OwnedMxcUri::from(uri);
+            if uri.parts().is_ok() && seen.insert(uri.clone()) {
+                uris.push(uri);
+            }
+        }
+    }
+    Ok(uris)
+}
+
+/// # `GET /_synapse/admin/v1/room/{roomId}/media`
+///
+/// `local` and `remote` lists of `mxc://` URIs.
+pub async fn room_media(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::room_media::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let ours = state.services.media.server_name().to_owned();
+    let (local, remote): (Vec<_>, Vec<_>) = room_media_uris(&state, &request.body.room_id)?
+        .into_iter()
+        .partition(|uri| uri.server_name().is_ok_and(|server| server == ours));
+    Ok(Json(json!({ "local": local, "remote": remote })))
+}
+
+/// Quarantines the media of a room's events that is stored here (protected media stays).
+async fn quarantine_room(
+    state: &AppState,
+    admin: &ruma::UserId,
+    room_id: &RoomId,
+) -> Result<Json<JsonValue>, ApiError> {
+    let media = &state.services.media;
+    let mut quarantined = 0;
+    for uri in room_media_uris(state, room_id)? {
+        let Ok((server, media_id)) = uri.parts() else {
+            continue;
+        };
+        let Some(record) = media.record(server, media_id)? else {
+            continue;
+        };
+        if record.safe_from_quarantine || record.quarantined_by.is_some() {
+            continue;
+        }
+        media.set_quarantined(server, media_id, Some(admin)).await?;
+        quarantined += 1;
+    }
+    Ok(Json(json!({ "num_quarantined": quarantined })))
+}
+
+/// # `POST /_synapse/admin/v1/room/{roomId}/media/quarantine`
+pub async fn quarantine_room_media(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::quarantine_room_media::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let identity = request.identity()?;
+    require_admin(&state, identity)?;
+    quarantine_room(&state, &identity.user_id, &request.body.room_id).await
+}
+
+/// # `POST /_synapse/admin/v1/quarantine_media/{roomId}` (Synapse's older path)
+pub async fn quarantine_room_media_legacy(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::quarantine_room_media_legacy::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let identity = request.identity()?;
+    require_admin(&state, identity)?;
+    quarantine_room(&state, &identity.user_id, &request.body.room_id).await
 }

@@ -27,6 +27,7 @@ pub mod reset_password;
 pub mod room_admin;
 pub mod room_block;
 pub mod room_details;
+pub mod room_history;
 pub mod room_members;
 pub mod room_state;
 pub mod server_notices;
@@ -169,6 +170,21 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     );
     router = route::<endpoints::redact_user::Request, _, _>(router, redact_user::redact_user);
     router = route::<endpoints::redact_status::Request, _, _>(router, redact_user::redact_status);
+    router = route::<endpoints::room_messages::Request, _, _>(router, room_history::room_messages);
+    router = route::<endpoints::room_context::Request, _, _>(router, room_history::room_context);
+    router = route::<endpoints::room_media::Request, _, _>(router, media::room_media);
+    router = route::<endpoints::quarantine_room_media::Request, _, _>(
+        router,
+        media::quarantine_room_media,
+    );
+    router = route::<endpoints::quarantine_room_media_legacy::Request, _, _>(
+        router,
+        media::quarantine_room_media_legacy,
+    );
+    router = route::<endpoints::database_room_statistics::Request, _, _>(
+        router,
+        statistics::database_rooms,
+    );
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

@@ -122,3 +122,29 @@ impl Rooms {
         })
     }
 }
+
+impl Rooms {
+    /// The bytes of stored events per room (Synapse's `estimated_size` of its statistics),
+    /// largest first: one pass over every stored event.
+    pub fn room_sizes(&self) -> Result<Vec<(OwnedRoomId, u64)>> {
+        #[derive(serde::Deserialize)]
+        struct InRoom {
+            room_id: Option<OwnedRoomId>,
+        }
+        let mut sizes: std::collections::HashMap<OwnedRoomId, u64> = Default::default();
+        for (_, value) in self
+            .store()
+            .scan_prefix(super::state::EVENTID_PDU, b"", usize::MAX)?
+        {
+            if let Ok(InRoom {
+                room_id: Some(room_id),
+            }) = serde_json::from_slice(&value)
+            {
+                *sizes.entry(room_id).or_default() += value.len() as u64;
+            }
+        }
+        let mut sizes: Vec<_> = sizes.into_iter().collect();
+        sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(sizes)
+    }
+}
