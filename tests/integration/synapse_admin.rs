@@ -2330,3 +2330,117 @@ async fn room_history_media_and_sizes_for_administrators() {
         "{sizes}"
     );
 }
+
+/// What consoles ask about a user (memberships, invites sent, rooms ever joined, lookups by
+/// external or third-party id), a device made for them, and events found by time or id.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_queries_devices_and_events_for_consoles() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room_id = server.create_room(&alice, json!({})).await;
+    let left = server.create_room(&alice, json!({})).await;
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{left}/leave"),
+            Some(&alice.access_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server.invite(&alice, &room_id, &bob).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
+    let said = server.send_text(&alice, &room_id, "found by id").await;
+
+    let user = "/_synapse/admin/v1/users/@alice:localhost";
+    let (status, memberships) = server.get(&format!("{user}/memberships"), token).await;
+    assert_eq!(status, StatusCode::OK, "{memberships}");
+    assert_eq!(
+        memberships,
+        json!({ "memberships": { room_id.clone(): "join", left.clone(): "leave" } })
+    );
+    let (_, count) = server
+        .get(&format!("{user}/cumulative_joined_room_count"), token)
+        .await;
+    assert_eq!(count, json!({ "cumulative_joined_room_count": 2 }));
+    let (_, invites) = server
+        .get(&format!("{user}/sent_invite_count"), token)
+        .await;
+    assert_eq!(invites, json!({ "invite_count": 1 }));
+    let (_, later) = server
+        .get(
+            &format!("{user}/sent_invite_count?from_ts=4102444800000"),
+            token,
+        )
+        .await;
+    assert_eq!(later, json!({ "invite_count": 0 }));
+    for lookup in [
+        "/_synapse/admin/v1/auth_providers/oidc/users/alice",
+        "/_synapse/admin/v1/threepid/email/users/alice%40example.org",
+    ] {
+        let missing = server.get(lookup, token).await;
+        assert_error(&missing, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    }
+
+    // A device made for Bob.
+    let devices = "/_synapse/admin/v2/users/@bob:localhost/devices";
+    let (status, made) = server
+        .post(devices, token, json!({ "device_id": "BRIDGEDEVICE" }))
+        .await;
+    assert_eq!((status, made), (StatusCode::OK, json!({})));
+    let (_, listing) = server.get(devices, token).await;
+    assert!(
+        listing["devices"].as_array().is_some_and(|all| all
+            .iter()
+            .any(|device| device["device_id"] == "BRIDGEDEVICE")),
+        "{listing}"
+    );
+    let nameless = server.post(devices, token, json!({})).await;
+    assert_error(&nameless, StatusCode::BAD_REQUEST, "M_MISSING_PARAM");
+
+    // Events by time and by id.
+    let room = format!("/_synapse/admin/v1/rooms/{room_id}");
+    let (status, first) = server
+        .get(&format!("{room}/timestamp_to_event?ts=0&dir=f"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (_, create) = server
+        .get(
+            &format!(
+                "/_synapse/admin/v1/fetch_event/{}",
+                first["event_id"].as_str().unwrap_or("")
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(create["event"]["type"], "m.room.create", "{create}");
+    let (_, newest) = server
+        .get(
+            &format!("{room}/timestamp_to_event?ts=4102444800000&dir=b"),
+            token,
+        )
+        .await;
+    assert_eq!(newest["event_id"], said.as_str(), "{newest}");
+    let (_, fetched) = server
+        .get(&format!("/_synapse/admin/v1/fetch_event/{said}"), token)
+        .await;
+    assert_eq!(fetched["event"]["content"]["body"], "found by id");
+    assert_eq!(fetched["event"]["room_id"], room_id.as_str());
+
+    // One forward extremity: nothing to drop, and the room goes on.
+    let (status, dropped) = server
+        .request(
+            reqwest::Method::DELETE,
+            &format!("{room}/forward_extremities"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!((status, dropped), (StatusCode::OK, json!({ "deleted": 0 })));
+    let (_, extremities) = server
+        .get(&format!("{room}/forward_extremities"), token)
+        .await;
+    assert_eq!(extremities["count"], 1);
+}

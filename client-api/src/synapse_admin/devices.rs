@@ -104,3 +104,39 @@ pub async fn delete_devices(
         .await?;
     Ok(Json(json!({})))
 }
+
+/// # `POST /_synapse/admin/v2/users/{userId}/devices`
+///
+/// Makes the device `device_id` for the user (nothing changes when it exists), as Synapse
+/// does for tools that manage sessions elsewhere.
+pub async fn create_device(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::create_device::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let user_id = &request.body.user_id;
+    if local_account(&state, user_id)?.deactivated {
+        return Err(Error::UserDeactivated.into());
+    }
+    let device_id = request
+        .json
+        .as_ref()
+        .and_then(|body| body.get("device_id"))
+        .and_then(JsonValue::as_str)
+        .filter(|id| !id.is_empty() && id.len() <= 255)
+        .ok_or_else(|| Error::MissingParam("device_id is required".into()))?;
+    let device_id: ruma::OwnedDeviceId = device_id.into();
+    let users = &state.services.users;
+    if users.device(user_id, &device_id)?.is_none() {
+        users
+            .open_session(myelin_core::users::SessionRequest {
+                user_id: user_id.clone(),
+                device_id: Some(device_id),
+                initial_display_name: None,
+                refreshable: false,
+                client_ip: request.client_ip.to_string(),
+            })
+            .await?;
+    }
+    Ok(Json(json!({})))
+}

@@ -1469,3 +1469,99 @@ pub mod database_room_statistics {
     #[response]
     pub struct Response {}
 }
+
+user_endpoint!(
+    /// `GET /_synapse/admin/v1/users/{userId}/memberships`
+    user_memberships, GET, "/_synapse/admin/v1/users/{user_id}/memberships"
+);
+user_endpoint!(
+    /// `GET /_synapse/admin/v1/users/{userId}/sent_invite_count?from_ts=…`
+    sent_invite_count, GET, "/_synapse/admin/v1/users/{user_id}/sent_invite_count"
+);
+user_endpoint!(
+    /// `GET /_synapse/admin/v1/users/{userId}/cumulative_joined_room_count`
+    cumulative_joined_room_count, GET,
+    "/_synapse/admin/v1/users/{user_id}/cumulative_joined_room_count"
+);
+user_endpoint!(
+    /// `POST /_synapse/admin/v2/users/{userId}/devices`, with `device_id` in the body.
+    create_device, POST, "/_synapse/admin/v2/users/{user_id}/devices"
+);
+room_endpoint!(
+    /// `DELETE /_synapse/admin/v1/rooms/{roomId}/forward_extremities`
+    delete_forward_extremities, DELETE, "/_synapse/admin/v1/rooms/{room_id}/forward_extremities"
+);
+room_endpoint!(
+    /// `GET /_synapse/admin/v1/rooms/{roomId}/timestamp_to_event?ts=…&dir=…`
+    room_timestamp_to_event, GET, "/_synapse/admin/v1/rooms/{room_id}/timestamp_to_event"
+);
+
+/// `GET /_synapse/admin/v1/fetch_event/{eventId}`
+pub mod fetch_event {
+    use ruma::{
+        OwnedEventId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/fetch_event/{event_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub event_id: OwnedEventId,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/auth_providers/{provider}/users/{externalId}`
+pub mod user_by_external_id {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/auth_providers/{provider}/users/{external_id}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub provider: String,
+        #[ruma_api(path)]
+        pub external_id: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}
+
+/// `GET /_synapse/admin/v1/threepid/{medium}/users/{address}`
+pub mod user_by_threepid {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/threepid/{medium}/users/{address}",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub medium: String,
+        #[ruma_api(path)]
+        pub address: String,
+    }
+
+    #[response]
+    pub struct Response {}
+}

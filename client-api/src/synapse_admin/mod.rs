@@ -35,6 +35,7 @@ pub mod server_version;
 pub mod statistics;
 pub mod user_admin;
 pub mod user_data;
+pub mod user_queries;
 pub mod user_restrictions;
 pub mod username_available;
 pub mod whois;
@@ -185,6 +186,31 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         statistics::database_rooms,
     );
+    router = route::<endpoints::user_memberships::Request, _, _>(router, user_queries::memberships);
+    router = route::<endpoints::sent_invite_count::Request, _, _>(
+        router,
+        user_queries::sent_invite_count,
+    );
+    router = route::<endpoints::cumulative_joined_room_count::Request, _, _>(
+        router,
+        user_queries::cumulative_joined_room_count,
+    );
+    router = route::<endpoints::user_by_external_id::Request, _, _>(
+        router,
+        user_queries::user_by_external_id,
+    );
+    router =
+        route::<endpoints::user_by_threepid::Request, _, _>(router, user_queries::user_by_threepid);
+    router = route::<endpoints::create_device::Request, _, _>(router, devices::create_device);
+    router = route::<endpoints::delete_forward_extremities::Request, _, _>(
+        router,
+        room_admin::delete_forward_extremities,
+    );
+    router = route::<endpoints::room_timestamp_to_event::Request, _, _>(
+        router,
+        room_history::timestamp_to_event,
+    );
+    router = route::<endpoints::fetch_event::Request, _, _>(router, room_history::fetch_event);
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

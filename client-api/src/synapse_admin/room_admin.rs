@@ -104,3 +104,19 @@ pub async fn make_room_admin(
         .await?;
     Ok(Json(json!({})))
 }
+
+/// # `DELETE /_synapse/admin/v1/rooms/{roomId}/forward_extremities`
+///
+/// Keeps only the newest forward extremity, so the next event has one parent.
+pub async fn delete_forward_extremities(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::delete_forward_extremities::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let deleted = state
+        .services
+        .rooms
+        .drop_extra_forward_extremities(&request.body.room_id)
+        .await?;
+    Ok(Json(json!({ "deleted": deleted })))
+}

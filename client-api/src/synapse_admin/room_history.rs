@@ -166,3 +166,54 @@ pub async fn room_context(
         "state": room_state,
     })))
 }
+
+/// # `GET /_synapse/admin/v1/rooms/{roomId}/timestamp_to_event?ts=…&dir=f|b`
+///
+/// The event closest to `ts` in that direction, whoever may see it.
+pub async fn timestamp_to_event(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    request: Ruma<endpoints::room_timestamp_to_event::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let rooms = &state.services.rooms;
+    let room_id = &request.body.room_id;
+    if rooms.room_info(room_id)?.is_none() {
+        return Err(Error::NotFound("Room not found".into()).into());
+    }
+    let ts: u64 = crate::extract::query_parameter(&uri, "ts")
+        .ok_or_else(|| Error::MissingParam("ts is required".into()))?
+        .parse()
+        .map_err(|_| Error::InvalidParam("ts must be a timestamp".into()))?;
+    let direction = match crate::extract::query_parameter(&uri, "dir").as_deref() {
+        None | Some("f") => Direction::Forward,
+        Some("b") => Direction::Backward,
+        Some(_) => return Err(Error::InvalidParam("dir must be f or b".into()).into()),
+    };
+    let event = rooms
+        .event_at_timestamp_any(room_id, ts, direction)?
+        .ok_or_else(|| Error::NotFound(format!("Unable to find event from {ts} in {room_id}")))?;
+    Ok(Json(json!({
+        "event_id": event.event_id,
+        "origin_server_ts": event.origin_server_ts,
+    })))
+}
+
+/// # `GET /_synapse/admin/v1/fetch_event/{eventId}`
+///
+/// Any event this server has, as clients get events.
+pub async fn fetch_event(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::fetch_event::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    let identity = request.identity()?;
+    require_admin(&state, identity)?;
+    let event = state
+        .services
+        .rooms
+        .pdu(&request.body.event_id)?
+        .ok_or_else(|| Error::NotFound("Event not found".into()))?;
+    Ok(Json(
+        json!({ "event": client_event(&state, &event, identity, true) }),
+    ))
+}

@@ -213,3 +213,57 @@ impl Rooms {
             .collect()
     }
 }
+
+impl Rooms {
+    /// Whether the user was ever joined to the room (their membership log has a join).
+    pub fn ever_joined(&self, room_id: &RoomId, user_id: &UserId) -> Result<bool> {
+        let prefix = compound_key(&[room_id.as_bytes(), user_id.as_bytes(), b""]);
+        for (_, value) in
+            self.store()
+                .scan_prefix(ROOMUSERPOSITION_MEMBERSHIP, &prefix, usize::MAX)?
+        {
+            let record: MembershipRecord =
+                serde_json::from_slice(&value).map_err(Error::storage)?;
+            if record.membership == Membership::Join {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every room the user has a membership in, with it (forgotten rooms left out).
+    pub fn memberships_of(&self, user_id: &UserId) -> Result<Vec<(ruma::OwnedRoomId, Membership)>> {
+        Ok(self
+            .user_rooms(user_id)?
+            .into_iter()
+            .map(|(room_id, record)| (room_id, record.membership))
+            .collect())
+    }
+
+    /// How many invites the user sent since `from_ts` (milliseconds), in the rooms they are
+    /// or were in.
+    pub fn invites_sent_since(&self, user_id: &UserId, from_ts: u64) -> Result<usize> {
+        let mut count = 0;
+        for room_id in self.rooms_ever_joined(user_id)? {
+            let page = self.timeline_where(
+                &room_id,
+                0,
+                u64::MAX,
+                super::Direction::Forward,
+                usize::MAX - 1,
+                |_, event| {
+                    event.sender == user_id
+                        && event.kind == ruma::events::TimelineEventType::RoomMember
+                        && u64::from(event.origin_server_ts.0) >= from_ts
+                        && event
+                            .content_json()
+                            .get("membership")
+                            .and_then(|m| m.as_str())
+                            == Some("invite")
+                },
+            )?;
+            count += page.events.len();
+        }
+        Ok(count)
+    }
+}

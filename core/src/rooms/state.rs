@@ -328,3 +328,30 @@ impl Rooms {
             .collect())
     }
 }
+
+impl Rooms {
+    /// Drops every forward extremity of the room but the newest (Synapse's admin remedy for a
+    /// room slowed by too many); returns how many went.
+    pub async fn drop_extra_forward_extremities(&self, room_id: &RoomId) -> Result<usize> {
+        let _lock = self.lock(room_id).await;
+        let Some(mut info) = self.room_info(room_id)? else {
+            return Err(Error::NotFound("Room not found".into()));
+        };
+        if info.forward_extremities.len() <= 1 {
+            return Ok(0);
+        }
+        let mut newest = None;
+        for event_id in &info.forward_extremities {
+            let position = self.event_position(event_id)?.unwrap_or(0);
+            if newest.as_ref().is_none_or(|(best, _)| position > *best) {
+                newest = Some((position, event_id.clone()));
+            }
+        }
+        let dropped = info.forward_extremities.len() - 1;
+        info.forward_extremities = newest.map(|(_, id)| id).into_iter().collect();
+        let mut batch = crate::storage::WriteBatch::new();
+        batch.put_json(ROOMID_INFO, room_id.as_bytes().to_vec(), &info);
+        self.store().commit(batch).await?;
+        Ok(dropped)
+    }
+}
