@@ -871,6 +871,34 @@ async fn event_reports_are_listed_read_and_dismissed() {
         .get("/_synapse/admin/v1/event_reports", Some(&bob.access_token))
         .await;
     assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+
+    // A room report (spec 1.13) is listed with the room reports, not the event reports.
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room_id}/report"),
+            Some(&bob.access_token),
+            json!({ "reason": "the whole room" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, rooms) = server.get("/_synapse/admin/v1/room_reports", token).await;
+    assert_eq!(status, StatusCode::OK, "{rooms}");
+    assert_eq!(rooms["total"], 1, "{rooms}");
+    let report = &rooms["room_reports"][0];
+    assert_eq!(report["room_id"], room_id.as_str());
+    assert_eq!(report["user_id"], bob.user_id.as_str());
+    assert_eq!(report["reason"], "the whole room");
+    assert_eq!(report["name"], "Town square");
+    assert!(report["id"].as_u64().is_some(), "{report}");
+    let (_, none) = server
+        .get(
+            &format!("/_synapse/admin/v1/room_reports?user_id={}", alice.user_id),
+            token,
+        )
+        .await;
+    assert_eq!(none["total"], 0);
+    let (_, events) = server.get("/_synapse/admin/v1/event_reports", token).await;
+    assert_eq!(events["total"], 0);
 }
 
 /// An administrator joins a local user to a public room, and to an invite-only room they are in

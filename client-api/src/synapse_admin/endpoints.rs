@@ -1565,3 +1565,21 @@ pub mod user_by_threepid {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/room_reports`
+pub mod list_room_reports {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/room_reports",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}

@@ -1,6 +1,7 @@
-//! Reports of events, for administrators: `GET /_synapse/admin/v1/event_reports` and `GET`/
-//! `DELETE …/{reportId}`, in Synapse's shapes (room and user reports are kept too, and listed
-//! with `myelin reports list`; Synapse's API shows event reports only).
+//! Reports, for administrators: `GET /_synapse/admin/v1/event_reports` and `GET`/
+//! `DELETE …/{reportId}`, and `GET /_synapse/admin/v1/room_reports`, in Synapse's shapes (user
+//! reports are kept too, and listed with `myelin reports list`; Synapse's API has no list of
+//! them).
 
 use axum::{Json, extract::State, http::Uri};
 use myelin_core::{
@@ -37,6 +38,53 @@ fn report_json(state: &AppState, id: u64, report: &Report) -> Option<JsonValue> 
     }))
 }
 
+/// The reports `shape` gives JSON for, filtered by the query's `user_id` (the reporter),
+/// `room_id` and `extra` filters, newest first unless `dir=f`, paged with `from`/`limit`, under
+/// `key` with `total` and `next_token`.
+fn listing(
+    state: &AppState,
+    uri: &Uri,
+    key: &str,
+    shape: impl Fn(u64, &Report) -> Option<JsonValue>,
+    extra: &[(&str, &str)],
+) -> Result<JsonValue, ApiError> {
+    let from: usize = query_parameter(uri, "from")
+        .and_then(|from| from.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = query_parameter(uri, "limit")
+        .and_then(|limit| limit.parse().ok())
+        .unwrap_or(100);
+    let mut filters = vec![
+        ("user_id", query_parameter(uri, "user_id")),
+        ("room_id", query_parameter(uri, "room_id")),
+    ];
+    for (parameter, field) in extra {
+        filters.push((field, query_parameter(uri, parameter)));
+    }
+    let mut reports: Vec<JsonValue> = state
+        .services
+        .rooms
+        .numbered_reports()?
+        .iter()
+        .filter_map(|(id, report)| shape(*id, report))
+        .filter(|report| {
+            filters
+                .iter()
+                .all(|(field, wanted)| wanted.as_deref().is_none_or(|value| report[*field] == value))
+        })
+        .collect();
+    if query_parameter(uri, "dir").as_deref() != Some("f") {
+        reports.reverse();
+    }
+    let total = reports.len();
+    let page: Vec<JsonValue> = reports.into_iter().skip(from).take(limit).collect();
+    let mut answer = json!({ key: page, "total": total });
+    if from + limit < total {
+        answer["next_token"] = (from + limit).into();
+    }
+    Ok(answer)
+}
+
 /// # `GET /_synapse/admin/v1/event_reports`
 ///
 /// Newest first (`dir=f` for oldest first), paged with `from`/`limit`, filtered by `user_id`
@@ -47,41 +95,40 @@ pub async fn list(
     request: Ruma<endpoints::list_event_reports::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let from: usize = query_parameter(&uri, "from")
-        .and_then(|from| from.parse().ok())
-        .unwrap_or(0);
-    let limit: usize = query_parameter(&uri, "limit")
-        .and_then(|limit| limit.parse().ok())
-        .unwrap_or(100);
-    let reporter = query_parameter(&uri, "user_id");
-    let room = query_parameter(&uri, "room_id");
-    let sender = query_parameter(&uri, "event_sender_user_id");
-    let mut reports: Vec<JsonValue> = state
-        .services
-        .rooms
-        .numbered_reports()?
-        .iter()
-        .filter_map(|(id, report)| report_json(&state, *id, report))
-        .filter(|report| {
-            reporter
-                .as_deref()
-                .is_none_or(|user| report["user_id"] == user)
-                && room.as_deref().is_none_or(|room| report["room_id"] == room)
-                && sender
-                    .as_deref()
-                    .is_none_or(|user| report["sender"] == user)
-        })
-        .collect();
-    if query_parameter(&uri, "dir").as_deref() != Some("f") {
-        reports.reverse();
-    }
-    let total = reports.len();
-    let page: Vec<JsonValue> = reports.into_iter().skip(from).take(limit).collect();
-    let mut answer = json!({ "event_reports": page, "total": total });
-    if from + limit < total {
-        answer["next_token"] = (from + limit).into();
-    }
-    Ok(Json(answer))
+    Ok(Json(listing(
+        &state,
+        &uri,
+        "event_reports",
+        |id, report| report_json(&state, id, report),
+        &[("event_sender_user_id", "sender")],
+    )?))
+}
+
+/// # `GET /_synapse/admin/v1/room_reports`
+///
+/// Reports of rooms (spec 1.13), as the event reports are listed.
+pub async fn list_rooms(
+    State(state): State<AppState>,
+    uri: Uri,
+    request: Ruma<endpoints::list_room_reports::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let shape = |id: u64, report: &Report| {
+        let ReportTarget::Room { room_id } = &report.target else {
+            return None;
+        };
+        let overview = state.services.rooms.room_overview(room_id).ok();
+        Some(json!({
+            "id": id,
+            "received_ts": report.received_ms,
+            "room_id": room_id,
+            "name": overview.as_ref().and_then(|room| room.name.clone()),
+            "canonical_alias": overview.as_ref().and_then(|room| room.canonical_alias.clone()),
+            "user_id": report.reporter,
+            "reason": report.reason,
+        }))
+    };
+    Ok(Json(listing(&state, &uri, "room_reports", shape, &[])?))
 }
 
 fn report_id(raw: &str) -> Result<u64, ApiError> {
