@@ -73,9 +73,8 @@ pub struct AppState {
         Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
     /// Reports of room deletions for `delete_status` (room, report), since the start.
     pub(crate) admin_deletions: Arc<std::sync::Mutex<Vec<(ruma::OwnedRoomId, serde_json::Value)>>>,
-    /// Statuses of history purges and user redactions by their ids, since the start.
-    pub(crate) admin_tasks:
-        Arc<std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>>,
+    /// The administrator's finished tasks (shutdowns, purges, redactions), since the start.
+    pub(crate) admin_tasks: Arc<std::sync::Mutex<Vec<synapse_admin::tasks::Task>>>,
 }
 
 impl AppState {

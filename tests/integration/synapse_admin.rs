@@ -2043,6 +2043,26 @@ async fn room_history_is_purged_up_to_a_point() {
         .get("/_synapse/admin/v1/purge_history_status/nope", token)
         .await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+
+    // The purges are the administrator's tasks, newest first.
+    let (status, tasks) = server
+        .get(
+            &format!(
+                "/_synapse/admin/v1/scheduled_tasks?action_name=purge_history&resource_id={room_id}"
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tasks}");
+    let tasks = tasks["scheduled_tasks"].as_array().expect("tasks").clone();
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    assert_eq!(tasks[1]["id"], purge_id);
+    assert!(
+        tasks
+            .iter()
+            .all(|task| task["status"] == "complete" && task["action"] == "purge_history")
+    );
+    assert_eq!(tasks[1]["result"]["purged_events"], 3, "{tasks:?}");
 }
 
 /// The events of `room_id` whose sender is `sender`, as `reader` reads them.

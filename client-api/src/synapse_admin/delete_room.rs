@@ -184,7 +184,12 @@ pub async fn delete_room(
         },
     )
     .await?;
-    let delete_id = myelin_core::ids::random_string(16);
+    let delete_id = super::tasks::record(
+        &state,
+        "shutdown_and_purge_room",
+        body.room_id.as_str(),
+        Ok(shutdown.clone()),
+    );
     let report = json!({
         "delete_id": delete_id,
         "status": "complete",

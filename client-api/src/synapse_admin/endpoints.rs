@@ -1583,3 +1583,21 @@ pub mod list_room_reports {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/scheduled_tasks`
+pub mod scheduled_tasks {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/scheduled_tasks",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}

@@ -68,9 +68,11 @@ fn listing(
         .iter()
         .filter_map(|(id, report)| shape(*id, report))
         .filter(|report| {
-            filters
-                .iter()
-                .all(|(field, wanted)| wanted.as_deref().is_none_or(|value| report[*field] == value))
+            filters.iter().all(|(field, wanted)| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|value| report[*field] == value)
+            })
         })
         .collect();
     if query_parameter(uri, "dir").as_deref() != Some("f") {

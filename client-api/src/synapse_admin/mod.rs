@@ -33,6 +33,7 @@ pub mod room_state;
 pub mod server_notices;
 pub mod server_version;
 pub mod statistics;
+pub mod tasks;
 pub mod user_admin;
 pub mod user_data;
 pub mod user_queries;
@@ -211,7 +212,9 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         room_history::timestamp_to_event,
     );
     router = route::<endpoints::fetch_event::Request, _, _>(router, room_history::fetch_event);
-    router = route::<endpoints::list_room_reports::Request, _, _>(router, event_reports::list_rooms);
+    router =
+        route::<endpoints::list_room_reports::Request, _, _>(router, event_reports::list_rooms);
+    router = route::<endpoints::scheduled_tasks::Request, _, _>(router, tasks::list);
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

@@ -1,14 +1,14 @@
 //! `POST /_synapse/admin/v1/purge_history/{roomId}[/{eventId}]` and its status: deleting a
 //! room's old history on this server (Synapse's `docs/admin_api/purge_history_api.md`).
 //! Synapse purges in the background; Myelin purges before answering and keeps the status for
-//! `purge_history_status` until the next restart.
+//! `purge_history_status` (and `scheduled_tasks`) until the next restart.
 
 use axum::{Json, extract::State};
-use myelin_core::{Error, lock, rooms::Direction};
+use myelin_core::{Error, rooms::Direction};
 use ruma::{EventId, RoomId};
 use serde_json::{Value as JsonValue, json};
 
-use super::{endpoints, require_admin};
+use super::{endpoints, require_admin, tasks};
 use crate::{ApiError, AppState, Ruma};
 
 /// Where the purge stops.
@@ -48,18 +48,15 @@ async fn purge(
             }
         }
     };
-    let purge_id = myelin_core::ids::random_string(16);
-    let status = match rooms
+    let outcome = rooms
         .purge_history(room_id, before, delete_local_events)
         .await
-    {
-        Ok(_) => json!({ "status": "complete" }),
-        Err(error) => {
+        .map(|purged| json!({ "purged_events": purged }))
+        .map_err(|error| {
             tracing::warn!(%room_id, %error, "history purge failed");
-            json!({ "status": "failed", "error": error.to_string() })
-        }
-    };
-    lock(&state.admin_tasks).insert(format!("purge:{purge_id}"), status);
+            error.to_string()
+        });
+    let purge_id = tasks::record(state, "purge_history", room_id.as_str(), outcome);
     Ok(Json(json!({ "purge_id": purge_id })))
 }
 
@@ -108,9 +105,11 @@ pub async fn purge_history_status(
     request: Ruma<endpoints::purge_history_status::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    lock(&state.admin_tasks)
-        .get(&format!("purge:{}", request.body.purge_id))
-        .cloned()
-        .map(Json)
-        .ok_or_else(|| Error::NotFound("purge id not found".into()).into())
+    let task = tasks::find(&state, "purge_history", &request.body.purge_id)
+        .ok_or_else(|| Error::NotFound("purge id not found".into()))?;
+    let mut status = json!({ "status": task.status });
+    if let Some(error) = task.error {
+        status["error"] = error.into();
+    }
+    Ok(Json(status))
 }

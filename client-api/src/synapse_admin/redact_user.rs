@@ -4,11 +4,11 @@
 //! `redact_status` until the next restart.
 
 use axum::{Json, extract::State};
-use myelin_core::{Error, lock, rooms::EventSpec};
+use myelin_core::{Error, rooms::EventSpec};
 use ruma::events::TimelineEventType;
 use serde_json::{Map, Value as JsonValue, json};
 
-use super::{endpoints, require_admin};
+use super::{endpoints, require_admin, tasks};
 use crate::{ApiError, AppState, Ruma};
 
 /// Synapse's default number of events looked at per room.
@@ -77,12 +77,14 @@ pub async fn redact_user(
             }
         }
     }
-    let redact_id = myelin_core::ids::random_string(16);
-    lock(&state.admin_tasks).insert(
-        format!("redact:{redact_id}"),
-        json!({ "status": "completed", "failed_redactions": failed }),
+    let failures = failed.len();
+    let redact_id = tasks::record(
+        &state,
+        "redact_all_events",
+        user_id.as_str(),
+        Ok(json!({ "failed_redactions": failed })),
     );
-    tracing::info!(%user_id, admin = %identity.user_id, failed = failed.len(), "a user's events redacted");
+    tracing::info!(%user_id, admin = %identity.user_id, failed = failures, "a user's events redacted");
     Ok(Json(json!({ "redact_id": redact_id })))
 }
 
@@ -92,9 +94,11 @@ pub async fn redact_status(
     request: Ruma<endpoints::redact_status::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    lock(&state.admin_tasks)
-        .get(&format!("redact:{}", request.body.redact_id))
-        .cloned()
-        .map(Json)
-        .ok_or_else(|| Error::NotFound("redact id not found".into()).into())
+    let task = tasks::find(&state, "redact_all_events", &request.body.redact_id)
+        .ok_or_else(|| Error::NotFound("redact id not found".into()))?;
+    // Synapse's word for a finished redaction is `completed`.
+    Ok(Json(json!({
+        "status": if task.status == "complete" { "completed" } else { task.status },
+        "failed_redactions": task.result.get("failed_redactions").cloned().unwrap_or_else(|| json!({})),
+    })))
 }
