@@ -2492,3 +2492,49 @@ async fn user_queries_devices_and_events_for_consoles() {
         .await;
     assert_eq!(extremities["count"], 1);
 }
+
+/// An administrator lets a user who lost their password replace their cross-signing keys
+/// without authenticating; only for users who have keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_signing_replacement_is_allowed_without_authentication() {
+    use crate::cross_signing::{Keys, set_up_cross_signing};
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let path =
+        "/_synapse/admin/v1/users/@alice:localhost/_allow_cross_signing_replacement_without_uia";
+    let keyless = server.post(path, token, json!({})).await;
+    assert_error(&keyless, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    set_up_cross_signing(&server, &alice).await;
+    let upload = "/_matrix/client/v3/keys/device_signing/upload";
+    let (status, _) = server
+        .post(
+            upload,
+            Some(&alice.access_token),
+            Keys::generate(&alice).upload_body(&alice),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, granted) = server.post(path, token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{granted}");
+    let until = granted["updatable_without_uia_before_ms"]
+        .as_u64()
+        .expect("a time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as u64;
+    assert!(
+        until > now + 9 * 60 * 1000 && until <= now + 10 * 60 * 1000 + 5000,
+        "{granted}"
+    );
+    let (status, body) = server
+        .post(
+            upload,
+            Some(&alice.access_token),
+            Keys::generate(&alice).upload_body(&alice),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

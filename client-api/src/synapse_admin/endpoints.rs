@@ -1601,3 +1601,8 @@ pub mod scheduled_tasks {
     #[response]
     pub struct Response {}
 }
+user_endpoint!(
+    /// `POST /_synapse/admin/v1/users/{userId}/_allow_cross_signing_replacement_without_uia`
+    allow_cross_signing_replacement, POST,
+    "/_synapse/admin/v1/users/{user_id}/_allow_cross_signing_replacement_without_uia"
+);

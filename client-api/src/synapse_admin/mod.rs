@@ -215,6 +215,10 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router =
         route::<endpoints::list_room_reports::Request, _, _>(router, event_reports::list_rooms);
     router = route::<endpoints::scheduled_tasks::Request, _, _>(router, tasks::list);
+    router = route::<endpoints::allow_cross_signing_replacement::Request, _, _>(
+        router,
+        user_restrictions::allow_cross_signing_replacement,
+    );
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

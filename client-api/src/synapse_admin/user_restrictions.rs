@@ -1,5 +1,5 @@
-//! A user's shadow-ban, own message rate and suspension, in Synapse's admin shapes
-//! (`docs/admin_api/user_admin_api.md`).
+//! A user's shadow-ban, own message rate, suspension and leave to replace their cross-signing
+//! keys without authenticating, in Synapse's admin shapes (`docs/admin_api/user_admin_api.md`).
 
 use axum::{Json, extract::State};
 use myelin_core::{
@@ -146,4 +146,26 @@ pub async fn suspend(
     Ok(Json(
         json!({ format!("user_{user_id}_suspended"): suspend }),
     ))
+}
+
+/// How long the grant lasts (Synapse's ten minutes).
+const REPLACEMENT_WINDOW_MS: u64 = 10 * 60 * 1000;
+
+/// # `POST /_synapse/admin/v1/users/{userId}/_allow_cross_signing_replacement_without_uia`
+///
+/// For the next ten minutes the user may replace their cross-signing keys without
+/// authenticating again; answers `updatable_without_uia_before_ms`.
+pub async fn allow_cross_signing_replacement(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::allow_cross_signing_replacement::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let user_id = &request.body.user_id;
+    local_account(&state, user_id)?;
+    let until = state
+        .services
+        .users
+        .allow_cross_signing_replacement(user_id, REPLACEMENT_WINDOW_MS)
+        .await?;
+    Ok(Json(json!({ "updatable_without_uia_before_ms": until })))
 }

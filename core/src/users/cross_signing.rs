@@ -23,6 +23,9 @@ const USERUSAGE_CROSSSIGNINGKEY: &str = "userusage_crosssigningkey";
 /// `(target user, target key, signer user, signer key id)` → signature. The target key is a
 /// device id for device keys, the public key for master keys.
 const TARGETSIGNER_SIGNATURE: &str = "targetkeysigner_signature";
+/// User → until when (milliseconds) their cross-signing keys may be replaced without
+/// user-interactive authentication (an administrator's grant).
+const USERID_XSIGNINGREPLACEABLEUNTIL: &str = "userid_xsigningreplaceableuntil";
 
 /// The three kinds of cross-signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +163,12 @@ impl Users {
         let Some(stored_master) = self.stored_cross_signing_key(user_id, KeyUsage::Master)? else {
             return Ok(false);
         };
+        if self
+            .cross_signing_replaceable_until(user_id)?
+            .is_some_and(|until| crate::clock::now_ms() < until)
+        {
+            return Ok(false);
+        }
         let same = |usage: KeyUsage, uploaded: &Option<JsonValue>| -> Result<bool> {
             Ok(match uploaded {
                 None => true,
@@ -548,5 +557,42 @@ mod tests {
             Err(Error::InvalidSignature(_))
         ));
         assert!(verify_signature(&signed, "@b:x", "ed25519:KEY", &public).is_err());
+    }
+}
+
+impl Users {
+    /// Until when the user's cross-signing keys may be replaced without user-interactive
+    /// authentication, if an administrator allowed it.
+    pub fn cross_signing_replaceable_until(&self, user_id: &UserId) -> Result<Option<u64>> {
+        Ok(self
+            .store()
+            .get(USERID_XSIGNINGREPLACEABLEUNTIL, user_id.as_bytes())?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Lets the user replace their cross-signing keys without user-interactive authentication
+    /// for the next `window_ms` (Synapse's admin grant, for users who lost their password or
+    /// sign in elsewhere); `NotFound` when they have no master key to replace.
+    pub async fn allow_cross_signing_replacement(
+        &self,
+        user_id: &UserId,
+        window_ms: u64,
+    ) -> Result<u64> {
+        if self
+            .stored_cross_signing_key(user_id, KeyUsage::Master)?
+            .is_none()
+        {
+            return Err(Error::NotFound("No master key found".into()));
+        }
+        let until = crate::clock::now_ms() + window_ms;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            USERID_XSIGNINGREPLACEABLEUNTIL,
+            user_id.as_bytes().to_vec(),
+            until.to_be_bytes().to_vec(),
+        );
+        self.store().commit(batch).await?;
+        Ok(until)
     }
 }
