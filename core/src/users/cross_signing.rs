@@ -509,6 +509,43 @@ impl Users {
     }
 }
 
+impl Users {
+    /// Until when the user's cross-signing keys may be replaced without user-interactive
+    /// authentication, if an administrator allowed it.
+    pub fn cross_signing_replaceable_until(&self, user_id: &UserId) -> Result<Option<u64>> {
+        Ok(self
+            .store()
+            .get(USERID_XSIGNINGREPLACEABLEUNTIL, user_id.as_bytes())?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Lets the user replace their cross-signing keys without user-interactive authentication
+    /// for the next `window_ms` (Synapse's admin grant, for users who lost their password or
+    /// sign in elsewhere); `NotFound` when they have no master key to replace.
+    pub async fn allow_cross_signing_replacement(
+        &self,
+        user_id: &UserId,
+        window_ms: u64,
+    ) -> Result<u64> {
+        if self
+            .stored_cross_signing_key(user_id, KeyUsage::Master)?
+            .is_none()
+        {
+            return Err(Error::NotFound("No master key found".into()));
+        }
+        let until = crate::clock::now_ms() + window_ms;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            USERID_XSIGNINGREPLACEABLEUNTIL,
+            user_id.as_bytes().to_vec(),
+            until.to_be_bytes().to_vec(),
+        );
+        self.store().commit(batch).await?;
+        Ok(until)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
@@ -557,42 +594,5 @@ mod tests {
             Err(Error::InvalidSignature(_))
         ));
         assert!(verify_signature(&signed, "@b:x", "ed25519:KEY", &public).is_err());
-    }
-}
-
-impl Users {
-    /// Until when the user's cross-signing keys may be replaced without user-interactive
-    /// authentication, if an administrator allowed it.
-    pub fn cross_signing_replaceable_until(&self, user_id: &UserId) -> Result<Option<u64>> {
-        Ok(self
-            .store()
-            .get(USERID_XSIGNINGREPLACEABLEUNTIL, user_id.as_bytes())?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .map(u64::from_be_bytes))
-    }
-
-    /// Lets the user replace their cross-signing keys without user-interactive authentication
-    /// for the next `window_ms` (Synapse's admin grant, for users who lost their password or
-    /// sign in elsewhere); `NotFound` when they have no master key to replace.
-    pub async fn allow_cross_signing_replacement(
-        &self,
-        user_id: &UserId,
-        window_ms: u64,
-    ) -> Result<u64> {
-        if self
-            .stored_cross_signing_key(user_id, KeyUsage::Master)?
-            .is_none()
-        {
-            return Err(Error::NotFound("No master key found".into()));
-        }
-        let until = crate::clock::now_ms() + window_ms;
-        let mut batch = WriteBatch::new();
-        batch.put(
-            USERID_XSIGNINGREPLACEABLEUNTIL,
-            user_id.as_bytes().to_vec(),
-            until.to_be_bytes().to_vec(),
-        );
-        self.store().commit(batch).await?;
-        Ok(until)
     }
 }
