@@ -1177,10 +1177,22 @@ async fn media_is_listed_quarantined_protected_and_deleted() {
         )
         .await;
     assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    // An avatar survives deletion by date unless `keep_profiles=false`.
+    let (_, avatar) = upload(&server, &alice, b"a face".to_vec(), "image/png", None).await;
+    let avatar_uri = avatar["content_uri"].as_str().expect("uri").to_owned();
+    let avatar_id = avatar_uri.rsplit('/').next().expect("id").to_owned();
+    let (status, _) = server
+        .put(
+            "/_matrix/client/v3/profile/@alice:localhost/avatar_url",
+            Some(&alice.access_token),
+            json!({ "avatar_url": avatar_uri }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let later = myelin_core::clock::now_ms() + 60_000;
     let (status, purged) = server
         .post(
-            &format!("/_synapse/admin/v1/media/delete?before_ts={later}&keep_profiles=false"),
+            &format!("/_synapse/admin/v1/media/localhost/delete?before_ts={later}"),
             token,
             json!({}),
         )
@@ -1191,6 +1203,20 @@ async fn media_is_listed_quarantined_protected_and_deleted() {
         json!({ "deleted_media": [ids[0].clone()], "total": 1 })
     );
     assert_eq!(fetch(ids[0].clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(fetch(ids[1].clone()).await, StatusCode::OK);
+    assert_eq!(fetch(avatar_id.clone()).await, StatusCode::OK);
+    let (status, purged) = server
+        .post(
+            &format!("/_synapse/admin/v1/media/delete?before_ts={later}&keep_profiles=false"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{purged}");
+    assert_eq!(
+        purged,
+        json!({ "deleted_media": [avatar_id.clone()], "total": 1 })
+    );
     assert_eq!(fetch(ids[1].clone()).await, StatusCode::OK);
     let (_, cache) = server
         .post(

@@ -1606,3 +1606,27 @@ user_endpoint!(
     allow_cross_signing_replacement, POST,
     "/_synapse/admin/v1/users/{user_id}/_allow_cross_signing_replacement_without_uia"
 );
+
+/// `POST /_synapse/admin/v1/media/{serverName}/delete`: the older path of `v1/media/delete`.
+pub mod delete_server_media_before {
+    use ruma::{
+        OwnedServerName,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: POST,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/media/{server_name}/delete",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub server_name: OwnedServerName,
+    }
+
+    #[response]
+    pub struct Response {}
+}

@@ -83,43 +83,92 @@ pub async fn delete_media(
     Ok(deleted(std::slice::from_ref(&entry)))
 }
 
-/// # `POST /_synapse/admin/v1/media/delete?before_ts=…&size_gt=…`
-///
-/// Local media last accessed before `before_ts` (ms) and larger than `size_gt` bytes;
-/// protected media stays (Synapse's `keep_profiles` keeps avatars: Myelin does not tell them
-/// apart, so it is refused unless `false`).
+/// The `mxc://` URIs in use as images: users' avatars, members' avatars in rooms, rooms'
+/// avatars (what Synapse's `keep_profiles` keeps).
+fn avatars_in_use(state: &AppState) -> Result<std::collections::HashSet<String>, ApiError> {
+    let mut used = std::collections::HashSet::new();
+    let users = &state.services.users;
+    for (user_id, _) in users.list_accounts()? {
+        if let Some(url) = users
+            .profile(&user_id)
+            .unwrap_or_default()
+            .get("avatar_url")
+            .and_then(JsonValue::as_str)
+        {
+            used.insert(url.to_owned());
+        }
+    }
+    let rooms = &state.services.rooms;
+    for room_id in rooms.room_ids()? {
+        for event in rooms.current_state(&room_id)? {
+            let key = match event.kind.to_string().as_str() {
+                "m.room.member" => "avatar_url",
+                "m.room.avatar" => "url",
+                _ => continue,
+            };
+            if let Some(url) = event.content_json().get(key).and_then(JsonValue::as_str) {
+                used.insert(url.to_owned());
+            }
+        }
+    }
+    Ok(used)
+}
+
+/// Deletes local media last accessed before `before_ts` (ms) and larger than `size_gt` bytes;
+/// protected media stays, and so do avatars unless `keep_profiles=false`.
+async fn delete_local_before(state: &AppState, uri: &Uri) -> Result<Json<JsonValue>, ApiError> {
+    let before: u64 = query_parameter(uri, "before_ts")
+        .and_then(|before| before.parse().ok())
+        .ok_or_else(|| Error::MissingParam("Missing integer query parameter 'before_ts'".into()))?;
+    let size_gt: u64 = query_parameter(uri, "size_gt")
+        .and_then(|size| size.parse().ok())
+        .unwrap_or(0);
+    let keep_profiles = query_parameter(uri, "keep_profiles").as_deref() != Some("false");
+    let avatars = if keep_profiles {
+        avatars_in_use(state)?
+    } else {
+        Default::default()
+    };
+    let media = &state.services.media;
+    let ours = media.server_name().to_owned();
+    let doomed: Vec<MediaEntry> = media
+        .entries()?
+        .into_iter()
+        .filter(|entry| {
+            entry.server == ours
+                && !entry.record.remote
+                && !entry.record.safe_from_quarantine
+                && entry.record.last_access_ms < before
+                && entry.record.size > size_gt
+                && !avatars.contains(&format!("mxc://{ours}/{}", entry.media_id))
+        })
+        .collect();
+    media.delete_entries(&doomed).await?;
+    Ok(deleted(&doomed))
+}
+
+/// # `POST /_synapse/admin/v1/media/delete?before_ts=…&size_gt=…&keep_profiles=…`
 pub async fn delete_media_before(
     State(state): State<AppState>,
     uri: Uri,
     request: Ruma<endpoints::delete_media_before::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let before: u64 = query_parameter(&uri, "before_ts")
-        .and_then(|before| before.parse().ok())
-        .ok_or_else(|| Error::MissingParam("Missing integer query parameter 'before_ts'".into()))?;
-    let size_gt: u64 = query_parameter(&uri, "size_gt")
-        .and_then(|size| size.parse().ok())
-        .unwrap_or(0);
-    if query_parameter(&uri, "keep_profiles").as_deref() != Some("false") {
-        return Err(Error::InvalidParam(
-            "This server cannot tell avatars apart: pass keep_profiles=false".into(),
-        )
-        .into());
+    delete_local_before(&state, &uri).await
+}
+
+/// # `POST /_synapse/admin/v1/media/{serverName}/delete?…` (Synapse's older path; only this
+/// server's name is accepted)
+pub async fn delete_server_media_before(
+    State(state): State<AppState>,
+    uri: Uri,
+    request: Ruma<endpoints::delete_server_media_before::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    if request.body.server_name != *state.services.media.server_name() {
+        return Err(Error::InvalidParam("Can only delete local media".into()).into());
     }
-    let media = &state.services.media;
-    let doomed: Vec<MediaEntry> = media
-        .entries()?
-        .into_iter()
-        .filter(|entry| {
-            entry.server == *media.server_name()
-                && !entry.record.remote
-                && !entry.record.safe_from_quarantine
-                && entry.record.last_access_ms < before
-                && entry.record.size > size_gt
-        })
-        .collect();
-    media.delete_entries(&doomed).await?;
-    Ok(deleted(&doomed))
+    delete_local_before(&state, &uri).await
 }
 
 /// # `POST /_synapse/admin/v1/purge_media_cache?before_ts=…`

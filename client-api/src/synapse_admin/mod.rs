@@ -219,6 +219,10 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         user_restrictions::allow_cross_signing_replacement,
     );
+    router = route::<endpoints::delete_server_media_before::Request, _, _>(
+        router,
+        media::delete_server_media_before,
+    );
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);
