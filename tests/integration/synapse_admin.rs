@@ -2280,7 +2280,7 @@ async fn room_history_media_and_sizes_for_administrators() {
 
     // Paged back, three at a time, only messages.
     let filter = "%7B%22types%22%3A%5B%22m.room.message%22%5D%7D";
-    let path = format!("/_synapse/admin/v1/rooms/{room_id}/messages?limit=3&filter={filter}");
+    let path = format!("/_synapse/admin/v1/rooms/{room_id}/messages?dir=b&limit=3&filter={filter}");
     let (status, page) = server.get(&path, token).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(
@@ -2295,7 +2295,7 @@ async fn room_history_media_and_sizes_for_administrators() {
     );
     let (_, forward) = server
         .get(
-            &format!("/_synapse/admin/v1/rooms/{room_id}/messages?dir=f&limit=2&filter={filter}"),
+            &format!("/_synapse/admin/v1/rooms/{room_id}/messages?limit=2&filter={filter}"),
             token,
         )
         .await;
@@ -2436,13 +2436,27 @@ async fn user_queries_devices_and_events_for_consoles() {
         json!({ "memberships": { room_id.clone(): "join", left.clone(): "leave" } })
     );
     let (_, count) = server
-        .get(&format!("{user}/cumulative_joined_room_count"), token)
+        .get(
+            &format!("{user}/cumulative_joined_room_count?from_ts=0"),
+            token,
+        )
         .await;
     assert_eq!(count, json!({ "cumulative_joined_room_count": 2 }));
+    let (_, none) = server
+        .get(
+            &format!("{user}/cumulative_joined_room_count?from_ts=4102444800000"),
+            token,
+        )
+        .await;
+    assert_eq!(none, json!({ "cumulative_joined_room_count": 0 }));
     let (_, invites) = server
-        .get(&format!("{user}/sent_invite_count"), token)
+        .get(&format!("{user}/sent_invite_count?from_ts=0"), token)
         .await;
     assert_eq!(invites, json!({ "invite_count": 1 }));
+    let unbounded = server
+        .get(&format!("{user}/sent_invite_count"), token)
+        .await;
+    assert_error(&unbounded, StatusCode::BAD_REQUEST, "M_MISSING_PARAM");
     let (_, later) = server
         .get(
             &format!("{user}/sent_invite_count?from_ts=4102444800000"),

@@ -146,6 +146,30 @@ def test_admin_answers_have_synapses_shape(servers):
             "tokens": ("GET", "/_synapse/admin/v1/registration_tokens", None),
             "reports": ("GET", "/_synapse/admin/v1/event_reports", None),
             "version": ("GET", "/_synapse/admin/v1/server_version", None),
+            "memberships": ("GET", f"/_synapse/admin/v1/users/{user}/memberships", None),
+            "invites sent": (
+                "GET", f"/_synapse/admin/v1/users/{user}/sent_invite_count?from_ts=0", None
+            ),
+            "rooms joined": (
+                "GET", f"/_synapse/admin/v1/users/{user}/cumulative_joined_room_count?from_ts=0", None
+            ),
+            "rate limit set": (
+                "POST", f"/_synapse/admin/v1/users/{user}/override_ratelimit",
+                {"messages_per_second": 5, "burst_count": 10},
+            ),
+            "rate limit": ("GET", f"/_synapse/admin/v1/users/{user}/override_ratelimit", None),
+            "room messages": ("GET", f"/_synapse/admin/v1/rooms/{room}/messages?limit=5", None),
+            "room state": ("GET", f"/_synapse/admin/v1/rooms/{room}/state", None),
+            "extremities": ("GET", f"/_synapse/admin/v1/rooms/{room}/forward_extremities", None),
+            "room media": ("GET", f"/_synapse/admin/v1/room/{room}/media", None),
+            "first event": (
+                "GET", f"/_synapse/admin/v1/rooms/{room}/timestamp_to_event?ts=0&dir=f", None
+            ),
+            "purge": (
+                "POST", f"/_synapse/admin/v1/purge_history/{room}",
+                {"purge_up_to_ts": 1, "delete_local_events": False},
+            ),
+            "tasks": ("GET", "/_synapse/admin/v1/scheduled_tasks", None),
         }
         answers[name] = {}
         for label, (method, path, body) in requests.items():
@@ -157,5 +181,9 @@ def test_admin_answers_have_synapses_shape(servers):
         # Synapse-only details that tools do not depend on.
         if label == "version":
             synapse_answer.pop("python_version", None)
+        if label == "memberships":
+            # Keyed by room id: the ids differ, the values are what has a shape.
+            for answer in (synapse_answer, answers["myelin"][label]):
+                answer["memberships"] = list(answer["memberships"].values())
         problems += same_shape(synapse_answer, answers["myelin"][label], label)
     assert not problems, "\n".join(problems)

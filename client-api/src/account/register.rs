@@ -102,6 +102,7 @@ async fn registered(
             device_id: request.body.device_id.clone(),
             initial_display_name: request.body.initial_device_display_name.clone(),
             refreshable,
+            valid_until_ms: None,
             client_ip: request.client_ip.to_string(),
         })
         .await?;

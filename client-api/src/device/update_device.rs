@@ -25,6 +25,7 @@ pub async fn update_device(
                 device_id: Some(request.body.device_id.clone()),
                 initial_display_name: request.body.display_name.clone(),
                 refreshable: false,
+                valid_until_ms: None,
                 client_ip: request.client_ip.to_string(),
             })
             .await?;

@@ -74,6 +74,7 @@ pub async fn login(
             device_id: request.body.device_id.clone(),
             initial_display_name: request.body.initial_device_display_name.clone(),
             refreshable: request.body.refresh_token,
+            valid_until_ms: None,
             client_ip: request.client_ip.to_string(),
         })
         .await?;

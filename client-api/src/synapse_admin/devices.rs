@@ -134,6 +134,7 @@ pub async fn create_device(
                 device_id: Some(device_id),
                 initial_display_name: None,
                 refreshable: false,
+                valid_until_ms: None,
                 client_ip: request.client_ip.to_string(),
             })
             .await?;

@@ -1479,7 +1479,7 @@ user_endpoint!(
     sent_invite_count, GET, "/_synapse/admin/v1/users/{user_id}/sent_invite_count"
 );
 user_endpoint!(
-    /// `GET /_synapse/admin/v1/users/{userId}/cumulative_joined_room_count`
+    /// `GET /_synapse/admin/v1/users/{userId}/cumulative_joined_room_count?from_ts=…`
     cumulative_joined_room_count, GET,
     "/_synapse/admin/v1/users/{user_id}/cumulative_joined_room_count"
 );

@@ -11,8 +11,8 @@ use crate::{ApiError, AppState, Ruma};
 ///
 /// A token to act as the user. Synapse's is a device-less "puppet" token; Myelin's opens a
 /// device named after its purpose, which the user sees in their device list and can log out.
-/// A limited lifetime (`valid_until_ms`) is refused: Myelin's sessions without refresh tokens
-/// do not expire.
+/// `valid_until_ms` ends the token's life then (`M_UNKNOWN_TOKEN` with `soft_logout`, as
+/// Synapse answers an expired token).
 pub async fn login_as(
     State(state): State<AppState>,
     request: Ruma<login_as::Request>,
@@ -21,11 +21,6 @@ pub async fn login_as(
     require_admin(&state, identity)?;
     let user_id = &request.body.user_id;
     let record = local_account(&state, user_id)?;
-    if request.body.valid_until_ms.is_some() {
-        return Err(
-            Error::InvalidParam("valid_until_ms is not supported by this server".into()).into(),
-        );
-    }
     if record.deactivated {
         return Err(Error::UserDeactivated.into());
     }
@@ -37,6 +32,7 @@ pub async fn login_as(
             device_id: None,
             initial_display_name: Some(format!("Logged in as by {}", identity.user_id)),
             refreshable: false,
+            valid_until_ms: request.body.valid_until_ms,
             client_ip: request.client_ip.to_string(),
         })
         .await?;

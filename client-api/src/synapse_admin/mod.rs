@@ -291,3 +291,19 @@ pub(crate) fn user_details(
         "last_seen_ts": last_seen_ts,
     }))
 }
+
+/// An event as Synapse's admin API serializes it: the client format with the legacy `age` and
+/// `user_id` keys (and `unsigned.age`) that Synapse still adds there.
+pub(crate) fn admin_event(event: &myelin_core::rooms::PduEvent) -> JsonValue {
+    let mut json = event.to_client_event(true);
+    let age = myelin_core::clock::now_ms().saturating_sub(u64::from(event.origin_server_ts.0));
+    if let Some(object) = json.as_object_mut() {
+        object.insert("age".into(), age.into());
+        object.insert("user_id".into(), event.sender.to_string().into());
+        let unsigned = object.entry("unsigned").or_insert_with(|| json!({}));
+        if let Some(unsigned) = unsigned.as_object_mut() {
+            unsigned.insert("age".into(), age.into());
+        }
+    }
+    json
+}

@@ -106,6 +106,7 @@ pub async fn register(
             device_id: None,
             initial_display_name: None,
             refreshable: false,
+            valid_until_ms: None,
             client_ip: request.client_ip.to_string(),
         })
         .await?;

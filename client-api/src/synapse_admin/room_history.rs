@@ -13,7 +13,7 @@ use serde_json::{Value as JsonValue, json};
 use super::{endpoints, require_admin};
 use crate::{
     ApiError, AppState, Ruma, filtering,
-    room::{client_event, format_token, parse_token},
+    room::{format_token, parse_token},
 };
 
 /// Synapse's page limits.
@@ -31,7 +31,8 @@ fn room_filter(raw: Option<&str>) -> Result<RoomEventFilter, ApiError> {
 
 /// # `GET /_synapse/admin/v1/rooms/{roomId}/messages`
 ///
-/// `from`/`to` tokens, `dir` (`b`, the default, or `f`), `limit` and a `filter`, as `/messages`.
+/// `from`/`to` tokens, `dir` (`f`, Synapse's default here, or `b`), `limit` and a `filter`, as
+/// `/messages`.
 pub async fn room_messages(
     State(state): State<AppState>,
     request: Ruma<endpoints::room_messages::Request>,
@@ -43,9 +44,10 @@ pub async fn room_messages(
     if rooms.room_info(&body.room_id)?.is_none() {
         return Err(Error::NotFound("Room not found".into()).into());
     }
+    // Forward unless asked otherwise, as Synapse's admin endpoint pages by default.
     let direction = match body.dir.as_deref() {
-        None | Some("b") => Direction::Backward,
-        Some("f") => Direction::Forward,
+        Some("b") => Direction::Backward,
+        None | Some("f") => Direction::Forward,
         Some(_) => return Err(Error::InvalidParam("dir must be b or f".into()).into()),
     };
     let limit =
@@ -81,7 +83,7 @@ pub async fn room_messages(
     let chunk: Vec<JsonValue> = page
         .events
         .iter()
-        .map(|(_, event)| client_event(&state, event, identity, true))
+        .map(|(_, event)| super::admin_event(event))
         .collect();
     let mut response = json!({ "start": format_token(start), "chunk": chunk });
     if page.more
@@ -142,7 +144,7 @@ pub async fn room_context(
     let render = |events: &[(u64, PduEvent)]| -> Vec<JsonValue> {
         events
             .iter()
-            .map(|(_, event)| client_event(&state, event, identity, true))
+            .map(|(_, event)| super::admin_event(event))
             .collect()
     };
     let start = earlier
@@ -155,13 +157,13 @@ pub async fn room_context(
     let room_state: Vec<JsonValue> = rooms
         .current_state(&body.room_id)?
         .iter()
-        .map(|event| client_event(&state, event, identity, true))
+        .map(super::admin_event)
         .collect();
     Ok(Json(json!({
         "start": format_token(start),
         "end": format_token(end),
         "events_before": render(&earlier.events),
-        "event": client_event(&state, &event, identity, true),
+        "event": super::admin_event(&event),
         "events_after": render(&later.events),
         "state": room_state,
     })))
@@ -213,7 +215,5 @@ pub async fn fetch_event(
         .rooms
         .pdu(&request.body.event_id)?
         .ok_or_else(|| Error::NotFound("Event not found".into()))?;
-    Ok(Json(
-        json!({ "event": client_event(&state, &event, identity, true) }),
-    ))
+    Ok(Json(json!({ "event": super::admin_event(&event) })))
 }

@@ -8,7 +8,7 @@ use crate::{ApiError, AppState, Ruma};
 
 /// # `GET /_synapse/admin/v1/rooms/{roomId}/state`
 ///
-/// The room's current state events, in the client format.
+/// The room's current state events, in the client format (with Synapse's legacy keys).
 pub async fn room_state(
     State(state): State<AppState>,
     request: Ruma<room_state::Request>,
@@ -20,7 +20,7 @@ pub async fn room_state(
     let events: Vec<JsonValue> = rooms
         .current_state(room_id)?
         .iter()
-        .map(|event| event.to_client_event(true))
+        .map(super::admin_event)
         .collect();
     Ok(Json(json!({ "state": events })))
 }

@@ -28,6 +28,16 @@ pub async fn memberships(
     Ok(Json(json!({ "memberships": memberships })))
 }
 
+/// The required `from_ts` query parameter (Synapse requires it too).
+fn from_ts(uri: &Uri) -> Result<u64, ApiError> {
+    Ok(query_parameter(uri, "from_ts")
+        .ok_or_else(|| {
+            Error::MissingParam("Missing required integer query parameter from_ts".into())
+        })?
+        .parse()
+        .map_err(|_| Error::InvalidParam("from_ts must be a timestamp".into()))?)
+}
+
 /// # `GET /_synapse/admin/v1/users/{userId}/sent_invite_count?from_ts=…`
 pub async fn sent_invite_count(
     State(state): State<AppState>,
@@ -37,30 +47,29 @@ pub async fn sent_invite_count(
     require_admin(&state, request.identity()?)?;
     let user_id = &request.body.user_id;
     local_account(&state, user_id)?;
-    let from_ts = match query_parameter(&uri, "from_ts") {
-        None => 0,
-        Some(text) => text
-            .parse()
-            .map_err(|_| Error::InvalidParam("from_ts must be a timestamp".into()))?,
-    };
-    let count = state.services.rooms.invites_sent_since(user_id, from_ts)?;
+    let count = state
+        .services
+        .rooms
+        .invites_sent_since(user_id, from_ts(&uri)?)?;
     Ok(Json(json!({ "invite_count": count })))
 }
 
-/// # `GET /_synapse/admin/v1/users/{userId}/cumulative_joined_room_count`
+/// # `GET /_synapse/admin/v1/users/{userId}/cumulative_joined_room_count?from_ts=…`
 ///
-/// Every room the user ever joined, those they left included.
+/// The rooms the user joined since `from_ts`, those they left since included.
 pub async fn cumulative_joined_room_count(
     State(state): State<AppState>,
+    uri: Uri,
     request: Ruma<endpoints::cumulative_joined_room_count::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
     let user_id = &request.body.user_id;
     local_account(&state, user_id)?;
+    let since = from_ts(&uri)?;
     let rooms = &state.services.rooms;
     let mut count = 0;
     for (room_id, _) in rooms.memberships_of(user_id)? {
-        if rooms.ever_joined(&room_id, user_id)? {
+        if rooms.joined_since(&room_id, user_id, since)? {
             count += 1;
         }
     }

@@ -215,8 +215,9 @@ impl Rooms {
 }
 
 impl Rooms {
-    /// Whether the user was ever joined to the room (their membership log has a join).
-    pub fn ever_joined(&self, room_id: &RoomId, user_id: &UserId) -> Result<bool> {
+    /// Whether the user joined the room at or after `from_ts` (milliseconds), whatever they
+    /// are now.
+    pub fn joined_since(&self, room_id: &RoomId, user_id: &UserId, from_ts: u64) -> Result<bool> {
         let prefix = compound_key(&[room_id.as_bytes(), user_id.as_bytes(), b""]);
         for (_, value) in
             self.store()
@@ -224,7 +225,11 @@ impl Rooms {
         {
             let record: MembershipRecord =
                 serde_json::from_slice(&value).map_err(Error::storage)?;
-            if record.membership == Membership::Join {
+            if record.membership == Membership::Join
+                && self
+                    .pdu(&record.event_id)?
+                    .is_some_and(|event| u64::from(event.origin_server_ts.0) >= from_ts)
+            {
                 return Ok(true);
             }
         }

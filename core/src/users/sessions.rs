@@ -39,6 +39,9 @@ pub struct SessionRequest {
     pub device_id: Option<OwnedDeviceId>,
     pub initial_display_name: Option<String>,
     pub refreshable: bool,
+    /// When the access token stops working (an administrator's login as a user), for tokens
+    /// that are not refreshable.
+    pub valid_until_ms: Option<u64>,
     /// Where the login came from: a new device counts as seen there and then (some clients,
     /// matrix-nio among them, require `last_seen_ts` on every device).
     pub client_ip: String,
@@ -67,9 +70,13 @@ impl Users {
             .unwrap_or_else(|| random_string(10).to_uppercase().into());
         let access_token = new_secret("myl");
         let refresh_token = request.refreshable.then(|| new_secret("mylr"));
-        let expires_in_ms = request
-            .refreshable
-            .then_some(self.config().auth.refreshable_access_token_lifetime_ms);
+        let expires_in_ms = if request.refreshable {
+            Some(self.config().auth.refreshable_access_token_lifetime_ms)
+        } else {
+            request
+                .valid_until_ms
+                .map(|until| until.saturating_sub(now_ms()))
+        };
 
         let _guard = self.inner.write_lock.lock().await;
         if self
