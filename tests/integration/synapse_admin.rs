@@ -642,6 +642,30 @@ async fn a_users_devices_pushers_and_account_data() {
         .get("/_matrix/client/v3/account/whoami", Some(puppet))
         .await;
     assert_eq!(whoami["user_id"], "@alice:localhost");
+    // With a lifetime: the token works until then, and is refused after (as soft logout).
+    let now = myelin_core::clock::now_ms();
+    for (until, works) in [(now + 3_600_000, true), (now.saturating_sub(1), false)] {
+        let (status, login) = server
+            .post(
+                "/_synapse/admin/v1/users/@alice:localhost/login",
+                token,
+                json!({ "valid_until_ms": until }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        let answer = server
+            .get(
+                "/_matrix/client/v3/account/whoami",
+                login["access_token"].as_str(),
+            )
+            .await;
+        if works {
+            assert_eq!(answer.1["user_id"], "@alice:localhost", "{}", answer.1);
+        } else {
+            assert_error(&answer, StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN");
+            assert_eq!(answer.1["soft_logout"], true, "{}", answer.1);
+        }
+    }
 
     // Pushers and account data.
     let (status, body) = server
