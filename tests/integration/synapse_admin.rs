@@ -2602,3 +2602,62 @@ async fn cross_signing_replacement_is_allowed_without_authentication() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// A private space and its private child, seen whole by an administrator who is in neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_sees_a_private_space_hierarchy() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let space = server
+        .create_room(
+            &alice,
+            json!({ "creation_content": { "type": "m.space" }, "name": "Hidden space" }),
+        )
+        .await;
+    let child = server
+        .create_room(&alice, json!({ "name": "Hidden room" }))
+        .await;
+    let (status, _) = server
+        .put(
+            &format!("/_matrix/client/v3/rooms/{space}/state/m.space.child/{child}"),
+            Some(&alice.access_token),
+            json!({ "via": ["localhost"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, tree) = server
+        .get(
+            &format!("/_synapse/admin/v1/rooms/{space}/hierarchy"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tree}");
+    let names: Vec<&str> = tree["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|room| room["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Hidden space", "Hidden room"], "{tree}");
+    assert_eq!(
+        tree["rooms"][0]["children_state"][0]["state_key"],
+        child.as_str()
+    );
+    let hidden = server
+        .get(
+            &format!("/_matrix/client/v1/rooms/{space}/hierarchy"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_error(&hidden, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+    let refused = server
+        .get(
+            &format!("/_synapse/admin/v1/rooms/{space}/hierarchy"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
+}

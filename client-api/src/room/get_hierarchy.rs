@@ -55,16 +55,41 @@ pub async fn get_hierarchy(
     if rooms.room_info(&body.room_id)?.is_some() && !rooms.summary_visible(&body.room_id, viewer)? {
         return Err(Error::Forbidden("You cannot see this space".into()).into());
     }
-    let limit = body
+    let walk = Walk {
+        limit: body.limit.map(u64::from),
+        max_depth: body.max_depth.map(u64::from),
+        from: body.from.as_deref(),
+        suggested_only: body.suggested_only,
+    };
+    Ok(Json(hierarchy(&state, &body.room_id, viewer, walk).await?))
+}
+
+/// The paging and depth of one walk.
+pub(crate) struct Walk<'a> {
+    pub limit: Option<u64>,
+    pub max_depth: Option<u64>,
+    pub from: Option<&'a str>,
+    pub suggested_only: bool,
+}
+
+/// The walk of `GET /hierarchy` for `viewer` (also the administrator's, who sees every room).
+pub(crate) async fn hierarchy(
+    state: &AppState,
+    root: &ruma::RoomId,
+    viewer: Viewer<'_>,
+    walk: Walk<'_>,
+) -> Result<JsonValue, ApiError> {
+    let rooms = &state.services.rooms;
+    let limit = walk
         .limit
         .map_or(DEFAULT_LIMIT, |limit| {
-            usize::try_from(u64::from(limit)).unwrap_or(DEFAULT_LIMIT)
+            usize::try_from(limit).unwrap_or(DEFAULT_LIMIT)
         })
         .clamp(1, MAX_ROOMS);
-    let max_depth = body.max_depth.map_or(usize::MAX, |depth| {
-        usize::try_from(u64::from(depth)).unwrap_or(usize::MAX)
+    let max_depth = walk.max_depth.map_or(usize::MAX, |depth| {
+        usize::try_from(depth).unwrap_or(usize::MAX)
     });
-    let offset = match body.from.as_deref() {
+    let offset = match walk.from {
         Some(token) => token
             .strip_prefix('h')
             .and_then(|number| number.parse::<usize>().ok())
@@ -76,7 +101,7 @@ pub async fn get_hierarchy(
     let mut seen: HashSet<OwnedRoomId> = HashSet::new();
     // A stack: the first child is walked (with its descendants) before the second.
     let mut stack: Vec<(OwnedRoomId, usize, Vec<OwnedServerName>)> =
-        vec![(body.room_id.clone(), 0, Vec::new())];
+        vec![(root.to_owned(), 0, Vec::new())];
     while let Some((room_id, depth, via)) = stack.pop() {
         if chunks.len() > offset + limit || seen.len() >= MAX_ROOMS || !seen.insert(room_id.clone())
         {
@@ -85,7 +110,7 @@ pub async fn get_hierarchy(
         let (summary, children) = match rooms.hierarchy_summary(&room_id, viewer)? {
             Some(summary) => (
                 summary,
-                rooms.space_children(&room_id, body.suggested_only)?,
+                rooms.space_children(&room_id, walk.suggested_only)?,
             ),
             None if rooms.room_info(&room_id)?.is_some() => continue,
             None => {
@@ -97,7 +122,7 @@ pub async fn get_hierarchy(
                     servers.push(server.to_owned());
                 }
                 match federation
-                    .hierarchy(&servers, &room_id, body.suggested_only)
+                    .hierarchy(&servers, &room_id, walk.suggested_only)
                     .await
                 {
                     Ok(answer) => {
@@ -106,7 +131,7 @@ pub async fn get_hierarchy(
                         (summary, children)
                     }
                     Err(error) => {
-                        if room_id == body.room_id {
+                        if room_id == root {
                             return Err(error.into());
                         }
                         continue;
@@ -130,5 +155,5 @@ pub async fn get_hierarchy(
     if more {
         response["next_batch"] = format!("h{}", offset + limit).into();
     }
-    Ok(Json(response))
+    Ok(response)
 }

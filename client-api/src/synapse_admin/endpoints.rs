@@ -1630,3 +1630,36 @@ pub mod delete_server_media_before {
     #[response]
     pub struct Response {}
 }
+
+/// `GET /_synapse/admin/v1/rooms/{roomId}/hierarchy`
+pub mod room_hierarchy {
+    use ruma::{
+        OwnedRoomId,
+        api::{auth_scheme::AccessToken, metadata, request, response},
+    };
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/rooms/{room_id}/hierarchy",
+    }
+
+    #[request]
+    pub struct Request {
+        #[ruma_api(path)]
+        pub room_id: OwnedRoomId,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub from: Option<String>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub limit: Option<u64>,
+        #[ruma_api(query)]
+        #[serde(default)]
+        pub max_depth: Option<u64>,
+    }
+
+    #[response]
+    pub struct Response {}
+}

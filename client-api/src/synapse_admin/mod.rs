@@ -223,6 +223,7 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         router,
         media::delete_server_media_before,
     );
+    router = route::<endpoints::room_hierarchy::Request, _, _>(router, room_history::hierarchy);
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);

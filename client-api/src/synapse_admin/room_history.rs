@@ -217,3 +217,30 @@ pub async fn fetch_event(
         .ok_or_else(|| Error::NotFound("Event not found".into()))?;
     Ok(Json(json!({ "event": super::admin_event(&event) })))
 }
+
+/// # `GET /_synapse/admin/v1/rooms/{roomId}/hierarchy`
+///
+/// The space's hierarchy as `/hierarchy` walks it, with every room this server knows shown
+/// whoever may join it (Synapse skips the visibility check for administrators).
+pub async fn hierarchy(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::room_hierarchy::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let body = &request.body;
+    let walk = crate::room::get_hierarchy::Walk {
+        limit: body.limit,
+        max_depth: body.max_depth,
+        from: body.from.as_deref(),
+        suggested_only: false,
+    };
+    Ok(Json(
+        crate::room::get_hierarchy::hierarchy(
+            &state,
+            &body.room_id,
+            myelin_core::rooms::Viewer::Administrator,
+            walk,
+        )
+        .await?,
+    ))
+}
