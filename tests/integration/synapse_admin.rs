@@ -2661,3 +2661,60 @@ async fn an_administrator_sees_a_private_space_hierarchy() {
         .await;
     assert_error(&refused, StatusCode::FORBIDDEN, "M_FORBIDDEN");
 }
+
+/// Other servers get an erased user's events redacted too (Synapse prunes them in
+/// `filter_events_for_server`): a server joining later pages back through the history and
+/// finds the words gone, while others' stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn erased_users_events_reach_other_servers_redacted() {
+    use crate::federation_helpers::join_via;
+    let (a, _) = TestServer::start_federated().await;
+    let (b, _) = TestServer::start_federated().await;
+    let admin = a.register("root").await;
+    let root = ruma::UserId::parse(admin.user_id.as_str()).expect("user id");
+    a.server()
+        .services()
+        .users
+        .set_admin(&root, true)
+        .await
+        .expect("admin");
+    let alice = a.register("alice").await;
+    let carol = a.register("carol").await;
+    let room_id = a
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(a.join(&carol, &room_id).await.0, StatusCode::OK);
+    let secret = a.send_text(&carol, &room_id, "carol's secret").await;
+    a.send_text(&alice, &room_id, "alice's words").await;
+    let (status, answer) = a
+        .post(
+            &format!("/_synapse/admin/v1/deactivate/{}", carol.user_id),
+            Some(&admin.access_token),
+            json!({ "erase": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let bob = b.register("bob").await;
+    let joined = join_via(&b, &bob, &room_id, &a.server_name()).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.1);
+    let (status, history) = b
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(
+        crate::common::message_bodies(&history["chunk"]),
+        ["alice's words"],
+        "{history}"
+    );
+    let redacted = history["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .find(|event| event["event_id"] == secret.as_str())
+        .unwrap_or_else(|| panic!("Carol's event is in the graph: {history}"));
+    assert_eq!(redacted["content"], json!({}), "{redacted}");
+}

@@ -437,10 +437,24 @@ impl Rooms {
         Ok(found.into_iter().map(|(_, json)| json).collect())
     }
 
+    /// A stored event as `server` may have it (see `as_server_may_see`), for `/event`.
+    pub fn pdu_json_for_server(
+        &self,
+        server: &ruma::ServerName,
+        event_id: &EventId,
+    ) -> Result<Option<JsonValue>> {
+        let (Some(pdu), Some(json)) = (self.pdu(event_id)?, self.pdu_json(event_id)?) else {
+            return Ok(None);
+        };
+        let rules = super::build::rules_of(&self.existing_room(&pdu.room())?)?;
+        self.as_server_may_see(server, &pdu, json, &rules).map(Some)
+    }
+
     /// An event as `server` may have it: whole when it may see it, redacted (by the room
     /// version's algorithm) when not, as Synapse serves history it hides [Complement
     /// TestInboundCanReturnMissingEvents]. Nothing is left out: the other server needs the
-    /// event in the graph.
+    /// event in the graph. An erased sender's events are always redacted for other servers,
+    /// as Synapse's `filter_events_for_server` prunes them.
     fn as_server_may_see(
         &self,
         server: &ruma::ServerName,
@@ -448,7 +462,7 @@ impl Rooms {
         json: JsonValue,
         rules: &ruma::room_version_rules::RoomVersionRules,
     ) -> Result<JsonValue> {
-        if self.server_may_see(server, pdu)? {
+        if !self.is_erased(&pdu.sender) && self.server_may_see(server, pdu)? {
             return Ok(json);
         }
         let object: ruma::CanonicalJsonObject = serde_json::from_value(json)

@@ -98,7 +98,7 @@ pub async fn get_event(
     let json = state
         .services
         .rooms
-        .pdu_json(&request.body.event_id)?
+        .pdu_json_for_server(&request.origin, &request.body.event_id)?
         .ok_or_else(|| Error::NotFound("Unknown event".into()))?;
     Ok(RumaResponse(get_event::v1::Response::new(
         state.services.rooms.server_name().clone(),
