@@ -188,6 +188,19 @@ pub(crate) fn query_parameter(uri: &axum::http::Uri, name: &str) -> Option<Strin
     pairs.remove(name)
 }
 
+/// Every value of a query parameter that may repeat (`?a=1&a=2`), decoded.
+pub(crate) fn query_parameters(uri: &axum::http::Uri, name: &str) -> Vec<String> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|axum::extract::Query(pairs)| {
+            pairs
+                .into_iter()
+                .filter(|(key, _)| key == name)
+                .map(|(_, value)| value)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn url_query_value(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;

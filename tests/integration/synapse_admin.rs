@@ -2718,3 +2718,63 @@ async fn erased_users_events_reach_other_servers_redacted() {
         .unwrap_or_else(|| panic!("Carol's event is in the graph: {history}"));
     assert_eq!(redacted["content"], json!({}), "{redacted}");
 }
+
+/// User types (Synapse's `bot` and `support`): set, shown, filtered out of listings, cleared;
+/// an unknown type changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_types_are_set_listed_and_cleared() {
+    let (server, admin) = server_with_admin().await;
+    let token = Some(admin.access_token.as_str());
+    let path = "/_synapse/admin/v2/users/@helper:localhost";
+    let (status, created) = server
+        .put(
+            path,
+            token,
+            json!({ "password": "a helper's password", "user_type": "bot" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["user_type"], "bot");
+    server.register("person").await;
+
+    let (_, no_bots) = server
+        .get("/_synapse/admin/v3/users?not_user_type=bot", token)
+        .await;
+    assert!(
+        !names(&no_bots).contains(&"@helper:localhost".to_owned()),
+        "{no_bots}"
+    );
+    assert!(
+        names(&no_bots).contains(&"@person:localhost".to_owned()),
+        "{no_bots}"
+    );
+    let (_, typed_only) = server
+        .get("/_synapse/admin/v3/users?not_user_type=", token)
+        .await;
+    assert_eq!(names(&typed_only), ["@helper:localhost"], "{typed_only}");
+
+    let refused = server
+        .put(path, token, json!({ "user_type": "robot" }))
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    let refused_new = server
+        .put(
+            "/_synapse/admin/v2/users/@ghost:localhost",
+            token,
+            json!({ "password": "a ghost's password", "user_type": "robot" }),
+        )
+        .await;
+    assert_error(&refused_new, StatusCode::BAD_REQUEST, "M_INVALID_PARAM");
+    let (status, _) = server
+        .get("/_synapse/admin/v2/users/@ghost:localhost", token)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no account made for a refused request"
+    );
+    assert_eq!(server.get(path, token).await.1["user_type"], "bot");
+    let (status, cleared) = server.put(path, token, json!({ "user_type": null })).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["user_type"], JsonNull);
+}

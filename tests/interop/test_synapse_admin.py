@@ -75,6 +75,18 @@ def test_register_new_matrix_user_makes_an_administrator(servers):
     assert status == 200, me
     assert me["admin"] is True
     assert me["deactivated"] is False
+    # A bot, with the user type in the MAC as the script sends it.
+    subprocess.run(
+        [str(REGISTER), "-u", "scriptbot", "-p", "a password for bots", "--no-admin",
+         "-t", "bot", "-k", SECRET, base],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    status, bot = call(base, "GET", "/_synapse/admin/v2/users/@scriptbot:localhost", token)
+    assert status == 200, bot
+    assert (bot["user_type"], bot["admin"]) == ("bot", False), bot
 
 
 def same_shape(synapse_value, myelin_value, where: str) -> list[str]:

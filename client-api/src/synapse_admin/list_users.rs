@@ -6,7 +6,10 @@ use serde_json::{Value as JsonValue, json};
 use synapse_admin_api::users::list_users::v2;
 
 use super::{endpoints::list_users_v3, require_admin, user_details};
-use crate::{ApiError, AppState, Ruma, extract::query_parameter};
+use crate::{
+    ApiError, AppState, Ruma,
+    extract::{query_parameter, query_parameters},
+};
 
 /// What the listing keeps, from the query string (both versions read the same parameters;
 /// v3's `deactivated` is tri-state, v2's only adds deactivated accounts when `true`).
@@ -19,6 +22,8 @@ struct Listing {
     deactivated: Option<bool>,
     admins: Option<bool>,
     locked: bool,
+    /// User types to leave out (`not_user_type`, repeatable; empty for people without one).
+    not_user_types: Vec<String>,
     order_by: String,
     backwards: bool,
 }
@@ -48,6 +53,7 @@ fn listing(uri: &Uri, v3: bool) -> Listing {
         },
         admins: flag(uri, "admins"),
         locked: flag(uri, "locked").unwrap_or(false),
+        not_user_types: query_parameters(uri, "not_user_type"),
         order_by: query_parameter(uri, "order_by").unwrap_or_else(|| "name".into()),
         backwards: query_parameter(uri, "dir").as_deref() == Some("b"),
     }
@@ -104,6 +110,10 @@ fn list(state: &AppState, listing: &Listing) -> Result<Json<JsonValue>, ApiError
                 .is_some_and(|wanted| record.deactivated != wanted)
             || listing.admins.is_some_and(|wanted| record.admin != wanted)
             || (!listing.locked && details["locked"] == true)
+            || listing
+                .not_user_types
+                .iter()
+                .any(|kind| record.user_type.as_deref().unwrap_or_default() == kind)
         {
             continue;
         }

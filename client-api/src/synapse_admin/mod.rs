@@ -285,7 +285,7 @@ pub(crate) fn user_details(
         "approved": true,
         "creation_ts": record.created_ts,
         "appservice_id": record.appservice_id,
-        "user_type": JsonValue::Null,
+        "user_type": record.user_type,
         "consent_version": JsonValue::Null,
         "consent_ts": JsonValue::Null,
         "consent_server_notice_sent": JsonValue::Null,

@@ -16,7 +16,8 @@ use crate::{ApiError, AppState, Ruma};
 /// # `PUT /_synapse/admin/v2/users/{userId}`
 ///
 /// `201` with the new account, or `200` with the changed one, as Synapse answers. A deactivated
-/// account comes back with `deactivated: false` and a new password. Third-party ids and
+/// account comes back with `deactivated: false` and a new password. `user_type` is `bot`,
+/// `support` or null. Third-party ids and
 /// external ids are refused: Myelin keeps none.
 pub async fn put_user(
     State(state): State<AppState>,
@@ -41,6 +42,20 @@ pub async fn put_user(
             Error::InvalidParam("This server keeps no third-party or external ids".into()).into(),
         );
     }
+    // `user_type` is not in synapse-admin-api's type: read from the body (null clears it),
+    // checked before anything changes.
+    let user_type_change = match request.json.as_ref().and_then(|json| json.get("user_type")) {
+        None => None,
+        Some(JsonValue::Null) => Some(None),
+        Some(JsonValue::String(kind))
+            if myelin_core::users::USER_TYPES.contains(&kind.as_str()) =>
+        {
+            Some(Some(kind.as_str()))
+        }
+        Some(other) => {
+            return Err(Error::InvalidParam(format!("Invalid user type {other}")).into());
+        }
+    };
     let existing = users.account(user_id)?;
     let created = existing.is_none();
     match &existing {
@@ -99,6 +114,9 @@ pub async fn put_user(
                 crate::profile::propagate_to_rooms(&state, user_id, field).await;
             }
         }
+    }
+    if let Some(user_type) = user_type_change {
+        users.set_user_type(user_id, user_type).await?;
     }
     if let Some(locked) = body.locked {
         let mut restrictions = users.restrictions(user_id);

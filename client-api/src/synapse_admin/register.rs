@@ -58,23 +58,22 @@ pub async fn register(
 ) -> Result<Json<JsonValue>, ApiError> {
     let secret = shared_secret(&state)?;
     let body = &request.body;
-    if body.user_type.is_some() {
-        // Myelin keeps no user types (Synapse's `support` and `bot`).
-        return Err(Error::InvalidParam("user_type is not supported by this server".into()).into());
-    }
     // A nonce is used up by any attempt, right or wrong (as Synapse).
     let issued = lock(&state.admin_nonces).remove(&body.nonce);
     if issued.is_none_or(|issued| issued.elapsed() >= NONCE_LIFETIME) {
         return Err(Error::InvalidParam("unrecognised nonce".into()).into());
     }
-    let expected = hmac(
-        &secret,
-        &body.nonce,
-        &body.username,
-        &body.password,
-        body.admin,
-    )
-    .map_err(|error| Error::Internal(error.to_string()))?;
+    let expected = match body.user_type.as_deref() {
+        None => hmac(
+            &secret,
+            &body.nonce,
+            &body.username,
+            &body.password,
+            body.admin,
+        )
+        .map_err(|error| Error::Internal(error.to_string()))?,
+        Some(user_type) => hmac_with_type(&secret, body, user_type)?,
+    };
     if !constant_time_equal(
         expected.as_bytes(),
         body.mac.to_ascii_lowercase().as_bytes(),
@@ -87,9 +86,17 @@ pub async fn register(
         state.services.rooms.server_name(),
     )?;
     users.check_username_available(user_id.localpart())?;
+    if let Some(user_type) = body.user_type.as_deref()
+        && !myelin_core::users::USER_TYPES.contains(&user_type)
+    {
+        return Err(Error::InvalidParam(format!("Invalid user type {user_type}")).into());
+    }
     users
         .create_account(&user_id, Some(&body.password), body.admin, None)
         .await?;
+    if let Some(user_type) = body.user_type.as_deref() {
+        users.set_user_type(&user_id, Some(user_type)).await?;
+    }
     if let Some(name) = body.displayname.as_deref().filter(|name| !name.is_empty()) {
         users
             .set_profile_field(
@@ -116,6 +123,33 @@ pub async fn register(
         "home_server": state.services.rooms.server_name(),
         "device_id": session.device_id,
     })))
+}
+
+/// Synapse's MAC when a user type is given: the one without, then a NUL and the type.
+fn hmac_with_type(
+    secret: &str,
+    body: &shared_secret_register::Request,
+    user_type: &str,
+) -> Result<String, ApiError> {
+    use ::hmac::{KeyInit as _, Mac as _};
+    let mut mac = ::hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .map_err(|error| Error::Internal(error.to_string()))?;
+    for (index, part) in [
+        body.nonce.as_bytes(),
+        body.username.as_bytes(),
+        body.password.as_bytes(),
+        if body.admin { b"admin" } else { b"notadmin" },
+        user_type.as_bytes(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if index > 0 {
+            mac.update(b"\x00");
+        }
+        mac.update(part);
+    }
+    Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Compares two MACs without telling, by the time it takes, where they first differ.

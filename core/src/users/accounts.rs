@@ -26,7 +26,13 @@ pub struct AccountRecord {
     /// The appservice that registered this (ghost or sender) user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appservice_id: Option<String>,
+    /// Synapse's user type, set by an administrator: `bot` or `support` (none for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
 }
+
+/// The user types an administrator may give (Synapse's built-in ones).
+pub const USER_TYPES: [&str; 2] = ["bot", "support"];
 
 /// Checks a localpart a user asks for against the rules for new accounts (the spec's historical
 /// characters are accepted on the wire, but not for new registrations) and builds the user id.
@@ -109,6 +115,7 @@ impl Users {
                 deactivated: false,
                 admin,
                 appservice_id: None,
+                user_type: None,
             },
             registration_token,
         )
@@ -130,6 +137,7 @@ impl Users {
                 deactivated: false,
                 admin: false,
                 appservice_id: Some(appservice_id.to_owned()),
+                user_type: None,
             },
             None,
         )
@@ -208,6 +216,20 @@ impl Users {
         self.update_account(user_id, move |record| {
             record.deactivated = false;
             record.password_hash = Some(hash);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Gives a local account a user type (one of [`USER_TYPES`]) or takes it away.
+    pub async fn set_user_type(&self, user_id: &UserId, user_type: Option<&str>) -> Result<()> {
+        if let Some(kind) = user_type
+            && !USER_TYPES.contains(&kind)
+        {
+            return Err(Error::InvalidParam(format!("Invalid user type {kind}")));
+        }
+        self.update_account(user_id, |record| {
+            record.user_type = user_type.map(str::to_owned);
             Ok(())
         })
         .await

@@ -28,7 +28,7 @@ use ruma::{OwnedDeviceId, OwnedServerName, OwnedUserId};
 use sha2::{Digest, Sha256};
 
 pub use self::{
-    accounts::{AccountRecord, validate_new_localpart},
+    accounts::{AccountRecord, USER_TYPES, validate_new_localpart},
     cross_signing::{CrossSigningUpload, KeyUsage, cross_signing_public_key},
     devices::DeviceInfo,
     invite_permissions::InviteDecision,
