@@ -1,5 +1,5 @@
 //! The CLI's way to a running server. The server holds the store's lock while it runs, so the
-//! account, registration-token and report commands go through its admin API (Synapse's, on the
+//! account, registration-token, report and media commands go through its admin API (Synapse's, on the
 //! client listener) instead: with an administrator's access token (`--admin-token` or
 //! `MYELIN_ADMIN_TOKEN`), or, for `user create`, with the configured
 //! `registration_shared_secret` as Synapse's `register_new_matrix_user` does.
@@ -234,19 +234,56 @@ impl AdminClient {
         .map(|_| ())
     }
 
-    /// Event reports, oldest first (the admin API shows reports of events only).
-    pub async fn event_reports(&self) -> Result<Vec<JsonValue>, Failure> {
+    /// Reports of events, then of rooms, oldest first (the admin API lists no user reports).
+    pub async fn reports(&self) -> Result<Vec<JsonValue>, Failure> {
         self.require_token()?;
-        let listing = self
-            .call(
-                Method::GET,
-                "/_synapse/admin/v1/event_reports?dir=f&limit=100000",
-                None,
-            )
-            .await?;
-        Ok(listing["event_reports"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
+        let mut reports = Vec::new();
+        for (path, key) in [
+            ("event_reports", "event_reports"),
+            ("room_reports", "room_reports"),
+        ] {
+            let listing = self
+                .call(
+                    Method::GET,
+                    &format!("/_synapse/admin/v1/{path}?dir=f&limit=100000"),
+                    None,
+                )
+                .await?;
+            reports.extend(listing[key].as_array().cloned().unwrap_or_default());
+        }
+        Ok(reports)
+    }
+
+    /// Deletes cached remote media and local media not accessed since the times given;
+    /// answers how many of each went.
+    pub async fn purge_media(
+        &self,
+        remote_before: Option<u64>,
+        local_before: Option<u64>,
+    ) -> Result<(u64, u64), Failure> {
+        self.require_token()?;
+        let mut local = 0;
+        let mut remote = 0;
+        if let Some(before) = local_before {
+            let answer = self
+                .call(
+                    Method::POST,
+                    &format!("/_synapse/admin/v1/media/delete?before_ts={before}"),
+                    Some(json!({})),
+                )
+                .await?;
+            local = answer["total"].as_u64().unwrap_or(0);
+        }
+        if let Some(before) = remote_before {
+            let answer = self
+                .call(
+                    Method::POST,
+                    &format!("/_synapse/admin/v1/purge_media_cache?before_ts={before}"),
+                    Some(json!({})),
+                )
+                .await?;
+            remote = answer["deleted"].as_u64().unwrap_or(0);
+        }
+        Ok((local, remote))
     }
 }

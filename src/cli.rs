@@ -48,11 +48,13 @@ enum Command {
     /// The server's signing keys (only with the server stopped: the store is opened directly).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The media repository (only with the server stopped: the store is opened directly).
+    /// The media repository (from the store when the server is stopped, through its admin API
+    /// when it runs).
     #[command(subcommand)]
     Media(MediaCommand),
     /// Reports users made of events, rooms and users (all of them from the store when the server
-    /// is stopped; those of events through the admin API when it runs).
+    /// is stopped; those of events and rooms through the admin API when it runs: Synapse's API
+    /// lists no user reports).
     #[command(subcommand)]
     Reports(ReportsCommand),
 }
@@ -66,7 +68,8 @@ enum ReportsCommand {
 #[derive(Subcommand)]
 enum MediaCommand {
     /// Delete media not accessed for a while (ages like `30d`, `12h`, `90m`), and created ids
-    /// that expired unused; shows progress.
+    /// that expired unused; shows progress. On a running server, local media still used as an
+    /// avatar stays (Synapse's `keep_profiles`), and the server drops expired ids itself.
     Purge {
         /// Cached media of other servers not accessed for this long.
         #[arg(long, value_parser = parse_age)]
@@ -226,18 +229,31 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             remote_older_than,
             local_older_than,
         })) => {
-            let services = open(load_config(&cli)?)?;
+            let config = load_config(&cli)?;
             let now = myelin_core::users::now_ms();
+            let remote_before = remote_older_than.map(|age| now.saturating_sub(age));
+            let local_before = local_older_than.map(|age| now.saturating_sub(age));
+            let services = match Services::open(config.clone()) {
+                Ok(services) => services,
+                Err(error) => {
+                    // The server runs: its admin API purges (Synapse's media endpoints).
+                    let client = running_server(&config, &cli, error)?;
+                    let (media, remote) =
+                        runtime()?.block_on(client.purge_media(remote_before, local_before))?;
+                    println!("deleted {media} local media and {remote} cached remote media");
+                    return Ok(());
+                }
+            };
             let report = runtime()?
-                .block_on(services.media.purge(
-                    remote_older_than.map(|age| now.saturating_sub(age)),
-                    local_older_than.map(|age| now.saturating_sub(age)),
-                    |done, total| {
-                        if done == total || done % 100 == 0 {
-                            eprintln!("purged {done}/{total}");
-                        }
-                    },
-                ))
+                .block_on(
+                    services
+                        .media
+                        .purge(remote_before, local_before, |done, total| {
+                            if done == total || done % 100 == 0 {
+                                eprintln!("purged {done}/{total}");
+                            }
+                        }),
+                )
                 .map_err(|error| Failure::Other(error.to_string()))?;
             services
                 .store
@@ -255,7 +271,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(services) => services,
                 Err(error) => {
                     let client = running_server(&config, &cli, error)?;
-                    for report in runtime()?.block_on(client.event_reports())? {
+                    for report in runtime()?.block_on(client.reports())? {
                         println!("{report}");
                     }
                     return Ok(());
@@ -388,15 +404,6 @@ fn parse_user(services: &Services, given: &str) -> Result<OwnedUserId, Failure> 
                 .map_err(|error| format!("invalid user {given}: {error}"))?,
         )
     }
-}
-
-/// The store, for commands that work on it only (media purge): the server must be stopped.
-fn open(config: Config) -> Result<Services, Failure> {
-    Services::open(config).map_err(|error| {
-        Failure::Other(format!(
-            "{error} (is the server running? this command works on the store directly: stop it first)"
-        ))
-    })
 }
 
 /// The running server's admin API, when the store cannot be opened because the server holds

@@ -788,10 +788,64 @@ async fn the_cli_manages_accounts_and_tokens_of_a_running_server() {
     );
     assert!(ok(cli(&["user", "list"], token)).contains("@carol:localhost\tdeactivated"));
     assert_eq!(ok(cli(&["reports", "list"], token)), "");
-    // Media purging works on the store only.
-    let purge = cli(&["media", "purge", "--local-older-than", "30d"], token);
-    assert!(!purge.status.success());
-    assert!(String::from_utf8_lossy(&purge.stderr).contains("stop it first"));
+    // A room report is listed too.
+    let bearer = format!("Bearer {}", token.unwrap_or_default());
+    let room: serde_json::Value = http
+        .post(format!("{}/_matrix/client/v3/createRoom", server.url))
+        .header("Authorization", &bearer)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("createRoom")
+        .json()
+        .await
+        .expect("json");
+    let room_id = room["room_id"].as_str().expect("room id");
+    let reported = http
+        .post(format!(
+            "{}/_matrix/client/v3/rooms/{room_id}/report",
+            server.url
+        ))
+        .header("Authorization", &bearer)
+        .json(&json!({ "reason": "seen from the cli" }))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(reported.status(), StatusCode::OK);
+    let reports = ok(cli(&["reports", "list"], token));
+    assert!(
+        reports.contains(room_id) && reports.contains("seen from the cli"),
+        "{reports}"
+    );
+    // Media purging goes through the admin API too.
+    let uploaded: serde_json::Value = http
+        .post(format!("{}/_matrix/media/v3/upload", server.url))
+        .header("Authorization", &bearer)
+        .header("Content-Type", "text/plain")
+        .body("soon gone")
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    let uri = uploaded["content_uri"].as_str().expect("content uri");
+    let purge = ok(cli(&["media", "purge", "--local-older-than", "0s"], token));
+    assert!(
+        purge.contains("deleted 1 local media and 0 cached remote media"),
+        "{purge}"
+    );
+    let media_id = uri.rsplit('/').next().expect("media id");
+    let gone = http
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/localhost/{media_id}",
+            server.url
+        ))
+        .header("Authorization", &bearer)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let _ = server.child.kill();
     let _ = server.child.wait();
 }
