@@ -743,8 +743,8 @@ async fn the_cli_manages_accounts_and_tokens_of_a_running_server() {
     };
     let (status, root) = login("root", PASSWORD.into()).await;
     assert_eq!(status, StatusCode::OK, "{root}");
-    let token = root["access_token"].as_str().expect("token").to_owned();
-    let token = Some(token.as_str());
+    let access_token = root["access_token"].as_str().expect("token").to_owned();
+    let token = Some(access_token.as_str());
 
     // Without a token, the rest is refused with what to do.
     let refused = cli(&["user", "list"], None);
@@ -789,7 +789,7 @@ async fn the_cli_manages_accounts_and_tokens_of_a_running_server() {
     assert!(ok(cli(&["user", "list"], token)).contains("@carol:localhost\tdeactivated"));
     assert_eq!(ok(cli(&["reports", "list"], token)), "");
     // A room report is listed too.
-    let bearer = format!("Bearer {}", token.unwrap_or_default());
+    let bearer = format!("Bearer {access_token}");
     let room: serde_json::Value = http
         .post(format!("{}/_matrix/client/v3/createRoom", server.url))
         .header("Authorization", &bearer)
