@@ -32,6 +32,10 @@ async fn only_server_administrators_may_use_it() {
     let alice = server.register("alice").await;
     let token = Some(alice.access_token.as_str());
     let me = &alice.user_id;
+    let room = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    let said = server.send_text(&alice, &room, "still here").await;
     for (method, path, body) in [
         ("GET", "/_synapse/admin/v2/users".to_owned(), None),
         ("GET", "/_synapse/admin/v3/users".to_owned(), None),
@@ -83,12 +87,109 @@ async fn only_server_administrators_may_use_it() {
             format!("/_synapse/admin/v1/suspend/{me}"),
             Some(json!({ "suspend": false })),
         ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/user/{me}/redact"),
+            Some(json!({ "rooms": [] })),
+        ),
+        (
+            "GET",
+            format!("/_synapse/admin/v1/users/{me}/memberships"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/_synapse/admin/v2/users/{me}/devices"),
+            None,
+        ),
+        ("GET", format!("/_synapse/admin/v1/users/{me}/media"), None),
+        // Rooms.
+        ("GET", "/_synapse/admin/v1/rooms".to_owned(), None),
+        ("GET", format!("/_synapse/admin/v1/rooms/{room}"), None),
+        (
+            "GET",
+            format!("/_synapse/admin/v1/rooms/{room}/messages"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/_synapse/admin/v1/rooms/{room}/hierarchy"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/purge_history/{room}"),
+            Some(json!({ "purge_up_to_ts": 1 })),
+        ),
+        (
+            "DELETE",
+            format!("/_synapse/admin/v2/rooms/{room}"),
+            Some(json!({})),
+        ),
+        (
+            "DELETE",
+            format!("/_synapse/admin/v1/rooms/{room}"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/join/{room}"),
+            Some(json!({ "user_id": me })),
+        ),
+        // Registration tokens, reports, notices, media, federation, statistics, tasks.
+        (
+            "GET",
+            "/_synapse/admin/v1/registration_tokens".to_owned(),
+            None,
+        ),
+        ("GET", "/_synapse/admin/v1/event_reports".to_owned(), None),
+        ("GET", "/_synapse/admin/v1/room_reports".to_owned(), None),
+        (
+            "POST",
+            "/_synapse/admin/v1/send_server_notice".to_owned(),
+            Some(json!({ "user_id": me, "content": { "msgtype": "m.text", "body": "x" } })),
+        ),
+        (
+            "POST",
+            "/_synapse/admin/v1/media/delete?before_ts=1".to_owned(),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/_synapse/admin/v1/room/{room}/media/quarantine"),
+            Some(json!({})),
+        ),
+        (
+            "GET",
+            "/_synapse/admin/v1/federation/destinations".to_owned(),
+            None,
+        ),
+        (
+            "GET",
+            "/_synapse/admin/v1/statistics/users/media".to_owned(),
+            None,
+        ),
+        (
+            "GET",
+            "/_synapse/admin/v1/statistics/database/rooms".to_owned(),
+            None,
+        ),
+        ("GET", "/_synapse/admin/v1/scheduled_tasks".to_owned(), None),
     ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let answer = server.request(method.clone(), &path, token, body).await;
         assert_error(&answer, StatusCode::FORBIDDEN, "M_FORBIDDEN");
         let _ = (&method, &path);
     }
+    // Nothing changed: Alice's room and message are there, unredacted.
+    let (status, event) = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/event/{said}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{event}");
+    assert_eq!(event["content"]["body"], "still here");
     // Nothing changed: Alice is no admin and still active.
     let account = server
         .server()
