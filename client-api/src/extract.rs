@@ -114,10 +114,11 @@ pub(crate) fn authenticate_parts(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
-    state
-        .services
-        .users
-        .record_last_seen(&identity, client_ip.to_string());
+    state.services.users.record_last_seen(
+        &identity,
+        client_ip.to_string(),
+        user_agent(&parts.headers),
+    );
     Ok(identity)
 }
 
@@ -186,6 +187,13 @@ pub(crate) fn query_parameter(uri: &axum::http::Uri, name: &str) -> Option<Strin
         axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(uri)
             .ok()?;
     pairs.remove(name)
+}
+
+/// The request's `User-Agent`, when it is text.
+fn user_agent(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
 }
 
 /// Every value of a query parameter that may repeat (`?a=1&a=2`), decoded.
@@ -259,10 +267,11 @@ where
             (AuthPolicy::Required, None) => return Err(Error::MissingToken.into()),
             (AuthPolicy::Optional | AuthPolicy::Required, Some(token)) => {
                 let identity = authenticate_token(state, &token, request.uri(), false)?;
-                state
-                    .services
-                    .users
-                    .record_last_seen(&identity, client_ip.to_string());
+                state.services.users.record_last_seen(
+                    &identity,
+                    client_ip.to_string(),
+                    user_agent(request.headers()),
+                );
                 Some(identity)
             }
         };

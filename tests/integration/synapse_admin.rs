@@ -466,14 +466,31 @@ async fn users_are_deactivated_reset_promoted_and_inspected() {
         rooms,
         json!({ "joined_rooms": [room_id.clone()], "total": 1 })
     );
+    // Bob's client names itself; the administrator sees it, as in Synapse.
+    let seen = crate::common::http_client()
+        .get(format!("{}/_matrix/client/v3/account/whoami", server.url))
+        .bearer_auth(&bob.access_token)
+        .header("User-Agent", "Element/1.11 (test)")
+        .send()
+        .await
+        .expect("whoami");
+    assert_eq!(seen.status(), StatusCode::OK);
     let (status, whois) = server
         .get("/_synapse/admin/v1/whois/@bob:localhost", token)
         .await;
     assert_eq!(status, StatusCode::OK, "{whois}");
     assert_eq!(whois["user_id"], "@bob:localhost");
-    assert!(
-        whois["devices"].get(bob.device_id.as_str()).is_some(),
+    assert_eq!(
+        whois["devices"][bob.device_id.as_str()]["sessions"][0]["connections"][0]["user_agent"],
+        "Element/1.11 (test)",
         "{whois}"
+    );
+    let (_, devices) = server
+        .get("/_synapse/admin/v2/users/@bob:localhost/devices", token)
+        .await;
+    assert_eq!(
+        devices["devices"][0]["last_seen_user_agent"], "Element/1.11 (test)",
+        "{devices}"
     );
 
     // A password reset: the old password and the old token stop working.

@@ -74,6 +74,9 @@ pub(crate) fn whois_of(state: &AppState, user_id: &UserId) -> Result<JsonValue, 
         if let Some(seen) = device.last_seen_ts {
             connection["last_seen"] = seen.into();
         }
+        if let Some(agent) = &device.last_seen_user_agent {
+            connection["user_agent"] = agent.clone().into();
+        }
         let connections = if connection.as_object().is_some_and(Map::is_empty) {
             Vec::new()
         } else {

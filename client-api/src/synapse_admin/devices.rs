@@ -14,7 +14,7 @@ fn device_json(user_id: &ruma::UserId, device: &DeviceInfo) -> JsonValue {
         "display_name": device.display_name,
         "last_seen_ip": device.last_seen_ip,
         "last_seen_ts": device.last_seen_ts,
-        "last_seen_user_agent": JsonValue::Null,
+        "last_seen_user_agent": device.last_seen_user_agent,
         "user_id": user_id,
     })
 }

@@ -23,6 +23,8 @@ pub(crate) struct DeviceRecord {
     pub created_ts: u64,
     pub last_seen_ip: Option<String>,
     pub last_seen_ts: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_user_agent: Option<String>,
     /// Encoded digest of the current access token.
     pub access_token_digest: String,
     pub refresh_token_digest: Option<String>,
@@ -35,13 +37,23 @@ pub struct DeviceInfo {
     pub display_name: Option<String>,
     pub last_seen_ip: Option<String>,
     pub last_seen_ts: Option<u64>,
+    /// The `User-Agent` of the last request (what Synapse shows administrators).
+    pub last_seen_user_agent: Option<String>,
+}
+
+/// Where and when a device was last seen, and with which client.
+#[derive(Debug, Clone)]
+struct Seen {
+    ip: String,
+    ts: u64,
+    user_agent: Option<String>,
 }
 
 /// Last-seen data is updated on every authenticated request, so it is kept in memory and
 /// written lazily (losing a few seconds of it in a crash is harmless).
 #[derive(Default)]
 pub(crate) struct LastSeen {
-    dirty: Mutex<HashMap<(OwnedUserId, OwnedDeviceId), (String, u64)>>,
+    dirty: Mutex<HashMap<(OwnedUserId, OwnedDeviceId), Seen>>,
 }
 
 pub(crate) fn device_key(user_id: &UserId, device_id: &DeviceId) -> Vec<u8> {
@@ -66,15 +78,24 @@ impl Users {
             .lock()
             .ok()
             .and_then(|dirty| dirty.get(&(user_id.to_owned(), device_id.clone())).cloned());
-        let (last_seen_ip, last_seen_ts) = match recent {
-            Some((ip, ts)) => (Some(ip), Some(ts)),
-            None => (record.last_seen_ip, record.last_seen_ts),
+        let (last_seen_ip, last_seen_ts, last_seen_user_agent) = match recent {
+            Some(seen) => (
+                Some(seen.ip),
+                Some(seen.ts),
+                seen.user_agent.or(record.last_seen_user_agent),
+            ),
+            None => (
+                record.last_seen_ip,
+                record.last_seen_ts,
+                record.last_seen_user_agent,
+            ),
         };
         DeviceInfo {
             device_id,
             display_name: record.display_name,
             last_seen_ip,
             last_seen_ts,
+            last_seen_user_agent,
         }
     }
 
@@ -206,11 +227,16 @@ impl Users {
     }
 
     /// Notes that a device was just used; cheap (memory only).
-    pub fn record_last_seen(&self, identity: &Identity, ip: String) {
+    pub fn record_last_seen(&self, identity: &Identity, ip: String, user_agent: Option<&str>) {
         if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
             dirty.insert(
                 (identity.user_id.clone(), identity.device_id.clone()),
-                (ip, super::now_ms()),
+                Seen {
+                    ip,
+                    ts: super::now_ms(),
+                    // Bounded: a header is not a place to store megabytes.
+                    user_agent: user_agent.map(|agent| agent.chars().take(512).collect()),
+                },
             );
         }
     }
@@ -226,10 +252,13 @@ impl Users {
         }
         let _guard = self.inner.write_lock.lock().await;
         let mut batch = WriteBatch::new();
-        for ((user_id, device_id), (ip, ts)) in pending {
+        for ((user_id, device_id), seen) in pending {
             if let Some(mut record) = self.device_record(&user_id, &device_id)? {
-                record.last_seen_ip = Some(ip);
-                record.last_seen_ts = Some(ts);
+                record.last_seen_ip = Some(seen.ip);
+                record.last_seen_ts = Some(seen.ts);
+                if seen.user_agent.is_some() {
+                    record.last_seen_user_agent = seen.user_agent;
+                }
                 batch.put_json(
                     USERDEVICEID_DEVICE,
                     device_key(&user_id, &device_id),

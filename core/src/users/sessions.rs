@@ -99,6 +99,9 @@ impl Users {
             created_ts: previous.as_ref().map_or_else(now_ms, |old| old.created_ts),
             last_seen_ip: Some(request.client_ip),
             last_seen_ts: Some(now_ms()),
+            last_seen_user_agent: previous
+                .as_ref()
+                .and_then(|old| old.last_seen_user_agent.clone()),
             access_token_digest: encode_digest(&secret_digest(&access_token)),
             refresh_token_digest: refresh_token
                 .as_deref()
