@@ -244,31 +244,4 @@ impl Rooms {
             .map(|(room_id, record)| (room_id, record.membership))
             .collect())
     }
-
-    /// How many invites the user sent since `from_ts` (milliseconds), in the rooms they are
-    /// or were in.
-    pub fn invites_sent_since(&self, user_id: &UserId, from_ts: u64) -> Result<usize> {
-        let mut count = 0;
-        for room_id in self.rooms_ever_joined(user_id)? {
-            let page = self.timeline_where(
-                &room_id,
-                0,
-                u64::MAX,
-                super::Direction::Forward,
-                usize::MAX - 1,
-                |_, event| {
-                    event.sender == user_id
-                        && event.kind == ruma::events::TimelineEventType::RoomMember
-                        && u64::from(event.origin_server_ts.0) >= from_ts
-                        && event
-                            .content_json()
-                            .get("membership")
-                            .and_then(|m| m.as_str())
-                            == Some("invite")
-                },
-            )?;
-            count += page.events.len();
-        }
-        Ok(count)
-    }
 }

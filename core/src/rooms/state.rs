@@ -295,38 +295,6 @@ impl Rooms {
             .map(|(room, _)| room)
             .collect())
     }
-
-    /// Up to `limit` of the user's events in the room that a redaction would change, newest
-    /// first: their messages and other non-state events, and their own member events, not yet
-    /// redacted (Synapse's user redaction leaves the rest of the room's state alone).
-    pub fn redactable_events_of(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-        limit: usize,
-    ) -> Result<Vec<PduEvent>> {
-        let page = self.timeline_where(
-            room_id,
-            0,
-            u64::MAX,
-            super::timeline::Direction::Backward,
-            limit,
-            |_, event| {
-                event.sender == user_id
-                    && event.kind != ruma::events::TimelineEventType::RoomRedaction
-                    && (!event.is_state()
-                        || (event.kind == ruma::events::TimelineEventType::RoomMember
-                            && event.state_key.as_deref() == Some(user_id.as_str())))
-                    && !event.is_redacted()
-            },
-        )?;
-        Ok(page
-            .events
-            .into_iter()
-            .take(limit)
-            .map(|(_, event)| event)
-            .collect())
-    }
 }
 
 impl Rooms {

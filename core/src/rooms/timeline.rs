@@ -314,3 +314,64 @@ pub(super) fn decode_timeline_row(
         .ok_or_else(|| Error::Storage("bad timeline value".into()))?;
     Ok((position, event_id))
 }
+
+impl Rooms {
+    /// Up to `limit` of the user's events in the room that a redaction would change, newest
+    /// first: their messages and other non-state events, and their own member events, not yet
+    /// redacted (Synapse's user redaction leaves the rest of the room's state alone).
+    pub fn redactable_events_of(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        limit: usize,
+    ) -> Result<Vec<PduEvent>> {
+        let page = self.timeline_where(
+            room_id,
+            0,
+            u64::MAX,
+            Direction::Backward,
+            limit,
+            |_, event| {
+                event.sender == user_id
+                    && event.kind != ruma::events::TimelineEventType::RoomRedaction
+                    && (!event.is_state()
+                        || (event.kind == ruma::events::TimelineEventType::RoomMember
+                            && event.state_key.as_deref() == Some(user_id.as_str())))
+                    && !event.is_redacted()
+            },
+        )?;
+        Ok(page
+            .events
+            .into_iter()
+            .take(limit)
+            .map(|(_, event)| event)
+            .collect())
+    }
+
+    /// How many invites the user sent since `from_ts` (milliseconds), in the rooms they are
+    /// or were in.
+    pub fn invites_sent_since(&self, user_id: &UserId, from_ts: u64) -> Result<usize> {
+        let mut count = 0;
+        for room_id in self.rooms_ever_joined(user_id)? {
+            let page = self.timeline_where(
+                &room_id,
+                0,
+                u64::MAX,
+                Direction::Forward,
+                usize::MAX - 1,
+                |_, event| {
+                    event.sender == user_id
+                        && event.kind == ruma::events::TimelineEventType::RoomMember
+                        && u64::from(event.origin_server_ts.0) >= from_ts
+                        && event
+                            .content_json()
+                            .get("membership")
+                            .and_then(|m| m.as_str())
+                            == Some("invite")
+                },
+            )?;
+            count += page.events.len();
+        }
+        Ok(count)
+    }
+}
