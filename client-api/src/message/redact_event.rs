@@ -2,8 +2,7 @@
 
 use axum::extract::State;
 use myelin_core::rooms::{EventSpec, Transaction};
-use ruma::{api::client::redact::redact_event::v3, events::TimelineEventType};
-use serde_json::json;
+use ruma::api::client::redact::redact_event::v3;
 
 use crate::{ApiError, AppState, Ruma, RumaResponse};
 
@@ -18,19 +17,7 @@ pub async fn redact_event(
         return Ok(RumaResponse(v3::Response::new(event_id)));
     }
     let body = &request.body;
-    // `redacts` sits in the content too (room version 11 and later read it from there; older
-    // versions ignore it).
-    let mut content = json!({ "redacts": body.event_id });
-    if let Some(reason) = &body.reason {
-        content["reason"] = reason.clone().into();
-    }
-    let spec = EventSpec {
-        kind: TimelineEventType::RoomRedaction,
-        state_key: None,
-        content,
-        redacts: Some(body.event_id.clone()),
-        timestamp: None,
-    };
+    let spec = EventSpec::redaction(&body.event_id, body.reason.as_deref());
     let transaction = Transaction {
         device_id: &identity.device_id,
         txn_id: body.txn_id.as_str(),

@@ -5,7 +5,6 @@
 
 use axum::{Json, extract::State};
 use myelin_core::{Error, rooms::EventSpec};
-use ruma::events::TimelineEventType;
 use serde_json::{Map, Value as JsonValue, json};
 
 use super::{endpoints, require_admin, tasks};
@@ -61,17 +60,7 @@ pub async fn redact_user(
                 );
                 continue;
             };
-            let mut content = json!({ "redacts": event.event_id });
-            if let Some(reason) = &body.reason {
-                content["reason"] = reason.clone().into();
-            }
-            let spec = EventSpec {
-                kind: TimelineEventType::RoomRedaction,
-                state_key: None,
-                content,
-                redacts: Some(event.event_id.clone()),
-                timestamp: None,
-            };
+            let spec = EventSpec::redaction(&event.event_id, body.reason.as_deref());
             if let Err(error) = rooms.send(room_id, redactor, spec, None).await {
                 failed.insert(event.event_id.to_string(), error.to_string().into());
             }

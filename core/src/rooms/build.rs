@@ -55,6 +55,22 @@ impl EventSpec {
             timestamp: None,
         }
     }
+
+    /// A redaction of `target`, with `redacts` in the content too (room version 11 and later
+    /// read it there; older versions ignore it).
+    pub fn redaction(target: &ruma::EventId, reason: Option<&str>) -> Self {
+        let mut content = serde_json::json!({ "redacts": target });
+        if let Some(reason) = reason {
+            content["reason"] = reason.into();
+        }
+        Self {
+            kind: TimelineEventType::RoomRedaction,
+            state_key: None,
+            content,
+            redacts: Some(target.to_owned()),
+            timestamp: None,
+        }
+    }
 }
 
 fn to_canonical(value: JsonValue) -> Result<CanonicalJsonValue> {
