@@ -45,6 +45,27 @@ async fn devices_are_listed_renamed_and_seen() {
         .expect("device listed")
         .clone();
     assert_eq!(renamed["display_name"], "Home laptop");
+    // No client named itself yet: the key is there, null (as Synapse answers).
+    assert_eq!(renamed["last_seen_user_agent"], serde_json::Value::Null);
+    // The client that used the device last, as Element's session manager reads it.
+    let answer = crate::common::http_client()
+        .get(format!("{}/_matrix/client/v3/devices", server.url))
+        .bearer_auth(token)
+        .header("User-Agent", "Mozilla/5.0 Element/1.11.100")
+        .send()
+        .await
+        .expect("devices");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let (_, device) = server
+        .get(
+            &format!("/_matrix/client/v3/devices/{device_id}"),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        device["last_seen_user_agent"], "Mozilla/5.0 Element/1.11.100",
+        "{device}"
+    );
 
     assert_error(
         &server

@@ -229,13 +229,18 @@ impl Users {
     /// Notes that a device was just used; cheap (memory only).
     pub fn record_last_seen(&self, identity: &Identity, ip: String, user_agent: Option<&str>) {
         if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
+            let key = (identity.user_id.clone(), identity.device_id.clone());
+            // Bounded: a header is not a place to store megabytes. A request without one keeps
+            // the client known from before.
+            let user_agent = user_agent
+                .map(|agent| agent.chars().take(512).collect())
+                .or_else(|| dirty.get(&key).and_then(|seen| seen.user_agent.clone()));
             dirty.insert(
-                (identity.user_id.clone(), identity.device_id.clone()),
+                key,
                 Seen {
                     ip,
                     ts: super::now_ms(),
-                    // Bounded: a header is not a place to store megabytes.
-                    user_agent: user_agent.map(|agent| agent.chars().take(512).collect()),
+                    user_agent,
                 },
             );
         }
