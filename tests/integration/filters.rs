@@ -225,3 +225,69 @@ async fn ignored_users_disappear_from_sync_history_and_invites() {
         "others still see everything"
     );
 }
+
+/// With lazy-loaded members, an incremental sync brings the member event of someone who
+/// speaks for the first time since the client's last sync, whatever the client had before (as
+/// Synapse: "the only membership state included in an incremental sync is for senders in the
+/// timeline"), so the client can show their name.
+#[tokio::test]
+async fn incremental_lazy_syncs_bring_new_senders_members() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    for user in [&bob, &carol] {
+        assert_eq!(server.join(user, &room).await.0, reqwest::StatusCode::OK);
+    }
+    server.send_text(&bob, &room, "bob speaks first").await;
+    let filter = encode(&json!({ "room": { "state": { "lazy_load_members": true } } }));
+    let (_, first) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?filter={filter}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    let members_of = |sync: &Value| -> Vec<String> {
+        let mut members: Vec<String> = sync["rooms"]["join"][&room]["state"]["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| event["type"] == "m.room.member")
+            .filter_map(|event| event["state_key"].as_str().map(str::to_owned))
+            .collect();
+        members.sort_unstable();
+        members
+    };
+    assert!(
+        !members_of(&first).contains(&carol.user_id),
+        "carol said nothing yet: {first}"
+    );
+    let since = first["next_batch"].as_str().expect("next_batch").to_owned();
+
+    server.send_text(&carol, &room, "carol at last").await;
+    let (_, next) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?filter={filter}&since={since}&timeout=0"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(
+        message_bodies(&next["rooms"]["join"][&room]["timeline"]["events"]),
+        ["carol at last"]
+    );
+    assert!(
+        members_of(&next).contains(&carol.user_id),
+        "carol's member event comes with her first message: {next}"
+    );
+    let carol_member = next["rooms"]["join"][&room]["state"]["events"]
+        .as_array()
+        .expect("state")
+        .iter()
+        .find(|event| event["state_key"] == carol.user_id.as_str())
+        .expect("carol's member event")
+        .clone();
+    assert_eq!(carol_member["content"]["membership"], "join");
+}

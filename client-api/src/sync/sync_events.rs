@@ -130,6 +130,7 @@ pub async fn sync_events(
         keep_in_timeline: &keep_in_timeline,
         timeline_may_drop_state: timeline_filter.may_drop_events(),
         use_state_after: state_after_key.is_some(),
+        lazy_members: filtering::lazy_loading(&filter.room.state),
     };
 
     let deadline = tokio::time::Instant::now() + body.timeout.unwrap_or_default().min(MAX_TIMEOUT);

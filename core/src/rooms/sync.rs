@@ -39,6 +39,9 @@ pub struct SyncRequest<'a> {
     /// The client asked for the state at the *end* of the timeline (`use_state_after`, spec
     /// v1.16, MSC4222) instead of the state at its start.
     pub use_state_after: bool,
+    /// Lazy-loaded members: an incremental sync also brings the member events of the
+    /// timeline's senders (and the user's own), which the client may never have had.
+    pub lazy_members: bool,
 }
 
 pub struct JoinedRoom {
@@ -357,6 +360,40 @@ impl Rooms {
         Ok(data)
     }
 
+    /// With lazy-loaded members, the current member events of the timeline's senders and of
+    /// the user that `state` lacks and the timeline does not carry, as Synapse adds them to an
+    /// incremental sync ("the only membership state included in an incremental sync is for
+    /// senders in the timeline").
+    fn lazy_members(
+        &self,
+        room_id: &RoomId,
+        request: &SyncRequest<'_>,
+        timeline: &[(StreamPosition, PduEvent)],
+        state: &mut Vec<PduEvent>,
+    ) -> Result<()> {
+        if !request.lazy_members || timeline.is_empty() {
+            return Ok(());
+        }
+        let mut wanted: BTreeSet<&UserId> =
+            timeline.iter().map(|(_, event)| &*event.sender).collect();
+        wanted.insert(request.user_id);
+        let carried: BTreeSet<&ruma::EventId> = timeline
+            .iter()
+            .map(|(_, event)| &*event.event_id)
+            .chain(state.iter().map(|event| &*event.event_id))
+            .collect();
+        let mut added = Vec::new();
+        for user in wanted {
+            if let Some(member) = self.state_pdu(room_id, "m.room.member", user.as_str())?
+                && !carried.contains(&*member.event_id)
+            {
+                added.push(member);
+            }
+        }
+        state.extend(added);
+        Ok(())
+    }
+
     fn joined_room(
         &self,
         room_id: &RoomId,
@@ -407,6 +444,10 @@ impl Rooms {
                     None => self.current_state(room_id)?,
                 }
             };
+            let mut state_after = state_after;
+            if !fresh {
+                self.lazy_members(room_id, request, &timeline, &mut state_after)?;
+            }
             let membership_moved = timeline
                 .iter()
                 .any(|(_, event)| event.kind == ruma::events::TimelineEventType::RoomMember);
@@ -433,6 +474,7 @@ impl Rooms {
         } else {
             self.state_left_out(room_id, since, now, &timeline)?
         };
+        let dropped_known = dropped.is_some();
         let state = match dropped {
             // Without a gap, only state changes the timeline filter left out: a rename the
             // client's filter hides from the timeline must still reach it.
@@ -450,6 +492,10 @@ impl Rooms {
                 .filter(not_in_timeline)
                 .collect(),
         };
+        let mut state = state;
+        if dropped_known {
+            self.lazy_members(room_id, request, &timeline, &mut state)?;
+        }
         // The summary only changes with membership; clients keep the last one they got, so it is
         // computed (a walk over every member) only when it may have changed.
         let membership_moved = timeline
