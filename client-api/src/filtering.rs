@@ -140,6 +140,17 @@ impl<'a> EventFilter<'a> {
         lazy_loading(self.raw)
     }
 
+    /// Whether lazy-loading asked for members the client already has
+    /// (`include_redundant_members`).
+    pub(crate) fn redundant_members(&self) -> bool {
+        matches!(
+            self.raw.lazy_load_options,
+            LazyLoadOptions::Enabled {
+                include_redundant_members: true
+            }
+        )
+    }
+
     /// Whether the filter can leave any event out (by type, sender or URL).
     pub(crate) fn may_drop_events(&self) -> bool {
         let raw = self.raw;

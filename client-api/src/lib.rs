@@ -68,6 +68,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Simplified sliding sync connections (in memory).
     pub(crate) sliding: Arc<sync::sliding::Connections>,
+    /// Member events each device already has through lazy-loading `/sync`.
+    pub(crate) lazy_sent: Arc<sync::lazy::SentMembers>,
     /// Nonces of Synapse's shared-secret registration, with when each was handed out.
     pub(crate) admin_nonces:
         Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
@@ -84,6 +86,7 @@ impl AppState {
             services,
             limits,
             sliding: Arc::default(),
+            lazy_sent: Arc::default(),
             admin_nonces: Arc::default(),
             admin_deletions: Arc::default(),
             admin_tasks: Arc::default(),

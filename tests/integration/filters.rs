@@ -290,4 +290,39 @@ async fn incremental_lazy_syncs_bring_new_senders_members() {
         .expect("carol's member event")
         .clone();
     assert_eq!(carol_member["content"]["membership"], "join");
+
+    // Carol again: this device has her member event, so it is not sent twice (the spec's
+    // `include_redundant_members: false`, the default) unless the filter asks for it.
+    let since = next["next_batch"].as_str().expect("next_batch").to_owned();
+    server.send_text(&carol, &room, "carol again").await;
+    let (_, again) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?filter={filter}&since={since}&timeout=0"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(
+        message_bodies(&again["rooms"]["join"][&room]["timeline"]["events"]),
+        ["carol again"]
+    );
+    assert!(members_of(&again).is_empty(), "{again}");
+    let redundant = encode(&json!({ "room": { "state": {
+        "lazy_load_members": true, "include_redundant_members": true } } }));
+    let (_, repeated) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?filter={redundant}&since={since}&timeout=0"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert!(members_of(&repeated).contains(&carol.user_id), "{repeated}");
+    // A new initial sync starts from nothing: the senders' members come again.
+    let one = encode(&json!({ "room": { "timeline": { "limit": 1 },
+                                        "state": { "lazy_load_members": true } } }));
+    let (_, fresh) = server
+        .get(
+            &format!("/_matrix/client/v3/sync?filter={one}"),
+            Some(&alice.access_token),
+        )
+        .await;
+    assert!(members_of(&fresh).contains(&carol.user_id), "{fresh}");
 }

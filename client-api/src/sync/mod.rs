@@ -1,4 +1,5 @@
 //! `/sync` and simplified sliding sync.
+pub(crate) mod lazy;
 pub(crate) mod render;
 pub mod sliding;
 pub mod sync_events;

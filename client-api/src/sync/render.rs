@@ -7,7 +7,10 @@ use myelin_core::{
     rooms::{JoinedRoom, LeftRoom, PduEvent, SyncData},
     users::Identity,
 };
-use ruma::{OwnedRoomId, OwnedUserId, UserId, api::client::filter::FilterDefinition};
+use ruma::{
+    OwnedRoomId, OwnedUserId, UserId, api::client::filter::FilterDefinition,
+    events::TimelineEventType,
+};
 use serde_json::{Map, Value as JsonValue, json};
 
 use crate::{
@@ -24,6 +27,8 @@ pub(super) struct View<'a> {
     pub filter: &'a FilterDefinition,
     pub ignored: BTreeSet<OwnedUserId>,
     pub initial: bool,
+    /// The client asked for the full state (`full_state=true`).
+    pub full_state: bool,
     /// Where the state at the end of the timeline goes (`state_after` or its unstable name),
     /// when the client asked for it.
     pub state_after_key: Option<&'static str>,
@@ -46,6 +51,7 @@ impl<'a> View<'a> {
             filter,
             ignored,
             initial,
+            full_state: false,
             state_after_key: None,
             state_filter: filtering::EventFilter::new(&filter.room.state)?,
             room_account_data_filter: filtering::EventFilter::new(&filter.room.account_data)?,
@@ -81,6 +87,7 @@ impl<'a> View<'a> {
         state: &AppState,
         room_state: &[PduEvent],
         timeline: &[(u64, PduEvent)],
+        dedupe_in: Option<&OwnedRoomId>,
     ) -> Vec<JsonValue> {
         let mut events: Vec<PduEvent> = room_state
             .iter()
@@ -90,6 +97,25 @@ impl<'a> View<'a> {
         if self.state_filter.lazy_loading() {
             let senders: Vec<&PduEvent> = timeline.iter().map(|(_, event)| event).collect();
             events = filtering::lazy_load_state(events, &senders, &self.identity.user_id);
+            // Members the device already has are not sent again, unless it asked for them.
+            if let Some(room_id) = dedupe_in
+                && !self.state_filter.redundant_members()
+            {
+                let members: Vec<_> = events
+                    .iter()
+                    .filter(|event| event.kind == TimelineEventType::RoomMember)
+                    .map(|event| event.event_id.clone())
+                    .collect();
+                let unsent = state.lazy_sent.unsent(
+                    &self.identity.user_id,
+                    &self.identity.device_id,
+                    room_id,
+                    members,
+                );
+                events.retain(|event| {
+                    event.kind != TimelineEventType::RoomMember || unsent.contains(&event.event_id)
+                });
+            }
         }
         events
             .iter()
@@ -106,12 +132,16 @@ impl<'a> View<'a> {
         room_state: &[PduEvent],
         state_after: Option<&[PduEvent]>,
         timeline: &[(u64, PduEvent)],
+        dedupe_in: Option<&OwnedRoomId>,
     ) {
         match (self.state_after_key, state_after) {
             (Some(key), Some(after)) => {
-                rendered[key] = json!({ "events": self.state(state, after, timeline) });
+                rendered[key] = json!({ "events": self.state(state, after, timeline, dedupe_in) });
             }
-            _ => rendered["state"] = json!({ "events": self.state(state, room_state, timeline) }),
+            _ => {
+                rendered["state"] =
+                    json!({ "events": self.state(state, room_state, timeline, dedupe_in) })
+            }
         }
     }
 
@@ -316,12 +346,21 @@ fn render_joined(state: &AppState, view: &View<'_>, room: &JoinedRoom) -> JsonVa
         "ephemeral": { "events": [] },
         "summary": summary,
     });
+    // After a gap, a (re)join or a full-state sync, the client may not have what it was sent of
+    // the room before.
+    let identity = view.identity;
+    if room.limited || room.newly_joined || view.full_state {
+        state
+            .lazy_sent
+            .forget_room(&identity.user_id, &identity.device_id, &room.room_id);
+    }
     view.put_state(
         state,
         &mut rendered,
         &room.state,
         room.state_after.as_deref(),
         &room.timeline,
+        Some(&room.room_id),
     );
     rendered
 }
@@ -337,6 +376,7 @@ fn render_left(state: &AppState, view: &View<'_>, room: &LeftRoom) -> JsonValue 
         &room.state,
         room.state_after.as_deref(),
         &room.timeline,
+        None,
     );
     rendered
 }

@@ -197,6 +197,13 @@ pub async fn sync_events(
     };
     let mut view = View::new(identity, &filter, ignored.clone(), since.is_none())?;
     view.state_after_key = state_after_key;
+    view.full_state = body.full_state;
+    if since.is_none() {
+        // An initial sync starts the client from nothing.
+        state
+            .lazy_sent
+            .forget_device(&identity.user_id, &identity.device_id);
+    }
     let mut response = render(&state, &view, &data, &typing_rooms)?;
     response["presence"] = json!({ "events": presence_events });
     response["to_device"] = json!({ "events": to_device });
