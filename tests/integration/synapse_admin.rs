@@ -2116,8 +2116,16 @@ async fn room_history_is_purged_up_to_a_point() {
     let (server, admin) = server_with_admin().await;
     let token = Some(admin.access_token.as_str());
     let alice = server.register("alice").await;
-    let room_id = server.create_room(&alice, json!({})).await;
+    let bob = server.register("bob").await;
+    let room_id = server
+        .create_room(&alice, json!({ "preset": "public_chat" }))
+        .await;
+    assert_eq!(server.join(&bob, &room_id).await.0, StatusCode::OK);
     let other_room = server.create_room(&alice, json!({})).await;
+    let unread = |sync: &Value| {
+        sync["rooms"]["join"][room_id.as_str()]["unread_notifications"]["notification_count"]
+            .as_u64()
+    };
     let mut sent = Vec::new();
     for text in ["m1", "m2", "m3"] {
         sent.push(server.send_text(&alice, &room_id, text).await);
@@ -2165,6 +2173,8 @@ async fn room_history_is_purged_up_to_a_point() {
     for left in ["m4", "m5"] {
         assert!(reads_text(&server, &alice, &room_id, left).await, "{left}");
     }
+    // Bob was told of five messages; three are gone, and so are their notifications.
+    assert_eq!(unread(&server.sync(&bob, None, 0).await), Some(2));
     let lost = server
         .get(
             &format!("/_matrix/client/v3/rooms/{room_id}/event/{}", sent[0]),

@@ -9,6 +9,7 @@ use ruma::RoomId;
 use super::{
     Rooms,
     persist::{ROOMPOSITION_EVENTID, ROOMTS_EVENTID, timeline_key},
+    push::USERROOMPOSITION_NOTIFY,
 };
 use crate::{
     error::{Error, Result},
@@ -177,6 +178,7 @@ impl Rooms {
             .map(|(key, _)| key);
         let mut batch = WriteBatch::new();
         let mut purged = 0;
+        let mut purged_positions = std::collections::HashSet::new();
         for (key, value) in rows {
             if Some(&key) == newest.as_ref() {
                 continue;
@@ -199,6 +201,7 @@ impl Rooms {
             self.unindex_relation(&mut batch, &pdu)?;
             batch.delete(ROOMPOSITION_EVENTID, key);
             if let Some(position) = self.event_position(&event_id)? {
+                purged_positions.insert(position);
                 let ts = u64::from(pdu.origin_server_ts.0);
                 batch.delete(
                     ROOMTS_EVENTID,
@@ -219,6 +222,22 @@ impl Rooms {
                 batch.delete(table, event_id.as_bytes().to_vec());
             }
             purged += 1;
+        }
+        // Notifications of purged events go too: unread counts are of events one can read.
+        if !purged_positions.is_empty() {
+            for (key, _) in store.scan_prefix(USERROOMPOSITION_NOTIFY, b"", usize::MAX)? {
+                let parts = split_key(&key);
+                let position = key
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|offset| <[u8; 8]>::try_from(&key[offset..]).ok())
+                    .map(u64::from_be_bytes);
+                if parts.get(1) == Some(&room_id.as_bytes())
+                    && position.is_some_and(|position| purged_positions.contains(&position))
+                {
+                    batch.delete(USERROOMPOSITION_NOTIFY, key);
+                }
+            }
         }
         store.commit(batch).await?;
         tracing::info!(%room_id, events = purged, "history purged");
