@@ -2905,4 +2905,38 @@ async fn user_types_are_set_listed_and_cleared() {
     let (status, cleared) = server.put(path, token, json!({ "user_type": null })).await;
     assert_eq!(status, StatusCode::OK, "{cleared}");
     assert_eq!(cleared["user_type"], JsonNull);
+    // Support accounts are kept out of the user directory, as in Synapse; bots are not.
+    let person = server.register("someone").await;
+    let room = server
+        .create_room(&person, json!({ "preset": "public_chat" }))
+        .await;
+    for (name, kind) in [("helpdesk", "support"), ("robot", "bot")] {
+        let (status, _) = server
+            .put(
+                &format!("/_synapse/admin/v2/users/@{name}:localhost"),
+                token,
+                json!({ "password": "a typed password", "user_type": kind }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, login) = server.login(name, "a typed password").await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        let typed = crate::common::user_from(&login);
+        assert_eq!(server.join(&typed, &room).await.0, StatusCode::OK);
+    }
+    for (term, found) in [("helpdesk", false), ("robot", true)] {
+        let (status, results) = server
+            .post(
+                "/_matrix/client/v3/user_directory/search",
+                Some(&person.access_token),
+                json!({ "search_term": term }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{results}");
+        assert_eq!(
+            results["results"].as_array().map(Vec::len),
+            Some(usize::from(found)),
+            "{term}: {results}"
+        );
+    }
 }

@@ -41,12 +41,13 @@ fn matches(terms: &[String], user: &DirectoryUser) -> bool {
 
 impl Rooms {
     /// Users `searcher` can find with `term`, best first, at most `limit`; the flag says whether
-    /// more matched.
+    /// more matched. Users `hidden` says are kept out (support accounts, as Synapse keeps them).
     pub fn search_users(
         &self,
         searcher: &UserId,
         term: &str,
         limit: usize,
+        hidden: &dyn Fn(&UserId) -> bool,
     ) -> Result<(Vec<DirectoryUser>, bool)> {
         let terms = words(term);
         if terms.is_empty() {
@@ -77,7 +78,7 @@ impl Rooms {
                     else {
                         continue;
                     };
-                    if user_id == searcher || found.contains_key(&user_id) {
+                    if user_id == searcher || found.contains_key(&user_id) || hidden(&user_id) {
                         continue;
                     }
                     let content = member.content_json();
