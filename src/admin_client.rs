@@ -234,13 +234,14 @@ impl AdminClient {
         .map(|_| ())
     }
 
-    /// Reports of events, then of rooms, oldest first (the admin API lists no user reports).
+    /// Reports of events, then of rooms, then of users, each oldest first.
     pub async fn reports(&self) -> Result<Vec<JsonValue>, Failure> {
         self.require_token()?;
         let mut reports = Vec::new();
         for (path, key) in [
             ("event_reports", "event_reports"),
             ("room_reports", "room_reports"),
+            ("user_reports", "user_reports"),
         ] {
             let listing = self
                 .call(

@@ -52,9 +52,8 @@ enum Command {
     /// when it runs).
     #[command(subcommand)]
     Media(MediaCommand),
-    /// Reports users made of events, rooms and users (all of them from the store when the server
-    /// is stopped; those of events and rooms through the admin API when it runs: Synapse's API
-    /// lists no user reports).
+    /// Reports users made of events, rooms and users (from the store when the server is stopped,
+    /// through the admin API when it runs).
     #[command(subcommand)]
     Reports(ReportsCommand),
 }

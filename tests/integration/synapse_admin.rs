@@ -1041,6 +1041,86 @@ async fn event_reports_are_listed_read_and_dismissed() {
     assert_eq!(none["total"], 0);
     let (_, events) = server.get("/_synapse/admin/v1/event_reports", token).await;
     assert_eq!(events["total"], 0);
+    let room_report = report["id"].as_u64().expect("id");
+    // Found under its own kind only.
+    let elsewhere = server
+        .get(
+            &format!("/_synapse/admin/v1/event_reports/{room_report}"),
+            token,
+        )
+        .await;
+    assert_error(&elsewhere, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    let (status, one) = server
+        .get(
+            &format!("/_synapse/admin/v1/room_reports/{room_report}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["reason"], "the whole room");
+
+    // A user report (spec 1.14).
+    let (status, _) = server
+        .post(
+            &format!("/_matrix/client/v3/users/{}/report", alice.user_id),
+            Some(&bob.access_token),
+            json!({ "reason": "rude in private" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, users) = server
+        .get(
+            &format!(
+                "/_synapse/admin/v1/user_reports?target_user_id={}",
+                alice.user_id
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    assert_eq!(users["total"], 1, "{users}");
+    let user_report = &users["user_reports"][0];
+    assert_eq!(user_report["target_user_id"], alice.user_id.as_str());
+    assert_eq!(user_report["user_id"], bob.user_id.as_str());
+    assert_eq!(user_report["reason"], "rude in private");
+    let user_report = user_report["id"].as_u64().expect("id");
+    let (_, nobody) = server
+        .get(
+            &format!(
+                "/_synapse/admin/v1/user_reports?target_user_id={}",
+                bob.user_id
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(nobody["total"], 0);
+    let (status, one) = server
+        .get(
+            &format!("/_synapse/admin/v1/user_reports/{user_report}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["target_user_id"], alice.user_id.as_str());
+
+    // Dismissed, each from its own list.
+    for path in [
+        format!("/_synapse/admin/v1/room_reports/{room_report}"),
+        format!("/_synapse/admin/v1/user_reports/{user_report}"),
+    ] {
+        let (status, _) = server
+            .request(reqwest::Method::DELETE, &path, token, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let gone = server.get(&path, token).await;
+        assert_error(&gone, StatusCode::NOT_FOUND, "M_NOT_FOUND");
+    }
+    let (_, rooms) = server.get("/_synapse/admin/v1/room_reports", token).await;
+    let (_, users) = server.get("/_synapse/admin/v1/user_reports", token).await;
+    assert_eq!(
+        (rooms["total"].clone(), users["total"].clone()),
+        (json!(0), json!(0))
+    );
 }
 
 /// An administrator joins a local user to a public room, and to an invite-only room they are in

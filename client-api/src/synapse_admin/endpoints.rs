@@ -1663,3 +1663,64 @@ pub mod room_hierarchy {
     #[response]
     pub struct Response {}
 }
+
+/// An endpoint whose only parameter is a report id in its path.
+macro_rules! report_endpoint {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal) => {
+        $(#[$doc])*
+        pub mod $name {
+            use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+            metadata! {
+                method: $method,
+                rate_limited: false,
+                authentication: AccessToken,
+                path: $path,
+            }
+
+            #[request]
+            pub struct Request {
+                #[ruma_api(path)]
+                pub report_id: String,
+            }
+
+            #[response]
+            pub struct Response {}
+        }
+    };
+}
+
+report_endpoint!(
+    /// `GET /_synapse/admin/v1/room_reports/{reportId}`
+    get_room_report, GET, "/_synapse/admin/v1/room_reports/{report_id}"
+);
+report_endpoint!(
+    /// `DELETE /_synapse/admin/v1/room_reports/{reportId}`
+    delete_room_report, DELETE, "/_synapse/admin/v1/room_reports/{report_id}"
+);
+report_endpoint!(
+    /// `GET /_synapse/admin/v1/user_reports/{reportId}`
+    get_user_report, GET, "/_synapse/admin/v1/user_reports/{report_id}"
+);
+report_endpoint!(
+    /// `DELETE /_synapse/admin/v1/user_reports/{reportId}`
+    delete_user_report, DELETE, "/_synapse/admin/v1/user_reports/{report_id}"
+);
+
+/// `GET /_synapse/admin/v1/user_reports`
+pub mod list_user_reports {
+    use ruma::api::{auth_scheme::AccessToken, metadata, request, response};
+
+    metadata! {
+        method: GET,
+        rate_limited: false,
+        authentication: AccessToken,
+        path: "/_synapse/admin/v1/user_reports",
+    }
+
+    #[request]
+    pub struct Request {}
+
+    #[response]
+    pub struct Response {}
+}

@@ -1,7 +1,6 @@
-//! Reports, for administrators: `GET /_synapse/admin/v1/event_reports` and `GET`/
-//! `DELETE …/{reportId}`, and `GET /_synapse/admin/v1/room_reports`, in Synapse's shapes (user
-//! reports are kept too, and listed with `myelin reports list`; Synapse's API has no list of
-//! them).
+//! Reports, for administrators, in Synapse's shapes: `GET /_synapse/admin/v1/event_reports`,
+//! `…/room_reports` and `…/user_reports` (spec 1.13 and 1.14 reports), each with `GET` and
+//! `DELETE …/{reportId}`. The three share one numbering; an id is found only under its kind.
 
 use axum::{Json, extract::State, http::Uri};
 use myelin_core::{
@@ -106,6 +105,35 @@ pub async fn list(
     )?))
 }
 
+fn room_report_json(state: &AppState, id: u64, report: &Report) -> Option<JsonValue> {
+    let ReportTarget::Room { room_id } = &report.target else {
+        return None;
+    };
+    let overview = state.services.rooms.room_overview(room_id).ok();
+    Some(json!({
+        "id": id,
+        "received_ts": report.received_ms,
+        "room_id": room_id,
+        "name": overview.as_ref().and_then(|room| room.name.clone()),
+        "canonical_alias": overview.as_ref().and_then(|room| room.canonical_alias.clone()),
+        "user_id": report.reporter,
+        "reason": report.reason,
+    }))
+}
+
+fn user_report_json(id: u64, report: &Report) -> Option<JsonValue> {
+    let ReportTarget::User { user_id } = &report.target else {
+        return None;
+    };
+    Some(json!({
+        "id": id,
+        "received_ts": report.received_ms,
+        "target_user_id": user_id,
+        "user_id": report.reporter,
+        "reason": report.reason,
+    }))
+}
+
 /// # `GET /_synapse/admin/v1/room_reports`
 ///
 /// Reports of rooms (spec 1.13), as the event reports are listed.
@@ -115,22 +143,108 @@ pub async fn list_rooms(
     request: Ruma<endpoints::list_room_reports::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let shape = |id: u64, report: &Report| {
-        let ReportTarget::Room { room_id } = &report.target else {
-            return None;
-        };
-        let overview = state.services.rooms.room_overview(room_id).ok();
-        Some(json!({
-            "id": id,
-            "received_ts": report.received_ms,
-            "room_id": room_id,
-            "name": overview.as_ref().and_then(|room| room.name.clone()),
-            "canonical_alias": overview.as_ref().and_then(|room| room.canonical_alias.clone()),
-            "user_id": report.reporter,
-            "reason": report.reason,
-        }))
-    };
+    let shape = |id: u64, report: &Report| room_report_json(&state, id, report);
     Ok(Json(listing(&state, &uri, "room_reports", shape, &[])?))
+}
+
+/// # `GET /_synapse/admin/v1/user_reports`
+///
+/// Reports of users (spec 1.14), filtered by `user_id` (the reporter) and `target_user_id`.
+pub async fn list_users(
+    State(state): State<AppState>,
+    uri: Uri,
+    request: Ruma<endpoints::list_user_reports::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    Ok(Json(listing(
+        &state,
+        &uri,
+        "user_reports",
+        user_report_json,
+        &[("target_user_id", "target_user_id")],
+    )?))
+}
+
+/// The report numbered `raw` shaped by `shape` (which knows only its own kind), or `404`.
+fn one(
+    state: &AppState,
+    raw: &str,
+    what: &str,
+    shape: impl Fn(u64, &Report) -> Option<JsonValue>,
+) -> Result<(u64, Report, JsonValue), ApiError> {
+    let id = report_id(raw)?;
+    let not_found = || ApiError::from(Error::NotFound(format!("{what} not found")));
+    let (_, report) = state
+        .services
+        .rooms
+        .numbered_reports()?
+        .into_iter()
+        .find(|(report_id, _)| *report_id == id)
+        .ok_or_else(not_found)?;
+    let details = shape(id, &report).ok_or_else(not_found)?;
+    Ok((id, report, details))
+}
+
+/// # `GET /_synapse/admin/v1/room_reports/{reportId}`
+pub async fn get_room(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::get_room_report::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let (_, _, details) = one(
+        &state,
+        &request.body.report_id,
+        "Room report",
+        |id, report| room_report_json(&state, id, report),
+    )?;
+    Ok(Json(details))
+}
+
+/// # `DELETE /_synapse/admin/v1/room_reports/{reportId}`
+pub async fn delete_room(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::delete_room_report::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let (id, _, _) = one(
+        &state,
+        &request.body.report_id,
+        "Room report",
+        |id, report| room_report_json(&state, id, report),
+    )?;
+    state.services.rooms.delete_report(id).await?;
+    Ok(Json(json!({})))
+}
+
+/// # `GET /_synapse/admin/v1/user_reports/{reportId}`
+pub async fn get_user(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::get_user_report::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let (_, _, details) = one(
+        &state,
+        &request.body.report_id,
+        "User report",
+        user_report_json,
+    )?;
+    Ok(Json(details))
+}
+
+/// # `DELETE /_synapse/admin/v1/user_reports/{reportId}`
+pub async fn delete_user(
+    State(state): State<AppState>,
+    request: Ruma<endpoints::delete_user_report::Request>,
+) -> Result<Json<JsonValue>, ApiError> {
+    require_admin(&state, request.identity()?)?;
+    let (id, _, _) = one(
+        &state,
+        &request.body.report_id,
+        "User report",
+        user_report_json,
+    )?;
+    state.services.rooms.delete_report(id).await?;
+    Ok(Json(json!({})))
 }
 
 fn report_id(raw: &str) -> Result<u64, ApiError> {
@@ -146,16 +260,12 @@ pub async fn get(
     request: Ruma<endpoints::get_event_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let id = report_id(&request.body.report_id)?;
-    let not_found = || ApiError::from(Error::NotFound("Event report not found".into()));
-    let (_, report) = state
-        .services
-        .rooms
-        .numbered_reports()?
-        .into_iter()
-        .find(|(report_id, _)| *report_id == id)
-        .ok_or_else(not_found)?;
-    let mut details = report_json(&state, id, &report).ok_or_else(not_found)?;
+    let (_, report, mut details) = one(
+        &state,
+        &request.body.report_id,
+        "Event report",
+        |id, report| report_json(&state, id, report),
+    )?;
     if let ReportTarget::Event { event_id, .. } = &report.target {
         details["event_json"] = state
             .services
@@ -172,7 +282,12 @@ pub async fn delete(
     request: Ruma<endpoints::delete_event_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let id = report_id(&request.body.report_id)?;
+    let (id, _, _) = one(
+        &state,
+        &request.body.report_id,
+        "Event report",
+        |id, report| report_json(&state, id, report),
+    )?;
     state.services.rooms.delete_report(id).await?;
     Ok(Json(json!({})))
 }

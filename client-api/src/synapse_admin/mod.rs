@@ -224,6 +224,14 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         media::delete_server_media_before,
     );
     router = route::<endpoints::room_hierarchy::Request, _, _>(router, room_history::hierarchy);
+    router =
+        route::<endpoints::list_user_reports::Request, _, _>(router, event_reports::list_users);
+    router = route::<endpoints::get_room_report::Request, _, _>(router, event_reports::get_room);
+    router =
+        route::<endpoints::delete_room_report::Request, _, _>(router, event_reports::delete_room);
+    router = route::<endpoints::get_user_report::Request, _, _>(router, event_reports::get_user);
+    router =
+        route::<endpoints::delete_user_report::Request, _, _>(router, event_reports::delete_user);
     router = route::<endpoints::shadow_ban::Request, _, _>(router, user_restrictions::shadow_ban);
     router =
         route::<endpoints::unshadow_ban::Request, _, _>(router, user_restrictions::unshadow_ban);
