@@ -1875,6 +1875,23 @@ async fn erased_users_messages_are_redacted_for_later_joiners() {
         .find(|event| event["event_id"] == spoken.as_str())
         .unwrap_or_else(|| panic!("Bob's event in Dave's sync: {timeline}"));
     assert_eq!(in_sync["content"], json!({}), "{in_sync}");
+    // Sliding sync (what Element X uses) shows it redacted too.
+    let (status, sliding) = server
+        .post(
+            "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync",
+            Some(&dave.access_token),
+            json!({ "lists": { "all": { "ranges": [[0, 9]], "timeline_limit": 20 } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sliding}");
+    let window = sliding["rooms"][&room_id]["timeline"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a timeline: {sliding}"));
+    let slid = window
+        .iter()
+        .find(|event| event["event_id"] == spoken.as_str())
+        .unwrap_or_else(|| panic!("Bob's event in Dave's sliding sync: {sliding}"));
+    assert_eq!(slid["content"], json!({}), "{slid}");
     let search =
         json!({ "search_categories": { "room_events": { "search_term": "unforgettable" } } });
     let (_, found) = server
