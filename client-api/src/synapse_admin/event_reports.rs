@@ -165,24 +165,55 @@ pub async fn list_users(
     )?))
 }
 
-/// The report numbered `raw` shaped by `shape` (which knows only its own kind), or `404`.
-fn one(
-    state: &AppState,
-    raw: &str,
-    what: &str,
-    shape: impl Fn(u64, &Report) -> Option<JsonValue>,
-) -> Result<(u64, Report, JsonValue), ApiError> {
+/// The three kinds of report, each listed and found on its own.
+#[derive(Clone, Copy)]
+enum Kind {
+    Event,
+    Room,
+    User,
+}
+
+impl Kind {
+    /// The report in this kind's shape, or `None` for a report of another kind.
+    fn shape(self, state: &AppState, id: u64, report: &Report) -> Option<JsonValue> {
+        match self {
+            Kind::Event => report_json(state, id, report),
+            Kind::Room => room_report_json(state, id, report),
+            Kind::User => user_report_json(id, report),
+        }
+    }
+
+    fn not_found(self) -> ApiError {
+        let what = match self {
+            Kind::Event => "Event report",
+            Kind::Room => "Room report",
+            Kind::User => "User report",
+        };
+        Error::NotFound(format!("{what} not found")).into()
+    }
+}
+
+/// The report numbered `raw` if it is of `kind`, with its JSON, or `404`.
+fn one(state: &AppState, raw: &str, kind: Kind) -> Result<(u64, Report, JsonValue), ApiError> {
     let id = report_id(raw)?;
-    let not_found = || ApiError::from(Error::NotFound(format!("{what} not found")));
     let (_, report) = state
         .services
         .rooms
         .numbered_reports()?
         .into_iter()
         .find(|(report_id, _)| *report_id == id)
-        .ok_or_else(not_found)?;
-    let details = shape(id, &report).ok_or_else(not_found)?;
+        .ok_or_else(|| kind.not_found())?;
+    let details = kind
+        .shape(state, id, &report)
+        .ok_or_else(|| kind.not_found())?;
     Ok((id, report, details))
+}
+
+/// Deletes the report numbered `raw` if it is of `kind`.
+async fn dismiss(state: &AppState, raw: &str, kind: Kind) -> Result<Json<JsonValue>, ApiError> {
+    let (id, _, _) = one(state, raw, kind)?;
+    state.services.rooms.delete_report(id).await?;
+    Ok(Json(json!({})))
 }
 
 /// # `GET /_synapse/admin/v1/room_reports/{reportId}`
@@ -191,13 +222,7 @@ pub async fn get_room(
     request: Ruma<endpoints::get_room_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let (_, _, details) = one(
-        &state,
-        &request.body.report_id,
-        "Room report",
-        |id, report| room_report_json(&state, id, report),
-    )?;
-    Ok(Json(details))
+    Ok(Json(one(&state, &request.body.report_id, Kind::Room)?.2))
 }
 
 /// # `DELETE /_synapse/admin/v1/room_reports/{reportId}`
@@ -206,14 +231,7 @@ pub async fn delete_room(
     request: Ruma<endpoints::delete_room_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let (id, _, _) = one(
-        &state,
-        &request.body.report_id,
-        "Room report",
-        |id, report| room_report_json(&state, id, report),
-    )?;
-    state.services.rooms.delete_report(id).await?;
-    Ok(Json(json!({})))
+    dismiss(&state, &request.body.report_id, Kind::Room).await
 }
 
 /// # `GET /_synapse/admin/v1/user_reports/{reportId}`
@@ -222,13 +240,7 @@ pub async fn get_user(
     request: Ruma<endpoints::get_user_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let (_, _, details) = one(
-        &state,
-        &request.body.report_id,
-        "User report",
-        user_report_json,
-    )?;
-    Ok(Json(details))
+    Ok(Json(one(&state, &request.body.report_id, Kind::User)?.2))
 }
 
 /// # `DELETE /_synapse/admin/v1/user_reports/{reportId}`
@@ -237,14 +249,7 @@ pub async fn delete_user(
     request: Ruma<endpoints::delete_user_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let (id, _, _) = one(
-        &state,
-        &request.body.report_id,
-        "User report",
-        user_report_json,
-    )?;
-    state.services.rooms.delete_report(id).await?;
-    Ok(Json(json!({})))
+    dismiss(&state, &request.body.report_id, Kind::User).await
 }
 
 fn report_id(raw: &str) -> Result<u64, ApiError> {
@@ -260,12 +265,7 @@ pub async fn get(
     request: Ruma<endpoints::get_event_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let (_, report, mut details) = one(
-        &state,
-        &request.body.report_id,
-        "Event report",
-        |id, report| report_json(&state, id, report),
-    )?;
+    let (_, report, mut details) = one(&state, &request.body.report_id, Kind::Event)?;
     if let ReportTarget::Event { event_id, .. } = &report.target {
         details["event_json"] = state
             .services
@@ -282,12 +282,5 @@ pub async fn delete(
     request: Ruma<endpoints::delete_event_report::Request>,
 ) -> Result<Json<JsonValue>, ApiError> {
     require_admin(&state, request.identity()?)?;
-    let (id, _, _) = one(
-        &state,
-        &request.body.report_id,
-        "Event report",
-        |id, report| report_json(&state, id, report),
-    )?;
-    state.services.rooms.delete_report(id).await?;
-    Ok(Json(json!({})))
+    dismiss(&state, &request.body.report_id, Kind::Event).await
 }
