@@ -230,11 +230,20 @@ impl Users {
     pub fn record_last_seen(&self, identity: &Identity, ip: String, user_agent: Option<&str>) {
         if let Ok(mut dirty) = self.inner.last_seen.dirty.lock() {
             let key = (identity.user_id.clone(), identity.device_id.clone());
-            // Bounded: a header is not a place to store megabytes. A request without one keeps
-            // the client known from before.
-            let user_agent = user_agent
-                .map(|agent| agent.chars().take(512).collect())
-                .or_else(|| dirty.get(&key).and_then(|seen| seen.user_agent.clone()));
+            // Bounded: a header is not a place to store megabytes. The same client as before
+            // is kept without a copy (this runs on every request), and a request without a
+            // `User-Agent` keeps the client known from before.
+            let previous = dirty.remove(&key).and_then(|seen| seen.user_agent);
+            let given = user_agent.map(|agent| {
+                agent
+                    .char_indices()
+                    .nth(512)
+                    .map_or(agent, |(end, _)| &agent[..end])
+            });
+            let user_agent = match given {
+                Some(agent) if previous.as_deref() != Some(agent) => Some(agent.to_owned()),
+                _ => previous,
+            };
             dirty.insert(
                 key,
                 Seen {
