@@ -39,6 +39,7 @@ mod sliding;
 mod snapshots;
 mod state;
 mod sync;
+mod sync_room;
 mod thread_subscriptions;
 mod timeline;
 mod upgrade;
