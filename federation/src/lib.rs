@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod discovery;
+mod guarded_http;
 mod handshake;
 mod inbound;
 pub mod keys;

@@ -9,7 +9,7 @@ use myelin_core::{Error, Result, config::FederationConfig, ports::BoxFuture};
 use serde_json::Value as JsonValue;
 
 use crate::{
-    client::{PolicyResolver, literal_denied},
+    guarded_http::{PolicyResolver, literal_denied},
     policy::Policy,
 };
 

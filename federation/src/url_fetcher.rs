@@ -11,7 +11,7 @@ use myelin_core::{
 };
 
 use crate::{
-    client::{PolicyResolver, literal_denied, plain_get},
+    guarded_http::{PolicyResolver, literal_denied, plain_get},
     policy::Policy,
 };
 
