@@ -173,7 +173,6 @@ pub async fn get_message_events(
             }
         }
     }
-    rooms.as_seen_by(&body.room_id, &identity.user_id, &mut page.events)?;
     let shown: Vec<&myelin_core::rooms::PduEvent> =
         page.events.iter().map(|(_, event)| event).collect();
     let chunk: Vec<JsonValue> = shown

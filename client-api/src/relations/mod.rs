@@ -65,7 +65,7 @@ pub(crate) fn relations_page(
         )?,
     };
     let membership = rooms.membership(query.room_id, &identity.user_id)?;
-    let mut events: Vec<(u64, myelin_core::rooms::PduEvent)> = events
+    let events: Vec<(u64, myelin_core::rooms::PduEvent)> = events
         .into_iter()
         .filter(|(position, _)| {
             rooms
@@ -73,7 +73,6 @@ pub(crate) fn relations_page(
                 .unwrap_or(false)
         })
         .collect();
-    rooms.as_seen_by(query.room_id, &identity.user_id, &mut events)?;
     let chunk: Vec<JsonValue> = events
         .iter()
         .map(|(_, event)| client_event(state, event, identity, true))

@@ -42,12 +42,9 @@ pub async fn get_context(
             &keep,
         )?
         .ok_or_else(|| Error::NotFound("Event not found".into()))?;
-    let mut event = rooms
+    let event = rooms
         .pdu(&body.event_id)?
         .ok_or_else(|| Error::NotFound("Event not found".into()))?;
-    if let Some(pruned) = rooms.seen_by(&body.room_id, &identity.user_id, position, &event)? {
-        event = pruned;
-    }
     let start = earlier
         .events
         .last()

@@ -37,8 +37,5 @@ pub async fn get_room_event(
     {
         return Err(not_found());
     }
-    let event = rooms
-        .seen_by(&request.body.room_id, &identity.user_id, position, &event)?
-        .unwrap_or(event);
     Ok(Json(super::client_event(&state, &event, identity, true)))
 }

@@ -47,7 +47,7 @@ pub async fn room_initial_sync(
                 .event_visible(room_id, user_id, position, membership)
                 .unwrap_or(false)
     };
-    let mut page = rooms.timeline_where(
+    let page = rooms.timeline_where(
         room_id,
         0,
         readable_until,
@@ -55,7 +55,6 @@ pub async fn room_initial_sync(
         MESSAGES,
         keep,
     )?;
-    rooms.as_seen_by(room_id, user_id, &mut page.events)?;
     // Oldest first, as Synapse lists them; `start` pages back from before the oldest.
     let start = page
         .events

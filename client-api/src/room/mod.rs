@@ -39,14 +39,24 @@ pub(crate) fn parse_token(token: &str) -> Result<u64, ApiError> {
         })
 }
 
-/// An event as `identity` should see it: with `unsigned.transaction_id` when their own device
-/// sent it.
+/// An event as `identity` should see it: redacted when an erased user sent it and the reader
+/// was not in the room then (every event a client reads passes here), with
+/// `unsigned.transaction_id` when their own device sent it.
 pub(crate) fn client_event(
     state: &AppState,
     pdu: &PduEvent,
     identity: &Identity,
     with_room_id: bool,
 ) -> JsonValue {
+    let rooms = &state.services.rooms;
+    let position = rooms.event_position(&pdu.event_id).ok().flatten();
+    let pruned = position.and_then(|position| {
+        rooms
+            .seen_by(&pdu.room(), &identity.user_id, position, pdu)
+            .ok()
+            .flatten()
+    });
+    let pdu = pruned.as_ref().unwrap_or(pdu);
     let mut event = pdu.to_client_event(with_room_id);
     let now = myelin_core::users::now_ms();
     event["unsigned"]["age"] = now.saturating_sub(u64::from(pdu.origin_server_ts.0)).into();
@@ -60,8 +70,7 @@ pub(crate) fn client_event(
     }
     // The reader's membership at the event (spec 1.11), `leave` when they had none
     // [Complement TestMembershipOnEvents].
-    let rooms = &state.services.rooms;
-    if let Ok(Some(position)) = rooms.event_position(&pdu.event_id) {
+    if let Some(position) = position {
         let membership = rooms
             .membership_at(&pdu.room(), &identity.user_id, position)
             .ok()

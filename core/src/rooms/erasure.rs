@@ -70,23 +70,6 @@ impl Rooms {
         self.inner.erased.contains(user_id)
     }
 
-    /// `events` (timeline positions with their events) as `viewer` may read them: events of
-    /// erased senders become their redacted form unless the viewer was joined when they were
-    /// sent (or sent them).
-    pub fn as_seen_by(
-        &self,
-        room_id: &RoomId,
-        viewer: &UserId,
-        events: &mut [(u64, PduEvent)],
-    ) -> Result<()> {
-        for (position, event) in events.iter_mut() {
-            if let Some(pruned) = self.seen_by(room_id, viewer, *position, event)? {
-                *event = pruned;
-            }
-        }
-        Ok(())
-    }
-
     /// The redacted form of `event` when `viewer` may only see that, else `None`.
     pub fn seen_by(
         &self,

@@ -171,7 +171,6 @@ impl Rooms {
         )?;
         let mut timeline = page.events;
         timeline.reverse();
-        self.as_seen_by(room_id, user_id, &mut timeline)?;
         let prev_batch = timeline
             .first()
             .map_or(until, |(position, _)| position.saturating_sub(1));

@@ -321,7 +321,6 @@ impl Rooms {
                     )?;
                     let mut timeline = page.events;
                     timeline.reverse();
-                    self.as_seen_by(&room_id, request.user_id, &mut timeline)?;
                     // A room this server never followed (a rejected or rescinded invite, a
                     // refused knock): the leave itself is all there is to show, as Synapse
                     // shows it.

@@ -70,7 +70,6 @@ impl Rooms {
         )?;
         let mut timeline = page.events;
         timeline.reverse();
-        self.as_seen_by(room_id, request.user_id, &mut timeline)?;
         let prev_batch = timeline
             .first()
             .map_or(now, |(position, _)| position.saturating_sub(1));

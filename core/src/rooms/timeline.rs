@@ -275,7 +275,7 @@ impl Rooms {
                     .event_visible(room_id, user_id, position, current)
                     .unwrap_or(false)
         };
-        let mut earlier = self.timeline_where(
+        let earlier = self.timeline_where(
             room_id,
             0,
             position.saturating_sub(1),
@@ -283,7 +283,7 @@ impl Rooms {
             before,
             visible,
         )?;
-        let mut later = self.timeline_where(
+        let later = self.timeline_where(
             room_id,
             position,
             readable_until,
@@ -291,8 +291,6 @@ impl Rooms {
             after,
             visible,
         )?;
-        self.as_seen_by(room_id, user_id, &mut earlier.events)?;
-        self.as_seen_by(room_id, user_id, &mut later.events)?;
         Ok(Some((position, earlier, later)))
     }
 }
