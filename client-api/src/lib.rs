@@ -5,6 +5,7 @@
 mod account;
 mod account_data;
 mod admin;
+mod admin_tasks;
 mod appservice;
 mod backup;
 mod delayed;
@@ -76,7 +77,7 @@ pub struct AppState {
     /// Reports of room deletions for `delete_status` (room, report), since the start.
     pub(crate) admin_deletions: Arc<std::sync::Mutex<Vec<(ruma::OwnedRoomId, serde_json::Value)>>>,
     /// The administrator's finished tasks (shutdowns, purges, redactions), since the start.
-    pub(crate) admin_tasks: Arc<std::sync::Mutex<Vec<synapse_admin::tasks::Task>>>,
+    pub(crate) admin_tasks: Arc<std::sync::Mutex<Vec<admin_tasks::Task>>>,
 }
 
 impl AppState {

@@ -8,36 +8,7 @@ use myelin_core::lock;
 use serde_json::{Value as JsonValue, json};
 
 use super::{endpoints, require_admin};
-use crate::{ApiError, AppState, Ruma, extract::query_parameter};
-
-/// One finished task.
-#[derive(Debug, Clone)]
-pub(crate) struct Task {
-    pub id: String,
-    /// Synapse's action names: `shutdown_and_purge_room`, `purge_history`,
-    /// `redact_all_events`.
-    pub action: &'static str,
-    pub resource_id: String,
-    pub timestamp_ms: u64,
-    /// `complete` or `failed`.
-    pub status: &'static str,
-    pub result: JsonValue,
-    pub error: Option<String>,
-}
-
-impl Task {
-    fn json(&self) -> JsonValue {
-        json!({
-            "id": self.id,
-            "action": self.action,
-            "status": self.status,
-            "timestamp_ms": self.timestamp_ms,
-            "resource_id": self.resource_id,
-            "result": self.result,
-            "error": self.error,
-        })
-    }
-}
+use crate::{ApiError, AppState, Ruma, admin_tasks::Task, extract::query_parameter};
 
 /// Keeps a finished task and answers its new id.
 pub(crate) fn record(
